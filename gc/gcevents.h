@@ -1,0 +1,58 @@
+/* gcevents: fan-out of the collector's progress events to listeners in other modules,
+ * and stop-the-world pause accounting.
+ *
+ * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook. bdwgc has
+ * one slot for each; this module multiplexes it. Leaves to others: what a listener does
+ * with an event (heap profiler: publish in-use figures; tracer: record GC slices).
+ *
+ * LISTENERS RUN WITH THE ALLOCATION LOCK HELD OR THE WORLD STOPPED: no allocation (GC
+ * or malloc), no locks, no system calls that may block, no printf. Plain writes to
+ * memory the listener owns, atomics, and clock_gettime() only. They run on the thread
+ * that collects (for START..END), which is the allocating request's thread.
+ */
+#ifndef MEMDEMO_GCEVENTS_H
+#define MEMDEMO_GCEVENTS_H
+
+#include <stdint.h>
+
+/* Mirrors bdwgc's GC_EventType, in the order bdwgc raises them in one collection. */
+enum gcevent {
+    GCEV_START,             /* a collection begins (collecting thread) */
+    GCEV_MARK_START,
+    GCEV_MARK_END,
+    GCEV_RECLAIM_START,
+    GCEV_RECLAIM_END,
+    GCEV_END,               /* a collection is complete; stats are final */
+    GCEV_PRE_STOP_WORLD,
+    GCEV_POST_STOP_WORLD,   /* world stopped */
+    GCEV_PRE_START_WORLD,
+    GCEV_POST_START_WORLD,  /* world running again */
+    GCEV_THREAD_SUSPENDED,  /* `thread` says which (gcthreads id, or -1) */
+    GCEV_THREAD_UNSUSPENDED
+};
+
+/* A listener: ev, the gcthreads id the event is about (the collecting thread for
+ * collection events, the suspended one for thread events; -1 if unregistered), and
+ * the ctx given at registration. See the rules above. */
+typedef void (*gcevent_fn)(enum gcevent ev, int thread, void *ctx);
+
+#define GCEVENTS_MAX_LISTENERS 8
+
+/* Adds a listener. Returns 0, or -1 when GCEVENTS_MAX_LISTENERS are registered.
+ * Call from main() at start-up, before serving (registration is not synchronised with
+ * running collections beyond the publication of the count). */
+int gcevents_add_listener(gcevent_fn fn, void *ctx);
+
+/* Installs the bdwgc hooks. Called by gcheap_init(). */
+void gcevents__install(void);
+
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC); safe in listeners. */
+uint64_t gcevents_now_ns(void);
+
+/* Pause accounting, readable any time (relaxed atomics). */
+uint64_t gcevents_pause_total_ns(void);
+uint64_t gcevents_pause_max_ns(void);
+uint64_t gcevents_pause_last_ns(void);
+uint64_t gcevents_pause_count(void);
+
+#endif

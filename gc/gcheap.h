@@ -1,0 +1,111 @@
+/* gcheap: memdemo's garbage-collected heap, the only allocation API the rest of the
+ * program uses.
+ *
+ * Owns: bdwgc initialisation and tuning, the two allocation kinds (objects that hold
+ * pointers, pointer-free data), the per-thread sampling countdown that feeds the heap
+ * profiler, explicit collections, and the heap statistics /debug/vars publishes.
+ * Leaves to others: thread registration (gcthreads.h), collection events and pause
+ * accounting (gcevents.h), what a sampled allocation records (profile/sampler).
+ *
+ * Error convention: allocation never returns NULL; on exhaustion it prints one line
+ * and aborts (a demo server has nothing better to do). Every function is safe to call
+ * from any thread registered with gcthreads_enter() unless it says otherwise.
+ */
+#ifndef MEMDEMO_GCHEAP_H
+#define MEMDEMO_GCHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Initialises bdwgc. Call once, from main(), before any other gc/ function and before
+ * any other thread exists. Also allows later threads to register themselves. */
+void gcheap_init(void);
+
+/* Allocates n zeroed bytes that may hold pointers to other GC objects (they are
+ * scanned). Never NULL. May run a collection, and so collection listeners, on the
+ * calling thread. Caller: a registered thread. */
+void *gcheap_alloc(size_t n);
+
+/* Allocates n bytes of pointer-free data (never scanned; e.g. string bytes). Contents
+ * are NOT zeroed. Never NULL. Same threading rules as gcheap_alloc(). */
+void *gcheap_alloc_data(size_t n);
+
+/* Runs a full, stop-the-world collection now and returns when it has finished.
+ * Caller: a registered thread. */
+void gcheap_collect(void);
+
+/* --- sampling hook -------------------------------------------------------------
+ * Each thread keeps a countdown of bytes; every allocation subtracts its size. When the
+ * countdown goes below zero the allocation is handed to the sampler, which returns the
+ * next countdown. Unsampled allocations pay one thread-local subtract and compare: no
+ * lock, no system call, no function call. */
+
+/* Called for a sampled allocation, on the allocating thread, after the object exists.
+ * Not inside a GC callback: it may lock and call gc/ (not allocate GC memory with the
+ * profiler's own lock held). Returns the number of bytes until the next sample. */
+typedef intptr_t (*gcheap_sample_fn)(void *obj, size_t size);
+
+/* Returns a fresh countdown (bytes until the next sample) for a thread that has none
+ * yet or whose countdown was reset. Lock-free. */
+typedef intptr_t (*gcheap_interval_fn)(void);
+
+/* Installs the sampler (both NULL removes it). Then resets every thread's countdown
+ * so the next allocation of each thread draws a new interval: call it again after
+ * changing the sampling rate. Any thread. */
+void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval);
+
+/* Forces every registered thread to draw a new interval at its next allocation (used
+ * when the rate changes at run time). Any thread; a reset may be lost in a race with a
+ * thread's own allocation, which then picks up the change at its next sample. */
+void gcheap_reset_sample_countdowns(void);
+
+/* Marks the text of functions that belong to the allocator or the profiler, so that
+ * stack capture can cut them off and the caller of gcheap_alloc*() is the top frame.
+ * The linker provides __start_/__stop_memdemo_alloc_text around that text. */
+#define GCHEAP_ALLOC_TEXT __attribute__((section("memdemo_alloc_text"), noinline))
+int gcheap_pc_is_alloc_text(uintptr_t pc);
+
+/* --- statistics ------------------------------------------------------------------ */
+struct gcheap_stats {
+    uint64_t collections;          /* completed collections since start */
+    uint64_t heap_size;            /* bytes the GC heap spans (mapped) */
+    uint64_t free_bytes;           /* of which free */
+    uint64_t unmapped_bytes;       /* returned to the OS */
+    uint64_t in_use_bytes;         /* heap_size - free - unmapped */
+    uint64_t total_allocated;      /* bytes allocated since start (approx., bdwgc's) */
+    uint64_t allocated_since_gc;   /* bytes allocated since the last collection */
+    uint64_t reclaimed_last_gc;    /* bytes the last collection reclaimed (approx.) */
+    uint64_t pause_total_ns;       /* sum of stop-the-world pauses */
+    uint64_t pause_max_ns;         /* longest stop-the-world pause */
+    uint64_t pause_last_ns;        /* the last one */
+};
+
+/* Fills *st with one consistent snapshot. Takes the allocation lock; never call from
+ * a collection listener (use gcheap_stats_unlocked() there). Any registered thread. */
+void gcheap_stats(struct gcheap_stats *st);
+
+/* The same without taking the lock: only from a collection listener (lock held or
+ * world stopped). No allocation, no locks. */
+void gcheap_stats_unlocked(struct gcheap_stats *st);
+
+/* Runs fn(arg) with the allocation lock held: no collection can run meanwhile. fn
+ * must not allocate GC memory nor take a lock that an allocating thread may hold
+ * while it allocates. Returns fn's result. */
+void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg);
+
+/* Hides / reveals an object address so that a table the GC may scan does not keep the
+ * object alive (bdwgc's GC_HIDE_POINTER). */
+uintptr_t gcheap_hide(const void *obj);
+void *gcheap_reveal(uintptr_t hidden);
+
+/* Arranges for *link (which must hold gcheap_hide(obj) and live outside the GC heap, at
+ * a fixed address) to be set to 0 by the collection that finds obj unreachable; that
+ * collection also forgets the registration. Returns 0, or -1 if out of memory.
+ * Read such links only inside gcheap_with_alloc_lock(). Registered thread. */
+int gcheap_watch_free(uintptr_t *link, const void *obj);
+
+/* Stops watching *link before its object is freed (e.g. when the profiler drops the
+ * record). Registered thread; not inside gcheap_with_alloc_lock(). */
+void gcheap_unwatch_free(uintptr_t *link);
+
+#endif

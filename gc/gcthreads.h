@@ -1,0 +1,41 @@
+/* gcthreads: registration of threads with the collector, and the dense thread ids the
+ * profiler and tracer index their per-thread state by.
+ *
+ * Owns: GC_register_my_thread / GC_unregister_my_thread for threads memdemo does not
+ * create itself (libmicrohttpd's workers), the id table, and thread listeners. A thread
+ * must call gcthreads_enter() before its first GC allocation and before it holds any
+ * GC pointer; it is unregistered automatically when it exits (a thread-exit hook).
+ * Leaves to others: what per-thread state each module keeps.
+ */
+#ifndef MEMDEMO_GCTHREADS_H
+#define MEMDEMO_GCTHREADS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GCTHREADS_MAX 256   /* registered threads alive or dead over the process life */
+
+/* Registers the calling thread if it is not yet registered, and returns its id
+ * (0 .. GCTHREADS_MAX-1, dense, never reused). Cheap when already registered (one
+ * thread-local test). Returns -1 if the table is full (the thread then must not
+ * allocate). The main thread is registered by gcheap_init() and has id 0. */
+int gcthreads_enter(void);
+
+/* The calling thread's id, or -1 if it is not registered. Lock-free; safe inside
+ * collection listeners. */
+int gcthreads_self(void);
+
+/* Number of ids handed out so far (threads alive or exited). Lock-free. */
+int gcthreads_count(void);
+
+/* The kernel thread id of thread `id`, or 0. Lock-free. */
+pid_t gcthreads_tid(int id);
+
+/* 1 while thread `id` is registered and has not exited. Lock-free. */
+int gcthreads_alive(int id);
+
+/* The id of the registered thread whose pthread_t is `pthread`, or -1. Lock-free, no
+ * allocation: safe in collection listeners (used to map suspend events to ids). */
+int gcthreads_find(uintptr_t pthread);
+
+#endif

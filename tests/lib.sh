@@ -1,0 +1,102 @@
+# tests/lib.sh: shared helpers for integration and oracle tests (sourced, bash).
+#
+# A test script prints "PASS name" / "FAIL name: reason" lines (tests/run counts them),
+# starts servers with start_server (a free loopback port, stopped by PID on exit), and
+# never sends traffic anywhere but 127.0.0.1. Everything it leaves goes under $T.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MEMDEMO=$ROOT/memdemo
+T=$(mktemp -d "${TMPDIR:-/tmp}/memdemo-test.XXXXXX")
+SERVER_PIDS=()
+
+cleanup_servers() {
+    local pid
+    for pid in "${SERVER_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup_servers EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# check NAME CONDITION-COMMAND...: PASS if the command succeeds.
+check() {
+    local name=$1; shift
+    if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+}
+
+# expect_eq NAME GOT WANT
+expect_eq() {
+    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+# expect_ge NAME GOT MIN (integers)
+expect_ge() {
+    if [ -n "$2" ] && [ "$2" -ge "$3" ] 2>/dev/null; then pass "$1"; else fail "$1" "got '$2', want >= $3"; fi
+}
+
+# expect_le NAME GOT MAX (integers)
+expect_le() {
+    if [ -n "$2" ] && [ "$2" -le "$3" ] 2>/dev/null; then pass "$1"; else fail "$1" "got '$2', want <= $3"; fi
+}
+
+# start_server [memdemo flags...]: starts ./memdemo on 127.0.0.1 with a port the kernel
+# picks, waits for its "listening on" line. Sets SERVER_PID, PORT, BASE, SERVER_LOG.
+# Returns 1 (and prints the log) if it does not come up within 10 s.
+start_server() {
+    SERVER_LOG=$T/server.$$.$RANDOM.log
+    "$MEMDEMO" -addr 127.0.0.1:0 "$@" 2>"$SERVER_LOG" >/dev/null &
+    SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
+    local i
+    for i in $(seq 1 100); do
+        PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$SERVER_LOG" | head -1)
+        if [ -n "$PORT" ]; then BASE=http://127.0.0.1:$PORT; return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "server did not start:" >&2; cat "$SERVER_LOG" >&2
+    return 1
+}
+
+# stop_server [PID]: SIGTERM, wait up to 10 s, then SIGKILL. Sets STOP_STATUS.
+stop_server() {
+    local pid=${1:-$SERVER_PID} i
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null; STOP_STATUS=$?
+}
+
+# http PATH [curl args...]: body to stdout; status code in $T/status.
+http() {
+    local path=$1; shift
+    curl -s -o "$T/body" -w '%{http_code}' --max-time 60 "$@" "$BASE$path" >"$T/status"
+    cat "$T/body"
+}
+status() { cat "$T/status"; }
+
+# json_num KEY FILE: the first number following "KEY": in a JSON text.
+json_num() { grep -o "\"$1\": *[0-9]*" "$2" | head -1 | grep -o '[0-9]*$'; }
+
+# load SECONDS CONNECTIONS PATH...: wrk against each path in turn, round robin via a
+# Lua script; output in $T/wrk.out. Bounded by SECONDS (+ wrk's timeout).
+load() {
+    local secs=$1 conns=$2; shift 2
+    local paths="" p
+    for p in "$@"; do paths="$paths\"$p\","; done
+    cat >"$T/rr.lua" <<LUA
+local paths = {${paths}}
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("REQUESTS %d\nERRORS %d %d %d %d %d\n", summary.requests,
+    summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout))
+end
+LUA
+    wrk -t 2 -c "$conns" -d "${secs}s" --timeout 10s -s "$T/rr.lua" "$BASE" >"$T/wrk.out" 2>&1
+}

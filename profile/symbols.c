@@ -1,0 +1,384 @@
+/* symbols: function, file and line for code addresses of this process, via libdw.
+ *
+ * Owns the process's one Dwfl session, a per-pc cache of inline chains, an intern
+ * table for the strings they hold, and the executable mappings read from
+ * /proc/self/maps. Why here and not in pprof: a profile that carries its own symbols
+ * is readable anywhere, and both the pprof writer and /debug/pprof/symbol need them.
+ * All memory is malloc'd and kept until exit (never the GC heap); one mutex
+ * serializes libdw, which is not thread-safe. See symbols.h for the contracts.
+ */
+#include "profile/symbols.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- state ---------------------------------------------------------------------- */
+
+struct cached {                 /* one resolved pc; pc == 0 marks an empty slot */
+    uintptr_t pc;
+    int n;
+    struct symbols_frame *frames;
+};
+
+static pthread_once_t symbols__once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t symbols__lock = PTHREAD_MUTEX_INITIALIZER;
+static int symbols__init_rc = -1;
+static Dwfl *symbols__dwfl;
+
+static struct cached *symbols__cache;       /* open addressing, power-of-two size */
+static size_t symbols__cache_cap, symbols__cache_len;
+static char **symbols__strings;             /* intern set, open addressing */
+static size_t symbols__strings_cap, symbols__strings_len;
+static struct symbols_mapping *symbols__maps;
+static size_t symbols__nmaps;
+
+static size_t hash_word(uintptr_t x)
+{
+    uint64_t h = (uint64_t)x * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static size_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;             /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* ---- intern table: strings that live until exit --------------------------------- */
+
+static int intern_grow(void)
+{
+    size_t cap = symbols__strings_cap ? 2 * symbols__strings_cap : 256;
+    char **t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < symbols__strings_cap; i++) {
+        char *s = symbols__strings[i];
+        if (!s) continue;
+        size_t j = hash_str(s) & (cap - 1);
+        while (t[j]) j = (j + 1) & (cap - 1);
+        t[j] = s;
+    }
+    free(symbols__strings);
+    symbols__strings = t;
+    symbols__strings_cap = cap;
+    return 0;
+}
+
+/* Returns the canonical copy of s, or NULL (s NULL or out of memory). Lock held. */
+static const char *intern(const char *s)
+{
+    if (!s) return NULL;
+    if (2 * (symbols__strings_len + 1) > symbols__strings_cap && intern_grow() < 0)
+        return NULL;
+    size_t j = hash_str(s) & (symbols__strings_cap - 1);
+    for (; symbols__strings[j]; j = (j + 1) & (symbols__strings_cap - 1))
+        if (strcmp(symbols__strings[j], s) == 0) return symbols__strings[j];
+    char *copy = strdup(s);
+    if (!copy) return NULL;
+    symbols__strings[j] = copy;
+    symbols__strings_len++;
+    return copy;
+}
+
+/* ---- per-pc cache ----------------------------------------------------------------- */
+
+static struct cached *cache_find(uintptr_t pc)
+{
+    if (!symbols__cache_cap) return NULL;
+    size_t j = hash_word(pc) & (symbols__cache_cap - 1);
+    for (; symbols__cache[j].pc; j = (j + 1) & (symbols__cache_cap - 1))
+        if (symbols__cache[j].pc == pc) return &symbols__cache[j];
+    return NULL;
+}
+
+static int cache_grow(void)
+{
+    size_t cap = symbols__cache_cap ? 2 * symbols__cache_cap : 1024;
+    struct cached *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < symbols__cache_cap; i++) {
+        if (!symbols__cache[i].pc) continue;
+        size_t j = hash_word(symbols__cache[i].pc) & (cap - 1);
+        while (t[j].pc) j = (j + 1) & (cap - 1);
+        t[j] = symbols__cache[i];
+    }
+    free(symbols__cache);
+    symbols__cache = t;
+    symbols__cache_cap = cap;
+    return 0;
+}
+
+/* Stores a copy of frames[0..n) for pc. Failure only costs a later re-resolution. */
+static void cache_put(uintptr_t pc, const struct symbols_frame *frames, int n)
+{
+    if (2 * (symbols__cache_len + 1) > symbols__cache_cap && cache_grow() < 0) return;
+    struct symbols_frame *copy = NULL;
+    if (n > 0) {
+        copy = malloc((size_t)n * sizeof *copy);
+        if (!copy) return;
+        memcpy(copy, frames, (size_t)n * sizeof *copy);
+    }
+    size_t j = hash_word(pc) & (symbols__cache_cap - 1);
+    while (symbols__cache[j].pc) j = (j + 1) & (symbols__cache_cap - 1);
+    symbols__cache[j] = (struct cached){pc, n, copy};
+    symbols__cache_len++;
+}
+
+/* ---- DWARF ------------------------------------------------------------------------ */
+
+/* Interns path made absolute against the CU's comp_dir, with "//" and "/./" folded. */
+static const char *abs_path(const char *path, Dwarf_Die *cu)
+{
+    if (!path) return NULL;
+    char joined[4096];
+    Dwarf_Attribute a;
+    const char *dir = path[0] == '/' ? NULL : dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a));
+    if (dir) snprintf(joined, sizeof joined, "%s/%s", dir, path);
+    else snprintf(joined, sizeof joined, "%s", path);
+    char *w = joined;
+    for (const char *r = joined; *r; ) {
+        if (r[0] == '/' && r[1] == '/') { r++; continue; }
+        if (r[0] == '/' && r[1] == '.' && r[2] == '/') { r += 2; continue; }
+        *w++ = *r++;
+    }
+    *w = 0;
+    return intern(joined);
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+    if (!name) name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+    return intern(name ? name : "??");
+}
+
+static int die_udata(Dwarf_Die *die, unsigned attr)
+{
+    Dwarf_Attribute a;
+    Dwarf_Word v;
+    if (dwarf_formudata(dwarf_attr(die, attr, &a), &v) != 0) return 0;
+    return (int)v;
+}
+
+/* The frame of function DIE fn whose current line is line (in file lfile). */
+static struct symbols_frame dwarf_frame(Dwarf_Die *fn, Dwarf_Die *cu, int line,
+                                        const char *lfile)
+{
+    struct symbols_frame f = {die_name(fn), NULL, line, 0};
+    const char *decl = dwarf_decl_file(fn);
+    f.file = abs_path(decl ? decl : lfile, cu);
+    if (dwarf_decl_line(fn, &f.start_line) != 0) f.start_line = 0;
+    return f;
+}
+
+/* The lexical scopes around pc, innermost first, each inlined_subroutine followed by
+ * the scopes of its CALLER. (dwarf_getscopes alone continues from an inlined
+ * instance into its abstract origin; walking up from the innermost DIE with
+ * dwarf_getscopes_die gives the physical nesting, as eu-addr2line -i does.) */
+static int scopes_at(Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **scopes)
+{
+    Dwarf_Die *first = NULL;
+    int n = dwarf_getscopes(cu, addr, &first);
+    *scopes = NULL;
+    if (n > 0) n = dwarf_getscopes_die(&first[0], scopes);
+    free(first);
+    return n > 0 ? n : 0;
+}
+
+/* Fills out (leaf first) from the DWARF scopes at pc; returns the count, 0 if none. */
+static int resolve_dwarf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *out, int max)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+    Dwarf_Die *scopes = NULL;
+    int nscopes = cu ? scopes_at(cu, pc - bias, &scopes) : 0;
+    int line = 0, n = 0;
+    const char *lfile = NULL;
+    Dwfl_Line *l = dwfl_module_getsrc(mod, pc);
+    if (l) lfile = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    for (int i = 0; i < nscopes && n < max; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+        out[n++] = dwarf_frame(&scopes[i], cu, line, lfile);
+        if (tag == DW_TAG_subprogram) break;
+        line = die_udata(&scopes[i], DW_AT_call_line);     /* the caller's line */
+        lfile = NULL;
+    }
+    free(scopes);
+    return n;
+}
+
+/* Symbol-table fallback for code without DWARF: a name, no file or line. */
+static int resolve_elf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *out)
+{
+    GElf_Off off;
+    GElf_Sym sym;
+    const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+    if (!name || !(out->function = intern(name))) return 0;
+    out->file = NULL;
+    out->line = out->start_line = 0;
+    return 1;
+}
+
+/* Resolves pc into frames (leaf first, at most SYMBOLS_MAX_FRAMES). Lock held. */
+static int resolve(uintptr_t pc, struct symbols_frame *out)
+{
+    enum { DEEP = 64 };
+    struct symbols_frame chain[DEEP];
+    Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, pc) : NULL;
+    if (!mod) return 0;
+    int n = resolve_dwarf(mod, pc, chain, DEEP);
+    if (n == 0) return resolve_elf(mod, pc, out);
+    int skip = n > SYMBOLS_MAX_FRAMES ? n - SYMBOLS_MAX_FRAMES : 0;   /* keep the outer end */
+    memcpy(out, chain + skip, (size_t)(n - skip) * sizeof *out);
+    return n - skip;
+}
+
+/* ---- mappings --------------------------------------------------------------------- */
+
+static void build_id_hex(uintptr_t start, char *hex, size_t cap)
+{
+    Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, start) : NULL;
+    const unsigned char *bits;
+    GElf_Addr vaddr, bias;
+    int len = 0;
+    hex[0] = 0;
+    if (mod && dwfl_module_getelf(mod, &bias)) len = dwfl_module_build_id(mod, &bits, &vaddr);
+    for (int i = 0; i < len && (size_t)(2 * i + 2) < cap; i++)
+        snprintf(hex + 2 * i, 3, "%02x", bits[i]);
+}
+
+static int maps_add(uintptr_t start, uintptr_t limit, uint64_t offset, const char *path)
+{
+    struct symbols_mapping *t = realloc(symbols__maps, (symbols__nmaps + 1) * sizeof *t);
+    if (!t) return -1;
+    symbols__maps = t;
+    char hex[2 * 64 + 1];
+    build_id_hex(start, hex, sizeof hex);
+    struct symbols_mapping m = {start, limit, offset, intern(path), intern(hex)};
+    if (!m.path || !m.build_id) return -1;
+    symbols__maps[symbols__nmaps++] = m;
+    return 0;
+}
+
+/* Moves the first mapping of the main executable to the front. */
+static void maps_main_first(void)
+{
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return;
+    exe[len] = 0;
+    for (size_t i = 0; i < symbols__nmaps; i++) {
+        if (strcmp(symbols__maps[i].path, exe) != 0) continue;
+        struct symbols_mapping m = symbols__maps[i];
+        memmove(symbols__maps + 1, symbols__maps, i * sizeof m);
+        symbols__maps[0] = m;
+        return;
+    }
+}
+
+/* Reads the file-backed executable mappings of /proc/self/maps. */
+static int maps_read(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
+    char line[4352], perms[8], path[4096];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        unsigned long start, limit, offset;
+        path[0] = 0;
+        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %4095[^\n]", &start, &limit, perms,
+                   &offset, path) < 4)
+            continue;
+        if (strchr(perms, 'x') && path[0] == '/')
+            rc = maps_add(start, limit, offset, path);
+    }
+    fclose(f);
+    maps_main_first();
+    return rc;
+}
+
+/* ---- public ----------------------------------------------------------------------- */
+
+static void symbols__init_once(void)
+{
+    static const Dwfl_Callbacks callbacks = {
+        .find_elf = dwfl_linux_proc_find_elf,
+        .find_debuginfo = dwfl_standard_find_debuginfo,
+    };
+    pthread_mutex_lock(&symbols__lock);
+    symbols__dwfl = dwfl_begin(&callbacks);
+    if (symbols__dwfl && dwfl_linux_proc_report(symbols__dwfl, getpid()) == 0 &&
+        dwfl_report_end(symbols__dwfl, NULL, NULL) == 0)
+        symbols__init_rc = 0;
+    else if (symbols__dwfl) {
+        dwfl_end(symbols__dwfl);
+        symbols__dwfl = NULL;
+    }
+    if (symbols__init_rc == 0 && maps_read() < 0) symbols__init_rc = -1;
+    pthread_mutex_unlock(&symbols__lock);
+}
+
+int symbols_init(void)
+{
+    pthread_once(&symbols__once, symbols__init_once);
+    return symbols__init_rc;
+}
+
+int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
+{
+    if (pc == 0 || max < 1 || symbols_init() < 0) return 0;
+    pthread_mutex_lock(&symbols__lock);
+    struct symbols_frame frames[SYMBOLS_MAX_FRAMES];
+    const struct symbols_frame *src = frames;
+    int n;
+    struct cached *c = cache_find(pc);
+    if (c) {
+        src = c->frames;
+        n = c->n;
+    } else {
+        n = resolve(pc, frames);
+        cache_put(pc, frames, n);
+    }
+    int skip = n > max ? n - max : 0;            /* drop innermost callees first */
+    if (n > 0) memcpy(out, src + skip, (size_t)(n - skip) * sizeof *out);
+    pthread_mutex_unlock(&symbols__lock);
+    return n - skip;
+}
+
+const char *symbols_name(uintptr_t pc, uintptr_t *offset)
+{
+    if (symbols_init() < 0) return NULL;
+    pthread_mutex_lock(&symbols__lock);
+    GElf_Off off = 0;
+    GElf_Sym sym;
+    Dwfl_Module *mod = dwfl_addrmodule(symbols__dwfl, pc);
+    const char *name = mod ? dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL) : NULL;
+    pthread_mutex_unlock(&symbols__lock);
+    if (name && offset) *offset = (uintptr_t)off;
+    return name;
+}
+
+size_t symbols_mappings(const struct symbols_mapping **out)
+{
+    symbols_init();
+    *out = symbols__maps;          /* written once under pthread_once, then read-only */
+    return symbols__nmaps;
+}
+
+int symbols_mapping_index(uintptr_t pc)
+{
+    const struct symbols_mapping *m;
+    size_t n = symbols_mappings(&m);
+    for (size_t i = 0; i < n; i++)
+        if (m[i].start <= pc && pc < m[i].limit) return (int)i;
+    return -1;
+}

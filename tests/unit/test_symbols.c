@@ -1,0 +1,192 @@
+/* test_symbols: profile/symbols resolves this very test binary's code through libdw:
+ * names, absolute source paths, lines inside the function, inline chains, and the
+ * mapping list with the executable first and its build id.
+ */
+#include "profile/symbols.h"
+#include "tests/unit/unit.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The lines target_function spans: keep these enums next to it. */
+enum { TARGET_FIRST_LINE = __LINE__ + 2 };
+__attribute__((noinline, no_icf)) static uintptr_t
+target_function(void)
+{
+    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+    __asm__ volatile("" ::: "memory");
+    return pc;
+}
+enum { TARGET_LAST_LINE = __LINE__ };
+
+/* The call site of target_function inside caller_function: its return address. */
+__attribute__((noinline, no_icf)) static uintptr_t caller_function(void)
+{
+    uintptr_t ret = target_function();
+    __asm__ volatile("" ::: "memory");
+    return ret;
+}
+enum { CALLER_LINE = __LINE__ - 4 };
+
+static inline __attribute__((always_inline)) uintptr_t inlined_helper(void)
+{
+    return target_function();
+}
+enum { HELPER_CALL_LINE = __LINE__ - 2 };
+
+__attribute__((noinline, no_icf)) static uintptr_t outer_with_inline(void)
+{
+    uintptr_t ret = inlined_helper();
+    __asm__ volatile("" ::: "memory");
+    return ret;
+}
+enum { OUTER_CALL_LINE = __LINE__ - 4 };
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+TEST(init_succeeds_for_the_running_process)
+{
+    CHECK_EQ_INT(symbols_init(), 0);
+    CHECK_EQ_INT(symbols_init(), 0);
+}
+
+TEST(function_address_resolves_to_its_name_absolute_file_and_a_line_inside_it)
+{
+    struct symbols_frame f[SYMBOLS_MAX_FRAMES];
+    uintptr_t pc = (uintptr_t)&target_function + 4;
+    int n = symbols_lookup(pc, f, SYMBOLS_MAX_FRAMES);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_STR(f[0].function, "target_function");
+    CHECK(f[0].file != NULL);
+    CHECK(f[0].file[0] == '/');
+    CHECK(ends_with(f[0].file, "/tests/unit/test_symbols.c"));
+    CHECK(access(f[0].file, R_OK) == 0);
+    if (f[0].line < TARGET_FIRST_LINE || f[0].line > TARGET_LAST_LINE)
+        UNIT__FAIL("line %d outside %d..%d", f[0].line, TARGET_FIRST_LINE, TARGET_LAST_LINE);
+    CHECK_EQ_INT(f[0].start_line, TARGET_FIRST_LINE);
+}
+
+TEST(return_address_minus_one_lands_on_the_call_line)
+{
+    struct symbols_frame f[SYMBOLS_MAX_FRAMES];
+    int n = symbols_lookup(caller_function() - 1, f, SYMBOLS_MAX_FRAMES);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_STR(f[0].function, "caller_function");
+    CHECK_EQ_INT(f[0].line, CALLER_LINE);
+}
+
+TEST(inlined_call_site_reports_callee_first_then_physical_function)
+{
+    struct symbols_frame f[SYMBOLS_MAX_FRAMES];
+    int n = symbols_lookup(outer_with_inline() - 1, f, SYMBOLS_MAX_FRAMES);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_STR(f[0].function, "inlined_helper");
+    CHECK_EQ_STR(f[1].function, "outer_with_inline");
+    CHECK_EQ_INT(f[0].line, HELPER_CALL_LINE);
+    CHECK_EQ_INT(f[1].line, OUTER_CALL_LINE);
+    CHECK(ends_with(f[1].file, "test_symbols.c"));
+}
+
+TEST(max_smaller_than_chain_keeps_the_physical_function)
+{
+    struct symbols_frame f[1];
+    int n = symbols_lookup(outer_with_inline() - 1, f, 1);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_STR(f[0].function, "outer_with_inline");
+}
+
+TEST(repeated_lookup_returns_the_same_interned_strings)
+{
+    struct symbols_frame a[4], b[4];
+    uintptr_t pc = caller_function() - 1;
+    CHECK_EQ_INT(symbols_lookup(pc, a, 4), 1);
+    CHECK_EQ_INT(symbols_lookup(pc, b, 4), 1);
+    CHECK(a[0].function == b[0].function);
+    CHECK(a[0].file == b[0].file);
+}
+
+TEST(unknown_address_resolves_to_nothing)
+{
+    struct symbols_frame f[4];
+    CHECK_EQ_INT(symbols_lookup(0, f, 4), 0);
+    CHECK_EQ_INT(symbols_lookup(16, f, 4), 0);
+    CHECK(symbols_name(16, NULL) == NULL);
+}
+
+TEST(libc_function_without_dwarf_still_has_a_name)
+{
+    struct symbols_frame f[4];
+    int n = symbols_lookup((uintptr_t)&getpid + 1, f, 4);
+    CHECK(n >= 1);
+    CHECK(strstr(f[n - 1].function, "getpid") != NULL);
+}
+
+TEST(symbol_name_and_offset_for_the_legacy_text)
+{
+    uintptr_t off = 99;
+    const char *name = symbols_name((uintptr_t)&target_function + 3, &off);
+    CHECK_EQ_STR(name, "target_function");
+    CHECK_EQ_INT(off, 3);
+}
+
+TEST(mappings_list_this_binary_first_with_a_40_hex_build_id)
+{
+    const struct symbols_mapping *m;
+    size_t n = symbols_mappings(&m);
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(len > 0);
+    exe[len] = 0;
+    CHECK(n >= 2);                                  /* this binary and libc at least */
+    CHECK_EQ_STR(m[0].path, exe);
+    CHECK(m[0].start <= (uintptr_t)&target_function);
+    CHECK((uintptr_t)&target_function < m[0].limit);
+    CHECK_EQ_INT(strlen(m[0].build_id), 40);
+    for (const char *p = m[0].build_id; *p; p++) CHECK(isxdigit((unsigned char)*p));
+    CHECK_EQ_INT(symbols_mapping_index((uintptr_t)&target_function), 0);
+    for (size_t i = 1; i < n; i++) CHECK(m[i].path[0] == '/');
+}
+
+static void *lookup_many(void *arg)
+{
+    int *ok = arg;
+    struct symbols_frame f[4];
+    for (int i = 0; i < 2000; i++) {
+        uintptr_t pc = (uintptr_t)&target_function + (uintptr_t)(i % 4);
+        if (symbols_lookup(pc, f, 4) != 1 || strcmp(f[0].function, "target_function") != 0)
+            *ok = 0;
+    }
+    return NULL;
+}
+
+TEST(concurrent_lookups_agree)
+{
+    pthread_t t[4];
+    int ok[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, lookup_many, &ok[i]) == 0);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(ok[i], 1);
+}
+
+int main(void)
+{
+    RUN(init_succeeds_for_the_running_process);
+    RUN(function_address_resolves_to_its_name_absolute_file_and_a_line_inside_it);
+    RUN(return_address_minus_one_lands_on_the_call_line);
+    RUN(inlined_call_site_reports_callee_first_then_physical_function);
+    RUN(max_smaller_than_chain_keeps_the_physical_function);
+    RUN(repeated_lookup_returns_the_same_interned_strings);
+    RUN(unknown_address_resolves_to_nothing);
+    RUN(libc_function_without_dwarf_still_has_a_name);
+    RUN(symbol_name_and_offset_for_the_legacy_text);
+    RUN(mappings_list_this_binary_first_with_a_40_hex_build_id);
+    RUN(concurrent_lookups_agree);
+    UNIT_EXIT();
+}

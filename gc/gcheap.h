@@ -21,6 +21,11 @@
  * any other thread exists. Also allows later threads to register themselves. */
 void gcheap_init(void);
 
+/* Sets bdwgc's free-space divisor (larger: collect more often, smaller heap) and, if
+ * initial_heap > 0, grows the heap to that many bytes now. Main thread, after
+ * gcheap_init(), before serving. */
+void gcheap_configure(unsigned long free_space_divisor, size_t initial_heap);
+
 /* Allocates n zeroed bytes that may hold pointers to other GC objects (they are
  * scanned). Never NULL. May run a collection, and so collection listeners, on the
  * calling thread. Caller: a registered thread. */

@@ -1,0 +1,90 @@
+/* gcevents: multiplexes bdwgc's single collection-event and thread-event hooks to the
+ * listeners of other modules, and accounts stop-the-world pauses.
+ *
+ * Everything here runs with the allocation lock held or the world stopped: no
+ * allocation, no locks, no blocking calls. The listener table is filled at start-up
+ * and published through an atomic count.
+ */
+#include "gc/gcevents.h"
+
+#include <gc.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "gc/gcthreads.h"
+
+struct listener { gcevent_fn fn; void *ctx; };
+
+static struct listener listeners[GCEVENTS_MAX_LISTENERS];
+static _Atomic int listener_count;
+
+static uint64_t stw_started_ns;               /* written under the allocation lock */
+static _Atomic uint64_t pause_total, pause_max, pause_last, pause_count;
+
+uint64_t gcevents_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int gcevents_add_listener(gcevent_fn fn, void *ctx)
+{
+    int n = atomic_load(&listener_count);
+    if (n >= GCEVENTS_MAX_LISTENERS) return -1;
+    listeners[n].fn = fn;
+    listeners[n].ctx = ctx;
+    atomic_store_explicit(&listener_count, n + 1, memory_order_release);
+    return 0;
+}
+
+static void fan_out(enum gcevent ev, int thread)
+{
+    int n = atomic_load_explicit(&listener_count, memory_order_acquire);
+    for (int i = 0; i < n; i++) listeners[i].fn(ev, thread, listeners[i].ctx);
+}
+
+/* World stopped or allocation lock held: plain arithmetic and relaxed atomics only. */
+static void account_pause(enum gcevent ev)
+{
+    if (ev == GCEV_PRE_STOP_WORLD) {
+        stw_started_ns = gcevents_now_ns();
+    } else if (ev == GCEV_POST_START_WORLD && stw_started_ns) {
+        uint64_t d = gcevents_now_ns() - stw_started_ns;
+        stw_started_ns = 0;
+        atomic_fetch_add_explicit(&pause_total, d, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pause_count, 1, memory_order_relaxed);
+        atomic_store_explicit(&pause_last, d, memory_order_relaxed);
+        if (d > atomic_load_explicit(&pause_max, memory_order_relaxed))
+            atomic_store_explicit(&pause_max, d, memory_order_relaxed);
+    }
+}
+
+static void GC_CALLBACK on_collection_event(GC_EventType e)
+{
+    enum gcevent ev = (enum gcevent)e;   /* same order, checked below */
+    account_pause(ev);
+    fan_out(ev, gcthreads_self());
+}
+
+static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread_id)
+{
+    fan_out((enum gcevent)e, gcthreads_find((uintptr_t)thread_id));
+}
+
+_Static_assert((int)GCEV_START == (int)GC_EVENT_START, "gcevent order");
+_Static_assert((int)GCEV_END == (int)GC_EVENT_END, "gcevent order");
+_Static_assert((int)GCEV_PRE_STOP_WORLD == (int)GC_EVENT_PRE_STOP_WORLD, "gcevent order");
+_Static_assert((int)GCEV_POST_START_WORLD == (int)GC_EVENT_POST_START_WORLD, "gcevent order");
+_Static_assert((int)GCEV_THREAD_UNSUSPENDED == (int)GC_EVENT_THREAD_UNSUSPENDED, "gcevent order");
+
+void gcevents__install(void)
+{
+    GC_set_on_collection_event(on_collection_event);
+    GC_set_on_thread_event(on_thread_event);
+}
+
+uint64_t gcevents_pause_total_ns(void) { return atomic_load_explicit(&pause_total, memory_order_relaxed); }
+uint64_t gcevents_pause_max_ns(void) { return atomic_load_explicit(&pause_max, memory_order_relaxed); }
+uint64_t gcevents_pause_last_ns(void) { return atomic_load_explicit(&pause_last, memory_order_relaxed); }
+uint64_t gcevents_pause_count(void) { return atomic_load_explicit(&pause_count, memory_order_relaxed); }

@@ -1,0 +1,167 @@
+/* gcheap: bdwgc initialisation, the allocation API with the sampling countdown, explicit
+ * collections and heap statistics. The only file besides gcthreads.c and gcevents.c that
+ * includes <gc.h>. See gcheap.h for the contracts.
+ *
+ * Sampling fast path: one thread-local countdown per thread (relaxed atomic so that
+ * gcheap_reset_sample_countdowns() may write it from another thread without a data
+ * race; on x86-64 the loads and stores are plain moves). The slow path lives in the
+ * allocator text section so stack capture can cut it off.
+ */
+#include "gc/gcheap.h"
+
+#include <gc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gc/gcevents.h"
+#include "gc/gcthreads.h"
+#include "gc/gcthreads_internal.h"
+
+/* Countdown when no sampler is installed: large, but finite so a lost reset heals. */
+#define GCHEAP_UNSAMPLED_COUNTDOWN ((intptr_t)64 << 20)
+
+static _Atomic(gcheap_sample_fn) sample_hook;
+static _Atomic(gcheap_interval_fn) interval_hook;
+
+static __thread _Atomic intptr_t sample_countdown;
+
+extern const char __start_memdemo_alloc_text[];
+extern const char __stop_memdemo_alloc_text[];
+
+static intptr_t draw_interval(void)
+{
+    gcheap_interval_fn interval = atomic_load_explicit(&interval_hook, memory_order_acquire);
+    return interval ? interval() : GCHEAP_UNSAMPLED_COUNTDOWN;
+}
+
+_Atomic intptr_t *gcheap__countdown_of_current_thread(void)
+{
+    return &sample_countdown;
+}
+
+void gcheap__arm_current_thread(void)
+{
+    atomic_store_explicit(&sample_countdown, draw_interval(), memory_order_relaxed);
+}
+
+static void out_of_memory(size_t n)
+{
+    fprintf(stderr, "memdemo: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+/* Called when the countdown went negative: the object `obj` of `n` bytes is sampled
+ * (if a sampler is installed) and a new countdown drawn. */
+GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
+{
+    gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
+    intptr_t next = sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN;
+    atomic_store_explicit(&sample_countdown, next, memory_order_relaxed);
+}
+
+static inline void count_allocation(void *obj, size_t n)
+{
+    intptr_t left = atomic_load_explicit(&sample_countdown, memory_order_relaxed) - (intptr_t)n;
+    atomic_store_explicit(&sample_countdown, left, memory_order_relaxed);
+    if (__builtin_expect(left < 0, 0)) sample_slow(obj, n);
+}
+
+GCHEAP_ALLOC_TEXT void *gcheap_alloc(size_t n)
+{
+    void *p = GC_MALLOC(n);
+    if (!p) out_of_memory(n);
+    count_allocation(p, n);
+    return p;
+}
+
+GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
+{
+    void *p = GC_MALLOC_ATOMIC(n);
+    if (!p) out_of_memory(n);
+    count_allocation(p, n);
+    return p;
+}
+
+int gcheap_pc_is_alloc_text(uintptr_t pc)
+{
+    return pc >= (uintptr_t)__start_memdemo_alloc_text && pc < (uintptr_t)__stop_memdemo_alloc_text;
+}
+
+void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval)
+{
+    atomic_store_explicit(&interval_hook, interval, memory_order_release);
+    atomic_store_explicit(&sample_hook, sample, memory_order_release);
+    gcheap_reset_sample_countdowns();
+}
+
+void gcheap_reset_sample_countdowns(void)
+{
+    /* Zero makes the next allocation of each thread take the slow path. It samples that
+     * one allocation (a bias of one object per thread per rate change) and draws anew. */
+    gcthreads__for_each_countdown(0);
+}
+
+void gcheap_init(void)
+{
+    GC_INIT();
+    GC_allow_register_threads();
+    gcevents__install();
+    gcthreads__register_main();
+}
+
+void gcheap_configure(unsigned long free_space_divisor, size_t initial_heap)
+{
+    if (free_space_divisor) GC_set_free_space_divisor(free_space_divisor);
+    if (initial_heap) GC_expand_hp(initial_heap);
+}
+
+void gcheap_collect(void) { GC_gcollect(); }
+
+static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
+{
+    st->collections = ps->gc_no;
+    st->heap_size = ps->heapsize_full;
+    st->free_bytes = ps->free_bytes_full;
+    st->unmapped_bytes = ps->unmapped_bytes;
+    st->in_use_bytes = ps->heapsize_full - ps->free_bytes_full - ps->unmapped_bytes;
+    st->total_allocated = ps->allocd_bytes_before_gc + ps->bytes_allocd_since_gc;
+    st->allocated_since_gc = ps->bytes_allocd_since_gc;
+    st->reclaimed_last_gc = ps->bytes_reclaimed_since_gc;
+    st->pause_total_ns = gcevents_pause_total_ns();
+    st->pause_max_ns = gcevents_pause_max_ns();
+    st->pause_last_ns = gcevents_pause_last_ns();
+}
+
+void gcheap_stats(struct gcheap_stats *st)
+{
+    struct GC_prof_stats_s ps;
+    GC_get_prof_stats(&ps, sizeof ps);
+    fill_stats(st, &ps);
+}
+
+void gcheap_stats_unlocked(struct gcheap_stats *st)
+{
+    struct GC_prof_stats_s ps;
+    GC_get_prof_stats_unsafe(&ps, sizeof ps);
+    fill_stats(st, &ps);
+}
+
+void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg)
+{
+    return GC_call_with_alloc_lock(fn, arg);
+}
+
+uintptr_t gcheap_hide(const void *obj) { return (uintptr_t)GC_HIDE_POINTER(obj); }
+void *gcheap_reveal(uintptr_t hidden) { return GC_REVEAL_POINTER(hidden); }
+
+int gcheap_watch_free(uintptr_t *link, const void *obj)
+{
+    int rc = GC_general_register_disappearing_link((void **)link, obj);
+    return rc == GC_NO_MEMORY ? -1 : 0;
+}
+
+void gcheap_unwatch_free(uintptr_t *link)
+{
+    GC_unregister_disappearing_link((void **)link);
+}

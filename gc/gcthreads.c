@@ -1,0 +1,120 @@
+/* gcthreads: registers threads memdemo did not create (libmicrohttpd's workers) with
+ * bdwgc, gives them dense ids, and unregisters them when they exit.
+ *
+ * Why a thread-exit hook: libmicrohttpd offers no thread-start/stop callbacks, so a
+ * thread registers itself on its first request (gcthreads_enter) and a pthread key
+ * destructor, which runs on the exiting thread, unregisters it. A registered thread
+ * that exited without unregistering would be signalled by the next collection.
+ *
+ * The slot table is written under table_lock and read lock-free through atomics (the
+ * readers include collection listeners, which must not lock).
+ */
+#include "gc/gcthreads.h"
+
+#include <gc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "gc/gcthreads_internal.h"
+
+struct thread_slot {
+    _Atomic int alive;
+    _Atomic pid_t tid;
+    _Atomic uintptr_t pthread;
+    _Atomic intptr_t *countdown;   /* the thread's sampling countdown (a __thread) */
+};
+
+static struct thread_slot slots[GCTHREADS_MAX];
+static _Atomic int slots_used;
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static __thread int self_id = -1;
+
+static void on_thread_exit(void *unused)
+{
+    (void)unused;
+    int id = self_id;
+    if (id < 0) return;
+    pthread_mutex_lock(&table_lock);
+    atomic_store(&slots[id].alive, 0);
+    slots[id].countdown = NULL;
+    pthread_mutex_unlock(&table_lock);
+    self_id = -1;
+    GC_unregister_my_thread();
+}
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
+
+/* Claims the next slot for the calling thread. Returns the id or -1 when full. */
+static int claim_slot(void)
+{
+    pthread_mutex_lock(&table_lock);
+    int id = atomic_load(&slots_used);
+    if (id < GCTHREADS_MAX) {
+        struct thread_slot *s = &slots[id];
+        atomic_store(&s->tid, (pid_t)syscall(SYS_gettid));
+        atomic_store(&s->pthread, (uintptr_t)pthread_self());
+        s->countdown = gcheap__countdown_of_current_thread();
+        atomic_store(&s->alive, 1);
+        atomic_store(&slots_used, id + 1);
+    } else {
+        id = -1;
+    }
+    pthread_mutex_unlock(&table_lock);
+    return id;
+}
+
+void gcthreads__register_main(void)
+{
+    pthread_once(&exit_key_once, make_exit_key);
+    self_id = claim_slot();
+    gcheap__arm_current_thread();
+}
+
+int gcthreads_enter(void)
+{
+    if (__builtin_expect(self_id >= 0, 1)) return self_id;
+    pthread_once(&exit_key_once, make_exit_key);
+    int id = claim_slot();
+    if (id < 0) {
+        fprintf(stderr, "memdemo: more than %d threads; thread not registered\n", GCTHREADS_MAX);
+        return -1;
+    }
+    struct GC_stack_base sb;
+    GC_get_stack_base(&sb);
+    GC_register_my_thread(&sb);
+    self_id = id;
+    pthread_setspecific(exit_key, (void *)1);
+    gcheap__arm_current_thread();
+    return id;
+}
+
+int gcthreads_self(void) { return self_id; }
+int gcthreads_count(void) { return atomic_load(&slots_used); }
+
+static int valid(int id) { return id >= 0 && id < atomic_load(&slots_used); }
+
+pid_t gcthreads_tid(int id) { return valid(id) ? atomic_load(&slots[id].tid) : 0; }
+int gcthreads_alive(int id) { return valid(id) && atomic_load(&slots[id].alive); }
+
+int gcthreads_find(uintptr_t pthread)
+{
+    int n = atomic_load(&slots_used);
+    for (int id = 0; id < n; id++)
+        if (atomic_load(&slots[id].pthread) == pthread && atomic_load(&slots[id].alive)) return id;
+    return -1;
+}
+
+void gcthreads__for_each_countdown(intptr_t value)
+{
+    pthread_mutex_lock(&table_lock);
+    int n = atomic_load(&slots_used);
+    for (int id = 0; id < n; id++)
+        if (atomic_load(&slots[id].alive) && slots[id].countdown)
+            atomic_store_explicit(slots[id].countdown, value, memory_order_relaxed);
+    pthread_mutex_unlock(&table_lock);
+}

@@ -1,0 +1,31 @@
+/* flags: memdemo's command line, parsed with Go's flag conventions because users of
+ * the Go original type it the same way: -name value, -name=value, --name, --name=value;
+ * -h / -help / --help print the usage with defaults and exit 0; an unknown flag, a
+ * missing or bad value, or a stray argument print the problem and the usage to stderr
+ * and exit 2.
+ *
+ * Owns: the table of flags (one X-macro), their defaults, ranges and help text.
+ */
+#ifndef MEMDEMO_FLAGS_H
+#define MEMDEMO_FLAGS_H
+
+#include <stdint.h>
+
+struct flags {
+    int64_t repetitions;      /* strings made per request */
+    const char *addr;         /* HOST:PORT */
+    int64_t threads;          /* request worker threads */
+    int64_t memprofilerate;   /* bytes per heap-profile sample; 1 exact; 0 off */
+    int64_t tracebuf;         /* trace buffer cap per thread, bytes */
+    int64_t gcdivisor;        /* bdwgc free-space divisor */
+    int64_t gcinitheap;       /* initial GC heap, bytes */
+};
+
+/* Parses argv into *f (defaults first). On -h prints usage to stdout and exits 0; on
+ * any error prints it and the usage to stderr and exits 2. Returns only on success. */
+void flags_parse(struct flags *f, int argc, char **argv);
+
+/* Writes "name=value ..." for the start-up line into out (size n). */
+void flags_describe(const struct flags *f, char *out, int n);
+
+#endif

@@ -1,0 +1,26 @@
+/* handlers: memdemo's own endpoints: /noleaker (garbage), /leaker (kept), the index
+ * page and /debug/vars. The /debug/pprof endpoints live in profile/.
+ *
+ * Owns: the leaker's global list (a static root, so the collector keeps every string)
+ * and its mutex, and the repetitions setting.
+ */
+#ifndef MEMDEMO_HANDLERS_H
+#define MEMDEMO_HANDLERS_H
+
+#include <stddef.h>
+
+#include "src/http.h"
+
+/* Sets the strings per request and the command line /debug/vars reports. Main thread,
+ * before serving. argv must outlive the server. */
+void handlers_init(long repetitions, int argc, char **argv);
+
+void handle_index(struct http_request *req);
+void handle_noleaker(struct http_request *req);
+void handle_leaker(struct http_request *req);
+void handle_vars(struct http_request *req);
+
+/* The leaker's totals: strings kept and their bytes. Takes the leaker mutex. */
+void handlers_leaker_totals(size_t *strings, size_t *bytes);
+
+#endif

@@ -1,0 +1,14 @@
+/* numstr: decimal strings in the GC heap, memdemo's strconv.Itoa.
+ *
+ * numstr_itoa is deliberately one small, separately compiled function: it is the
+ * allocation site that heap profiles attribute the handlers' strings to, as Go's
+ * profiles show strconv.Itoa.
+ */
+#ifndef MEMDEMO_NUMSTR_H
+#define MEMDEMO_NUMSTR_H
+
+/* Returns the decimal form of v as a NUL-terminated string in pointer-free GC memory.
+ * Never NULL (allocation failure aborts). Caller: a gcthreads-registered thread. */
+char *numstr_itoa(long v);
+
+#endif

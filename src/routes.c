@@ -1,0 +1,53 @@
+/* routes: the endpoint table. See routes.h. Adding an endpoint is one line here. */
+#include "src/routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "src/handlers.h"
+
+#define GET_HEAD (ROUTE_GET | ROUTE_HEAD)
+
+const struct route routes_table[] = {
+    {"/", 0, GET_HEAD, handle_index, NULL, "this page"},
+    {"/noleaker", 0, GET_HEAD, handle_noleaker, "GET /noleaker",
+     "makes -repetitions strings that become garbage when the request ends: the collector reclaims them"},
+    {"/leaker", 0, GET_HEAD, handle_leaker, "GET /leaker",
+     "makes -repetitions strings and keeps them in a global list: the heap grows"},
+    {"/debug/vars", 0, GET_HEAD, handle_vars, NULL,
+     "expvar-style JSON: command line, bdwgc's heap and pause figures, the leaker's totals"},
+};
+const size_t routes_count = sizeof routes_table / sizeof routes_table[0];
+
+const struct route *routes_find(const char *path)
+{
+    const struct route *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < routes_count; i++) {
+        const struct route *r = &routes_table[i];
+        size_t n = strlen(r->path);
+        if (!r->prefix) {
+            if (strcmp(path, r->path) == 0) return r;
+        } else if (strncmp(path, r->path, n) == 0 && n > best_len) {
+            best = r;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+int routes_allows(const struct route *r, const char *method)
+{
+    unsigned m = strcmp(method, "GET") == 0    ? ROUTE_GET
+                 : strcmp(method, "HEAD") == 0 ? ROUTE_HEAD
+                 : strcmp(method, "POST") == 0 ? ROUTE_POST : 0;
+    unsigned allowed = r->methods | ((r->methods & ROUTE_GET) ? ROUTE_HEAD : 0);
+    return (m & allowed) != 0;
+}
+
+void routes_allow_header(const struct route *r, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s%s", (r->methods & ROUTE_GET) ? "GET, HEAD" : "",
+             ((r->methods & ROUTE_GET) && (r->methods & ROUTE_POST)) ? ", " : "",
+             (r->methods & ROUTE_POST) ? "POST" : "");
+}

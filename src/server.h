@@ -1,0 +1,26 @@
+/* server: memdemo's HTTP server over libmicrohttpd (thread pool, epoll), implementing
+ * src/http.h for the handlers.
+ *
+ * Owns: the listening socket, libmicrohttpd's daemon and its worker threads (each
+ * registered with the collector on its first request), per-request state, deferred
+ * requests (suspended connections resumed by a timer thread or on disconnect), and
+ * graceful shutdown. Leaves what each path does to src/routes.c and the handlers.
+ */
+#ifndef MEMDEMO_SERVER_H
+#define MEMDEMO_SERVER_H
+
+#include <stddef.h>
+
+/* Binds `addr` (HOST:PORT; empty host = all interfaces; port 0 = any) and starts
+ * `threads` workers. On success returns 0 and writes "http://IP:PORT" into url.
+ * On failure prints one line saying why to stderr and returns -1. Main thread. */
+int server_start(const char *addr, int threads, char *url, size_t url_n);
+
+/* Stops accepting, answers deferred requests at once, waits until in-flight requests
+ * finish or `grace_seconds` pass, then stops the workers. Main thread. */
+void server_stop(double grace_seconds);
+
+/* Requests being handled right now (accepted and not yet completed). */
+long server_in_flight(void);
+
+#endif

@@ -1,0 +1,45 @@
+/* strlist: chunked list of GC strings. See strlist.h. */
+#include "src/strlist.h"
+
+#include <string.h>
+
+#include "gc/gcheap.h"
+#include "src/numstr.h"
+
+void strlist_push(struct strlist *l, char *s)
+{
+    struct strlist_chunk *t = l->tail;
+    if (!t || t->used == STRLIST_CHUNK) {
+        struct strlist_chunk *c = gcheap_alloc(sizeof *c);   /* zeroed */
+        if (t) t->next = c; else l->head = c;
+        l->tail = t = c;
+    }
+    t->items[t->used++] = s;
+    l->count++;
+    l->bytes += strlen(s) + 1;
+}
+
+void strlist_splice(struct strlist *to, struct strlist *from)
+{
+    if (!from->head) return;
+    if (to->tail) to->tail->next = from->head; else to->head = from->head;
+    to->tail = from->tail;
+    to->count += from->count;
+    to->bytes += from->bytes;
+    *from = (struct strlist)STRLIST_INIT;
+}
+
+void strlist_fill_numbers(struct strlist *l, long n)
+{
+    for (long i = 0; i < n; i++) strlist_push(l, numstr_itoa(i));
+}
+
+const char *strlist_at(const struct strlist *l, size_t i)
+{
+    if (i >= l->count) return NULL;
+    for (const struct strlist_chunk *c = l->head; c; c = c->next) {
+        if (i < c->used) return c->items[i];
+        i -= c->used;
+    }
+    return NULL;
+}

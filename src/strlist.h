@@ -1,0 +1,44 @@
+/* strlist: an append-only list of GC strings, in GC memory, used by both handlers.
+ *
+ * The list is a chain of chunks (each a GC object holding up to STRLIST_CHUNK string
+ * pointers), so appending never copies and splicing one list onto another is O(1).
+ * A struct strlist must itself live where the collector scans it: on a registered
+ * thread's stack (a request-local list) or in static memory (the leaker's root).
+ * Not synchronised: the caller serialises access (the leaker holds a mutex).
+ */
+#ifndef MEMDEMO_STRLIST_H
+#define MEMDEMO_STRLIST_H
+
+#include <stddef.h>
+
+#define STRLIST_CHUNK 1020   /* header + items + the byte bdwgc may add stay within 8 KiB */
+
+struct strlist_chunk {
+    struct strlist_chunk *next;
+    size_t used;
+    char *items[STRLIST_CHUNK];
+};
+
+struct strlist {
+    struct strlist_chunk *head, *tail;
+    size_t count;     /* strings in the list */
+    size_t bytes;     /* sum of their lengths plus NULs */
+};
+
+#define STRLIST_INIT {0, 0, 0, 0}
+
+/* Appends s (a GC string; the list keeps it alive). Allocates a chunk when the tail
+ * is full. Registered thread. */
+void strlist_push(struct strlist *l, char *s);
+
+/* Appends every chunk of `from` to `to` and empties `from`; no allocation, O(1).
+ * Safe to call with a lock held. */
+void strlist_splice(struct strlist *to, struct strlist *from);
+
+/* Fills l with the decimal strings of 0 .. n-1 made by numstr_itoa. Registered thread. */
+void strlist_fill_numbers(struct strlist *l, long n);
+
+/* Returns the i-th string (0-based), or NULL past the end. O(i / STRLIST_CHUNK). */
+const char *strlist_at(const struct strlist *l, size_t i);
+
+#endif

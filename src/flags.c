@@ -37,7 +37,7 @@ static void flags_defaults(struct flags *f)
         .memprofilerate = 512 * 1024,
         .tracebuf = 8 << 20,
         .gcdivisor = 3,
-        .gcinitheap = 0,
+        .gcinitheap = 4 << 20,
     };
 }
 

@@ -22,6 +22,7 @@ static char **cmd_argv;
 
 /* The leaker's root: static memory is scanned by the collector. */
 static struct strlist leaked = STRLIST_INIT;
+static size_t leaked_requests;   /* /leaker requests whose strings are in `leaked` */
 static pthread_mutex_t leaked_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void handlers_init(long reps, int argc, char **argv)
@@ -31,9 +32,10 @@ void handlers_init(long reps, int argc, char **argv)
     cmd_argv = argv;
 }
 
-void handlers_leaker_totals(size_t *strings, size_t *bytes)
+void handlers_leaker_totals(size_t *requests, size_t *strings, size_t *bytes)
 {
     pthread_mutex_lock(&leaked_lock);
+    *requests = leaked_requests;
     *strings = leaked.count;
     *bytes = leaked.bytes;
     pthread_mutex_unlock(&leaked_lock);
@@ -54,6 +56,7 @@ __attribute__((noinline)) void handle_leaker(struct http_request *req)
     size_t made = mine.count;
     pthread_mutex_lock(&leaked_lock);
     strlist_splice(&leaked, &mine);
+    leaked_requests++;
     size_t total = leaked.count;
     pthread_mutex_unlock(&leaked_lock);
     http_respond_text(req, 200, "leaker: kept %zu strings; %zu in total", made, total);
@@ -89,8 +92,8 @@ void handle_vars(struct http_request *req)
 {
     struct gcheap_stats st;
     gcheap_stats(&st);
-    size_t strings, bytes;
-    handlers_leaker_totals(&strings, &bytes);
+    size_t requests, strings, bytes;
+    handlers_leaker_totals(&requests, &strings, &bytes);
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\n\"cmdline\": [");
     for (int i = 0; i < cmd_argc; i++) {
@@ -107,6 +110,7 @@ void handle_vars(struct http_request *req)
                (unsigned long long)st.allocated_since_gc, (unsigned long long)st.pause_total_ns,
                (unsigned long long)st.pause_max_ns, (unsigned long long)st.pause_last_ns,
                (unsigned long long)gcevents_pause_count());
-    buf_printf(&b, "\"leaker\": {\"strings\": %zu, \"bytes\": %zu}\n}\n", strings, bytes);
+    buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu}\n}\n",
+               requests, strings, bytes);
     http_respond(req, 200, "application/json; charset=utf-8", &b);
 }

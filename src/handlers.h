@@ -20,7 +20,8 @@ void handle_noleaker(struct http_request *req);
 void handle_leaker(struct http_request *req);
 void handle_vars(struct http_request *req);
 
-/* The leaker's totals: strings kept and their bytes. Takes the leaker mutex. */
-void handlers_leaker_totals(size_t *strings, size_t *bytes);
+/* The leaker's totals: requests served, strings kept and their bytes, one consistent
+ * snapshot. Takes the leaker mutex. */
+void handlers_leaker_totals(size_t *requests, size_t *strings, size_t *bytes);
 
 #endif

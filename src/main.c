@@ -1,13 +1,19 @@
 /* main: memdemo's start-up and shutdown.
  *
  * Order matters: the collector first (it registers this thread), then the modules
- * that listen to collections, then the server; SIGINT/SIGTERM are blocked before any
- * thread starts so that only this thread receives them (sigwait), and the collector's
- * own suspend/restart signals stay unblocked everywhere.
+ * that listen to collections, then the server.
+ *
+ * SIGINT/SIGTERM get a handler that writes to a pipe, and main() reads the pipe.
+ * Blocking them and calling sigwait() is not enough: while bdwgc holds a thread
+ * suspended for a collection it unblocks SIGINT and SIGTERM in that thread (so a stuck
+ * process can still be killed), and the default action would then end the process.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "gc/gcheap.h"
 #include "src/flags.h"
@@ -16,10 +22,32 @@
 
 #define SHUTDOWN_GRACE_SECONDS 5.0
 
-static void wait_for_stop_signal(const sigset_t *set)
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
 {
-    int sig = 0;
-    while (sigwait(set, &sig) != 0) { /* interrupted: wait again */ }
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+    (void)!write(stop_pipe[1], &b, 1);   /* async-signal-safe; a full pipe is fine */
+    errno = saved;
+}
+
+static int install_stop_handlers(void)
+{
+    if (pipe(stop_pipe) < 0) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    signal(SIGPIPE, SIG_IGN);
+    return sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ? -1 : 0;
+}
+
+static void wait_for_stop_signal(void)
+{
+    unsigned char sig = 0;
+    while (read(stop_pipe[0], &sig, 1) != 1) { /* EINTR (e.g. a collection): read again */ }
     fprintf(stderr, "memdemo: %s: stopping (in-flight requests get %.0f s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_SECONDS);
 }
@@ -29,12 +57,7 @@ int main(int argc, char **argv)
     struct flags f;
     flags_parse(&f, argc, argv);
 
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (install_stop_handlers() < 0) { perror("memdemo: signal set-up"); return 1; }
 
     gcheap_init();
     gcheap_configure((unsigned long)f.gcdivisor, (size_t)f.gcinitheap);
@@ -45,7 +68,7 @@ int main(int argc, char **argv)
     flags_describe(&f, settings, sizeof settings);
     fprintf(stderr, "memdemo: listening on %s (%s)\n", url, settings);
 
-    wait_for_stop_signal(&stop);
+    wait_for_stop_signal();
     server_stop(SHUTDOWN_GRACE_SECONDS);
     return 0;
 }

@@ -86,17 +86,40 @@ load() {
     local paths="" p
     for p in "$@"; do paths="$paths\"$p\","; done
     cat >"$T/rr.lua" <<LUA
+-- round robin over the paths; counts 200 answers from /leaker by their body
 local paths = {${paths}}
-local i = 0
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) i = 0; leaker_ok = 0 end
 request = function()
   i = i % #paths + 1
   return wrk.format("GET", paths[i])
 end
+response = function(status, headers, body)
+  if status == 200 and string.sub(body, 1, 7) == "leaker:" then leaker_ok = leaker_ok + 1 end
+end
 done = function(summary, latency, requests)
-  io.write(string.format("REQUESTS %d\nERRORS %d %d %d %d %d\n", summary.requests,
+  local ok = 0
+  for _, t in ipairs(threads) do ok = ok + t:get("leaker_ok") end
+  io.write(string.format("REQUESTS %d\nERRORS %d %d %d %d %d\nLEAKER_OK %d\n", summary.requests,
     summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout))
+    summary.errors.status, summary.errors.timeout, ok))
 end
 LUA
     wrk -t 2 -c "$conns" -d "${secs}s" --timeout 10s -s "$T/rr.lua" "$BASE" >"$T/wrk.out" 2>&1
 }
+
+# requests N PATH: N sequential GETs of PATH over one keep-alive connection (curl).
+# Prints how many answered 200.
+requests() {
+    local n=$1 path=$2 i
+    {
+        for ((i = 0; i < n; i++)); do
+            printf 'url = "%s%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$BASE" "$path"
+        done
+    } >"$T/curl.cfg"
+    curl -s --max-time 300 -K "$T/curl.cfg" | grep -c '^200$'
+}
+
+# vars_num KEY: a number from /debug/vars (first occurrence of "KEY": N).
+vars_num() { curl -s --max-time 10 "$BASE/debug/vars" >"$T/vars.json"; json_num "$1" "$T/vars.json"; }

@@ -1,0 +1,107 @@
+#!/bin/bash
+# Integration tests for the server (issue: memdemo server): flags, routes, garbage
+# collection, the leaker's exact growth, concurrency and graceful shutdown. Starts the
+# real ./memdemo on free loopback ports.
+source "$(dirname "$0")/../lib.sh"
+
+# --- flags ---------------------------------------------------------------------------
+"$MEMDEMO" -h >"$T/help" 2>&1; rc=$?
+expect_eq help_exits_0 "$rc" 0
+check help_lists_every_flag_with_defaults grep -q -- '-repetitions int' "$T/help"
+check help_mentions_memprofilerate grep -q -- '-memprofilerate' "$T/help"
+
+bad_flag() { # NAME EXPECTED-TEXT ARGS...
+    local name=$1 text=$2; shift 2
+    "$MEMDEMO" "$@" >"$T/out" 2>"$T/err"; local rc=$?
+    if [ "$rc" = 2 ] && grep -q -- "$text" "$T/err" && grep -q "Usage of memdemo" "$T/err"; then pass "$name"
+    else fail "$name" "exit $rc, stderr: $(head -1 "$T/err")"; fi
+}
+bad_flag bad_repetitions_value_exits_2 'invalid value "abc" for flag -repetitions' -repetitions abc
+bad_flag negative_repetitions_exit_2 'invalid value "-1" for flag -repetitions' -repetitions=-1
+bad_flag too_many_repetitions_exit_2 'for flag -repetitions' -repetitions 10000001
+bad_flag zero_threads_exit_2 'for flag -threads' --threads 0
+bad_flag unknown_flag_exits_2 'flag provided but not defined: -nope' -nope 1
+bad_flag missing_value_exits_2 'flag needs an argument: -addr' -addr
+bad_flag stray_argument_exits_2 'unexpected argument' extra
+
+start_server -repetitions 10 || exit 1
+"$MEMDEMO" -addr "127.0.0.1:$PORT" >/dev/null 2>"$T/err"; rc=$?
+if [ "$rc" = 1 ] && grep -q "Address already in use" "$T/err" && [ "$(wc -l <"$T/err")" = 1 ]; then
+    pass address_in_use_exits_1_with_one_line
+else fail address_in_use_exits_1_with_one_line "exit $rc: $(cat "$T/err")"; fi
+"$MEMDEMO" -addr "no-port-here" >/dev/null 2>"$T/err"; rc=$?
+if [ "$rc" = 1 ] && grep -q "cannot parse -addr" "$T/err"; then pass unparsable_addr_exits_1
+else fail unparsable_addr_exits_1 "exit $rc: $(cat "$T/err")"; fi
+check startup_line_names_settings grep -q 'repetitions=10 threads=' "$SERVER_LOG"
+
+# --- routes --------------------------------------------------------------------------
+http /nope >/dev/null; expect_eq unknown_path_is_404 "$(status)" 404
+check not_found_is_one_text_line test "$(wc -l <"$T/body")" = 1
+curl -s -D "$T/h" -o "$T/b" -X POST "$BASE/leaker"
+check post_is_405_with_allow_header grep -qi '^Allow: GET, HEAD' "$T/h"
+check post_405_status grep -q '^HTTP/1.1 405' "$T/h"
+check post_did_not_leak test "$(vars_num strings)" = 0
+size=$(curl -s -D "$T/h" -o /dev/null -w '%{size_download}' -I "$BASE/noleaker")
+check head_has_content_length grep -qi '^Content-Length: [1-9]' "$T/h"
+expect_eq head_has_no_body "$size" 0
+http / >"$T/index"
+for p in /noleaker /leaker /debug/vars; do
+    check "index_links_${p//\//_}" grep -q "href=\"$p\"" "$T/index"
+done
+curl -sv "$BASE/noleaker" "$BASE/noleaker" >/dev/null 2>"$T/v"
+check keep_alive_reuses_connection grep -q 'Re-using existing connection' "$T/v"
+check no_connection_close grep -vqi '^< Connection: close' "$T/v"
+stop_server
+
+# --- garbage is collected ------------------------------------------------------------
+start_server -repetitions 1000 || exit 1
+ok=$(requests 20000 /noleaker)
+expect_eq noleaker_20000_requests_all_200 "$ok" 20000
+gcs=$(vars_num NumGC); heap=$(vars_num HeapSys)
+expect_ge noleaker_traffic_causes_collections "$gcs" 10
+expect_le noleaker_heap_stays_under_64MB "$heap" $((64 << 20))
+echo "# after 20000 /noleaker: NumGC=$gcs HeapSys=$heap RSS=$(grep VmRSS /proc/$SERVER_PID/status)"
+total=$(vars_num TotalAlloc)
+expect_ge noleaker_allocated_over_300MB "$total" $((300 << 20))
+stop_server
+
+# --- the leaker grows, exactly ---------------------------------------------------------
+start_server -repetitions 1000 || exit 1
+ok=$(requests 2000 /leaker)
+expect_eq leaker_2000_requests_all_200 "$ok" 2000
+expect_eq leaker_keeps_exactly_2000000_strings "$(vars_num strings)" 2000000
+expect_ge leaker_heap_at_least_32MB "$(vars_num HeapSys)" $((32 << 20))
+gc_before=$(vars_num NumGC)
+requests 3000 /noleaker >/dev/null
+expect_ge noleaker_after_leaker_collects "$(( $(vars_num NumGC) - gc_before ))" 1
+expect_eq leaker_count_unchanged_after_collections "$(vars_num strings)" 2000000
+stop_server
+
+# --- concurrency -----------------------------------------------------------------------
+start_server -repetitions 100 || exit 1
+load 10 8 /leaker /noleaker
+read -r _ reqs <<<"$(grep '^REQUESTS' "$T/wrk.out")"
+read -r _ econn eread ewrite estatus etimeout <<<"$(grep '^ERRORS' "$T/wrk.out")"
+leak_ok=$(grep '^LEAKER_OK' "$T/wrk.out" | awk '{print $2}')
+expect_ge concurrent_load_made_requests "${reqs:-0}" 1000
+expect_eq concurrent_no_socket_errors "$econn/$eread/$ewrite/$etimeout" "0/0/0/0"
+expect_eq concurrent_no_non_2xx "$estatus" 0
+# wrk stops with up to one request in flight per connection: the server may have
+# served (and counted) those without wrk counting their answers.
+served=$(vars_num requests)
+if [ -n "$served" ] && [ "$served" -ge "$leak_ok" ] && [ "$served" -le $((leak_ok + 8)) ]; then
+    pass concurrent_server_served_what_wrk_saw
+else fail concurrent_server_served_what_wrk_saw "server $served, wrk $leak_ok"; fi
+expect_eq concurrent_leaker_total_is_requests_x_repetitions "$(vars_num strings)" "$((served * 100))"
+stop_server
+
+# --- graceful shutdown under load ------------------------------------------------------
+start_server -repetitions 1000 || exit 1
+load 6 8 /noleaker &
+LOADPID=$!
+sleep 2
+SECONDS=0
+stop_server
+expect_eq sigterm_under_load_exits_0 "$STOP_STATUS" 0
+echo "# exited ${SECONDS}s after SIGTERM"
+wait "$LOADPID"

@@ -1,0 +1,571 @@
+/* pprof: heap profiles as gzipped profile.proto and as Go's legacy debug=1 text.
+ *
+ * Owns the profile builder, shaped like Go's runtime/pprof: a string table that
+ * starts with "" and never repeats a string, locations deduplicated by address and
+ * functions by name+file (ids are 1-based positions), mappings from
+ * profile/symbols. The builder first collects plain records, then lays out the
+ * protobuf-c messages in exactly-sized arrays, packs, and gzips into the caller's buf.
+ * Why the values are truncated rather than rounded: pprof unsamples legacy text
+ * itself with int64() truncation (and Go's protobuf writer does the same), so
+ * truncating here is what makes both formats agree. See pprof.h for contracts.
+ */
+#include "profile/pprof.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "profile/profile.pb-c.h"
+#include "profile/symbols.h"
+
+/* ---- growable arrays and hash maps (malloc only) ---------------------------------- */
+
+/* Makes room for one more element in *v. Returns 0 or -1. */
+static int grow(void *v, size_t *cap, size_t len, size_t elem)
+{
+    if (len < *cap) return 0;
+    size_t cap2 = *cap ? 2 * *cap : 64;
+    void *p = realloc(*(void **)v, cap2 * elem);
+    if (!p) return -1;
+    *(void **)v = p;
+    *cap = cap2;
+    return 0;
+}
+
+static size_t hash_u64(uint64_t x)
+{
+    x *= 0x9e3779b97f4a7c15ull;
+    return (size_t)(x ^ (x >> 31));
+}
+
+static size_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;             /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* Nonzero uint64 key -> nonzero uint32 id, open addressing. */
+struct idmap {
+    uint64_t *keys;
+    uint32_t *ids;
+    size_t cap, len;
+};
+
+static uint32_t idmap_get(const struct idmap *m, uint64_t key)
+{
+    if (!m->cap) return 0;
+    for (size_t j = hash_u64(key) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1))
+        if (m->keys[j] == key) return m->ids[j];
+    return 0;
+}
+
+static void idmap_slot_put(uint64_t *keys, uint32_t *ids, size_t cap, uint64_t key, uint32_t id)
+{
+    size_t j = hash_u64(key) & (cap - 1);
+    while (keys[j]) j = (j + 1) & (cap - 1);
+    keys[j] = key;
+    ids[j] = id;
+}
+
+/* Adds key (not present) -> id. Returns 0 or -1. */
+static int idmap_put(struct idmap *m, uint64_t key, uint32_t id)
+{
+    if (2 * (m->len + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 256;
+        uint64_t *keys = calloc(cap, sizeof *keys);
+        uint32_t *ids = calloc(cap, sizeof *ids);
+        if (!keys || !ids) { free(keys); free(ids); return -1; }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) idmap_slot_put(keys, ids, cap, m->keys[i], m->ids[i]);
+        free(m->keys);
+        free(m->ids);
+        m->keys = keys;
+        m->ids = ids;
+        m->cap = cap;
+    }
+    idmap_slot_put(m->keys, m->ids, m->cap, key, id);
+    m->len++;
+    return 0;
+}
+
+static void idmap_free(struct idmap *m) { free(m->keys); free(m->ids); }
+
+/* ---- the builder ------------------------------------------------------------------ */
+
+struct loc {
+    uint64_t address;
+    uint64_t mapping_id;
+    size_t first_line, nlines;      /* into builder.lines */
+};
+
+struct line { uint64_t function_id; int64_t line; };
+
+struct func { int64_t name, file, start_line; };
+
+struct mapstat { size_t locs, with_func, with_file, with_line; };
+
+struct builder {
+    const char **strs;              /* the string table; strs[0] == "" */
+    size_t nstrs, capstrs;
+    uint32_t *str_slots;            /* hash of strs: index + 1, 0 empty */
+    size_t str_slots_cap;
+    struct idmap loc_ids, func_ids;
+    struct loc *locs;
+    size_t nlocs, caplocs;
+    struct line *lines;
+    size_t nlines, caplines;
+    struct func *funcs;
+    size_t nfuncs, capfuncs;
+    const struct symbols_mapping *maps;
+    size_t nmaps;
+    struct mapstat *mapstats;       /* nmaps entries */
+    int oom;                        /* latched: the first allocation failure */
+};
+
+static int str_rehash(struct builder *b)
+{
+    size_t cap = b->str_slots_cap ? 2 * b->str_slots_cap : 256;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    if (!slots) return -1;
+    for (size_t i = 0; i < b->nstrs; i++) {
+        size_t j = hash_str(b->strs[i]) & (cap - 1);
+        while (slots[j]) j = (j + 1) & (cap - 1);
+        slots[j] = (uint32_t)i + 1;
+    }
+    free(b->str_slots);
+    b->str_slots = slots;
+    b->str_slots_cap = cap;
+    return 0;
+}
+
+/* Index of s in the string table, adding it if new; NULL counts as "". The string
+ * must outlive the builder (literals, opts, symbols' interned strings). */
+static int64_t str_index(struct builder *b, const char *s)
+{
+    if (!s) s = "";
+    if (2 * (b->nstrs + 1) > b->str_slots_cap && str_rehash(b) < 0) { b->oom = 1; return 0; }
+    size_t j = hash_str(s) & (b->str_slots_cap - 1);
+    for (; b->str_slots[j]; j = (j + 1) & (b->str_slots_cap - 1))
+        if (strcmp(b->strs[b->str_slots[j] - 1], s) == 0) return b->str_slots[j] - 1;
+    if (grow(&b->strs, &b->capstrs, b->nstrs, sizeof *b->strs) < 0) { b->oom = 1; return 0; }
+    b->strs[b->nstrs] = s;
+    b->str_slots[j] = (uint32_t)++b->nstrs;
+    return (int64_t)b->nstrs - 1;
+}
+
+static int builder_init(struct builder *b)
+{
+    memset(b, 0, sizeof *b);
+    str_index(b, "");
+    b->nmaps = symbols_mappings(&b->maps);
+    if (b->nmaps && !(b->mapstats = calloc(b->nmaps, sizeof *b->mapstats))) b->oom = 1;
+    return b->oom ? -1 : 0;
+}
+
+static void builder_free(struct builder *b)
+{
+    free(b->strs);
+    free(b->str_slots);
+    idmap_free(&b->loc_ids);
+    idmap_free(&b->func_ids);
+    free(b->locs);
+    free(b->lines);
+    free(b->funcs);
+    free(b->mapstats);
+}
+
+/* Id of the Function for frame f, adding it if new; 0 on out of memory. */
+static uint64_t function_id(struct builder *b, const struct symbols_frame *f)
+{
+    int64_t name = str_index(b, f->function), file = str_index(b, f->file);
+    uint64_t key = (uint64_t)name << 32 | (uint64_t)file;     /* name >= 1: key != 0 */
+    uint32_t id = idmap_get(&b->func_ids, key);
+    if (id || b->oom) return id;
+    if (grow(&b->funcs, &b->capfuncs, b->nfuncs, sizeof *b->funcs) < 0) { b->oom = 1; return 0; }
+    b->funcs[b->nfuncs] = (struct func){name, file, f->start_line};
+    id = (uint32_t)++b->nfuncs;
+    if (idmap_put(&b->func_ids, key, id) < 0) b->oom = 1;
+    return id;
+}
+
+/* Appends the inline chain of loc (leaf first) and counts what symbols found. */
+static void location_lines(struct builder *b, struct loc *loc, struct mapstat *ms)
+{
+    struct symbols_frame fr[SYMBOLS_MAX_FRAMES];
+    int n = symbols_lookup((uintptr_t)loc->address, fr, SYMBOLS_MAX_FRAMES);
+    loc->first_line = b->nlines;
+    for (int i = 0; i < n && !b->oom; i++) {
+        uint64_t fid = function_id(b, &fr[i]);
+        if (grow(&b->lines, &b->caplines, b->nlines, sizeof *b->lines) < 0) b->oom = 1;
+        if (b->oom) return;
+        b->lines[b->nlines++] = (struct line){fid, fr[i].line};
+        loc->nlines++;
+    }
+    if (!ms) return;
+    ms->locs++;
+    ms->with_func += n > 0;
+    ms->with_file += n > 0 && fr[n - 1].file != NULL;
+    ms->with_line += n > 0 && fr[n - 1].line > 0;
+}
+
+/* Id of the Location of return address pc (stored at pc - 1); 0 on out of memory. */
+static uint64_t location_id(struct builder *b, uintptr_t pc)
+{
+    uint64_t addr = (uint64_t)pc - 1;
+    uint32_t id = idmap_get(&b->loc_ids, pc);              /* pc != 0: a valid key */
+    if (id || b->oom) return id;
+    if (grow(&b->locs, &b->caplocs, b->nlocs, sizeof *b->locs) < 0) { b->oom = 1; return 0; }
+    int mi = symbols_mapping_index((uintptr_t)addr);
+    struct loc *loc = &b->locs[b->nlocs];
+    *loc = (struct loc){addr, mi < 0 ? 0 : (uint64_t)mi + 1, 0, 0};
+    location_lines(b, loc, mi < 0 ? NULL : &b->mapstats[mi]);
+    id = (uint32_t)++b->nlocs;
+    if (idmap_put(&b->loc_ids, pc, id) < 0) b->oom = 1;
+    return b->oom ? 0 : id;
+}
+
+/* ---- unsampling ------------------------------------------------------------------- */
+
+void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, int64_t *bytes)
+{
+    double total = (double)count * (double)size;
+    if (count == 0 || size == 0) { *objects = *bytes = 0; return; }
+    if (rate <= 1) { *objects = (int64_t)count; *bytes = (int64_t)total; return; }
+    /* P(an object of s bytes is sampled) = 1 - exp(-s/r) for a Poisson process with
+     * mean r bytes between samples; each sample stands for 1/P objects. The average
+     * size is computed as pprof does (total/count) so the doubles agree bit for bit. */
+    double avg = total / (double)count;
+    double scale = 1 / (1 - exp(-avg / (double)rate));
+    *objects = (int64_t)((double)count * scale);
+    *bytes = (int64_t)(total * scale);
+}
+
+/* ---- protobuf layout -------------------------------------------------------------- */
+
+/* Everything the packed Profile points to, freed together after packing. */
+struct layout {
+    Perftools__Profiles__ValueType vt[5], *vtp[4];
+    Perftools__Profiles__Sample *samples, **samplep;
+    Perftools__Profiles__Label *labels, **labelp;
+    uint64_t *loc_ids;
+    int64_t *values;
+    Perftools__Profiles__Location *locs, **locp;
+    Perftools__Profiles__Line *lines, **linep;
+    Perftools__Profiles__Function *funcs, **funcp;
+    Perftools__Profiles__Mapping *maps, **mapp;
+};
+
+static void layout_free(struct layout *l)
+{
+    void *all[] = {l->samples, l->samplep, l->labels, l->labelp, l->loc_ids, l->values,
+                   l->locs, l->locp, l->lines, l->linep, l->funcs, l->funcp, l->maps, l->mapp};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+
+/* calloc of n elements that never returns NULL for n == 0 (NULL means failure). */
+static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
+
+static int layout_alloc_samples(struct layout *l, const struct heapsample *s, size_t n)
+{
+    size_t npcs = 0;
+    for (size_t i = 0; i < n; i++) npcs += s[i].npcs > 0 ? (size_t)s[i].npcs : 0;
+    l->samples = xcalloc(n, sizeof *l->samples);
+    l->samplep = xcalloc(n, sizeof *l->samplep);
+    l->labels = xcalloc(n, sizeof *l->labels);
+    l->labelp = xcalloc(n, sizeof *l->labelp);
+    l->loc_ids = xcalloc(npcs, sizeof *l->loc_ids);
+    l->values = xcalloc(4 * n, sizeof *l->values);
+    return l->samples && l->samplep && l->labels && l->labelp && l->loc_ids && l->values ? 0 : -1;
+}
+
+/* Lays out one Sample for record r in slot i; the locations go into the builder. */
+static void layout_sample(struct builder *b, struct layout *l, size_t i, uint64_t *loc_ids,
+                          const struct heapsample *r, int64_t rate)
+{
+    Perftools__Profiles__Sample *sm = &l->samples[i];
+    perftools__profiles__sample__init(sm);
+    int64_t *v = &l->values[4 * i];
+    pprof_scale(r->alloc_count, r->size, rate, &v[0], &v[1]);
+    pprof_scale(r->inuse_count, r->size, rate, &v[2], &v[3]);
+    sm->n_value = 4;
+    sm->value = v;
+    sm->location_id = loc_ids;
+    for (int k = 0; k < r->npcs; k++)
+        if (r->pcs[k]) loc_ids[sm->n_location_id++] = location_id(b, r->pcs[k]);
+    if (r->size) {
+        Perftools__Profiles__Label *lb = &l->labels[i];
+        perftools__profiles__label__init(lb);
+        lb->key = str_index(b, "bytes");
+        lb->num = (int64_t)r->size;
+        l->labelp[i] = lb;
+        sm->n_label = 1;
+        sm->label = &l->labelp[i];
+    }
+    l->samplep[i] = sm;
+}
+
+/* Samples for every record with a nonzero count; returns how many. */
+static size_t layout_samples(struct builder *b, struct layout *l, const struct heapsample *s,
+                             size_t n, int64_t rate)
+{
+    size_t ns = 0;
+    uint64_t *loc_ids = l->loc_ids;
+    for (size_t i = 0; i < n && !b->oom; i++) {
+        if (s[i].alloc_count == 0 && s[i].inuse_count == 0) continue;
+        layout_sample(b, l, ns, loc_ids, &s[i], rate);
+        loc_ids += l->samples[ns++].n_location_id;
+    }
+    return ns;
+}
+
+static int layout_locations(struct builder *b, struct layout *l)
+{
+    l->locs = xcalloc(b->nlocs, sizeof *l->locs);
+    l->locp = xcalloc(b->nlocs, sizeof *l->locp);
+    l->lines = xcalloc(b->nlines, sizeof *l->lines);
+    l->linep = xcalloc(b->nlines, sizeof *l->linep);
+    if (!l->locs || !l->locp || !l->lines || !l->linep) return -1;
+    for (size_t i = 0; i < b->nlines; i++) {
+        perftools__profiles__line__init(&l->lines[i]);
+        l->lines[i].function_id = b->lines[i].function_id;
+        l->lines[i].line = b->lines[i].line;
+        l->linep[i] = &l->lines[i];
+    }
+    for (size_t i = 0; i < b->nlocs; i++) {
+        Perftools__Profiles__Location *pl = &l->locs[i];
+        perftools__profiles__location__init(pl);
+        pl->id = i + 1;
+        pl->mapping_id = b->locs[i].mapping_id;
+        pl->address = b->locs[i].address;
+        pl->n_line = b->locs[i].nlines;
+        pl->line = &l->linep[b->locs[i].first_line];
+        l->locp[i] = pl;
+    }
+    return 0;
+}
+
+static int layout_functions(struct builder *b, struct layout *l)
+{
+    l->funcs = xcalloc(b->nfuncs, sizeof *l->funcs);
+    l->funcp = xcalloc(b->nfuncs, sizeof *l->funcp);
+    if (!l->funcs || !l->funcp) return -1;
+    for (size_t i = 0; i < b->nfuncs; i++) {
+        Perftools__Profiles__Function *f = &l->funcs[i];
+        perftools__profiles__function__init(f);
+        f->id = i + 1;
+        f->name = f->system_name = b->funcs[i].name;
+        f->filename = b->funcs[i].file;
+        f->start_line = b->funcs[i].start_line;
+        l->funcp[i] = f;
+    }
+    return 0;
+}
+
+/* Mappings with has_* set only when every location in them resolved that far (as Go
+ * does), so pprof symbolizes nothing itself unless something is really missing. */
+static int layout_mappings(struct builder *b, struct layout *l)
+{
+    l->maps = xcalloc(b->nmaps, sizeof *l->maps);
+    l->mapp = xcalloc(b->nmaps, sizeof *l->mapp);
+    if (!l->maps || !l->mapp) return -1;
+    for (size_t i = 0; i < b->nmaps; i++) {
+        Perftools__Profiles__Mapping *m = &l->maps[i];
+        const struct mapstat *st = &b->mapstats[i];
+        perftools__profiles__mapping__init(m);
+        m->id = i + 1;
+        m->memory_start = b->maps[i].start;
+        m->memory_limit = b->maps[i].limit;
+        m->file_offset = b->maps[i].offset;
+        m->filename = str_index(b, b->maps[i].path);
+        m->build_id = str_index(b, b->maps[i].build_id);
+        m->has_functions = st->locs && st->with_func == st->locs;
+        m->has_filenames = st->locs && st->with_file == st->locs;
+        m->has_line_numbers = st->locs && st->with_line == st->locs;
+        m->has_inline_frames = m->has_line_numbers;   /* DWARF scopes were consulted */
+        l->mapp[i] = m;
+    }
+    return 0;
+}
+
+static Perftools__Profiles__ValueType *value_type(struct builder *b, struct layout *l,
+                                                  int i, const char *type, const char *unit)
+{
+    perftools__profiles__value_type__init(&l->vt[i]);
+    l->vt[i].type = str_index(b, type);
+    l->vt[i].unit = str_index(b, unit);
+    return &l->vt[i];
+}
+
+static void layout_header(struct builder *b, struct layout *l, Perftools__Profiles__Profile *p,
+                          const struct pprof_heap_opts *opts)
+{
+    static const char *const types[4][2] = {
+        {"alloc_objects", "count"}, {"alloc_space", "bytes"},
+        {"inuse_objects", "count"}, {"inuse_space", "bytes"},
+    };
+    for (int i = 0; i < 4; i++) l->vtp[i] = value_type(b, l, i, types[i][0], types[i][1]);
+    p->n_sample_type = 4;
+    p->sample_type = l->vtp;
+    p->period_type = value_type(b, l, 4, "space", "bytes");
+    p->period = opts->rate;
+    if (opts->default_sample_type)
+        p->default_sample_type = str_index(b, opts->default_sample_type);
+    p->time_nanos = opts->time_nanos;
+    if (!p->time_nanos) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        p->time_nanos = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    p->duration_nanos = opts->duration_nanos;
+}
+
+/* ---- gzip and the protobuf writer ------------------------------------------------- */
+
+/* Appends data gzipped (deflate with a gzip wrapper, fastest level like Go). */
+static int gzip_append(struct buf *out, const uint8_t *data, size_t len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t bound = deflateBound(&z, (uLong)len);
+    int rc = Z_STREAM_ERROR;
+    if (bound <= UINT32_MAX && buf_reserve(out, bound) == 0) {
+        z.next_in = (Bytef *)data;
+        z.avail_in = (uInt)len;
+        z.next_out = (Bytef *)out->data + out->len;
+        z.avail_out = (uInt)bound;
+        rc = deflate(&z, Z_FINISH);
+        out->len += bound - z.avail_out;
+        out->data[out->len] = '\0';
+    }
+    deflateEnd(&z);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+static int pack_gzip(struct buf *out, const Perftools__Profiles__Profile *p)
+{
+    size_t len = perftools__profiles__profile__get_packed_size(p);
+    uint8_t *packed = malloc(len ? len : 1);
+    if (!packed) return -1;
+    int rc = perftools__profiles__profile__pack(p, packed) == len ? 0 : -1;
+    if (rc == 0) rc = gzip_append(out, packed, len);
+    free(packed);
+    return rc;
+}
+
+/* Fills p from the records; every pointer in p lands in l or b. */
+static int layout_profile(struct builder *b, struct layout *l, Perftools__Profiles__Profile *p,
+                          const struct heapsample *s, size_t n, const struct pprof_heap_opts *opts)
+{
+    layout_header(b, l, p, opts);
+    if (layout_alloc_samples(l, s, n) < 0) return -1;
+    p->n_sample = layout_samples(b, l, s, n, opts->rate);
+    p->sample = l->samplep;
+    if (b->oom || layout_locations(b, l) < 0 || layout_functions(b, l) < 0 ||
+        layout_mappings(b, l) < 0 || b->oom)
+        return -1;
+    p->n_location = b->nlocs;
+    p->location = l->locp;
+    p->n_function = b->nfuncs;
+    p->function = l->funcp;
+    p->n_mapping = b->nmaps;
+    p->mapping = l->mapp;
+    p->n_string_table = b->nstrs;
+    p->string_table = (char **)b->strs;        /* protobuf-c only reads them */
+    return 0;
+}
+
+int pprof_write_heap(struct buf *out, const struct heapsample *s, size_t n,
+                     const struct pprof_heap_opts *opts)
+{
+    struct builder b;
+    struct layout l;
+    Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
+    memset(&l, 0, sizeof l);
+    int rc = builder_init(&b);
+    if (rc == 0) rc = layout_profile(&b, &l, &p, s, n, opts);
+    if (rc == 0) rc = pack_gzip(out, &p);
+    layout_free(&l);
+    builder_free(&b);
+    return rc == 0 && !out->failed ? 0 : -1;
+}
+
+/* ---- legacy text (debug=1) -------------------------------------------------------- */
+
+struct order { uint64_t inuse_bytes; size_t index; };
+
+static int by_inuse_bytes_desc(const void *x, const void *y)
+{
+    const struct order *a = x, *b = y;
+    if (a->inuse_bytes != b->inuse_bytes) return a->inuse_bytes < b->inuse_bytes ? 1 : -1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* The header. Raw totals, like Go; pprof reads 4 columns only when the alloc
+ * totals differ from the inuse ones (and are nonzero), so when nothing was freed
+ * the header's alloc bytes are bumped by one. The header totals feed nothing else. */
+static void text_header(struct buf *out, const struct heapsample *s, size_t n, int64_t rate)
+{
+    uint64_t io = 0, ib = 0, ao = 0, ab = 0;
+    for (size_t i = 0; i < n; i++) {
+        io += s[i].inuse_count;
+        ib += s[i].inuse_count * s[i].size;
+        ao += s[i].alloc_count;
+        ab += s[i].alloc_count * s[i].size;
+    }
+    int four_columns = (ao != io && ao != 0) || (ab != ib && ab != 0);
+    if (!four_columns) ab = (ab > ib ? ab : ib) + 1;
+    buf_printf(out, "heap profile: %llu: %llu [%llu: %llu] @ heap/%lld\n",
+               (unsigned long long)io, (unsigned long long)ib, (unsigned long long)ao,
+               (unsigned long long)ab, (long long)(2 * rate));
+}
+
+/* "#\t0xpc\tfunc+0xoff\tfile:line" for each frame of the call at return address pc. */
+static void text_frames(struct buf *out, uintptr_t pc)
+{
+    struct symbols_frame fr[SYMBOLS_MAX_FRAMES];
+    uintptr_t off = 0;
+    int n = symbols_lookup(pc - 1, fr, SYMBOLS_MAX_FRAMES);
+    const char *sym = symbols_name(pc - 1, &off);
+    if (n == 0) buf_printf(out, "#\t%#lx\n", (unsigned long)(pc - 1));
+    for (int i = 0; i < n; i++)
+        buf_printf(out, "#\t%#lx\t%s+%#lx\t%s:%d\n", (unsigned long)(pc - 1), fr[i].function,
+                   (unsigned long)(sym ? off : 0), fr[i].file ? fr[i].file : "??", fr[i].line);
+}
+
+static void text_record(struct buf *out, const struct heapsample *r)
+{
+    buf_printf(out, "%llu: %llu [%llu: %llu] @", (unsigned long long)r->inuse_count,
+               (unsigned long long)(r->inuse_count * r->size), (unsigned long long)r->alloc_count,
+               (unsigned long long)(r->alloc_count * r->size));
+    for (int k = 0; k < r->npcs; k++)
+        if (r->pcs[k]) buf_printf(out, " %#lx", (unsigned long)r->pcs[k]);
+    buf_putc(out, '\n');
+    for (int k = 0; k < r->npcs; k++)
+        if (r->pcs[k]) text_frames(out, r->pcs[k]);
+    buf_putc(out, '\n');
+}
+
+int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
+                          const struct pprof_heap_opts *opts, const char *trailer)
+{
+    struct order *ord = xcalloc(n, sizeof *ord);
+    size_t m = 0;
+    if (!ord) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (s[i].alloc_count || s[i].inuse_count)
+            ord[m++] = (struct order){s[i].inuse_count * s[i].size, i};
+    qsort(ord, m, sizeof *ord, by_inuse_bytes_desc);
+    text_header(out, s, n, opts->rate);
+    for (size_t i = 0; i < m; i++) text_record(out, &s[ord[i].index]);
+    free(ord);
+    if (trailer && *trailer) {
+        buf_puts(out, trailer);
+        if (trailer[strlen(trailer) - 1] != '\n') buf_putc(out, '\n');
+    }
+    return out->failed ? -1 : 0;
+}

@@ -1,0 +1,387 @@
+/* test_pprof: the heap profiles profile/pprof writes are read by the real
+ * `go tool pprof` (run from a temp directory, without this binary), with the
+ * sample types in Go's order, our function names and source lines, unsampled totals
+ * that match the formula, and legacy text that yields the same totals.
+ *
+ * The stacks are real: return addresses captured inside the noinline functions
+ * below, so symbols resolves them against this test's own DWARF.
+ */
+#include "profile/pprof.h"
+#include "tests/unit/unit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- real stacks ------------------------------------------------------------------ */
+
+enum { DEPTH = 3 };
+static uintptr_t small_stack[DEPTH], big_stack[DEPTH];
+
+/* Stands in for the allocator: its return address is the allocation site. */
+__attribute__((noinline, no_icf)) static uintptr_t fake_allocator(void)
+{
+    uintptr_t ret = (uintptr_t)__builtin_return_address(0);
+    __asm__ volatile("" ::: "memory");
+    return ret;
+}
+
+__attribute__((noinline, no_icf)) static void make_small_objects(uintptr_t *pcs)
+{
+    pcs[0] = fake_allocator(); /* SMALL_ALLOCATION_SITE */
+    pcs[1] = (uintptr_t)__builtin_return_address(0);
+}
+
+__attribute__((noinline, no_icf)) static void make_big_objects(uintptr_t *pcs)
+{
+    pcs[0] = fake_allocator(); /* BIG_ALLOCATION_SITE */
+    pcs[1] = (uintptr_t)__builtin_return_address(0);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline, no_icf)) static void handle_request(uintptr_t *small, uintptr_t *big)
+{
+    make_small_objects(small);
+    make_big_objects(big);
+    small[2] = big[2] = (uintptr_t)__builtin_return_address(0);
+}
+
+__attribute__((noinline, no_icf)) static void capture_stacks(void)
+{
+    handle_request(small_stack, big_stack);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* ---- files and go tool pprof ------------------------------------------------------ */
+
+static char tmpdir[64];
+
+static int write_file(const char *name, const struct buf *b)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(b->data, 1, b->len, f);
+    return fclose(f) == 0 && w == b->len ? 0 : -1;
+}
+
+/* Runs `go tool pprof ARGS` inside tmpdir (HOME there too); returns its output
+ * (malloc'd, stdout+stderr) and sets *status to the exit status. */
+static char *pprof_run(const char *args, int *status)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HOME='%s' GOCACHE='%s/gocache' PPROF_TMPDIR='%s' "
+             "go tool pprof %s 2>&1", tmpdir, tmpdir, tmpdir, tmpdir, args);
+    FILE *p = popen(cmd, "r");
+    struct buf out = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    if (!p) { *status = -1; return strdup(""); }
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) buf_append(&out, chunk, n);
+    int rc = pclose(p);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    buf_putc(&out, '\0');
+    return buf_take(&out, NULL);
+}
+
+/* Sums the four value columns of `pprof -raw` sample lines ("  v v v v: ids"). */
+static int raw_totals(const char *raw, long long tot[4])
+{
+    const char *p = strstr(raw, "Samples:");
+    const char *end = strstr(raw, "\nLocations");
+    int samples = 0;
+    memset(tot, 0, 4 * sizeof tot[0]);
+    if (!p || !end) return -1;
+    for (p = strchr(p, '\n') + 1; p && p < end; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+        long long v[4];
+        int used = 0;
+        if (sscanf(p, "%lld %lld %lld %lld:%n", &v[0], &v[1], &v[2], &v[3], &used) == 4 && used) {
+            for (int i = 0; i < 4; i++) tot[i] += v[i];
+            samples++;
+        }
+    }
+    return samples;
+}
+
+/* ---- the input -------------------------------------------------------------------- */
+
+enum { RATE = 524288 };
+
+/* 1000 sampled 16-byte objects (600 still live) and 3000 sampled 1 MiB ones (1 live):
+ * the small ones lead in objects and in use, the big ones in allocated space. */
+static void make_records(struct heapsample rec[2])
+{
+    capture_stacks();
+    rec[0] = (struct heapsample){small_stack, DEPTH, 16, 1000, 600};
+    rec[1] = (struct heapsample){big_stack, DEPTH, 1 << 20, 3000, 1};
+}
+
+/* What pprof should show for count sampled objects of size bytes: Go truncates. */
+static double scale_of(double size, double rate)
+{
+    return rate <= 1 ? 1 : 1 / (1 - exp(-size / rate));
+}
+
+static long long unsampled(uint64_t count, double size, double rate)
+{
+    return (long long)((double)count * scale_of(size, rate));
+}
+
+static long long unsampled_bytes(uint64_t count, double size, double rate)
+{
+    return (long long)((double)count * size * scale_of(size, rate));
+}
+
+static const struct pprof_heap_opts heap_opts = {RATE, NULL, 1700000000000000000, 0};
+static const struct pprof_heap_opts allocs_opts = {RATE, "alloc_space", 1700000000000000000,
+                                                   30000000000};
+
+static int write_profile(const char *name, const struct heapsample *r, size_t n,
+                         const struct pprof_heap_opts *o)
+{
+    struct buf b = BUF_INIT;
+    int rc = pprof_write_heap(&b, r, n, o);
+    if (rc == 0) rc = write_file(name, &b);
+    buf_free(&b);
+    return rc;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+TEST(scale_matches_go_formula_and_rate_one_is_exact)
+{
+    int64_t o, b;
+    pprof_scale(1000, 16, RATE, &o, &b);
+    CHECK_EQ_INT(o, unsampled(1000, 16, RATE));
+    CHECK_EQ_INT(o, 32768500);                  /* 1000 / (1 - exp(-16/524288)) */
+    CHECK_EQ_INT(b, unsampled_bytes(1000, 16, RATE));
+    CHECK_EQ_INT(b, 524296000);                 /* 16 * 32768500.0025 */
+    pprof_scale(7, 100, 1, &o, &b);
+    CHECK_EQ_INT(o, 7);
+    CHECK_EQ_INT(b, 700);
+    pprof_scale(0, 100, RATE, &o, &b);
+    CHECK_EQ_INT(o + b, 0);
+}
+
+TEST(output_is_gzip_and_empty_profile_parses)
+{
+    struct buf b = BUF_INIT;
+    CHECK_EQ_INT(pprof_write_heap(&b, NULL, 0, &heap_opts), 0);
+    CHECK(b.len > 18);
+    CHECK_EQ_INT((unsigned char)b.data[0], 0x1f);
+    CHECK_EQ_INT((unsigned char)b.data[1], 0x8b);
+    CHECK_EQ_INT(write_file("empty.pb.gz", &b), 0);
+    buf_free(&b);
+    int st;
+    char *out = pprof_run("-raw empty.pb.gz", &st);
+    if (st != 0) UNIT__FAIL("pprof exited %d: %s", st, out);
+    CHECK(strstr(out, "alloc_objects/count alloc_space/bytes inuse_objects/count "
+                      "inuse_space/bytes") != NULL);
+    free(out);
+}
+
+TEST(heap_profile_parses_with_go_sample_types_names_and_mapping)
+{
+    struct heapsample rec[2];
+    make_records(rec);
+    CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
+    int st;
+    char *out = pprof_run("-raw heap.pb.gz", &st);
+    if (st != 0) UNIT__FAIL("pprof exited %d: %s", st, out);
+    CHECK(strstr(out, "PeriodType: space bytes\nPeriod: 524288\n") != NULL);
+    CHECK(strstr(out, "\nalloc_objects/count alloc_space/bytes inuse_objects/count "
+                      "inuse_space/bytes\n") != NULL);
+    CHECK(strstr(out, "[dflt]") == NULL);
+    CHECK(strstr(out, "bytes:[16]") != NULL);
+    CHECK(strstr(out, "bytes:[1048576]") != NULL);
+    const char *fns[] = {"make_small_objects", "make_big_objects", "handle_request",
+                         "capture_stacks"};
+    for (int i = 0; i < 4; i++)
+        if (!strstr(out, fns[i])) UNIT__FAIL("%s missing from:\n%s", fns[i], out);
+    CHECK(strstr(out, "test_pprof.c:") != NULL);
+    CHECK(strstr(out, "[FN][FL][LN][IN]") != NULL);     /* mapping 1 needs no symbolizer */
+    CHECK(strstr(out, "Main binary filename not available") == NULL);
+    free(out);
+}
+
+TEST(unsampled_totals_match_formula)
+{
+    struct heapsample rec[2];
+    make_records(rec);
+    CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
+    int st;
+    long long tot[4];
+    char *out = pprof_run("-raw heap.pb.gz", &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK_EQ_INT(raw_totals(out, tot), 2);
+    free(out);
+    double big = 1 << 20;
+    CHECK_EQ_INT(tot[0], unsampled(1000, 16, RATE) + unsampled(3000, big, RATE));
+    CHECK_EQ_INT(tot[1], unsampled_bytes(1000, 16, RATE) + unsampled_bytes(3000, big, RATE));
+    CHECK_EQ_INT(tot[2], unsampled(600, 16, RATE) + unsampled(1, big, RATE));
+    CHECK_EQ_INT(tot[3], unsampled_bytes(600, 16, RATE) + unsampled_bytes(1, big, RATE));
+}
+
+TEST(rate_one_gives_exact_counts)
+{
+    struct heapsample rec[2];
+    struct pprof_heap_opts o = heap_opts;
+    o.rate = 1;
+    make_records(rec);
+    CHECK_EQ_INT(write_profile("exact.pb.gz", rec, 2, &o), 0);
+    int st;
+    long long tot[4];
+    char *out = pprof_run("-raw exact.pb.gz", &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK_EQ_INT(raw_totals(out, tot), 2);
+    free(out);
+    CHECK_EQ_INT(tot[0], 4000);
+    CHECK_EQ_INT(tot[1], 16000 + 3000LL * (1 << 20));
+    CHECK_EQ_INT(tot[2], 601);
+    CHECK_EQ_INT(tot[3], 600 * 16 + (1 << 20));
+}
+
+TEST(allocs_profile_defaults_to_alloc_space_and_carries_duration)
+{
+    struct heapsample rec[2];
+    make_records(rec);
+    CHECK_EQ_INT(write_profile("allocs.pb.gz", rec, 2, &allocs_opts), 0);
+    int st;
+    char *out = pprof_run("-raw allocs.pb.gz", &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK(strstr(out, "alloc_space/bytes[dflt]") != NULL);
+    CHECK(strstr(out, "Duration: 30s") != NULL);
+    free(out);
+    out = pprof_run("-top -nodecount=20 allocs.pb.gz", &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK(strstr(out, "Type: alloc_space") != NULL);
+    CHECK(strstr(out, "make_big_objects") != NULL);
+    free(out);
+}
+
+TEST(top_by_sample_index_ranks_our_functions)
+{
+    struct heapsample rec[2];
+    make_records(rec);
+    CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
+    int st;
+    char *out = pprof_run("-top -nodefraction=0 heap.pb.gz", &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK(strstr(out, "Type: inuse_space") != NULL);     /* heap: no default, the last type */
+    free(out);
+    /* objects: 32.8M small vs 3.4K big; space: 0.5 GB small vs 3.6 GB big */
+    const char *order[][3] = {{"alloc_objects", "make_small_objects", "make_big_objects"},
+                              {"alloc_space", "make_big_objects", "make_small_objects"}};
+    for (int i = 0; i < 2; i++) {
+        char args[128], type[64];
+        snprintf(args, sizeof args, "-sample_index=%s -top -nodefraction=0 heap.pb.gz", order[i][0]);
+        snprintf(type, sizeof type, "Type: %s", order[i][0]);
+        out = pprof_run(args, &st);
+        const char *lead = strstr(out, order[i][1]), *next = strstr(out, order[i][2]);
+        if (st != 0 || !strstr(out, type) || !lead || !next || lead > next)
+            UNIT__FAIL("%s should lead %s:\n%s", order[i][1], order[i][0], out);
+        free(out);
+    }
+}
+
+TEST(list_shows_the_source_line_from_any_directory)
+{
+    struct heapsample rec[2];
+    make_records(rec);
+    CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
+    int st;
+    char *out = pprof_run("-sample_index=alloc_space -list 'make_small_objects' heap.pb.gz", &st);
+    if (st != 0 || !strstr(out, "SMALL_ALLOCATION_SITE"))
+        UNIT__FAIL("status %d, no source line in:\n%s", st, out);
+    CHECK(strstr(out, "ROUTINE ======================== make_small_objects") != NULL);
+    free(out);
+}
+
+TEST(legacy_text_gives_the_same_totals_as_the_protobuf)
+{
+    struct heapsample rec[2];
+    make_records(rec);
+    struct buf b = BUF_INIT;
+    CHECK_EQ_INT(pprof_write_heap_text(&b, rec, 2, &heap_opts, "# bdwgc heap_size 123\n"), 0);
+    const char *header = "heap profile: 601: 1058176 [4000: 3145744000] @ heap/1048576\n";
+    CHECK(strncmp(b.data, header, strlen(header)) == 0);
+    const char *first = "1: 1048576 [3000: 3145728000] @ 0x";  /* most raw bytes in use first */
+    CHECK(strncmp(b.data + strlen(header), first, strlen(first)) == 0);
+    CHECK(strstr(b.data, "\tmake_small_objects+0x") != NULL);
+    CHECK(strstr(b.data, "# bdwgc heap_size 123\n") != NULL);
+    CHECK_EQ_INT(write_file("heap.txt", &b), 0);
+    buf_free(&b);
+    CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
+    int st1, st2;
+    long long legacy[4], proto[4];
+    char *out1 = pprof_run("-raw heap.txt", &st1), *out2 = pprof_run("-raw heap.pb.gz", &st2);
+    int n1 = raw_totals(out1, legacy), n2 = raw_totals(out2, proto);
+    if (st1 != 0 || n1 != 2) UNIT__FAIL("legacy: status %d, %d samples:\n%s", st1, n1, out1);
+    free(out1);
+    free(out2);
+    CHECK_EQ_INT(st2, 0);
+    CHECK_EQ_INT(n2, 2);
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(legacy[i], proto[i]);
+}
+
+TEST(legacy_text_with_nothing_freed_still_reads_as_four_columns)
+{
+    struct heapsample rec[2];
+    make_records(rec);
+    rec[0].inuse_count = rec[0].alloc_count;
+    rec[1].inuse_count = rec[1].alloc_count;
+    struct buf b = BUF_INIT;
+    CHECK_EQ_INT(pprof_write_heap_text(&b, rec, 2, &heap_opts, NULL), 0);
+    CHECK_EQ_INT(write_file("live.txt", &b), 0);
+    buf_free(&b);
+    int st;
+    long long tot[4];
+    char *out = pprof_run("-raw live.txt", &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK(strstr(out, "alloc_objects/count alloc_space/bytes inuse_objects/count") != NULL);
+    CHECK_EQ_INT(raw_totals(out, tot), 2);
+    free(out);
+    CHECK_EQ_INT(tot[0], tot[2]);
+    CHECK_EQ_INT(tot[1], tot[3]);
+}
+
+TEST(records_with_no_allocations_are_left_out)
+{
+    struct heapsample rec[3];
+    make_records(rec);
+    rec[2] = (struct heapsample){small_stack, DEPTH, 32, 0, 0};
+    CHECK_EQ_INT(write_profile("skip.pb.gz", rec, 3, &heap_opts), 0);
+    int st;
+    long long tot[4];
+    char *out = pprof_run("-raw skip.pb.gz", &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK_EQ_INT(raw_totals(out, tot), 2);
+    CHECK(strstr(out, "bytes:[32]") == NULL);
+    free(out);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pprof.XXXXXX");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    RUN(scale_matches_go_formula_and_rate_one_is_exact);
+    RUN(output_is_gzip_and_empty_profile_parses);
+    RUN(heap_profile_parses_with_go_sample_types_names_and_mapping);
+    RUN(unsampled_totals_match_formula);
+    RUN(rate_one_gives_exact_counts);
+    RUN(allocs_profile_defaults_to_alloc_space_and_carries_duration);
+    RUN(top_by_sample_index_ranks_our_functions);
+    RUN(list_shows_the_source_line_from_any_directory);
+    RUN(legacy_text_gives_the_same_totals_as_the_protobuf);
+    RUN(legacy_text_with_nothing_freed_still_reads_as_four_columns);
+    RUN(records_with_no_allocations_are_left_out);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (getenv("TEST_PPROF_KEEP")) fprintf(stderr, "profiles kept in %s\n", tmpdir);   /* to inspect */
+    else if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    UNIT_EXIT();
+}

@@ -1,0 +1,336 @@
+/* trace: the trace window, per-thread record buffers and the collection listener. See
+ * trace.h for the contract and the hand-over protocol; tracewire.c writes the bytes.
+ *
+ * State: one slot per gcthreads id (static, never freed, one cache line each) holding
+ * the busy flag, the thread's buffer and its current request; the buffers themselves
+ * are malloc'd at trace_start (live threads) or at a thread's first request, and freed
+ * at stop/cancel. Control calls (start/stop/cancel) are serialised by ctl_lock, which
+ * neither listeners nor the hot path ever take.
+ */
+#include "profile/trace.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gc/gcheap.h"
+#include "gc/gcthreads.h"
+#include "profile/tracewire.h"
+
+#define REC_SIZE sizeof(struct tracewire_rec)
+#define MIN_GOAL_STEP (64u << 10)   /* bdwgc's floor for bytes between collections */
+
+struct slot {
+    _Alignas(64) atomic_int busy;   /* the owning thread is inside a record */
+    struct tracewire_rec *recs;     /* NULL: no buffer in this window */
+    uint32_t n, cap;                /* records written / room */
+    uint64_t dropped;
+    uint64_t cur_g;                 /* request begun on this thread, 0 = none */
+    unsigned cur_epoch;             /* window cur_g belongs to */
+};
+
+static struct slot slots[GCTHREADS_MAX];
+static atomic_int active;                 /* recording allowed */
+static atomic_uint epoch;                 /* bumped by every trace_start */
+static atomic_uint_fast64_t next_g;       /* request goroutine/task ids of this window */
+static atomic_uint_fast64_t lost;         /* events of unregistered threads */
+static atomic_uint_fast64_t heap_hint;    /* heap in use as of the last collection */
+static atomic_size_t cap_bytes = TRACE_DEFAULT_BUFFER_CAP;
+static atomic_uint goal_divisor = 3;      /* bdwgc's default GC_free_space_divisor */
+
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+static int running;                       /* under ctl_lock */
+static uint32_t win_cap;                  /* records per buffer in this window */
+static struct tracewire_window win;       /* under ctl_lock */
+
+/* Listener-only state: collections are serialised by the allocation lock. */
+static uint64_t gc_in_use_at_start;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Estimated heap size at which bdwgc collects next: it collects once about
+ * (scanned heap) / GC_free_space_divisor bytes have been allocated since the last
+ * collection, at least MIN_GOAL_STEP (GC_min_bytes_allocd() in alloc.c, which also
+ * weighs pointer-free data less and roots more; we only know the total in use). */
+static uint64_t goal_estimate(uint64_t in_use)
+{
+    uint64_t step = in_use / atomic_load_explicit(&goal_divisor, memory_order_relaxed);
+    return in_use + (step < MIN_GOAL_STEP ? MIN_GOAL_STEP : step);
+}
+
+/* ---- hand-over ------------------------------------------------------------------- */
+
+/* The calling thread's slot with its busy flag set, or NULL (no window, or the thread
+ * is not registered: then the event is lost). Pair with leave(). */
+static struct slot *enter(void)
+{
+    int id = gcthreads_self();
+    if (id < 0 || id >= GCTHREADS_MAX) {
+        atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
+        return NULL;
+    }
+    struct slot *s = &slots[id];
+    atomic_store(&s->busy, 1);                /* seq_cst: store, then load active */
+    if (!atomic_load(&active)) {
+        atomic_store_explicit(&s->busy, 0, memory_order_release);
+        return NULL;
+    }
+    return s;
+}
+
+static void leave(struct slot *s)
+{
+    atomic_store_explicit(&s->busy, 0, memory_order_release);
+}
+
+/* Appends one record, or counts it lost when the buffer is missing or full. */
+static void put(struct slot *s, uint32_t kind, uint64_t a, uint64_t b, int32_t c)
+{
+    if (!s->recs || s->n >= s->cap) {
+        s->dropped++;
+        return;
+    }
+    struct tracewire_rec *r = &s->recs[s->n++];
+    r->ts = now_ns();
+    r->a = a;
+    r->b = b;
+    r->kind = kind;
+    r->c = c;
+}
+
+/* ---- hot path -------------------------------------------------------------------- */
+
+void trace_request_begin(const char *route)
+{
+    if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
+    struct slot *s = enter();
+    if (!s) return;
+    if (!s->recs && win_cap) {                /* first request of a new thread */
+        s->recs = malloc((size_t)win_cap * REC_SIZE);
+        s->cap = s->recs ? win_cap : 0;
+    }
+    uint64_t g = atomic_fetch_add_explicit(&next_g, 1, memory_order_relaxed);
+    s->cur_g = g;
+    s->cur_epoch = atomic_load_explicit(&epoch, memory_order_relaxed);
+    put(s, TRACEWIRE_REQ_BEGIN, g, (uint64_t)(uintptr_t)route, 0);
+    leave(s);
+}
+
+void trace_request_end(int status)
+{
+    if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
+    struct slot *s = enter();
+    if (!s) return;
+    if (s->cur_g && s->cur_epoch == atomic_load_explicit(&epoch, memory_order_relaxed)) {
+        uint64_t heap = atomic_load_explicit(&heap_hint, memory_order_relaxed);
+        put(s, TRACEWIRE_REQ_END, s->cur_g, heap, status);
+    }
+    s->cur_g = 0;
+    leave(s);
+}
+
+/* ---- collections ----------------------------------------------------------------- */
+
+static const uint8_t kind_of_event[] = {
+    [GCEV_START] = TRACEWIRE_GC_START,
+    [GCEV_MARK_START] = TRACEWIRE_GC_MARK_START,
+    [GCEV_MARK_END] = TRACEWIRE_GC_MARK_END,
+    [GCEV_RECLAIM_START] = TRACEWIRE_GC_SWEEP_START,
+    [GCEV_RECLAIM_END] = TRACEWIRE_GC_SWEEP_DONE,
+    [GCEV_END] = TRACEWIRE_GC_END,
+    [GCEV_PRE_STOP_WORLD] = TRACEWIRE_GC_STW_START,
+    [GCEV_POST_STOP_WORLD] = 0,
+    [GCEV_PRE_START_WORLD] = 0,
+    [GCEV_POST_START_WORLD] = TRACEWIRE_GC_STW_DONE,
+    [GCEV_THREAD_SUSPENDED] = TRACEWIRE_THREAD_SUSPENDED,
+    [GCEV_THREAD_UNSUSPENDED] = TRACEWIRE_THREAD_UNSUSPENDED,
+};
+
+/* World stopped or allocation lock held: no allocation, no locks. Heap figures come
+ * from gcheap_stats_unlocked(), which is legal exactly here. */
+void trace_on_gc_event(enum gcevent ev, int thread, void *ctx)
+{
+    (void)ctx;
+    if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
+    if ((unsigned)ev >= sizeof kind_of_event || !kind_of_event[ev]) return;
+    struct slot *s = enter();
+    if (!s) return;
+    struct gcheap_stats st;
+    uint64_t a = 0, b = 0;
+    switch (ev) {
+    case GCEV_START:
+        gcheap_stats_unlocked(&st);
+        a = gc_in_use_at_start = st.in_use_bytes;
+        break;
+    case GCEV_RECLAIM_END:
+        gcheap_stats_unlocked(&st);
+        a = st.reclaimed_last_gc;
+        b = gc_in_use_at_start;               /* what the sweep went over, roughly */
+        break;
+    case GCEV_END:
+        gcheap_stats_unlocked(&st);
+        a = st.in_use_bytes;
+        b = goal_estimate(a);
+        atomic_store_explicit(&heap_hint, a, memory_order_relaxed);
+        break;
+    default:
+        break;
+    }
+    put(s, kind_of_event[ev], a, b, thread);
+    leave(s);
+}
+
+int trace_init(void)
+{
+    if (gcevents_add_listener(trace_on_gc_event, NULL) < 0) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- control --------------------------------------------------------------------- */
+
+void trace_set_buffer_cap(size_t bytes)
+{
+    atomic_store(&cap_bytes, bytes ? bytes : TRACE_DEFAULT_BUFFER_CAP);
+}
+
+void trace_set_goal_divisor(unsigned divisor)
+{
+    atomic_store(&goal_divisor, divisor ? divisor : 3);
+}
+
+int trace_running(void)
+{
+    return atomic_load_explicit(&active, memory_order_relaxed);
+}
+
+/* Buffers for every live registered thread, so a collection on a thread that has
+ * not served a request in this window is still recorded. Under ctl_lock, inactive. */
+static void alloc_buffers(void)
+{
+    int n = gcthreads_count();
+    for (int id = 0; id < n && id < GCTHREADS_MAX; id++) {
+        if (!gcthreads_alive(id)) continue;
+        slots[id].recs = malloc((size_t)win_cap * REC_SIZE);
+        slots[id].cap = slots[id].recs ? win_cap : 0;
+    }
+}
+
+int trace_start(void)
+{
+    struct gcheap_stats st;
+    gcheap_stats(&st);                        /* outside ctl_lock: takes the GC lock */
+    pthread_mutex_lock(&ctl_lock);
+    if (running) {
+        pthread_mutex_unlock(&ctl_lock);
+        errno = EBUSY;
+        return -1;
+    }
+    size_t cap = atomic_load(&cap_bytes) / REC_SIZE;
+    win_cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+    alloc_buffers();
+    memset(&win, 0, sizeof win);
+    win.heap_alloc = st.in_use_bytes;
+    win.heap_goal = goal_estimate(st.in_use_bytes);
+    atomic_store(&heap_hint, st.in_use_bytes);
+    atomic_store(&next_g, 1);
+    atomic_store(&lost, 0);
+    atomic_fetch_add(&epoch, 1);
+    running = 1;
+    win.t_start = now_ns();
+    atomic_store(&active, 1);                 /* seq_cst: publishes all of the above */
+    pthread_mutex_unlock(&ctl_lock);
+    return 0;
+}
+
+/* Clears active and waits until no writer is inside a record; afterwards nobody
+ * touches a slot until the next trace_start. Under ctl_lock. */
+static void quiesce(void)
+{
+    atomic_store(&active, 0);
+    for (int id = 0; id < GCTHREADS_MAX; id++)
+        while (atomic_load_explicit(&slots[id].busy, memory_order_acquire)) sched_yield();
+}
+
+static uint64_t free_buffers(void)
+{
+    uint64_t dropped = atomic_load(&lost);
+    for (int id = 0; id < GCTHREADS_MAX; id++) {
+        struct slot *s = &slots[id];
+        dropped += s->dropped;
+        free(s->recs);
+        s->recs = NULL;
+        s->n = s->cap = 0;
+        s->dropped = 0;
+    }
+    running = 0;
+    return dropped;
+}
+
+/* The non-empty slots as tracewire streams (malloc'd array, *n entries). */
+static struct tracewire_stream *collect_streams(int *n)
+{
+    struct tracewire_stream *v = calloc(GCTHREADS_MAX, sizeof *v);
+    *n = 0;
+    if (!v) return NULL;
+    for (int id = 0; id < GCTHREADS_MAX; id++) {
+        const struct slot *s = &slots[id];
+        if (!s->n) continue;
+        v[*n] = (struct tracewire_stream){id, gcthreads_tid(id), s->recs, s->n};
+        ++*n;
+    }
+    return v;
+}
+
+int trace_stop(struct buf *out, uint64_t *dropped_events)
+{
+    pthread_mutex_lock(&ctl_lock);
+    if (!running) {
+        pthread_mutex_unlock(&ctl_lock);
+        errno = EINVAL;
+        return -1;
+    }
+    quiesce();
+    win.t_stop = now_ns();
+    win.first_free_g = atomic_load(&next_g);
+    win.dropped = atomic_load(&lost);
+    for (int id = 0; id < GCTHREADS_MAX; id++) win.dropped += slots[id].dropped;
+    int n;
+    struct tracewire_stream *streams = collect_streams(&n);
+    int rc = streams ? tracewire_write(out, &win, streams, n) : -1;
+    free(streams);
+    uint64_t dropped = free_buffers();
+    pthread_mutex_unlock(&ctl_lock);
+    if (dropped_events) *dropped_events = dropped;
+    if (rc < 0) {
+        out->failed = 1;
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+int trace_cancel(void)
+{
+    pthread_mutex_lock(&ctl_lock);
+    if (!running) {
+        pthread_mutex_unlock(&ctl_lock);
+        errno = EINVAL;
+        return -1;
+    }
+    quiesce();
+    free_buffers();
+    pthread_mutex_unlock(&ctl_lock);
+    return 0;
+}

@@ -1,0 +1,94 @@
+/* trace: memdemo's execution tracer. Records requests and collections while a trace
+ * window is open and hands the window to profile/tracewire for the Go 1.19 trace
+ * format that `go tool trace` opens.
+ *
+ * Owns: the on/off switch, one fixed-size record buffer per server thread (malloc'd,
+ * capped), the collection listener, the hand-over of buffers at stop, and drop
+ * accounting. Leaves the format to tracewire, the HTTP endpoint (seconds, headers,
+ * deferral) to src/, and thread ids to gc/gcthreads.
+ *
+ * Error convention: functions that can fail return 0 or -1 with errno set.
+ *
+ * Cost: with no trace running, every recording entry point is one relaxed atomic load
+ * and a return. While a trace runs, a record costs a thread-id lookup, two atomic
+ * stores and a load (the hand-over protocol below), one clock_gettime (vDSO) and a
+ * 32-byte store into the thread's own buffer: no lock, no allocation (except a
+ * thread's first record when it had no buffer yet, outside collection listeners), no
+ * system call.
+ *
+ * Hand-over: a writer marks its slot busy, then checks that the trace is active; stop
+ * clears active, then waits until no slot is busy (sequentially consistent atomics on
+ * both sides, so either the writer sees "inactive" or stop sees it busy). Only then are
+ * buffers read and freed. A full buffer stops that thread's recording for the rest of
+ * the window (its stream stays a prefix) and counts each lost event.
+ */
+#ifndef MEMDEMO_TRACE_H
+#define MEMDEMO_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gc/gcevents.h"
+#include "profile/buf.h"
+
+#define TRACE_DEFAULT_BUFFER_CAP (4u << 20)   /* bytes per thread per window */
+
+/* Registers the collection listener with gcevents. Call once from main() after
+ * gcheap_init() and before serving. Returns 0, or -1 (errno = ENOSPC) when gcevents has
+ * no free listener slot. */
+int trace_init(void);
+
+/* Sets the per-thread buffer cap in bytes (rounded down to whole 32-byte records; 0
+ * restores the default) for windows started afterwards. Any thread, any time. */
+void trace_set_buffer_cap(size_t bytes);
+
+/* Tells the HeapGoal estimate which bdwgc free-space divisor is in force (the value
+ * given to gcheap_configure(); default 3). Any thread, any time. */
+void trace_set_goal_divisor(unsigned divisor);
+
+/* Opens a trace window now. Pre-allocates a buffer for every registered live thread
+ * (threads registered later get one at their first request). Returns 0, or -1 with
+ * errno = EBUSY if a window is open (ENOMEM: no memory for the bookkeeping). Takes the
+ * allocation lock once (heap figures): a registered thread, not inside a collection
+ * listener nor gcheap_with_alloc_lock(). */
+int trace_start(void);
+
+/* 1 while a window is open. Any thread. */
+int trace_running(void);
+
+/* Closes the window at now, appends the whole trace to *out, frees the buffers, and
+ * stores the number of events lost to full or missing buffers in *dropped_events (if
+ * not NULL). Returns 0; -1 with errno = EINVAL if no window is open, or ENOMEM if out
+ * ran out of memory (the window is closed and freed either way). Same thread rules as
+ * trace_start(); it may spin briefly until writers inside a record leave. */
+int trace_stop(struct buf *out, uint64_t *dropped_events);
+
+/* Closes the window and frees the buffers without serialising (the client went away).
+ * Returns 0, or -1 with errno = EINVAL if no window is open. Same rules as trace_stop(). */
+int trace_cancel(void);
+
+/* --- hot path: the server's worker threads ------------------------------------ */
+
+/* A request's handler starts on this thread. route names it ("GET /leaker"): a string
+ * that lives as long as the process (its address is kept until the window is
+ * serialised). Starts a goroutine, a user task named route and a region "handler".
+ * Caller: a gcthreads-registered thread, not inside a collection listener. No-op when
+ * no window is open; then the matching trace_request_end() is a no-op too. */
+void trace_request_begin(const char *route);
+
+/* The request begun last on this thread finished with HTTP `status` (0 = answered
+ * later through a deferral). Ends its region, task and goroutine, logs "status".
+ * Must run on the thread that called trace_request_begin(). A no-op unless that begin
+ * was recorded in the current window: requests in flight when the window opened, and
+ * a trace endpoint's own request (its begin runs before trace_start), are not traced. */
+void trace_request_end(int status);
+
+/* --- collections --------------------------------------------------------------- */
+
+/* The gcevents listener trace_init() registers; exposed for tests that drive the
+ * recorder with synthetic events. World stopped or allocation lock held: no
+ * allocation, no locks. Records into the calling (collecting) thread's buffer only;
+ * a thread without a buffer counts the event as dropped. */
+void trace_on_gc_event(enum gcevent ev, int thread, void *ctx);
+
+#endif

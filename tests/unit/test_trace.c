@@ -1,0 +1,527 @@
+/* Unit tests for the tracer (profile/trace) and its Go trace writer (profile/tracewire).
+ *
+ * The writer is fed synthetic record streams (normal, cut short, empty); the recorder
+ * is driven by real pthreads doing synthetic requests and by real collections. Every
+ * trace is checked with the real `go tool trace`: `-d` must parse it, and one trace is
+ * served with `-http=127.0.0.1:PORT` (the tool binary is run directly so its PID is
+ * the server's; killed by that PID) and its pages fetched with curl. Go 1.23's v1
+ * converter is tried when /usr/lib/go-1.23/bin/go exists, otherwise a SKIP line.
+ * The trace files are removed unless a test fails or TEST_TRACE_KEEP is set.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gc/gcheap.h"
+#include "gc/gcthreads.h"
+#include "profile/buf.h"
+#include "profile/trace.h"
+#include "profile/tracewire.h"
+#include "tests/unit/unit.h"
+
+#define GO123 "/usr/lib/go-1.23/bin/go"
+#define LEAKER "GET /leaker"
+#define NOLEAKER "GET /noleaker"
+
+static char tmpdir[64];
+static char main_trace[128];       /* the recorder trace served over HTTP */
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static int write_file(const char *path, const struct buf *b)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t n = fwrite(b->data, 1, b->len, f);
+    return fclose(f) == 0 && n == b->len ? 0 : -1;
+}
+
+/* Runs cmd through the shell, collects stdout+stderr into out; returns the exit code. */
+static int run(const char *cmd, struct buf *out)
+{
+    char full[1024];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) buf_append(out, chunk, n);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* `go tool trace -d FILE` into out; returns its exit code. */
+static int dump(const char *file, struct buf *out)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "go tool trace -d '%s'", file);
+    return run(cmd, out);
+}
+
+static void save(const struct buf *b, const char *name, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", tmpdir, name);
+    if (write_file(path, b) < 0) { perror(path); exit(2); }
+}
+
+/* ---- the writer alone ------------------------------------------------------------ */
+
+#define MS 1000000ull
+#define T0 (7000ull * 1000 * MS)
+
+static struct tracewire_rec R(uint64_t ms, uint32_t kind, uint64_t a, uint64_t b, int32_t c)
+{
+    return (struct tracewire_rec){T0 + ms * MS, a, b, kind, c};
+}
+
+TEST(wire_request_gc_assist_and_preempt_parse)
+{
+    /* thread 1: request 1 triggers a collection (assist); thread 3 runs request 2 and
+     * is suspended for the pause (it records once between suspend and resume);
+     * thread 4: a dedicated collection with no request. */
+    struct tracewire_rec t1[] = {
+        R(1, TRACEWIRE_REQ_BEGIN, 1, (uintptr_t)LEAKER, 0),
+        R(2, TRACEWIRE_GC_START, 5 << 20, 0, 1),
+        R(2, TRACEWIRE_GC_STW_START, 0, 0, 1),
+        R(2, TRACEWIRE_THREAD_SUSPENDED, 0, 0, 3),
+        R(3, TRACEWIRE_GC_MARK_START, 0, 0, 1),
+        R(5, TRACEWIRE_GC_MARK_END, 0, 0, 1),
+        R(5, TRACEWIRE_THREAD_UNSUSPENDED, 0, 0, 3),
+        R(6, TRACEWIRE_GC_STW_DONE, 0, 0, 1),
+        R(6, TRACEWIRE_GC_SWEEP_START, 0, 0, 1),
+        R(7, TRACEWIRE_GC_SWEEP_DONE, 1 << 20, 5 << 20, 1),
+        R(7, TRACEWIRE_GC_END, 4 << 20, 6 << 20, 1),
+        R(8, TRACEWIRE_REQ_END, 1, 4 << 20, 200),
+    };
+    struct tracewire_rec t3[] = {
+        R(1, TRACEWIRE_REQ_BEGIN, 2, (uintptr_t)NOLEAKER, 0),
+        R(2, TRACEWIRE_REQ_END, 2, 0, 404),               /* landed after the suspend */
+        R(3, TRACEWIRE_REQ_BEGIN, 3, (uintptr_t)NOLEAKER, 0),  /* runs into the pause */
+        R(9, TRACEWIRE_REQ_END, 3, 0, 200),
+    };
+    struct tracewire_rec t4[] = {
+        R(10, TRACEWIRE_GC_START, 4 << 20, 0, 4),
+        R(10, TRACEWIRE_GC_STW_START, 0, 0, 4),
+        R(10, TRACEWIRE_GC_MARK_START, 0, 0, 4),
+        R(11, TRACEWIRE_GC_MARK_END, 0, 0, 4),
+        R(11, TRACEWIRE_GC_STW_DONE, 0, 0, 4),
+        R(12, TRACEWIRE_GC_END, 3 << 20, 5 << 20, 4),
+    };
+    struct tracewire_stream s[] = {
+        {0, 100, NULL, 0}, {1, 101, t1, 12}, {3, 103, t3, 4}, {4, 104, t4, 6},
+    };
+    struct tracewire_window win = {T0, T0 + 20 * MS, 4 << 20, 6 << 20, 10, 0};
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    char path[128];
+    CHECK_EQ_INT(tracewire_write(&out, &win, s, 4), 0);
+    save(&out, "wire.trace", path, sizeof path);
+    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(count(d.data, " GCStart "), 2);
+    CHECK_EQ_INT(count(d.data, " GCDone "), 2);
+    CHECK_EQ_INT(count(d.data, " GCSTWStart "), 2);
+    CHECK_EQ_INT(count(d.data, " GCMarkAssistStart "), 1);    /* not for the dedicated one */
+    CHECK_EQ_INT(count(d.data, "label=GC (dedicated)"), 1);
+    CHECK_EQ_INT(count(d.data, " GoPreempt "), 1);
+    CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 3);
+    CHECK_EQ_INT(count(d.data, "message=404"), 1);
+    CHECK_EQ_INT(count(d.data, " ProcStop "), 3);               /* dense Ps 0..2 */
+    CHECK_EQ_INT(count(d.data, " Gomaxprocs p=0 g=0 "), 2);
+    CHECK_EQ_INT(count(d.data, " procs=3\n"), 2);
+    buf_free(&out);
+    buf_free(&d);
+}
+
+TEST(wire_streams_cut_short_are_closed_at_stop)
+{
+    /* thread 0 filled up mid-collection and mid-request; thread 2's later collection
+     * must still start cleanly; thread 2's second request is open at stop; an end
+     * without a begin (request from before the window) is ignored. */
+    struct tracewire_rec t0[] = {
+        R(1, TRACEWIRE_REQ_BEGIN, 1, (uintptr_t)LEAKER, 0),
+        R(2, TRACEWIRE_GC_START, 0, 0, 0),
+        R(2, TRACEWIRE_GC_STW_START, 0, 0, 0),
+        R(3, TRACEWIRE_GC_MARK_START, 0, 0, 0),
+    };
+    struct tracewire_rec t2[] = {
+        R(1, TRACEWIRE_REQ_END, 77, 0, 200),
+        R(4, TRACEWIRE_REQ_BEGIN, 2, (uintptr_t)NOLEAKER, 0),
+        R(5, TRACEWIRE_GC_START, 0, 0, 2),
+        R(5, TRACEWIRE_GC_SWEEP_START, 0, 0, 2),
+        R(6, TRACEWIRE_GC_SWEEP_DONE, 1, 2, 2),
+        R(6, TRACEWIRE_GC_END, 1, 2, 2),
+        R(7, TRACEWIRE_REQ_END, 2, 0, 200),
+        R(8, TRACEWIRE_REQ_BEGIN, 3, (uintptr_t)LEAKER, 0),
+    };
+    struct tracewire_stream s[] = {{0, 100, t0, 4}, {2, 102, t2, 8}};
+    struct tracewire_window win = {T0, T0 + 9 * MS, 1, 2, 4, 12345};
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    char path[128];
+    CHECK_EQ_INT(tracewire_write(&out, &win, s, 2), 0);
+    save(&out, "wire-cut.trace", path, sizeof path);
+    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(count(d.data, " GCStart "), 2);
+    CHECK_EQ_INT(count(d.data, " GCDone "), 2);
+    CHECK_EQ_INT(count(d.data, " UserTaskEnd "), 1);           /* only request 2's */
+    CHECK_EQ_INT(count(d.data, "message=12345"), 1);           /* the drop report */
+    buf_free(&out);
+    buf_free(&d);
+}
+
+TEST(wire_empty_window_parses)
+{
+    struct tracewire_window win = {T0, T0 + MS, 1, 2, 1, 0};
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    char path[128];
+    CHECK_EQ_INT(tracewire_write(&out, &win, NULL, 0), 0);
+    CHECK(memcmp(out.data, "go 1.19 trace\0\0\0", 16) == 0);
+    save(&out, "wire-empty.trace", path, sizeof path);
+    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(count(d.data, " ProcStart "), 1);
+    buf_free(&out);
+    buf_free(&d);
+}
+
+/* ---- the recorder ---------------------------------------------------------------- */
+
+#define WORKERS 4
+#define REQUESTS 30            /* per worker */
+#define ASSIST_EVERY 10        /* worker 0 collects inside every 10th request */
+#define DEDICATED 3            /* collections by the main thread outside requests */
+
+static pthread_barrier_t barrier;
+static atomic_int worker_gcs;
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void *worker(void *arg)
+{
+    int w = (int)(intptr_t)arg;
+    if (gcthreads_enter() < 0) return NULL;
+    pthread_barrier_wait(&barrier);
+    for (int i = 0; i < REQUESTS; i++) {
+        trace_request_begin((i + w) % 2 ? LEAKER : NOLEAKER);
+        for (int k = 0; k < 16; k++) ((volatile char *)gcheap_alloc_data(512))[0] = (char)k;
+        if (w == 0 && i % ASSIST_EVERY == 0) {
+            gcheap_collect();
+            atomic_fetch_add(&worker_gcs, 1);
+        }
+        sleep_us(300);
+        trace_request_end(i % 7 ? 200 : 500);
+    }
+    return NULL;
+}
+
+/* Runs the workers while the main thread collects DEDICATED times; returns the number
+ * of collections that completed meanwhile (explicit and automatic). */
+static uint64_t workload(void)
+{
+    struct gcheap_stats before, after;
+    pthread_t t[WORKERS];
+    gcheap_stats(&before);
+    atomic_store(&worker_gcs, 0);
+    pthread_barrier_init(&barrier, NULL, WORKERS + 1);
+    for (int i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
+    pthread_barrier_wait(&barrier);
+    for (int i = 0; i < DEDICATED; i++) {
+        sleep_us(2000);
+        gcheap_collect();
+    }
+    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    gcheap_stats(&after);
+    return after.collections - before.collections;
+}
+
+TEST(trace_start_twice_is_ebusy)
+{
+    CHECK_EQ_INT(trace_start(), 0);
+    errno = 0;
+    int rc = trace_start();
+    int err = errno;
+    CHECK_EQ_INT(trace_cancel(), 0);
+    CHECK_EQ_INT(rc, -1);
+    CHECK_EQ_INT(err, EBUSY);
+}
+
+TEST(trace_stop_or_cancel_without_start_is_einval)
+{
+    struct buf out = BUF_INIT;
+    errno = 0;
+    CHECK_EQ_INT(trace_stop(&out, NULL), -1);
+    CHECK_EQ_INT(errno, EINVAL);
+    errno = 0;
+    CHECK_EQ_INT(trace_cancel(), -1);
+    CHECK_EQ_INT(errno, EINVAL);
+    CHECK_EQ_INT(out.len, 0);
+}
+
+TEST(trace_records_requests_and_collections_from_threads)
+{
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    uint64_t dropped = 99;
+    trace_set_buffer_cap(0);
+    CHECK_EQ_INT(trace_start(), 0);
+    uint64_t gcs = workload();
+    CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
+    CHECK_EQ_INT(dropped, 0);
+    save(&out, "recorder.trace", main_trace, sizeof main_trace);
+    CHECK_EQ_INT(dump(main_trace, &d), 0);
+    CHECK(gcs >= DEDICATED + REQUESTS / ASSIST_EVERY);
+    CHECK_EQ_INT(count(d.data, " GCStart "), gcs);
+    CHECK_EQ_INT(count(d.data, " GCDone "), gcs);
+    CHECK_EQ_INT(count(d.data, " GCSTWStart "), gcs);
+    CHECK_EQ_INT(count(d.data, " GCSTWDone "), gcs);
+    CHECK(count(d.data, " GCMarkAssistStart ") >= REQUESTS / ASSIST_EVERY);
+    CHECK(count(d.data, "label=GC (dedicated)") >= DEDICATED);
+    CHECK_EQ_INT(count(d.data, " UserTaskCreate "), WORKERS * REQUESTS);
+    CHECK_EQ_INT(count(d.data, " UserTaskEnd "), WORKERS * REQUESTS);
+    CHECK_EQ_INT(count(d.data, "name=" LEAKER), WORKERS * REQUESTS / 2);
+    CHECK_EQ_INT(count(d.data, "name=" NOLEAKER), WORKERS * REQUESTS / 2);
+    CHECK(count(d.data, "message=500") > 0);
+    CHECK(count(d.data, " HeapGoal ") >= 1 + (int)gcs);
+    buf_free(&out);
+    buf_free(&d);
+}
+
+TEST(trace_tiny_buffer_drops_events_and_still_parses)
+{
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    uint64_t dropped = 0;
+    trace_set_buffer_cap(12 * sizeof(struct tracewire_rec));
+    CHECK_EQ_INT(trace_start(), 0);
+    workload();
+    CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
+    trace_set_buffer_cap(0);
+    char path[128];
+    save(&out, "tiny.trace", path, sizeof path);
+    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK(dropped > 0);
+    char msg[64];
+    snprintf(msg, sizeof msg, "category=dropped events message=%llu", (unsigned long long)dropped);
+    CHECK_EQ_INT(count(d.data, msg), 1);
+    CHECK(count(d.data, " UserTaskCreate ") < WORKERS * REQUESTS);
+    buf_free(&out);
+    buf_free(&d);
+}
+
+static void *begin_then_signal(void *arg)
+{
+    gcthreads_enter();
+    trace_request_begin(LEAKER);            /* before the window: not traced */
+    pthread_barrier_wait(&barrier);         /* main starts the trace */
+    pthread_barrier_wait(&barrier);
+    trace_request_end(200);
+    trace_request_begin(NOLEAKER);
+    trace_request_end(201);
+    (void)arg;
+    return NULL;
+}
+
+TEST(trace_request_begun_before_start_is_not_traced)
+{
+    pthread_t t;
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    pthread_barrier_init(&barrier, NULL, 2);
+    pthread_create(&t, NULL, begin_then_signal, NULL);
+    pthread_barrier_wait(&barrier);
+    CHECK_EQ_INT(trace_start(), 0);
+    pthread_barrier_wait(&barrier);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&barrier);
+    CHECK_EQ_INT(trace_stop(&out, NULL), 0);
+    char path[128];
+    save(&out, "pre.trace", path, sizeof path);
+    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1);
+    CHECK_EQ_INT(count(d.data, "name=" NOLEAKER), 1);
+    CHECK_EQ_INT(count(d.data, "message=201"), 1);
+    CHECK_EQ_INT(count(d.data, "message=200"), 0);
+    buf_free(&out);
+    buf_free(&d);
+}
+
+TEST(trace_cancel_frees_and_a_new_trace_works)
+{
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    CHECK_EQ_INT(trace_start(), 0);
+    trace_request_begin(LEAKER);
+    trace_request_end(200);
+    CHECK_EQ_INT(trace_cancel(), 0);
+    CHECK(!trace_running());
+    trace_request_begin(LEAKER);            /* no window: nothing recorded */
+    trace_request_end(200);
+    CHECK_EQ_INT(trace_start(), 0);
+    trace_request_begin(NOLEAKER);
+    gcheap_collect();
+    trace_request_end(202);
+    CHECK_EQ_INT(trace_stop(&out, NULL), 0);
+    char path[128];
+    save(&out, "after-cancel.trace", path, sizeof path);
+    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1);
+    CHECK_EQ_INT(count(d.data, "message=202"), 1);
+    CHECK_EQ_INT(count(d.data, " GCStart "), 1);
+    CHECK_EQ_INT(count(d.data, " GCMarkAssistStart "), 1);
+    buf_free(&out);
+    buf_free(&d);
+}
+
+/* ---- go tool trace's web UI ------------------------------------------------------ */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts the trace tool binary itself (not `go tool`, whose child would outlive a kill
+ * of its PID) on 127.0.0.1:port. BROWSER=true keeps it from launching a browser. */
+static pid_t start_viewer(const char *file, int port)
+{
+    struct buf tool = BUF_INIT;
+    if (run("go tool -n trace", &tool) != 0 || tool.len < 2) return -1;
+    while (tool.len && (tool.data[tool.len - 1] == '\n' || tool.data[tool.len - 1] == ' '))
+        tool.data[--tool.len] = '\0';
+    char addr[64];
+    snprintf(addr, sizeof addr, "-http=127.0.0.1:%d", port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        setenv("BROWSER", "true", 1);
+        execl(tool.data, "trace", addr, file, (char *)NULL);
+        _exit(127);
+    }
+    buf_free(&tool);
+    return pid;
+}
+
+/* GETs path into body; returns the HTTP status (0: no answer). */
+static int http_get(int port, const char *path, struct buf *body)
+{
+    char file[128], cmd[512];
+    struct buf code = BUF_INIT;
+    snprintf(file, sizeof file, "%s/page", tmpdir);
+    snprintf(cmd, sizeof cmd, "curl -s -g -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%d%s'",
+             file, port, path);
+    run(cmd, &code);
+    int status = code.data ? atoi(code.data) : 0;
+    buf_free(&code);
+    buf_reset(body);
+    FILE *f = fopen(file, "rb");
+    if (f) {
+        char chunk[8192];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(body, chunk, n);
+        fclose(f);
+    }
+    return status;
+}
+
+TEST(trace_opens_in_go_tool_trace_web_ui)
+{
+    CHECK(main_trace[0]);
+    int port = free_port();
+    CHECK(port > 0);
+    pid_t pid = start_viewer(main_trace, port);
+    CHECK(pid > 0);
+    struct buf b = BUF_INIT;
+    int up = 0;
+    for (int i = 0; i < 150 && !up; i++) {
+        up = http_get(port, "/", &b) == 200;
+        if (!up) sleep_us(100000);
+    }
+    int js = http_get(port, "/jsontrace", &b);
+    int gc_slices = count(b.data, "\"name\":\"GC\""), leaker_js = count(b.data, LEAKER);
+    int noleaker_js = count(b.data, NOLEAKER);
+    int gr = http_get(port, "/goroutines", &b);
+    int gr_routes = count(b.data, ">" LEAKER "<") + count(b.data, ">" NOLEAKER "<");
+    int ut = http_get(port, "/usertasks", &b);
+    int ut_routes = !!strstr(b.data ? b.data : "", LEAKER) + !!strstr(b.data ? b.data : "", NOLEAKER);
+    int mmu = http_get(port, "/mmuPlot?flags=mut|stw|background|assist|sweep", &b);
+    int alive = waitpid(pid, NULL, WNOHANG) == 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    buf_free(&b);
+    CHECK(up);
+    CHECK(alive);
+    CHECK_EQ_INT(js, 200);
+    CHECK(gc_slices >= DEDICATED + REQUESTS / ASSIST_EVERY);
+    CHECK(leaker_js > 0);
+    CHECK(noleaker_js > 0);
+    CHECK_EQ_INT(gr, 200);
+    CHECK_EQ_INT(gr_routes, 2);
+    CHECK_EQ_INT(ut, 200);
+    CHECK_EQ_INT(ut_routes, 2);
+    CHECK_EQ_INT(mmu, 200);
+}
+
+TEST(trace_parses_in_go123)
+{
+    struct buf d = BUF_INIT;
+    char cmd[512];
+    CHECK(main_trace[0]);
+    snprintf(cmd, sizeof cmd, "GOTOOLCHAIN=local " GO123 " tool trace -d=1 '%s'", main_trace);
+    CHECK_EQ_INT(run(cmd, &d), 0);
+    buf_free(&d);
+}
+
+int main(void)
+{
+    gcheap_init();
+    if (trace_init() < 0) { puts("FAIL trace_init"); return 1; }
+    snprintf(tmpdir, sizeof tmpdir, "%s/memdemo-trace.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    RUN(wire_request_gc_assist_and_preempt_parse);
+    RUN(wire_streams_cut_short_are_closed_at_stop);
+    RUN(wire_empty_window_parses);
+    RUN(trace_start_twice_is_ebusy);
+    RUN(trace_stop_or_cancel_without_start_is_einval);
+    RUN(trace_records_requests_and_collections_from_threads);
+    RUN(trace_tiny_buffer_drops_events_and_still_parses);
+    RUN(trace_request_begun_before_start_is_not_traced);
+    RUN(trace_cancel_frees_and_a_new_trace_works);
+    RUN(trace_opens_in_go_tool_trace_web_ui);
+    if (access(GO123, X_OK) == 0) RUN(trace_parses_in_go123);
+    else printf("SKIP trace_parses_in_go123: %s not installed\n", GO123);
+    if (!unit__failures && !getenv("TEST_TRACE_KEEP")) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0) perror("rm");
+    } else {
+        printf("(trace files kept in %s)\n", tmpdir);
+    }
+    UNIT_EXIT();
+}

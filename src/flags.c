@@ -18,7 +18,7 @@
     X("memprofilerate", memprofilerate, INT, 0, INT64_C(1) << 40,                            \
       "heap profile: on average one sample per N bytes allocated (Go's\n"                    \
       "\truntime.MemProfileRate); 1 records every allocation, 0 turns the profiler off;\n"    \
-      "\tchange it at run time with /debug/pprof/heap?rate=N")                               \
+      "\tchange it at run time with /debug/memprofilerate?rate=N")                               \
     X("tracebuf", tracebuf, INT, 4096, INT64_C(1) << 32,                                     \
       "bytes of trace events each thread may buffer during /debug/pprof/trace; past that\n"  \
       "\tthe thread's further events are dropped and counted")                               \

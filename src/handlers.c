@@ -13,6 +13,7 @@
 
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "profile/sampler.h"
 #include "src/routes.h"
 #include "src/strlist.h"
 
@@ -110,6 +111,12 @@ void handle_vars(struct http_request *req)
                (unsigned long long)st.allocated_since_gc, (unsigned long long)st.pause_total_ns,
                (unsigned long long)st.pause_max_ns, (unsigned long long)st.pause_last_ns,
                (unsigned long long)gcevents_pause_count());
+    struct sampler_stats ps;
+    sampler_stats(&ps);
+    buf_printf(&b, "\"profiler\": {\"memprofilerate\": %lld, \"samples\": %llu, \"stacks\": %llu, "
+                   "\"records\": %llu, \"tracked\": %llu},\n",
+               (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
+               (unsigned long long)ps.records, (unsigned long long)ps.tracked);
     buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu}\n}\n",
                requests, strings, bytes);
     http_respond(req, 200, "application/json; charset=utf-8", &b);

@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include "gc/gcheap.h"
+#include "profile/endpoints.h"
+#include "profile/sampler.h"
+#include "profile/symbols.h"
+#include "profile/trace.h"
 #include "src/flags.h"
 #include "src/handlers.h"
 #include "src/server.h"
@@ -62,6 +66,14 @@ int main(int argc, char **argv)
     gcheap_init();
     gcheap_configure((unsigned long)f.gcdivisor, (size_t)f.gcinitheap);
     handlers_init((long)f.repetitions, argc, argv);
+    endpoints_set_cmdline(argc, argv);
+    if (symbols_init() < 0) fprintf(stderr, "memdemo: warning: no symbols; profiles will show addresses\n");
+    if (sampler_init(f.memprofilerate) < 0 || trace_init() < 0) {
+        fprintf(stderr, "memdemo: cannot start the profiler: out of memory\n");
+        return 1;
+    }
+    trace_set_buffer_cap((size_t)f.tracebuf);
+    trace_set_goal_divisor((unsigned)f.gcdivisor);
 
     char url[128], settings[256];
     if (server_start(f.addr, (int)f.threads, url, sizeof url) < 0) return 1;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "profile/endpoints.h"
 #include "src/handlers.h"
 
 #define GET_HEAD (ROUTE_GET | ROUTE_HEAD)
@@ -16,6 +17,10 @@ const struct route routes_table[] = {
      "makes -repetitions strings and keeps them in a global list: the heap grows"},
     {"/debug/vars", 0, GET_HEAD, handle_vars, NULL,
      "expvar-style JSON: command line, bdwgc's heap and pause figures, the leaker's totals"},
+    {"/debug/pprof/", 1, GET_HEAD | ROUTE_POST, endpoints_pprof, NULL,
+     "profiles for go tool pprof (heap, allocs) and go tool trace (trace?seconds=N)"},
+    {"/debug/memprofilerate", 0, GET_HEAD, endpoints_memprofilerate, NULL,
+     "the heap profiler's sampling rate; ?rate=N changes it (1: every allocation, 0: off)"},
 };
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];
 

@@ -33,6 +33,7 @@
 
 #include "gc/gcevents.h"
 #include "gc/gcthreads.h"
+#include "profile/trace.h"
 #include "src/http.h"
 #include "src/routes.h"
 
@@ -272,7 +273,7 @@ static void dispatch(struct http_request *r)
         return;
     }
     if (r->body_too_large) { http_respond_text(r, 413, "request body over %u bytes", MAX_BODY); return; }
-    if (rt->trace_name) r->traced = 1;   /* TODO(trace): trace_request_begin */
+    if (rt->trace_name) { r->traced = 1; trace_request_begin(rt->trace_name); }
     rt->handler(r);
     if (!r->answered && !r->deferred) http_respond_text(r, 500, "handler for %s gave no answer", r->path);
 }
@@ -321,6 +322,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->client_gone = 1;
         run_resume(r);
     }
+    if (r->traced) trace_request_end(r->status);
     drop_headers(r);
     buf_free(&r->body);
     free(r);

@@ -1,0 +1,308 @@
+/* endpoints: /debug/pprof/... and /debug/memprofilerate. See endpoints.h.
+ *
+ * Answers mirror Go 1.19's net/http/pprof: the same parameters, status codes and
+ * messages, and its headers (Content-Disposition, X-Content-Type-Options), because
+ * go tool pprof shows an error body only when it is text/plain with X-Go-Pprof: 1.
+ */
+#include "profile/endpoints.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gc/gcheap.h"
+#include "profile/pprof.h"
+#include "profile/sampler.h"
+#include "profile/symbols.h"
+#include "profile/trace.h"
+
+/* ---- parameters ------------------------------------------------------------------- */
+
+/* Reads integer parameter `key` into *out (default `dflt` when absent). Returns 0, or
+ * -1 after answering 400 when it is not an integer in [lo, hi]. */
+static int int_param(struct http_request *req, const char *key, long long dflt, long long lo,
+                     long long hi, long long *out)
+{
+    const char *v = http_query(req, key);
+    *out = dflt;
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) {
+        http_respond_pprof_error(req, 400, "invalid value for \"%s\": must be an integer from %lld to %lld",
+                                 key, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static void attachment(struct http_request *req, const char *filename)
+{
+    char v[128];
+    snprintf(v, sizeof v, "attachment; filename=\"%s\"", filename);
+    http_add_header(req, "Content-Disposition", v);
+    http_add_header(req, "X-Content-Type-Options", "nosniff");
+}
+
+/* ---- heap and allocs ---------------------------------------------------------------- */
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib;
+}
+
+/* The "# ..." lines debug=1 ends with: bdwgc's figures, the profiler's, RSS. */
+static void text_trailer(struct buf *b)
+{
+    struct gcheap_stats st;
+    struct sampler_stats ps;
+    gcheap_stats(&st);
+    sampler_stats(&ps);
+    buf_printf(b, "\n# bdwgc\n# NumGC = %llu\n# HeapSize = %llu\n# HeapFree = %llu\n# HeapUnmapped = %llu\n"
+                  "# HeapInUse = %llu\n# TotalAlloc = %llu\n# AllocSinceGC = %llu\n"
+                  "# PauseTotalNs = %llu\n# MaxPauseNs = %llu\n",
+               (unsigned long long)st.collections, (unsigned long long)st.heap_size,
+               (unsigned long long)st.free_bytes, (unsigned long long)st.unmapped_bytes,
+               (unsigned long long)st.in_use_bytes, (unsigned long long)st.total_allocated,
+               (unsigned long long)st.allocated_since_gc, (unsigned long long)st.pause_total_ns,
+               (unsigned long long)st.pause_max_ns);
+    buf_printf(b, "# MemProfileRate = %lld\n# Samples = %llu\n# Stacks = %llu\n# RSS = %ld kB\n",
+               (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks, rss_kib());
+}
+
+/* Writes snapshot s as the profile `name` asked for and answers. Takes s. */
+static void answer_profile(struct http_request *req, const char *name, struct sampler_snapshot *s,
+                           int debug, int64_t duration_ns)
+{
+    struct pprof_heap_opts o = {s->rate, strcmp(name, "allocs") == 0 ? "alloc_space" : NULL,
+                                s->time_ns, duration_ns};
+    struct buf b = BUF_INIT;
+    int rc;
+    if (debug) {
+        struct buf trailer = BUF_INIT;
+        text_trailer(&trailer);
+        rc = pprof_write_heap_text(&b, s->records, s->n, &o, trailer.data);
+        buf_free(&trailer);
+    } else {
+        rc = pprof_write_heap(&b, s->records, s->n, &o);
+    }
+    sampler_snapshot_free(s);
+    if (rc < 0) { buf_free(&b); http_respond_pprof_error(req, 500, "could not write the %s profile", name); return; }
+    if (debug) { http_respond(req, 200, "text/plain; charset=utf-8", &b); return; }
+    char file[64];
+    snprintf(file, sizeof file, "%s%s", name, duration_ns ? "-delta" : "");
+    attachment(req, file);
+    http_respond(req, 200, "application/octet-stream", &b);
+}
+
+struct delta_window {
+    const char *name;
+    struct sampler_snapshot start;
+    int64_t seconds;
+};
+
+static void finish_delta(struct http_request *req, int client_gone, void *state)
+{
+    struct delta_window *w = state;
+    if (!client_gone) {
+        struct sampler_snapshot end;
+        if (sampler_snapshot(&end, 0) < 0) {
+            http_respond_pprof_error(req, 500, "out of memory taking the profile");
+        } else {
+            sampler_snapshot_delta(&end, &w->start);
+            answer_profile(req, w->name, &end, 0, w->seconds * 1000000000);
+        }
+    }
+    sampler_snapshot_free(&w->start);
+    free(w);
+}
+
+static void serve_heap(struct http_request *req, const char *name)
+{
+    long long gc, debug, seconds;
+    if (int_param(req, "gc", 0, 0, 1000000, &gc) < 0 || int_param(req, "debug", 0, 0, 1000000, &debug) < 0) return;
+    if (http_query(req, "seconds")) {
+        if (debug) { http_respond_pprof_error(req, 400, "seconds and debug params are incompatible"); return; }
+        const char *v = http_query(req, "seconds");
+        char *end;
+        seconds = strtoll(v, &end, 10);
+        if (!*v || *end || seconds <= 0) {
+            http_respond_pprof_error(req, 400, "invalid value for \"seconds\": must be a positive integer");
+            return;
+        }
+        if (seconds > ENDPOINTS_MAX_SECONDS) {
+            http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", ENDPOINTS_MAX_SECONDS);
+            return;
+        }
+        struct delta_window *w = calloc(1, sizeof *w);
+        if (!w || sampler_snapshot(&w->start, gc > 0) < 0) {
+            free(w);
+            http_respond_pprof_error(req, 500, "out of memory taking the profile");
+            return;
+        }
+        w->name = name;
+        w->seconds = seconds;
+        if (http_defer(req, (double)seconds, finish_delta, w) < 0) {
+            sampler_snapshot_free(&w->start);
+            free(w);
+            http_respond_pprof_error(req, 500, "could not wait for the profile window");
+        }
+        return;
+    }
+    struct sampler_snapshot s;
+    if (sampler_snapshot(&s, gc > 0) < 0) { http_respond_pprof_error(req, 500, "out of memory taking the profile"); return; }
+    answer_profile(req, name, &s, debug > 0, 0);
+}
+
+/* ---- cmdline, symbol, index ------------------------------------------------------------ */
+
+static char **cmd_argv;
+static int cmd_argc;
+
+void endpoints_set_cmdline(int argc, char **argv) { cmd_argc = argc; cmd_argv = argv; }
+
+static void serve_cmdline(struct http_request *req)
+{
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < cmd_argc; i++) { buf_puts(&b, cmd_argv[i]); buf_putc(&b, i + 1 < cmd_argc ? '\0' : '\n'); }
+    http_add_header(req, "X-Content-Type-Options", "nosniff");
+    http_respond(req, 200, "text/plain; charset=utf-8", &b);
+}
+
+/* Go's symbol protocol: GET answers "num_symbols: 1"; POST (or a GET query) of
+ * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. */
+static void serve_symbol(struct http_request *req)
+{
+    size_t len = 0;
+    const char *in = http_body(req, &len);
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "num_symbols: 1\n");
+    if (in) {
+        char *copy = strndup(in, len), *save = NULL;
+        for (char *w = copy ? strtok_r(copy, "+ \r\n", &save) : NULL; w; w = strtok_r(NULL, "+ \r\n", &save)) {
+            char *end;
+            unsigned long long pc = strtoull(w, &end, 0);
+            const char *name = (*end || !pc) ? NULL : symbols_name((uintptr_t)pc, NULL);
+            if (name) buf_printf(&b, "%#llx %s\n", pc, name);
+        }
+        free(copy);
+    }
+    http_add_header(req, "X-Content-Type-Options", "nosniff");
+    http_respond(req, 200, "text/plain; charset=utf-8", &b);
+}
+
+/* ---- trace ------------------------------------------------------------------------------ */
+
+static void finish_trace(struct http_request *req, int client_gone, void *state)
+{
+    (void)state;
+    if (client_gone) { trace_cancel(); return; }
+    struct buf b = BUF_INIT;
+    uint64_t dropped = 0;
+    if (trace_stop(&b, &dropped) < 0) {
+        buf_free(&b);
+        http_respond_pprof_error(req, 500, "Could not write the trace: %s", strerror(errno));
+        return;
+    }
+    char n[32];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)dropped);
+    http_add_header(req, "X-Trace-Dropped-Events", n);
+    attachment(req, "trace");
+    http_respond(req, 200, "application/octet-stream", &b);
+}
+
+/* Go's rule: seconds is a float; missing, invalid or <= 0 means 1. */
+static void serve_trace(struct http_request *req)
+{
+    const char *v = http_query(req, "seconds");
+    char *end = NULL;
+    double seconds = v ? strtod(v, &end) : 1.0;
+    if (!v || !*v || *end || isnan(seconds) || seconds <= 0) seconds = 1.0;
+    if (seconds > ENDPOINTS_MAX_SECONDS) {
+        http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", ENDPOINTS_MAX_SECONDS);
+        return;
+    }
+    if (trace_start() < 0) {
+        if (errno == EBUSY) http_respond_pprof_error(req, 500, "Could not enable tracing: tracing is already enabled");
+        else http_respond_pprof_error(req, 500, "Could not enable tracing: %s", strerror(errno));
+        return;
+    }
+    if (http_defer(req, seconds, finish_trace, NULL) < 0) {
+        trace_cancel();
+        http_respond_pprof_error(req, 500, "Could not enable tracing: cannot wait for the window");
+    }
+}
+
+/* ---- index and dispatch ----------------------------------------------------------------- */
+
+/* X(name, description): the profiles the index lists, in Go's words where Go has them. */
+#define PROFILE_TABLE(X)                                                                         \
+    X("allocs", "A sampling of all past memory allocations (alloc_space by default).")          \
+    X("heap", "A sampling of memory allocations of live objects, as of the last collection. "   \
+              "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta.")           \
+    X("cmdline", "The command line invocation of the current program.")                         \
+    X("symbol", "Looks up program counters posted to it (used by go tool pprof).")             \
+    X("trace", "A trace of execution of the current program (GC cycles, pauses, requests); "   \
+               "?seconds=N sets the window (default 1).")
+
+static void serve_index(struct http_request *req)
+{
+    struct sampler_stats ps;
+    sampler_stats(&ps);
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "<!DOCTYPE html>\n<html><head><title>/debug/pprof/</title></head><body>\n"
+                 "/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<table>\n"
+                 "<thead><td>Count</td><td>Profile</td></thead>\n");
+#define ROW(name, about) buf_printf(&b, "<tr><td>%s</td><td><a href=\"%s%s\">%s</a></td></tr>\n", \
+        strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0 ? count : "", name,             \
+        strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0 ? "?debug=1" : "", name);
+    char count[32];
+    snprintf(count, sizeof count, "%llu", (unsigned long long)ps.stacks);
+    PROFILE_TABLE(ROW)
+#undef ROW
+    buf_printf(&b, "</table>\n<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">change</a>), "
+                   "%llu samples, %llu stacks, %llu sampled objects tracked.</p>\n<ul>\n",
+               (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
+               (unsigned long long)ps.tracked);
+#define ABOUT(name, about) buf_printf(&b, "<li><div class=profile-name>%s:</div> %s</li>\n", name, about);
+    PROFILE_TABLE(ABOUT)
+#undef ABOUT
+    buf_puts(&b, "</ul>\n</body></html>\n");
+    http_respond(req, 200, "text/html; charset=utf-8", &b);
+}
+
+void endpoints_pprof(struct http_request *req)
+{
+    const char *name = http_path(req) + strlen("/debug/pprof/");
+    int post = strcmp(http_method(req), "POST") == 0;
+    if (post && strcmp(name, "symbol") != 0) {
+        http_add_header(req, "Allow", "GET, HEAD");
+        http_respond_pprof_error(req, 405, "Method Not Allowed: use GET or HEAD");
+        return;
+    }
+    if (!*name) serve_index(req);
+    else if (strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0) serve_heap(req, name);
+    else if (strcmp(name, "cmdline") == 0) serve_cmdline(req);
+    else if (strcmp(name, "symbol") == 0) serve_symbol(req);
+    else if (strcmp(name, "trace") == 0) serve_trace(req);
+    else http_respond_pprof_error(req, 404, "Unknown profile: %s (memdemo serves heap, allocs, trace, cmdline, symbol)", name);
+}
+
+void endpoints_memprofilerate(struct http_request *req)
+{
+    long long r;
+    int64_t was = sampler_rate();
+    if (int_param(req, "rate", was, 0, INT64_C(1) << 40, &r) < 0) return;
+    if (r != was) sampler_set_rate(r);
+    http_respond_text(req, 200, "memprofilerate %lld (was %lld)", r, (long long)was);
+}

@@ -1,0 +1,141 @@
+/* stacks: capture and interning of allocation stacks. See stacks.h. */
+#include "profile/stacks.h"
+
+#include <execinfo.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gc/gcheap.h"
+
+/* Frames of our own that may sit above the first allocator frame (this function and
+ * backtrace's) plus the allocator and profiler frames themselves. */
+#define STACKS_OWN_FRAMES 16
+
+GCHEAP_ALLOC_TEXT int stacks_capture(uintptr_t *pcs, int max)
+{
+    void *raw[STACKS_MAX_DEPTH + STACKS_OWN_FRAMES];
+    if (max > STACKS_MAX_DEPTH) max = STACKS_MAX_DEPTH;
+    int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
+    int i = 0;
+    while (i < n && !gcheap_pc_is_alloc_text((uintptr_t)raw[i])) i++;   /* libc's frames */
+    while (i < n && gcheap_pc_is_alloc_text((uintptr_t)raw[i])) i++;    /* ours */
+    int kept = 0;
+    for (; i < n && kept < max; i++) pcs[kept++] = (uintptr_t)raw[i];
+    return kept;
+}
+
+void stacks_init(void)
+{
+    void *raw[4];
+    backtrace(raw, 4);
+}
+
+#define ARENA_CHUNK_PCS 8192
+
+struct stack_entry {
+    uint64_t hash;
+    const uintptr_t *pcs;
+    int n;
+};
+
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used;
+    uintptr_t pcs[ARENA_CHUNK_PCS];
+};
+
+struct stacks_table {
+    struct stack_entry *entries;   /* by id */
+    size_t count, cap;
+    int32_t *slots;                /* open addressing: id + 1, 0 = empty */
+    size_t nslots;                 /* power of two */
+    struct arena_chunk *arena;
+};
+
+struct stacks_table *stacks_table_new(void)
+{
+    struct stacks_table *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->nslots = 1024;
+    t->slots = calloc(t->nslots, sizeof *t->slots);
+    if (!t->slots) { free(t); return NULL; }
+    return t;
+}
+
+static uint64_t hash_pcs(const uintptr_t *pcs, int n)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a over the words */
+    for (int i = 0; i < n; i++) { h ^= (uint64_t)pcs[i]; h *= 1099511628211ull; }
+    return h ^ (uint64_t)n;
+}
+
+static const uintptr_t *arena_copy(struct stacks_table *t, const uintptr_t *pcs, int n)
+{
+    struct arena_chunk *c = t->arena;
+    if (!c || c->used + (size_t)n > ARENA_CHUNK_PCS) {
+        c = malloc(sizeof *c);
+        if (!c) return NULL;
+        c->next = t->arena;
+        c->used = 0;
+        t->arena = c;
+    }
+    uintptr_t *dst = c->pcs + c->used;
+    memcpy(dst, pcs, (size_t)n * sizeof *pcs);
+    c->used += (size_t)n;
+    return dst;
+}
+
+static int grow_slots(struct stacks_table *t)
+{
+    size_t n = t->nslots * 2;
+    int32_t *s = calloc(n, sizeof *s);
+    if (!s) return -1;
+    for (size_t id = 0; id < t->count; id++) {
+        size_t j = t->entries[id].hash & (n - 1);
+        while (s[j]) j = (j + 1) & (n - 1);
+        s[j] = (int32_t)id + 1;
+    }
+    free(t->slots);
+    t->slots = s;
+    t->nslots = n;
+    return 0;
+}
+
+static int add_entry(struct stacks_table *t, uint64_t h, const uintptr_t *pcs, int n, size_t slot)
+{
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        struct stack_entry *e = realloc(t->entries, cap * sizeof *e);
+        if (!e) return -1;
+        t->entries = e;
+        t->cap = cap;
+    }
+    const uintptr_t *copy = arena_copy(t, pcs, n);
+    if (!copy) return -1;
+    int id = (int)t->count++;
+    t->entries[id] = (struct stack_entry){h, copy, n};
+    t->slots[slot] = id + 1;
+    if (t->count * 2 > t->nslots) grow_slots(t);   /* on failure the table just gets fuller */
+    return id;
+}
+
+int stacks_intern(struct stacks_table *t, const uintptr_t *pcs, int n)
+{
+    if (n > ARENA_CHUNK_PCS) n = ARENA_CHUNK_PCS;
+    uint64_t h = hash_pcs(pcs, n);
+    size_t mask = t->nslots - 1, j = h & mask;
+    for (; t->slots[j]; j = (j + 1) & mask) {
+        const struct stack_entry *e = &t->entries[t->slots[j] - 1];
+        if (e->hash == h && e->n == n && memcmp(e->pcs, pcs, (size_t)n * sizeof *pcs) == 0)
+            return t->slots[j] - 1;
+    }
+    return add_entry(t, h, pcs, n, j);
+}
+
+const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n)
+{
+    *n = t->entries[id].n;
+    return t->entries[id].pcs;
+}
+
+size_t stacks_count(const struct stacks_table *t) { return t->count; }

@@ -57,10 +57,11 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Estimated heap size at which bdwgc collects next: it collects once about
- * (scanned heap) / GC_free_space_divisor bytes have been allocated since the last
- * collection, at least MIN_GOAL_STEP (GC_min_bytes_allocd() in alloc.c, which also
- * weighs pointer-free data less and roots more; we only know the total in use). */
+/* Estimated heap size at which bdwgc collects next (Go's "NextGC"): bdwgc collects
+ * once about (scanned heap) / free-space divisor bytes have been allocated since the
+ * last collection, and at least MIN_GOAL_STEP (GC_min_bytes_allocd() in alloc.c, which
+ * also weighs pointer-free data less and adds roots and stacks; we only know the total
+ * in use, so goal = in_use + max(in_use / divisor, MIN_GOAL_STEP)). */
 static uint64_t goal_estimate(uint64_t in_use)
 {
     uint64_t step = in_use / atomic_load_explicit(&goal_divisor, memory_order_relaxed);

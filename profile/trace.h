@@ -77,7 +77,9 @@ int trace_cancel(void);
 void trace_request_begin(const char *route);
 
 /* The request begun last on this thread finished with HTTP `status` (0 = answered
- * later through a deferral). Ends its region, task and goroutine, logs "status".
+ * later through a deferral). Ends its region, task and goroutine, logs "status", and
+ * samples HeapAlloc (as of the last collection: reading the live figure would take
+ * the allocation lock).
  * Must run on the thread that called trace_request_begin(). A no-op unless that begin
  * was recorded in the current window: requests in flight when the window opened, and
  * a trace endpoint's own request (its begin runs before trace_start), are not traced. */

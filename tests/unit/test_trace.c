@@ -388,6 +388,52 @@ TEST(trace_cancel_frees_and_a_new_trace_works)
     buf_free(&d);
 }
 
+static atomic_int churn_stop;
+
+static void *churn_worker(void *arg)
+{
+    (void)arg;
+    gcthreads_enter();
+    for (unsigned i = 0; !atomic_load(&churn_stop); i++) {
+        trace_request_begin(i % 2 ? LEAKER : NOLEAKER);
+        for (int k = 0; k < 8; k++) ((volatile char *)gcheap_alloc_data(256))[0] = (char)k;
+        if (i % 50 == 0) gcheap_collect();
+        trace_request_end(200);
+    }
+    return NULL;
+}
+
+/* Windows opened and closed (or cancelled) while threads record and collect: every
+ * closed window, cut through requests and collections, must parse. */
+TEST(trace_windows_cut_through_busy_threads_parse)
+{
+    pthread_t t[WORKERS];
+    atomic_store(&churn_stop, 0);
+    for (int i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, churn_worker, NULL);
+    int bad = -1, parsed = 0;
+    for (int win = 0; win < 12 && bad < 0; win++) {
+        trace_set_buffer_cap(win % 3 == 2 ? 40 * sizeof(struct tracewire_rec) : 0);
+        if (trace_start() < 0) { bad = win; break; }
+        sleep_us(1000 + 500 * win);
+        if (win % 4 == 1) gcheap_collect();
+        if (win % 4 == 3) { if (trace_cancel() < 0) bad = win; continue; }
+        struct buf out = BUF_INIT, d = BUF_INIT;
+        char path[128], name[32];
+        if (trace_stop(&out, NULL) < 0) bad = win;
+        snprintf(name, sizeof name, "churn%d.trace", win);
+        save(&out, name, path, sizeof path);
+        if (dump(path, &d) != 0) { bad = win; fputs(d.data ? d.data : "", stdout); }
+        else parsed++;
+        buf_free(&out);
+        buf_free(&d);
+    }
+    atomic_store(&churn_stop, 1);
+    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    trace_set_buffer_cap(0);
+    CHECK_EQ_INT(bad, -1);
+    CHECK_EQ_INT(parsed, 9);
+}
+
 /* ---- go tool trace's web UI ------------------------------------------------------ */
 
 static int free_port(void)
@@ -513,6 +559,7 @@ int main(void)
     RUN(trace_tiny_buffer_drops_events_and_still_parses);
     RUN(trace_request_begun_before_start_is_not_traced);
     RUN(trace_cancel_frees_and_a_new_trace_works);
+    RUN(trace_windows_cut_through_busy_threads_parse);
     RUN(trace_opens_in_go_tool_trace_web_ui);
     if (access(GO123, X_OK) == 0) RUN(trace_parses_in_go123);
     else printf("SKIP trace_parses_in_go123: %s not installed\n", GO123);

@@ -47,8 +47,9 @@ void trace_set_buffer_cap(size_t bytes);
 void trace_set_goal_divisor(unsigned divisor);
 
 /* Opens a trace window now. Pre-allocates a buffer for every registered live thread
- * (threads registered later get one at their first request). Returns 0, or -1 with
- * errno = EBUSY if a window is open (ENOMEM: no memory for the bookkeeping). Takes the
+ * (threads registered later get one at their first request; a thread whose buffer
+ * cannot be allocated loses its events, counted as dropped). Returns 0, or -1 with
+ * errno = EBUSY if a window is open. Takes the
  * allocation lock once (heap figures): a registered thread, not inside a collection
  * listener nor gcheap_with_alloc_lock(). */
 int trace_start(void);
@@ -80,7 +81,10 @@ void trace_request_begin(const char *route);
  * later through a deferral). Ends its region, task and goroutine, logs "status", and
  * samples HeapAlloc (as of the last collection: reading the live figure would take
  * the allocation lock).
- * Must run on the thread that called trace_request_begin(). A no-op unless that begin
+ * begin/end bracket the HANDLER CALL: call this on the same thread right after the
+ * handler returns, before the thread serves anything else. Not from a completion
+ * callback: by then the thread may have begun another request, which this would end
+ * (a second begin on a thread ends the first request's goroutine). A no-op unless that begin
  * was recorded in the current window: requests in flight when the window opened, and
  * a trace endpoint's own request (its begin runs before trace_start), are not traced. */
 void trace_request_end(int status);

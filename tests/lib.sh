@@ -123,3 +123,8 @@ requests() {
 
 # vars_num KEY: a number from /debug/vars (first occurrence of "KEY": N).
 vars_num() { curl -s --max-time 10 "$BASE/debug/vars" >"$T/vars.json"; json_num "$1" "$T/vars.json"; }
+
+# check_absent NAME PATTERN FILE: PASS if no line of FILE matches PATTERN.
+check_absent() {
+    if grep -q -- "$2" "$3"; then fail "$1" "found '$2' in $(basename "$3"): $(grep -m1 -- "$2" "$3")"; else pass "$1"; fi
+}

@@ -50,7 +50,7 @@ for p in /noleaker /leaker /debug/vars; do
 done
 curl -sv "$BASE/noleaker" "$BASE/noleaker" >/dev/null 2>"$T/v"
 check keep_alive_reuses_connection grep -q 'Re-using existing connection' "$T/v"
-check no_connection_close grep -vqi '^< Connection: close' "$T/v"
+check_absent no_connection_close '^< Connection: close' "$T/v"
 stop_server
 
 # --- garbage is collected ------------------------------------------------------------

@@ -1,0 +1,144 @@
+#!/bin/bash
+# Oracle tests for the heap profiler (issue: heap profiler): Debian's go tool pprof
+# fetches /debug/pprof/heap and /allocs from a real server and must find the right
+# numbers in them. pprof runs in a directory without the memdemo binary, so every
+# symbol has to come from the profile itself.
+source "$(dirname "$0")/../lib.sh"
+mkdir -p "$T/pp"
+export PPROF_TMPDIR=$T/pp HOME=$T GOCACHE=$T/gocache GOFLAGS=-mod=mod
+
+pp() { (cd "$T/pp" && go tool pprof "$@" 2>"$T/pp.err"); }
+# cum_of FUNC < top-output: FUNC's cum value (5th column; with -unit=B "123B" -> 123)
+cum_of() { awk -v f="$1" '$6 == f { v = $4; sub(/B$/, "", v); print v; exit }'; }
+cum_pct_of() { awk -v f="$1" '$6 == f { v = $5; sub(/%$/, "", v); print int(v + 0.5); exit }'; }
+flat_of() { awk -v f="$1" '$6 == f { v = $1; sub(/B$/, "", v); print v; exit }'; }
+
+# 1. everything parses straight from the URL -------------------------------------------
+start_server -repetitions 1000 -memprofilerate 16384 || exit 1
+requests 300 /leaker >/dev/null
+requests 300 /noleaker >/dev/null
+for u in /debug/pprof/heap /debug/pprof/allocs "/debug/pprof/heap?debug=1"; do
+    if pp -raw "$BASE$u" >"$T/raw" && grep -q '^Samples:' "$T/raw"; then pass "raw_parses_${u//[^a-z0-9]/_}"
+    else fail "raw_parses_${u//[^a-z0-9]/_}" "$(tail -2 "$T/pp.err")"; fi
+done
+pp -raw "$BASE/debug/pprof/heap" >"$T/raw"
+check sample_types_in_go_order grep -q '^alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes' "$T/raw"
+check period_is_the_rate grep -q '^Period: 16384' "$T/raw"
+pp -top "$BASE/debug/pprof/allocs" >"$T/allocs.top"
+check allocs_defaults_to_alloc_space grep -q '^Type: alloc_space' "$T/allocs.top"
+pp -top "$BASE/debug/pprof/heap" >"$T/heap.top"
+check heap_defaults_to_inuse_space grep -q '^Type: inuse_space' "$T/heap.top"
+check profile_carries_build_id grep -q '^Build ID: [0-9a-f]\{40\}' "$T/heap.top"
+
+# 2. alloc_space shows both handlers over numstr_itoa; inuse_space only the leaker ------
+pp -top -cum -nodefraction=0 -nodecount=200 -sample_index=alloc_space "$BASE/debug/pprof/heap" >"$T/a.top"
+expect_ge alloc_space_leaker_at_least_30pct "$(cum_pct_of handle_leaker <"$T/a.top")" 30
+expect_ge alloc_space_noleaker_at_least_30pct "$(cum_pct_of handle_noleaker <"$T/a.top")" 30
+for h in handle_leaker handle_noleaker; do
+    pp -top -nodefraction=0 -sample_index=alloc_objects -focus="^$h\$" "$BASE/debug/pprof/heap" >"$T/f.top"
+    top=$(awk '$1 ~ /^[0-9]/ && $6 != "" { print $6; exit }' "$T/f.top")
+    expect_eq "numstr_itoa_is_top_allocation_site_under_$h" "$top" numstr_itoa
+done
+pp -top -cum -nodefraction=0 -nodecount=200 -sample_index=inuse_space "$BASE/debug/pprof/heap?gc=1" >"$T/i.top"
+expect_ge inuse_space_leaker_at_least_90pct "$(cum_pct_of handle_leaker <"$T/i.top")" 90
+noleak_pct=$(cum_pct_of handle_noleaker <"$T/i.top")
+expect_le inuse_space_noleaker_at_most_1pct "${noleak_pct:-0}" 1
+
+# 5. source and focus ---------------------------------------------------------------------
+pp -list='^handle_leaker$' "$BASE/debug/pprof/heap" >"$T/list"
+check list_shows_leaker_source_lines grep -q 'strlist_fill_numbers(&mine, repetitions);' "$T/list"
+check list_names_the_source_file grep -q 'ROUTINE.*handle_leaker in /.*src/handlers.c' "$T/list"
+pp -top -nodefraction=0 -nodecount=200 -cum -sample_index=alloc_space -focus='^handle_leaker$' "$BASE/debug/pprof/heap" >"$T/focus"
+check focus_keeps_leaker grep -q ' handle_leaker$' "$T/focus"
+check_absent focus_drops_noleaker ' handle_noleaker$' "$T/focus"
+stop_server
+
+# 3. exact mode --------------------------------------------------------------------------
+start_server -repetitions 1000 -memprofilerate 1 || exit 1
+requests 40 /leaker >/dev/null
+requests 40 /noleaker >/dev/null
+pp -top -nodefraction=0 -sample_index=alloc_objects -focus='^handle_leaker$' "$BASE/debug/pprof/heap" >"$T/e.top"
+expect_eq exact_leaker_alloc_objects_is_requests_x_repetitions "$(flat_of numstr_itoa <"$T/e.top")" 40000
+pp -top -nodefraction=0 -sample_index=inuse_objects -focus='^handle_leaker$' "$BASE/debug/pprof/heap?gc=1" >"$T/e.top"
+expect_eq exact_leaker_inuse_objects_after_gc "$(flat_of numstr_itoa <"$T/e.top")" 40000
+pp -top -nodefraction=0 -sample_index=inuse_objects -focus='^handle_noleaker$' "$BASE/debug/pprof/heap?gc=1" >"$T/e.top"
+noleak=$(flat_of numstr_itoa <"$T/e.top"); expect_le exact_noleaker_inuse_at_most_one_request "${noleak:-0}" 1000
+# run-time rate change: back to sampling, then exact again, without a restart
+http "/debug/memprofilerate?rate=524288" >/dev/null; expect_eq rate_change_answers_200 "$(status)" 200
+check rate_change_is_reported grep -q 'memprofilerate 524288 (was 1)' "$T/body"
+http "/debug/memprofilerate?rate=1" >/dev/null
+requests 10 /leaker >/dev/null
+pp -top -nodefraction=0 -sample_index=alloc_objects -focus='^handle_leaker$' "$BASE/debug/pprof/heap" >"$T/e.top"
+expect_eq exact_again_after_rate_change "$(flat_of numstr_itoa <"$T/e.top")" 50000
+stop_server
+
+# 8. ten times the traffic does not grow the stack table -----------------------------------
+start_server -repetitions 100 -memprofilerate 1 || exit 1
+requests 20 /leaker >/dev/null; requests 20 /noleaker >/dev/null
+s1=$(curl -s "$BASE/debug/vars" | grep -o '"stacks": [0-9]*' | grep -o '[0-9]*$')
+requests 200 /leaker >/dev/null; requests 200 /noleaker >/dev/null
+s2=$(curl -s "$BASE/debug/vars" | grep -o '"stacks": [0-9]*' | grep -o '[0-9]*$')
+expect_ge stacks_recorded "$s1" 4
+expect_eq stacks_do_not_grow_with_10x_traffic "$s2" "$s1"
+stop_server
+
+# 6. a delta profile reports only the traffic inside its window ---------------------------
+start_server -repetitions 1000 -memprofilerate 16384 || exit 1
+requests 200 /noleaker >/dev/null
+(cd "$T/pp" && go tool pprof -top -cum -nodefraction=0 -nodecount=200 -sample_index=alloc_space \
+    "$BASE/debug/pprof/allocs?seconds=2" >"$T/delta.top" 2>"$T/delta.err") &
+DELTA=$!
+sleep 0.5
+requests 200 /leaker >/dev/null
+wait "$DELTA"
+check delta_reports_window_traffic grep -q ' handle_leaker$' "$T/delta.top"
+check_absent delta_excludes_earlier_traffic ' handle_noleaker$' "$T/delta.top"
+check delta_has_duration grep -q 'Duration: 2s' "$T/delta.top"
+
+# 7. bad input gets Go's answers; the server keeps serving -----------------------------------
+bad() { # NAME STATUS TEXT PATH [curl args]
+    local name=$1 want=$2 text=$3 path=$4; shift 4
+    curl -s -D "$T/h" -o "$T/b" "$@" "$BASE$path"
+    local got; got=$(awk 'NR==1{print $2}' "$T/h")
+    if [ "$got" = "$want" ] && grep -q -- "$text" "$T/b" && grep -qi '^X-Go-Pprof: 1' "$T/h" \
+       && grep -qi '^Content-Type: text/plain' "$T/h"; then pass "$name"
+    else fail "$name" "status $got, body $(head -c 200 "$T/b")"; fi
+}
+bad seconds_zero_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=0'
+bad seconds_negative_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=-3'
+bad seconds_not_integer_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=abc'
+bad seconds_with_debug_is_400 400 'seconds and debug params are incompatible' '/debug/pprof/heap?seconds=1&debug=1'
+bad seconds_too_large_is_400 400 'at most' '/debug/pprof/allocs?seconds=99999999999999999999'
+bad gc_not_integer_is_400 400 'invalid value for "gc"' '/debug/pprof/heap?gc=yes'
+bad unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/goroutine'
+bad post_heap_is_405 405 'Method Not Allowed' '/debug/pprof/heap' -X POST
+bad trace_too_long_is_400 400 'at most' '/debug/pprof/trace?seconds=1e9'
+http "/debug/memprofilerate?rate=-1" >/dev/null; expect_eq negative_rate_is_400 "$(status)" 400
+http "/debug/pprof/cmdline" >"$T/cmd"; check cmdline_answers_argv grep -q 'memprofilerate' "$T/cmd"
+http "/debug/pprof/symbol" >/dev/null; check symbol_get_says_num_symbols grep -q '^num_symbols: 1' "$T/body"
+addr=$(curl -s "$BASE/debug/pprof/heap?debug=1" | grep -m1 'handle_leaker+' | awk '{print $2}')
+curl -s -X POST --data "$addr+0x1" "$BASE/debug/pprof/symbol" >"$T/sym"
+check symbol_post_names_address grep -q "^$addr handle_leaker$" "$T/sym"
+http /debug/pprof/ >"$T/index"
+for p in heap allocs trace cmdline symbol; do check "pprof_index_lists_$p" grep -q "href=\"$p" "$T/index"; done
+http /noleaker >/dev/null; expect_eq server_still_serves_after_bad_input "$(status)" 200
+stop_server
+
+# 4. unbiased at the default rate: the leaker's estimated bytes vs the truth ------------------
+# The estimate's relative standard deviation is sqrt(rate / bytes): at 512 KiB over
+# 300 MB that is 4%, so 10% is 2.4 standard deviations.
+start_server -repetitions 10000 || exit 1
+n=2400
+requests $n /leaker >/dev/null
+strings_bytes=$(vars_num bytes)
+chunks_per_request=$(( (10000 + 1019) / 1020 ))
+chunk_size=$(( 8 * 2 + 8 * 1020 ))
+truth=$(( strings_bytes + n * chunks_per_request * chunk_size ))
+pp -top -cum -nodefraction=0 -unit=B -sample_index=alloc_space "$BASE/debug/pprof/heap" >"$T/u.top"
+est=$(cum_of handle_leaker <"$T/u.top")
+echo "# leaker truth ${truth}B, estimate ${est}B"
+expect_ge unbiased_truth_is_at_least_64MB "$truth" $((64 << 20))
+if [ -n "$est" ] && [ $(( est * 100 )) -ge $(( truth * 90 )) ] && [ $(( est * 100 )) -le $(( truth * 110 )) ]; then
+    pass unbiased_estimate_within_10pct_of_truth
+else fail unbiased_estimate_within_10pct_of_truth "estimate $est vs truth $truth"; fi
+stop_server

@@ -6,7 +6,7 @@
 #   make run          install missing packages, build, run ./memdemo -repetitions 1000
 #   make test         install missing packages, build, run every test; last line "N passed, N failed"
 #   make bench        install missing packages, build, compare memdemo with the Go peer (bench/)
-#   make images       regenerate README's pprof graphs (docs/*.png) from a real run
+#   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
 #   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
 #   make clean        remove build products
 # Variables: SANITIZER=address|undefined builds everything with that sanitizer (thread
@@ -76,7 +76,7 @@ bench: deps
 
 images: deps
 	@$(MAKE) --no-print-directory memdemo
-	@bench/images
+	@bench/make-images
 
 install: memdemo
 	install -d $(DESTDIR)$(PREFIX)/bin

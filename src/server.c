@@ -48,7 +48,6 @@ struct http_request {
     int body_too_large;
     int answered, status;
     int completed;                  /* libmicrohttpd is done with it: answers are dropped */
-    int traced;
     struct { char *name, *value; } headers[MAX_EXTRA_HEADERS];
     int nheaders;
     /* deferral */
@@ -273,8 +272,10 @@ static void dispatch(struct http_request *r)
         return;
     }
     if (r->body_too_large) { http_respond_text(r, 413, "request body over %u bytes", MAX_BODY); return; }
-    if (rt->trace_name) { r->traced = 1; trace_request_begin(rt->trace_name); }
+    if (rt->trace_name) trace_request_begin(rt->trace_name);
     rt->handler(r);
+    /* Here, not at completion: by then this thread may have begun another request. */
+    if (rt->trace_name) trace_request_end(r->answered ? r->status : 0);
     if (!r->answered && !r->deferred) http_respond_text(r, 500, "handler for %s gave no answer", r->path);
 }
 
@@ -322,7 +323,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->client_gone = 1;
         run_resume(r);
     }
-    if (r->traced) trace_request_end(r->status);
     drop_headers(r);
     buf_free(&r->body);
     free(r);

@@ -1,7 +1,8 @@
 /* server: libmicrohttpd behind src/http.h. See server.h.
  *
- * Threading: libmicrohttpd runs a pool of worker threads, each with its own epoll set,
- * each accepting and serving its own connections (no hand-off queue). Workers register
+ * Threading: one acceptor thread accepts connections and hands each to the least
+ * loaded of `threads` worker daemons (libmicrohttpd, each one thread with its own epoll
+ * set), which then serves all of that connection's requests. Workers register
  * with the collector on their first request (gcthreads_enter). Per-request state is
  * malloc'd and holds no GC pointers; response bodies are malloc'd buffers that
  * libmicrohttpd frees.
@@ -17,7 +18,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -60,9 +60,15 @@ struct http_request {
     struct http_request *defer_next;
 };
 
-static struct MHD_Daemon *daemon_;
+#define SERVER_MAX_THREADS 200
+
+static struct MHD_Daemon *workers[SERVER_MAX_THREADS];
+static int nworkers;
 static int listen_fd = -1;
+static pthread_t acceptor;
+static int acceptor_started;
 static _Atomic long in_flight;
+static _Atomic int stopping;   /* answers close their connection: keep-alive ends */
 
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t defer_cond;
@@ -128,6 +134,8 @@ static void queue_answer(struct http_request *r, int status, const char *ctype, 
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     for (int i = 0; i < r->nheaders; i++)
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    if (atomic_load_explicit(&stopping, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     drop_headers(r);
     MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -370,7 +378,6 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
         return -1;
     }
     freeaddrinfo(res);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -383,24 +390,61 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
     return fd;
 }
 
+/* The acceptor: one thread blocks in accept() and hands each connection to the worker
+ * daemon with the fewest connections. libmicrohttpd's own thread pool lets whichever
+ * worker wakes first accept every pending connection, which can leave one core idle
+ * under a load tool's burst of connections. */
+static void *accept_loop(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                struct timespec ts = {0, 10 * 1000000L};   /* out of descriptors: back off */
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            break;   /* listen socket shut down: server_stop() */
+        }
+        struct MHD_Daemon *best = workers[0];
+        unsigned best_n = UINT32_MAX;
+        for (int i = 0; i < nworkers; i++) {
+            const union MHD_DaemonInfo *di = MHD_get_daemon_info(workers[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+            unsigned n = di ? di->num_connections : 0;
+            if (n < best_n) { best_n = n; best = workers[i]; }
+        }
+        if (MHD_add_connection(best, fd, (struct sockaddr *)&ss, sl) != MHD_YES) close(fd);
+    }
+    return NULL;
+}
+
 int server_start(const char *addr, int threads, char *url, size_t url_n)
 {
     listen_fd = bind_listener(addr, url, url_n);
     if (listen_fd < 0) return -1;
     if (start_defer_thread() < 0) { fprintf(stderr, "memdemo: cannot start the deferral thread\n"); return -1; }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
-                               MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
-                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                               MHD_OPTION_END);
-    if (!daemon_) {
-        fprintf(stderr, "memdemo: libmicrohttpd could not start on %s\n", addr);
-        close(listen_fd);
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (threads > SERVER_MAX_THREADS) threads = SERVER_MAX_THREADS;
+    for (nworkers = 0; nworkers < threads; nworkers++) {
+        workers[nworkers] = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+                                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                                             MHD_OPTION_END);
+        if (!workers[nworkers]) {
+            fprintf(stderr, "memdemo: libmicrohttpd could not start worker %d\n", nworkers);
+            return -1;
+        }
+    }
+    if (pthread_create(&acceptor, NULL, accept_loop, NULL) != 0) {
+        fprintf(stderr, "memdemo: cannot start the acceptor thread\n");
         return -1;
     }
+    acceptor_started = 1;
     return 0;
 }
 
@@ -408,9 +452,12 @@ long server_in_flight(void) { return atomic_load(&in_flight); }
 
 void server_stop(double grace_seconds)
 {
-    if (!daemon_) return;
-    int fd = MHD_quiesce_daemon(daemon_);
-    if (fd >= 0) close(fd);
+    if (!acceptor_started) return;
+    atomic_store(&stopping, 1);
+    shutdown(listen_fd, SHUT_RDWR);   /* wakes the acceptor, which then exits */
+    pthread_join(acceptor, NULL);
+    close(listen_fd);
+    acceptor_started = 0;
     pthread_mutex_lock(&defer_lock);
     defer_shutdown = 1;
     pthread_cond_signal(&defer_cond);
@@ -421,6 +468,6 @@ void server_stop(double grace_seconds)
         nanosleep(&ts, NULL);   /* EINTR from collections only shortens a 10 ms step */
     }
     pthread_join(defer_thread, NULL);
-    MHD_stop_daemon(daemon_);
-    daemon_ = NULL;
+    for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i]);
+    nworkers = 0;
 }

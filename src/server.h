@@ -1,7 +1,7 @@
-/* server: memdemo's HTTP server over libmicrohttpd (thread pool, epoll), implementing
- * src/http.h for the handlers.
+/* server: memdemo's HTTP server over libmicrohttpd (an acceptor and one epoll worker
+ * daemon per thread), implementing src/http.h for the handlers.
  *
- * Owns: the listening socket, libmicrohttpd's daemon and its worker threads (each
+ * Owns: the listening socket, the acceptor, libmicrohttpd's worker daemons (each
  * registered with the collector on its first request), per-request state, deferred
  * requests (suspended connections resumed by a timer thread or on disconnect), and
  * graceful shutdown. Leaves what each path does to src/routes.c and the handlers.

@@ -7,7 +7,8 @@ export HOME=$T GOCACHE=$T/gocache BROWSER=true
 
 # trace_fetch SECONDS OUT [curl args]: fetches a trace; headers in OUT.h
 trace_fetch() { curl -s --max-time 120 -D "$2.h" -o "$2" "${@:3}" "$BASE/debug/pprof/trace?seconds=$1"; }
-dump() { (cd "$T" && go tool trace -d "$1" >"$1.d" 2>"$1.err"); }
+# go tool trace listens even with -d; its default address needs "localhost" resolvable.
+dump() { (cd "$T" && go tool trace -http=127.0.0.1:0 -d "$1" >"$1.d" 2>"$1.err"); }
 count_ev() { awk -v e="$1" '$2 == e' "$2" | wc -l; }
 
 start_server -repetitions 1000 -threads 2 || exit 1
@@ -68,7 +69,7 @@ kill "$UI" 2>/dev/null; wait "$UI" 2>/dev/null
 # 6. the same trace opens in Go 1.23 where Debian's golang-1.23-go is installed -------------
 GO123=/usr/lib/go-1.23/bin/go
 if [ -x "$GO123" ]; then
-    if (cd "$T" && GOTOOLCHAIN=local "$GO123" tool trace -d=1 "$T/a.trace" >/dev/null 2>"$T/g123.err"); then
+    if (cd "$T" && GOTOOLCHAIN=local "$GO123" tool trace -http=127.0.0.1:0 -d=1 "$T/a.trace" >/dev/null 2>"$T/g123.err"); then
         pass trace_opens_in_go_1_23
     else fail trace_opens_in_go_1_23 "$(tail -1 "$T/g123.err")"; fi
 else

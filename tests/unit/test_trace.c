@@ -72,7 +72,7 @@ static int count(const char *hay, const char *needle)
 static int dump(const char *file, struct buf *out)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "go tool trace -d '%s'", file);
+    snprintf(cmd, sizeof cmd, "go tool trace -http=127.0.0.1:0 -d '%s'", file);
     return run(cmd, out);
 }
 
@@ -538,7 +538,7 @@ TEST(trace_parses_in_go123)
     struct buf d = BUF_INIT;
     char cmd[512];
     CHECK(main_trace[0]);
-    snprintf(cmd, sizeof cmd, "GOTOOLCHAIN=local " GO123 " tool trace -d=1 '%s'", main_trace);
+    snprintf(cmd, sizeof cmd, "GOTOOLCHAIN=local " GO123 " tool trace -http=127.0.0.1:0 -d=1 '%s'", main_trace);
     CHECK_EQ_INT(run(cmd, &d), 0);
     buf_free(&d);
 }

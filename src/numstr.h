@@ -7,8 +7,11 @@
 #ifndef MEMDEMO_NUMSTR_H
 #define MEMDEMO_NUMSTR_H
 
-/* Returns the decimal form of v as a NUL-terminated string in pointer-free GC memory.
- * Never NULL (allocation failure aborts). Caller: a gcthreads-registered thread. */
-char *numstr_itoa(long v);
+#include <stddef.h>
+
+/* Returns the decimal form of v as a NUL-terminated string in pointer-free GC memory,
+ * and its length without the NUL in *len unless len is NULL. Never NULL (allocation
+ * failure aborts). Caller: a gcthreads-registered thread. */
+char *numstr_itoa(long v, size_t *len);
 
 #endif

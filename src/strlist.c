@@ -1,12 +1,10 @@
 /* strlist: chunked list of GC strings. See strlist.h. */
 #include "src/strlist.h"
 
-#include <string.h>
-
 #include "gc/gcheap.h"
 #include "src/numstr.h"
 
-void strlist_push(struct strlist *l, char *s)
+void strlist_push(struct strlist *l, char *s, size_t len)
 {
     struct strlist_chunk *t = l->tail;
     if (!t || t->used == STRLIST_CHUNK) {
@@ -16,7 +14,7 @@ void strlist_push(struct strlist *l, char *s)
     }
     t->items[t->used++] = s;
     l->count++;
-    l->bytes += strlen(s) + 1;
+    l->bytes += len + 1;
 }
 
 void strlist_splice(struct strlist *to, struct strlist *from)
@@ -31,7 +29,11 @@ void strlist_splice(struct strlist *to, struct strlist *from)
 
 void strlist_fill_numbers(struct strlist *l, long n)
 {
-    for (long i = 0; i < n; i++) strlist_push(l, numstr_itoa(i));
+    size_t len;
+    for (long i = 0; i < n; i++) {
+        char *s = numstr_itoa(i, &len);
+        strlist_push(l, s, len);
+    }
 }
 
 const char *strlist_at(const struct strlist *l, size_t i)

@@ -27,9 +27,9 @@ struct strlist {
 
 #define STRLIST_INIT {0, 0, 0, 0}
 
-/* Appends s (a GC string; the list keeps it alive). Allocates a chunk when the tail
- * is full. Registered thread. */
-void strlist_push(struct strlist *l, char *s);
+/* Appends s (a GC string of len bytes plus its NUL; the list keeps it alive).
+ * Allocates a chunk when the tail is full. Registered thread. */
+void strlist_push(struct strlist *l, char *s, size_t len);
 
 /* Appends every chunk of `from` to `to` and empties `from`; no allocation, O(1).
  * Safe to call with a lock held. */

@@ -9,13 +9,16 @@
 
 TEST(itoa_writes_decimal_including_negatives_and_extremes)
 {
-    CHECK_EQ_STR(numstr_itoa(0), "0");
-    CHECK_EQ_STR(numstr_itoa(7), "7");
-    CHECK_EQ_STR(numstr_itoa(-42), "-42");
-    CHECK_EQ_STR(numstr_itoa(1234567890), "1234567890");
+    CHECK_EQ_STR(numstr_itoa(0, NULL), "0");
+    CHECK_EQ_STR(numstr_itoa(7, NULL), "7");
+    CHECK_EQ_STR(numstr_itoa(-42, NULL), "-42");
+    CHECK_EQ_STR(numstr_itoa(1234567890, NULL), "1234567890");
+    size_t len = 0;
+    CHECK_EQ_STR(numstr_itoa(-905, &len), "-905");
+    CHECK_EQ_INT(len, 4);
     char want[32];
     snprintf(want, sizeof want, "%ld", (long)(-9223372036854775807L - 1));
-    CHECK_EQ_STR(numstr_itoa(-9223372036854775807L - 1), want);
+    CHECK_EQ_STR(numstr_itoa(-9223372036854775807L - 1, NULL), want);
 }
 
 TEST(fill_numbers_makes_n_strings_in_order_across_chunks)

@@ -6,6 +6,7 @@
 #   make run          install missing packages, build, run ./memdemo -repetitions 1000
 #   make test         install missing packages, build, run every test; last line "N passed, N failed"
 #   make bench        install missing packages, build, compare memdemo with the Go peer (bench/)
+#                     and time heap profiles with 10,000 stacks (build/bench/heapstacks)
 #   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
 #   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
 #   make clean        remove build products
@@ -32,6 +33,7 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_SRC:.c=.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BENCH_BINS := $(BUILD)/bench/heapstacks
 
 .PHONY: all run test bench images install clean deps unit-tests
 all: memdemo
@@ -62,6 +64,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h
 
 unit-tests: $(UNIT_BINS)
 
+# Benchmark programs: their own main(), linked with the library objects like a unit test.
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
+
 run: deps
 	@$(MAKE) --no-print-directory memdemo
 	./memdemo -repetitions 1000
@@ -71,7 +78,7 @@ test: deps
 	@tests/run
 
 bench: deps
-	@$(MAKE) --no-print-directory memdemo
+	@$(MAKE) --no-print-directory memdemo $(BENCH_BINS)
 	@bench/run
 
 images: deps

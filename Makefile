@@ -21,7 +21,10 @@ PKGS      := bdw-gc libmicrohttpd libprotobuf-c zlib libdw
 # Flags are computed lazily so that `make run`/`make test` can install pkg-config and
 # the libraries before anything asks pkg-config.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+# bdwgc is linked statically (Debian's libgc.a): in a shared libgc every allocation
+# looked up its thread-local free lists through __tls_get_addr, 7% of /noleaker's CPU.
+PKG_LIBS   = -Wl,-Bstatic -lgc -Wl,-Bdynamic \
+             $(shell pkg-config --libs $(filter-out bdw-gc,$(PKGS))) -lpthread -ldl -lm
 SAN_FLAGS  = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-sanitize-recover=all,)
 CFLAGS     = -std=c11 -O2 -g -Wall -Wextra -Wstrict-prototypes -D_GNU_SOURCE -DGC_THREADS \
              -fno-omit-frame-pointer -MMD -MP -I. -I$(BUILD) $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS_EXTRA)

@@ -98,6 +98,12 @@ void gcheap_stats_unlocked(struct gcheap_stats *st);
  * while it allocates. Returns fn's result. */
 void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg);
 
+/* Runs fn(arg) with the calling thread in bdwgc's "blocking" state: collections do
+ * not stop it (one thread fewer to signal in every pause), so fn must neither touch
+ * GC memory nor hold the only reference to a GC object. For a thread that waits a
+ * long time (main() waiting for a signal). Returns fn's result. Registered thread. */
+void *gcheap_blocking(void *(*fn)(void *), void *arg);
+
 /* Hides / reveals an object address so that a table the GC may scan does not keep the
  * object alive (bdwgc's GC_HIDE_POINTER). */
 uintptr_t gcheap_hide(const void *obj);

@@ -50,7 +50,7 @@ static size_t nrecords, records_cap;
 static int32_t *record_slots;                    /* hash (stack,size,rate) -> id + 1 */
 static size_t nrecord_slots;
 
-static struct tracked *track_chunks[MAX_TRACK_CHUNKS];
+static struct tracked **track_chunks;            /* malloc'd: kept out of the GC's roots */
 static size_t track_used;                        /* high-water mark of slots */
 static size_t track_live;
 static uint32_t *track_free;                     /* stack of free slot indexes */
@@ -138,6 +138,7 @@ static long new_tracked(void)
     if (track_used % TRACK_CHUNK == 0) {
         size_t c = track_used / TRACK_CHUNK;
         if (c >= MAX_TRACK_CHUNKS) return -1;
+        if (!track_chunks && !(track_chunks = calloc(MAX_TRACK_CHUNKS, sizeof *track_chunks))) return -1;
         if (!track_chunks[c] && !(track_chunks[c] = malloc(TRACK_CHUNK * sizeof(struct tracked)))) return -1;
     }
     return (long)track_used++;

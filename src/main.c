@@ -48,10 +48,17 @@ static int install_stop_handlers(void)
     return sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ? -1 : 0;
 }
 
+/* Runs outside the collector's reach (gcheap_blocking): it touches no GC memory. */
+static void *read_stop_pipe(void *out)
+{
+    while (read(stop_pipe[0], out, 1) != 1) { /* EINTR: read again */ }
+    return NULL;
+}
+
 static void wait_for_stop_signal(void)
 {
     unsigned char sig = 0;
-    while (read(stop_pipe[0], &sig, 1) != 1) { /* EINTR (e.g. a collection): read again */ }
+    gcheap_blocking(read_stop_pipe, &sig);
     fprintf(stderr, "memdemo: %s: stopping (in-flight requests get %.0f s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_SECONDS);
 }

@@ -390,13 +390,16 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
     return fd;
 }
 
-/* The acceptor: one thread blocks in accept() and hands each connection to the worker
- * daemon with the fewest connections. libmicrohttpd's own thread pool lets whichever
- * worker wakes first accept every pending connection, which can leave one core idle
- * under a load tool's burst of connections. */
+/* The acceptor: one thread blocks in accept() and hands connections to the worker
+ * daemons in turn. libmicrohttpd's own thread pool lets whichever worker wakes first
+ * accept every pending connection, which can leave one core idle under a load tool's
+ * burst of connections. (Round robin rather than fewest-connections: libmicrohttpd
+ * counts an added connection only once its worker has picked it up, so during a burst
+ * every worker looks empty.) */
 static void *accept_loop(void *unused)
 {
     (void)unused;
+    int next_worker = 0;
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -410,14 +413,9 @@ static void *accept_loop(void *unused)
             }
             break;   /* listen socket shut down: server_stop() */
         }
-        struct MHD_Daemon *best = workers[0];
-        unsigned best_n = UINT32_MAX;
-        for (int i = 0; i < nworkers; i++) {
-            const union MHD_DaemonInfo *di = MHD_get_daemon_info(workers[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-            unsigned n = di ? di->num_connections : 0;
-            if (n < best_n) { best_n = n; best = workers[i]; }
-        }
-        if (MHD_add_connection(best, fd, (struct sockaddr *)&ss, sl) != MHD_YES) close(fd);
+        struct MHD_Daemon *worker = workers[next_worker];
+        next_worker = (next_worker + 1) % nworkers;
+        MHD_add_connection(worker, fd, (struct sockaddr *)&ss, sl);   /* closes fd itself on failure */
     }
     return NULL;
 }

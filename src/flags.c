@@ -35,7 +35,7 @@ static void flags_defaults(struct flags *f)
         .addr = "localhost:8080",
         .threads = cpus > 0 ? (cpus > 200 ? 200 : cpus) : 1,
         .memprofilerate = 512 * 1024,
-        .tracebuf = 8 << 20,
+        .tracebuf = 64 << 20,
         .gcdivisor = 3,
         .gcinitheap = 4 << 20,
     };

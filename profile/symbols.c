@@ -24,6 +24,9 @@ struct cached {                 /* one resolved pc; pc == 0 marks an empty slot 
     uintptr_t pc;
     int n;
     struct symbols_frame *frames;
+    int named;                  /* name/name_off below are filled (symbols_name) */
+    const char *name;           /* the ELF symbol containing pc, or NULL */
+    uintptr_t name_off;
 };
 
 static pthread_once_t symbols__once = PTHREAD_ONCE_INIT;
@@ -127,7 +130,7 @@ static void cache_put(uintptr_t pc, const struct symbols_frame *frames, int n)
     }
     size_t j = hash_word(pc) & (symbols__cache_cap - 1);
     while (symbols__cache[j].pc) j = (j + 1) & (symbols__cache_cap - 1);
-    symbols__cache[j] = (struct cached){pc, n, copy};
+    symbols__cache[j] = (struct cached){pc, n, copy, 0, NULL, 0};
     symbols__cache_len++;
 }
 
@@ -354,14 +357,29 @@ int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
     return n - skip;
 }
 
+/* The ELF symbol lookup scans the module's symbol table, so its answer is cached with
+ * the pc's frames: a debug=1 profile asks once per frame of every record. */
 const char *symbols_name(uintptr_t pc, uintptr_t *offset)
 {
     if (symbols_init() < 0) return NULL;
     pthread_mutex_lock(&symbols__lock);
+    struct cached *c = cache_find(pc);
+    if (!c) {
+        struct symbols_frame frames[SYMBOLS_MAX_FRAMES];
+        cache_put(pc, frames, resolve(pc, frames));
+        c = cache_find(pc);
+    }
     GElf_Off off = 0;
     GElf_Sym sym;
-    Dwfl_Module *mod = dwfl_addrmodule(symbols__dwfl, pc);
-    const char *name = mod ? dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL) : NULL;
+    const char *name;
+    if (c && c->named) {
+        name = c->name;
+        off = c->name_off;
+    } else {
+        Dwfl_Module *mod = dwfl_addrmodule(symbols__dwfl, pc);
+        name = mod ? dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL) : NULL;
+        if (c) { c->named = 1; c->name = name; c->name_off = (uintptr_t)off; }
+    }
     pthread_mutex_unlock(&symbols__lock);
     if (name && offset) *offset = (uintptr_t)off;
     return name;

@@ -1,7 +1,9 @@
 /* stacks: call-stack capture for sampled allocations, and the table that interns
  * them so that profiler memory grows with distinct stacks, not with samples.
  *
- * Owns: unwinding (glibc backtrace(), i.e. libgcc's DWARF unwinder), cutting off the
+ * Owns: unwinding (memdemo's frame-pointer chain, checked against the thread's stack
+ * bounds, up to the first frame outside the executable; glibc's backtrace() when the
+ * bounds are unknown), cutting off the
  * allocator's and the profiler's own frames (everything in the memdemo_alloc_text
  * section, see gcheap.h) so the top frame is the function that asked for memory, and
  * a hash table of unique stacks in malloc'd memory (never the GC heap).
@@ -16,8 +18,8 @@
 
 /* Captures the caller's stack as return addresses, caller of the allocator first.
  * Writes at most `max` (<= STACKS_MAX_DEPTH) into pcs and returns the count (0 if
- * unwinding failed). Lock-free, no allocation after stacks_init(); not for GC
- * listeners. Must be called from code in the alloc text section. */
+ * unwinding failed). Lock-free; may allocate once per thread (its stack bounds); not
+ * for GC listeners. Must be called from code in the alloc text section. */
 int stacks_capture(uintptr_t *pcs, int max);
 
 /* Unwinds once so that glibc loads its unwinder before any sampled allocation (the

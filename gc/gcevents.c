@@ -20,6 +20,7 @@ static _Atomic int listener_count;
 
 static uint64_t stw_started_ns;               /* written under the allocation lock */
 static _Atomic uint64_t pause_total, pause_max, pause_last, pause_count;
+static _Atomic uint64_t pause_history[GCEVENTS_PAUSE_HISTORY];   /* by pause number */
 
 uint64_t gcevents_now_ns(void)
 {
@@ -53,7 +54,9 @@ static void account_pause(enum gcevent ev)
         uint64_t d = gcevents_now_ns() - stw_started_ns;
         stw_started_ns = 0;
         atomic_fetch_add_explicit(&pause_total, d, memory_order_relaxed);
-        atomic_fetch_add_explicit(&pause_count, 1, memory_order_relaxed);
+        uint64_t k = atomic_load_explicit(&pause_count, memory_order_relaxed);
+        atomic_store_explicit(&pause_history[k % GCEVENTS_PAUSE_HISTORY], d, memory_order_relaxed);
+        atomic_store_explicit(&pause_count, k + 1, memory_order_release);
         atomic_store_explicit(&pause_last, d, memory_order_relaxed);
         if (d > atomic_load_explicit(&pause_max, memory_order_relaxed))
             atomic_store_explicit(&pause_max, d, memory_order_relaxed);
@@ -88,3 +91,15 @@ uint64_t gcevents_pause_total_ns(void) { return atomic_load_explicit(&pause_tota
 uint64_t gcevents_pause_max_ns(void) { return atomic_load_explicit(&pause_max, memory_order_relaxed); }
 uint64_t gcevents_pause_last_ns(void) { return atomic_load_explicit(&pause_last, memory_order_relaxed); }
 uint64_t gcevents_pause_count(void) { return atomic_load_explicit(&pause_count, memory_order_relaxed); }
+
+int gcevents_recent_pauses(uint64_t *out, int max)
+{
+    uint64_t k = atomic_load_explicit(&pause_count, memory_order_acquire);
+    int n = 0;
+    while (n < max && n < GCEVENTS_PAUSE_HISTORY && (uint64_t)n < k) {
+        out[n] = atomic_load_explicit(&pause_history[(k - 1 - (uint64_t)n) % GCEVENTS_PAUSE_HISTORY],
+                                      memory_order_relaxed);
+        n++;
+    }
+    return n;
+}

@@ -55,4 +55,11 @@ uint64_t gcevents_pause_max_ns(void);
 uint64_t gcevents_pause_last_ns(void);
 uint64_t gcevents_pause_count(void);
 
+#define GCEVENTS_PAUSE_HISTORY 256
+
+/* Copies the most recent pauses (ns), newest first, into out (at most max, at most
+ * GCEVENTS_PAUSE_HISTORY) and returns how many. A pause being recorded concurrently
+ * may be missed or seen twice; the figures are for display. Any thread. */
+int gcevents_recent_pauses(uint64_t *out, int max);
+
 #endif

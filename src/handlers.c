@@ -89,6 +89,21 @@ static void json_string(struct buf *b, const char *s)
     buf_putc(b, '"');
 }
 
+/* "PauseNs": Go's layout, a 256-entry ring in which the pause of collection k sits
+ * at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. Ends the memstats
+ * object. */
+static void write_pause_ring(struct buf *b, uint64_t collections)
+{
+    uint64_t recent[GCEVENTS_PAUSE_HISTORY], ring[GCEVENTS_PAUSE_HISTORY] = {0};
+    int n = gcevents_recent_pauses(recent, GCEVENTS_PAUSE_HISTORY);
+    for (int j = 0; j < n; j++)
+        ring[(collections + GCEVENTS_PAUSE_HISTORY - 1 - (uint64_t)j) % GCEVENTS_PAUSE_HISTORY] = recent[j];
+    buf_puts(b, ", \"PauseNs\": [");
+    for (int i = 0; i < GCEVENTS_PAUSE_HISTORY; i++)
+        buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)ring[i]);
+    buf_puts(b, "]},\n");
+}
+
 void handle_vars(struct http_request *req)
 {
     struct gcheap_stats st;
@@ -104,13 +119,14 @@ void handle_vars(struct http_request *req)
     buf_printf(&b, "],\n\"memstats\": {\"NumGC\": %llu, \"HeapSys\": %llu, \"HeapIdle\": %llu, "
                    "\"HeapReleased\": %llu, \"HeapInuse\": %llu, \"TotalAlloc\": %llu, "
                    "\"AllocSinceGC\": %llu, \"PauseTotalNs\": %llu, \"MaxPauseNs\": %llu, "
-                   "\"LastPauseNs\": %llu, \"NumPause\": %llu},\n",
+                   "\"LastPauseNs\": %llu, \"NumPause\": %llu",
                (unsigned long long)st.collections, (unsigned long long)st.heap_size,
                (unsigned long long)st.free_bytes, (unsigned long long)st.unmapped_bytes,
                (unsigned long long)st.in_use_bytes, (unsigned long long)st.total_allocated,
                (unsigned long long)st.allocated_since_gc, (unsigned long long)st.pause_total_ns,
                (unsigned long long)st.pause_max_ns, (unsigned long long)st.pause_last_ns,
                (unsigned long long)gcevents_pause_count());
+    write_pause_ring(&b, st.collections);
     struct sampler_stats ps;
     sampler_stats(&ps);
     buf_printf(&b, "\"profiler\": {\"memprofilerate\": %lld, \"samples\": %llu, \"stacks\": %llu, "

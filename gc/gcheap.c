@@ -26,6 +26,13 @@ static _Atomic(gcheap_interval_fn) interval_hook;
 
 static __thread _Atomic intptr_t sample_countdown;
 
+/* Bumped by every reset. A thread whose copy differs starts a fresh interval at its
+ * next allocation instead of sampling it: a forced sample would be weighted as if a
+ * whole interval had been allocated (about `rate` bytes of phantom allocation per
+ * thread per rate change). */
+static _Atomic unsigned reset_generation;
+static __thread unsigned seen_generation;
+
 extern const char __start_memdemo_alloc_text[];
 extern const char __stop_memdemo_alloc_text[];
 
@@ -42,6 +49,7 @@ _Atomic intptr_t *gcheap__countdown_of_current_thread(void)
 
 void gcheap__arm_current_thread(void)
 {
+    seen_generation = atomic_load_explicit(&reset_generation, memory_order_acquire);
     atomic_store_explicit(&sample_countdown, draw_interval(), memory_order_relaxed);
 }
 
@@ -55,6 +63,13 @@ static void out_of_memory(size_t n)
  * (if a sampler is installed) and a new countdown drawn. */
 GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
 {
+    unsigned gen = atomic_load_explicit(&reset_generation, memory_order_acquire);
+    if (gen != seen_generation) {   /* reset: this allocation starts a new interval */
+        seen_generation = gen;
+        intptr_t left = draw_interval() - (intptr_t)n;
+        atomic_store_explicit(&sample_countdown, left, memory_order_relaxed);
+        if (left >= 0) return;
+    }
     gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
     intptr_t next = sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN;
     atomic_store_explicit(&sample_countdown, next, memory_order_relaxed);
@@ -97,8 +112,9 @@ void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval)
 
 void gcheap_reset_sample_countdowns(void)
 {
-    /* Zero makes the next allocation of each thread take the slow path. It samples that
-     * one allocation (a bias of one object per thread per rate change) and draws anew. */
+    /* Zero sends each thread's next allocation to the slow path, which sees the new
+     * generation and starts a fresh interval with that allocation. */
+    atomic_fetch_add_explicit(&reset_generation, 1, memory_order_release);
     gcthreads__for_each_countdown(0);
 }
 
@@ -135,7 +151,7 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->heap_size = ps->heapsize_full;
     st->free_bytes = ps->free_bytes_full;
     st->unmapped_bytes = ps->unmapped_bytes;
-    st->in_use_bytes = ps->heapsize_full - ps->free_bytes_full - ps->unmapped_bytes;
+    st->in_use_bytes = ps->heapsize_full - ps->free_bytes_full;   /* free_bytes_full counts unmapped */
     st->total_allocated = ps->allocd_bytes_before_gc + ps->bytes_allocd_since_gc;
     st->allocated_since_gc = ps->bytes_allocd_since_gc;
     st->reclaimed_last_gc = ps->bytes_reclaimed_since_gc;

@@ -60,8 +60,9 @@ typedef intptr_t (*gcheap_interval_fn)(void);
 void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval);
 
 /* Forces every registered thread to draw a new interval at its next allocation (used
- * when the rate changes at run time). Any thread; a reset may be lost in a race with a
- * thread's own allocation, which then picks up the change at its next sample. */
+ * when the rate changes at run time); that allocation is sampled only if the new
+ * interval says so. Any thread; a reset may be lost in a race with a thread's own
+ * allocation, which then picks up the change at its next sample. */
 void gcheap_reset_sample_countdowns(void);
 
 /* Marks the text of functions that belong to the allocator or the profiler, so that
@@ -73,10 +74,10 @@ int gcheap_pc_is_alloc_text(uintptr_t pc);
 /* --- statistics ------------------------------------------------------------------ */
 struct gcheap_stats {
     uint64_t collections;          /* completed collections since start */
-    uint64_t heap_size;            /* bytes the GC heap spans (mapped) */
-    uint64_t free_bytes;           /* of which free */
-    uint64_t unmapped_bytes;       /* returned to the OS */
-    uint64_t in_use_bytes;         /* heap_size - free - unmapped */
+    uint64_t heap_size;            /* bytes the GC heap spans, unmapped parts included */
+    uint64_t free_bytes;           /* of which free, unmapped parts included */
+    uint64_t unmapped_bytes;       /* of which returned to the OS */
+    uint64_t in_use_bytes;         /* heap_size - free (free includes unmapped) */
     uint64_t total_allocated;      /* bytes allocated since start (approx., bdwgc's) */
     uint64_t allocated_since_gc;   /* bytes allocated since the last collection */
     uint64_t reclaimed_last_gc;    /* bytes the last collection reclaimed (approx.) */

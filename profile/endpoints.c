@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "profile/pprof.h"
 #include "profile/sampler.h"
@@ -108,7 +109,7 @@ static void answer_profile(struct http_request *req, const char *name, struct sa
 struct delta_window {
     const char *name;
     struct sampler_snapshot start;
-    int64_t seconds;
+    uint64_t started_ns;          /* monotonic; a shutdown may end the window early */
 };
 
 static void finish_delta(struct http_request *req, int client_gone, void *state)
@@ -120,7 +121,7 @@ static void finish_delta(struct http_request *req, int client_gone, void *state)
             http_respond_pprof_error(req, 500, "out of memory taking the profile");
         } else {
             sampler_snapshot_delta(&end, &w->start);
-            answer_profile(req, w->name, &end, 0, w->seconds * 1000000000);
+            answer_profile(req, w->name, &end, 0, (int64_t)(gcevents_now_ns() - w->started_ns));
         }
     }
     sampler_snapshot_free(&w->start);
@@ -145,13 +146,13 @@ static void serve_heap(struct http_request *req, const char *name)
             return;
         }
         struct delta_window *w = calloc(1, sizeof *w);
-        if (!w || sampler_snapshot(&w->start, gc > 0) < 0) {
+        if (!w || sampler_snapshot(&w->start, 0) < 0) {
             free(w);
             http_respond_pprof_error(req, 500, "out of memory taking the profile");
             return;
         }
         w->name = name;
-        w->seconds = seconds;
+        w->started_ns = gcevents_now_ns();
         if (http_defer(req, (double)seconds, finish_delta, w) < 0) {
             sampler_snapshot_free(&w->start);
             free(w);
@@ -160,7 +161,8 @@ static void serve_heap(struct http_request *req, const char *name)
         return;
     }
     struct sampler_snapshot s;
-    if (sampler_snapshot(&s, gc > 0) < 0) { http_respond_pprof_error(req, 500, "out of memory taking the profile"); return; }
+    /* As in Go, gc=1 collects first for heap only (allocs does not depend on it). */
+    if (sampler_snapshot(&s, gc > 0 && strcmp(name, "heap") == 0) < 0) { http_respond_pprof_error(req, 500, "out of memory taking the profile"); return; }
     answer_profile(req, name, &s, debug > 0, 0);
 }
 
@@ -174,7 +176,10 @@ void endpoints_set_cmdline(int argc, char **argv) { cmd_argc = argc; cmd_argv = 
 static void serve_cmdline(struct http_request *req)
 {
     struct buf b = BUF_INIT;
-    for (int i = 0; i < cmd_argc; i++) { buf_puts(&b, cmd_argv[i]); buf_putc(&b, i + 1 < cmd_argc ? '\0' : '\n'); }
+    for (int i = 0; i < cmd_argc; i++) {   /* as Go: NUL between arguments, no newline */
+        if (i) buf_putc(&b, '\0');
+        buf_puts(&b, cmd_argv[i]);
+    }
     http_add_header(req, "X-Content-Type-Options", "nosniff");
     http_respond(req, 200, "text/plain; charset=utf-8", &b);
 }
@@ -185,6 +190,7 @@ static void serve_symbol(struct http_request *req)
 {
     size_t len = 0;
     const char *in = http_body(req, &len);
+    if (!in && (in = http_query_first_key(req))) len = strlen(in);   /* GET ?0xADDR+0xADDR */
     struct buf b = BUF_INIT;
     buf_puts(&b, "num_symbols: 1\n");
     if (in) {

@@ -184,7 +184,7 @@ static void reap_if_collected(void)
 /* ---- the sampling hook --------------------------------------------------------------- */
 
 /* Records obj under the profiler lock. Returns 0 or -1 (out of memory: sample lost). */
-static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n)
+static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, uint32_t cycle)
 {
     int64_t r = atomic_load(&rate);
     int stack = stacks_intern(stacks, pcs, n);
@@ -197,7 +197,7 @@ static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n)
     records[rec].allocs++;
     t->link = gcheap_hide(obj);
     t->record = (uint32_t)rec;
-    t->cycle = atomic_load(&completed_collections);
+    t->cycle = cycle;
     track_live++;
     if (gcheap_watch_free(&t->link, obj) < 0) {   /* untracked: count it freed at once */
         records[rec].frees++;
@@ -209,11 +209,14 @@ static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n)
 GCHEAP_ALLOC_TEXT static intptr_t on_sampled_allocation(void *obj, size_t size)
 {
     if (atomic_load_explicit(&rate, memory_order_relaxed) == 0) return draw_interval();
+    /* Read first: a collection that completes while we capture and record must not
+     * make the object look allocated after it (it would miss one in-use snapshot). */
+    uint32_t cycle = atomic_load(&completed_collections);
     uintptr_t pcs[STACKS_MAX_DEPTH];
     int n = stacks_capture(pcs, STACKS_MAX_DEPTH);
     pthread_mutex_lock(&lock);
     reap_if_collected();
-    record_sample(obj, size, pcs, n);
+    record_sample(obj, size, pcs, n, cycle);
     pthread_mutex_unlock(&lock);
     atomic_fetch_add_explicit(&samples_taken, 1, memory_order_relaxed);
     return draw_interval();

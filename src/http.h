@@ -27,6 +27,11 @@ const char *http_path(const struct http_request *req);
 /* The value of query parameter `key` (URL-decoded), "" if present without a value,
  * NULL if absent. */
 const char *http_query(const struct http_request *req, const char *key);
+/* The first query parameter's name (URL-decoded: '+' reads as a space), or NULL when
+ * the URL has no query. For queries that are a bare list, like
+ * /debug/pprof/symbol?0x1+0x2. */
+const char *http_query_first_key(const struct http_request *req);
+
 /* The request body (POST), NUL-terminated; NULL and *len = 0 when there is none.
  * Bodies over 1 MiB are refused by the server with 413 before the handler runs. */
 const char *http_body(const struct http_request *req, size_t *len);
@@ -51,11 +56,12 @@ void http_respond_pprof_error(struct http_request *req, int status, const char *
 
 /* Deferral: the handler needs to wait (a trace window, a delta profile) without
  * blocking the worker thread, which goes on serving other connections.
- * After `seconds`, or earlier when the client disconnects (client_gone = 1) or the
- * server shuts down (client_gone = 1 too), `resume(req, client_gone, state)` is called
- * on a worker thread and must answer (or, if client_gone, may just free its state;
- * the server then closes the connection). Returns 0, or -1 if deferral is impossible
- * (the handler must then answer itself). */
+ * After `seconds`, earlier when the server shuts down (the window is cut short:
+ * client_gone = 0), or when the client disconnects (client_gone = 1),
+ * `resume(req, client_gone, state)` is called on a worker thread and must answer (or,
+ * if client_gone, may just free its state; the server then closes the connection).
+ * Returns 0, or -1 if deferral is impossible, e.g. during shutdown (the handler must
+ * then answer itself and keep ownership of state). */
 typedef void (*http_resume_fn)(struct http_request *req, int client_gone, void *state);
 int http_defer(struct http_request *req, double seconds, http_resume_fn resume, void *state);
 

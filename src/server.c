@@ -61,6 +61,7 @@ struct http_request {
 };
 
 #define SERVER_MAX_THREADS 200
+#define SERVER_MAX_CONNECTIONS 10000   /* per worker; libmicrohttpd's default is ~1000 */
 
 static struct MHD_Daemon *workers[SERVER_MAX_THREADS];
 static int nworkers;
@@ -104,6 +105,20 @@ const char *http_query(const struct http_request *r, const char *key)
     struct query_lookup q = {key, NULL, 0};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_arg, &q);
     return q.found ? q.value : NULL;
+}
+
+static enum MHD_Result first_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind; (void)value;
+    *(const char **)cls = key;
+    return MHD_NO;
+}
+
+const char *http_query_first_key(const struct http_request *r)
+{
+    const char *key = NULL;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, first_arg, &key);
+    return key;
 }
 
 int http_add_header(struct http_request *r, const char *name, const char *value)
@@ -191,9 +206,15 @@ int http_defer(struct http_request *r, double seconds, http_resume_fn resume, vo
     r->resume_state = state;
     r->deadline_ns = gcevents_now_ns() + (uint64_t)(seconds * 1e9);
     r->client_gone = 0;
+    pthread_mutex_lock(&defer_lock);
+    if (defer_shutdown) {   /* the deferral thread is finishing: nobody would resume us */
+        pthread_mutex_unlock(&defer_lock);
+        r->resume = NULL;
+        r->resume_state = NULL;
+        return -1;
+    }
     r->deferred = 1;
     MHD_suspend_connection(r->conn);
-    pthread_mutex_lock(&defer_lock);
     r->defer_next = defer_list;
     defer_list = r;
     pthread_cond_signal(&defer_cond);
@@ -217,8 +238,8 @@ static void resume_due(void)
     struct http_request **pp = &defer_list;
     while (*pp) {
         struct http_request *r = *pp;
-        int gone = defer_shutdown || client_hung_up(r->fd);
-        if (gone || now >= r->deadline_ns) {
+        int gone = client_hung_up(r->fd);
+        if (gone || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
             *pp = r->defer_next;
             r->client_gone = gone;
             MHD_resume_connection(r->conn);
@@ -264,7 +285,7 @@ static void run_resume(struct http_request *r)
 {
     r->deferred = 0;
     r->resume(r, r->client_gone, r->resume_state);
-    if (!r->answered) http_respond_text(r, 503, "request abandoned: %s",
+    if (!r->answered && !r->deferred) http_respond_text(r, 503, "request abandoned: %s",
                                         defer_shutdown ? "server shutting down" : "client went away");
 }
 
@@ -405,13 +426,12 @@ static void *accept_loop(void *unused)
         socklen_t sl = sizeof ss;
         int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
+            if (atomic_load(&stopping)) break;   /* listen socket shut down: server_stop() */
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 struct timespec ts = {0, 10 * 1000000L};   /* out of descriptors: back off */
                 nanosleep(&ts, NULL);
-                continue;
             }
-            break;   /* listen socket shut down: server_stop() */
+            continue;   /* EINTR, ECONNABORTED, EPROTO, ...: the next connection may be fine */
         }
         struct MHD_Daemon *worker = workers[next_worker];
         next_worker = (next_worker + 1) % nworkers;
@@ -432,6 +452,7 @@ int server_start(const char *addr, int threads, char *url, size_t url_n)
         workers[nworkers] = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
                                              MHD_OPTION_END);
         if (!workers[nworkers]) {
             fprintf(stderr, "memdemo: libmicrohttpd could not start worker %d\n", nworkers);

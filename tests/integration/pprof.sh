@@ -115,10 +115,14 @@ bad post_heap_is_405 405 'Method Not Allowed' '/debug/pprof/heap' -X POST
 bad trace_too_long_is_400 400 'at most' '/debug/pprof/trace?seconds=1e9'
 http "/debug/memprofilerate?rate=-1" >/dev/null; expect_eq negative_rate_is_400 "$(status)" 400
 http "/debug/pprof/cmdline" >"$T/cmd"; check cmdline_answers_argv grep -q 'memprofilerate' "$T/cmd"
+expect_eq cmdline_is_argv_joined_by_nul "$(tr '\0' ' ' <"$T/cmd")" "$MEMDEMO -addr 127.0.0.1:0 -repetitions 1000 -memprofilerate 16384"
+check cmdline_has_no_trailing_newline test "$(tail -c 1 "$T/cmd" | od -An -tx1 | tr -d ' ')" != 0a
 http "/debug/pprof/symbol" >/dev/null; check symbol_get_says_num_symbols grep -q '^num_symbols: 1' "$T/body"
 addr=$(curl -s "$BASE/debug/pprof/heap?debug=1" | grep -m1 'handle_leaker+' | awk '{print $2}')
 curl -s -X POST --data "$addr+0x1" "$BASE/debug/pprof/symbol" >"$T/sym"
 check symbol_post_names_address grep -q "^$addr handle_leaker$" "$T/sym"
+curl -s "$BASE/debug/pprof/symbol?$addr+0x1" >"$T/sym"
+check symbol_get_query_names_address grep -q "^$addr handle_leaker$" "$T/sym"
 http /debug/pprof/ >"$T/index"
 for p in heap allocs trace cmdline symbol; do check "pprof_index_lists_$p" grep -q "href=\"$p" "$T/index"; done
 http /noleaker >/dev/null; expect_eq server_still_serves_after_bad_input "$(status)" 200

@@ -103,8 +103,17 @@ trace_fetch 1 "$T/after.trace"
 check next_trace_works_after_hang_up grep -q '^HTTP/1.1 200' "$T/after.trace.h"
 dump "$T/after.trace" && pass trace_after_hang_up_parses || fail trace_after_hang_up_parses "$(tail -1 "$T/after.trace.err")"
 check index_lists_trace grep -q 'href="trace' <(curl -s "$BASE/debug/pprof/")
+# SIGTERM during a 30 s window: the window ends early and the client gets the trace so far
+trace_fetch 30 "$T/cut.trace" &
+CUT=$!
+sleep 0.5
+requests 20 /leaker >/dev/null
 stop_server
-expect_eq server_exits_cleanly "$STOP_STATUS" 0
+wait "$CUT"
+expect_eq server_exits_cleanly_during_a_trace "$STOP_STATUS" 0
+check trace_cut_by_shutdown_is_answered grep -q '^HTTP/1.1 200' "$T/cut.trace.h"
+dump "$T/cut.trace" && pass trace_cut_by_shutdown_parses || fail trace_cut_by_shutdown_parses "$(tail -1 "$T/cut.trace.err")"
+expect_eq trace_cut_by_shutdown_has_the_requests "$(count_ev UserTaskCreate "$T/cut.trace.d")" 20
 
 # 5. a tiny buffer cap under load: still parses, and says how much it dropped --------------
 start_server -repetitions 1000 -threads 2 -tracebuf 4096 || exit 1

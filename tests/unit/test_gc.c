@@ -71,10 +71,30 @@ TEST(sampler_fires_once_per_interval_of_bytes)
     for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);   /* 1.28 MB */
     gcheap_set_sampler(NULL, NULL);
     long n = atomic_load(&samples);
-    /* 1,280,000 / (1024 + up to 127 overshoot) is between 1111 and 1250, +1 for the reset */
+    /* 1,280,000 / (1024 + up to 127 overshoot) is between 1111 and 1250 */
     CHECK(n >= 1100 && n <= 1252);
     for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);
     CHECK_EQ_INT(atomic_load(&samples), n);
+}
+
+static intptr_t every_mib(void) { return 1 << 20; }
+static intptr_t count_sample_mib(void *obj, size_t size)
+{
+    (void)obj; (void)size;
+    atomic_fetch_add(&samples, 1);
+    return 1 << 20;
+}
+
+TEST(rate_resets_do_not_force_samples)
+{
+    atomic_store(&samples, 0);
+    gcheap_set_sampler(count_sample_mib, every_mib);
+    for (int i = 0; i < 100; i++) {          /* 100 resets, 6.4 KB allocated in all */
+        gcheap_reset_sample_countdowns();
+        gcheap_alloc_data(64);
+    }
+    gcheap_set_sampler(NULL, NULL);
+    CHECK_EQ_INT(atomic_load(&samples), 0);
 }
 
 static void *register_and_report(void *out)
@@ -137,6 +157,7 @@ int main(void)
     RUN(garbage_is_collected_and_heap_stays_small);
     RUN(watched_object_link_is_cleared_when_unreachable);
     RUN(sampler_fires_once_per_interval_of_bytes);
+    RUN(rate_resets_do_not_force_samples);
     RUN(threads_register_once_get_dense_ids_and_unregister_at_exit);
     RUN(collection_events_reach_listeners_in_order_and_pauses_count);
     UNIT_EXIT();

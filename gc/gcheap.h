@@ -86,6 +86,16 @@ struct gcheap_stats {
     uint64_t pause_last_ns;        /* the last one */
 };
 
+/* X(name, field): the figures every report prints (/debug/vars memstats, the
+ * debug=1 profile's trailer), named as in Go's runtime.MemStats where the meaning
+ * matches: HeapIdle = free bytes, HeapReleased = unmapped bytes. */
+#define GCHEAP_STATS_FIELDS(X)                                                       \
+    X("NumGC", collections) X("HeapSys", heap_size) X("HeapIdle", free_bytes)         \
+    X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
+    X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
+    X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
+    X("LastPauseNs", pause_last_ns)
+
 /* Fills *st with one consistent snapshot. Takes the allocation lock; never call from
  * a collection listener (use gcheap_stats_unlocked() there). Any registered thread. */
 void gcheap_stats(struct gcheap_stats *st);

@@ -69,14 +69,10 @@ static void text_trailer(struct buf *b)
     struct sampler_stats ps;
     gcheap_stats(&st);
     sampler_stats(&ps);
-    buf_printf(b, "\n# bdwgc\n# NumGC = %llu\n# HeapSize = %llu\n# HeapFree = %llu\n# HeapUnmapped = %llu\n"
-                  "# HeapInUse = %llu\n# TotalAlloc = %llu\n# AllocSinceGC = %llu\n"
-                  "# PauseTotalNs = %llu\n# MaxPauseNs = %llu\n",
-               (unsigned long long)st.collections, (unsigned long long)st.heap_size,
-               (unsigned long long)st.free_bytes, (unsigned long long)st.unmapped_bytes,
-               (unsigned long long)st.in_use_bytes, (unsigned long long)st.total_allocated,
-               (unsigned long long)st.allocated_since_gc, (unsigned long long)st.pause_total_ns,
-               (unsigned long long)st.pause_max_ns);
+    buf_puts(b, "\n# bdwgc\n");
+#define TEXT_FIELD(name, field) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)st.field);
+    GCHEAP_STATS_FIELDS(TEXT_FIELD)
+#undef TEXT_FIELD
     buf_printf(b, "# MemProfileRate = %lld\n# Samples = %llu\n# Stacks = %llu\n# RSS = %ld kB\n",
                (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks, rss_kib());
 }

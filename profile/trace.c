@@ -294,7 +294,9 @@ static struct tracewire_stream *collect_streams(int *n)
     return v;
 }
 
-int trace_stop(struct buf *out, uint64_t *dropped_events)
+/* Takes ctl_lock and closes the open window to writers; -1 (EINVAL, lock not held)
+ * when no window is open. */
+static int close_window(void)
 {
     pthread_mutex_lock(&ctl_lock);
     if (!running) {
@@ -303,6 +305,12 @@ int trace_stop(struct buf *out, uint64_t *dropped_events)
         return -1;
     }
     quiesce();
+    return 0;
+}
+
+int trace_stop(struct buf *out, uint64_t *dropped_events)
+{
+    if (close_window() < 0) return -1;
     win.t_stop = now_ns();
     win.first_free_g = atomic_load(&next_g);
     win.dropped = atomic_load(&lost);
@@ -324,13 +332,7 @@ int trace_stop(struct buf *out, uint64_t *dropped_events)
 
 int trace_cancel(void)
 {
-    pthread_mutex_lock(&ctl_lock);
-    if (!running) {
-        pthread_mutex_unlock(&ctl_lock);
-        errno = EINVAL;
-        return -1;
-    }
-    quiesce();
+    if (close_window() < 0) return -1;
     free_buffers();
     pthread_mutex_unlock(&ctl_lock);
     return 0;

@@ -116,16 +116,11 @@ void handle_vars(struct http_request *req)
         if (i) buf_puts(&b, ", ");
         json_string(&b, cmd_argv[i]);
     }
-    buf_printf(&b, "],\n\"memstats\": {\"NumGC\": %llu, \"HeapSys\": %llu, \"HeapIdle\": %llu, "
-                   "\"HeapReleased\": %llu, \"HeapInuse\": %llu, \"TotalAlloc\": %llu, "
-                   "\"AllocSinceGC\": %llu, \"PauseTotalNs\": %llu, \"MaxPauseNs\": %llu, "
-                   "\"LastPauseNs\": %llu, \"NumPause\": %llu",
-               (unsigned long long)st.collections, (unsigned long long)st.heap_size,
-               (unsigned long long)st.free_bytes, (unsigned long long)st.unmapped_bytes,
-               (unsigned long long)st.in_use_bytes, (unsigned long long)st.total_allocated,
-               (unsigned long long)st.allocated_since_gc, (unsigned long long)st.pause_total_ns,
-               (unsigned long long)st.pause_max_ns, (unsigned long long)st.pause_last_ns,
-               (unsigned long long)gcevents_pause_count());
+    buf_puts(&b, "],\n\"memstats\": {");
+#define JSON_FIELD(name, field) buf_printf(&b, "\"%s\": %llu, ", name, (unsigned long long)st.field);
+    GCHEAP_STATS_FIELDS(JSON_FIELD)
+#undef JSON_FIELD
+    buf_printf(&b, "\"NumPause\": %llu", (unsigned long long)gcevents_pause_count());
     write_pause_ring(&b, st.collections);
     struct sampler_stats ps;
     sampler_stats(&ps);

@@ -93,7 +93,7 @@ requests 200 /leaker >/dev/null
 wait "$DELTA"
 check delta_reports_window_traffic grep -q ' handle_leaker$' "$T/delta.top"
 check_absent delta_excludes_earlier_traffic ' handle_noleaker$' "$T/delta.top"
-check delta_has_duration grep -q 'Duration: 2s' "$T/delta.top"
+check delta_has_duration grep -q 'Duration: 2\(\.[0-9]*\)\?s' "$T/delta.top"
 
 # 7. bad input gets Go's answers; the server keeps serving -----------------------------------
 bad() { # NAME STATUS TEXT PATH [curl args]

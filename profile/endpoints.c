@@ -149,7 +149,7 @@ static void serve_heap(struct http_request *req, const char *name)
         }
         w->name = name;
         w->started_ns = gcevents_now_ns();
-        if (http_defer(req, (double)seconds, finish_delta, w) < 0) {
+        if (http_defer(req, (double)seconds, NULL, finish_delta, w) < 0) {
             sampler_snapshot_free(&w->start);
             free(w);
             http_respond_pprof_error(req, 500, "could not wait for the profile window");
@@ -205,22 +205,39 @@ static void serve_symbol(struct http_request *req)
 
 /* ---- trace ------------------------------------------------------------------------------ */
 
+/* The end of a trace window, on the server's deferral thread: stopping and writing a
+ * window of a few hundred thousand requests takes a few hundred ms, which on a worker
+ * would stall every connection it serves. trace_stop touches no GC memory. */
+struct trace_result {
+    struct buf out;
+    uint64_t dropped;
+    int rc, err;
+};
+
+static void write_trace(int client_gone, void *state)
+{
+    struct trace_result *t = state;
+    if (client_gone) { trace_cancel(); return; }
+    t->rc = trace_stop(&t->out, &t->dropped);
+    t->err = errno;
+}
+
 static void finish_trace(struct http_request *req, int client_gone, void *state)
 {
-    (void)state;
-    if (client_gone) { trace_cancel(); return; }
-    struct buf b = BUF_INIT;
-    uint64_t dropped = 0;
-    if (trace_stop(&b, &dropped) < 0) {
-        buf_free(&b);
-        http_respond_pprof_error(req, 500, "Could not write the trace: %s", strerror(errno));
-        return;
+    struct trace_result *t = state;
+    if (client_gone) {
+        buf_free(&t->out);
+    } else if (t->rc < 0) {
+        buf_free(&t->out);
+        http_respond_pprof_error(req, 500, "Could not write the trace: %s", strerror(t->err));
+    } else {
+        char n[32];
+        snprintf(n, sizeof n, "%llu", (unsigned long long)t->dropped);
+        http_add_header(req, "X-Trace-Dropped-Events", n);
+        attachment(req, "trace");
+        http_respond(req, 200, "application/octet-stream", &t->out);
     }
-    char n[32];
-    snprintf(n, sizeof n, "%llu", (unsigned long long)dropped);
-    http_add_header(req, "X-Trace-Dropped-Events", n);
-    attachment(req, "trace");
-    http_respond(req, 200, "application/octet-stream", &b);
+    free(t);
 }
 
 /* Go's rule: seconds is a float; missing, invalid or <= 0 means 1. */
@@ -234,13 +251,19 @@ static void serve_trace(struct http_request *req)
         http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", ENDPOINTS_MAX_SECONDS);
         return;
     }
+    struct trace_result *t = calloc(1, sizeof *t);
+    if (!t) { http_respond_pprof_error(req, 500, "Could not enable tracing: out of memory"); return; }
     if (trace_start() < 0) {
+        int err = errno;
+        free(t);
+        errno = err;
         if (errno == EBUSY) http_respond_pprof_error(req, 500, "Could not enable tracing: tracing is already enabled");
         else http_respond_pprof_error(req, 500, "Could not enable tracing: %s", strerror(errno));
         return;
     }
-    if (http_defer(req, seconds, finish_trace, NULL) < 0) {
+    if (http_defer(req, seconds, write_trace, finish_trace, t) < 0) {
         trace_cancel();
+        free(t);
         http_respond_pprof_error(req, 500, "Could not enable tracing: cannot wait for the window");
     }
 }

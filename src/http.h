@@ -63,6 +63,12 @@ void http_respond_pprof_error(struct http_request *req, int status, const char *
  * Returns 0, or -1 if deferral is impossible, e.g. during shutdown (the handler must
  * then answer itself and keep ownership of state). */
 typedef void (*http_resume_fn)(struct http_request *req, int client_gone, void *state);
-int http_defer(struct http_request *req, double seconds, http_resume_fn resume, void *state);
+/* Optional heavy work for when the window ends, run before resume on the server's
+ * deferral thread, not on a worker, so it delays no other client. That thread is not
+ * registered with the collector: prepare must not touch GC memory nor call gc/
+ * functions that allocate or lock it. */
+typedef void (*http_prepare_fn)(int client_gone, void *state);
+int http_defer(struct http_request *req, double seconds, http_prepare_fn prepare,
+               http_resume_fn resume, void *state);
 
 #endif

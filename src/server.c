@@ -8,7 +8,8 @@
  * libmicrohttpd frees.
  *
  * Deferred requests (http_defer) suspend their connection; the deferral thread polls
- * every DEFER_TICK_MS for deadlines and for clients that hung up, and resumes them;
+ * every DEFER_TICK_MS for deadlines and for clients that hung up, runs their prepare
+ * step (heavy work such as writing a trace, kept off the workers), and resumes them;
  * libmicrohttpd then calls the access handler again on the worker, which runs the
  * resume callback. If libmicrohttpd completes a deferred request without that call
  * (the client vanished), the completion hook runs the callback with client_gone = 1,
@@ -52,6 +53,7 @@ struct http_request {
     int nheaders;
     /* deferral */
     int deferred;
+    http_prepare_fn prepare;
     http_resume_fn resume;
     void *resume_state;
     uint64_t deadline_ns;
@@ -195,13 +197,15 @@ void http_respond_pprof_error(struct http_request *r, int status, const char *fm
     va_end(ap);
 }
 
-int http_defer(struct http_request *r, double seconds, http_resume_fn resume, void *state)
+int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
+               http_resume_fn resume, void *state)
 {
     if (r->answered || r->deferred || !defer_thread_started) return -1;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return -1;
     if (seconds < 0) seconds = 0;
     r->fd = ci->connect_fd;
+    r->prepare = prepare;
     r->resume = resume;
     r->resume_state = state;
     r->deadline_ns = gcevents_now_ns() + (uint64_t)(seconds * 1e9);
@@ -232,20 +236,37 @@ static int client_hung_up(int fd)
 
 /* Resumes every deferred request that is due (deadline, hang-up, or shutdown).
  * Called with defer_lock held. */
-static void resume_due(void)
+/* Unlinks every deferred request that is due (deadline, hang-up, or shutdown) and
+ * returns them as a list. Called with defer_lock held. */
+static struct http_request *take_due(void)
 {
     uint64_t now = gcevents_now_ns();
-    struct http_request **pp = &defer_list;
+    struct http_request **pp = &defer_list, *due = NULL;
     while (*pp) {
         struct http_request *r = *pp;
         int gone = client_hung_up(r->fd);
         if (gone || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
             *pp = r->defer_next;
             r->client_gone = gone;
-            MHD_resume_connection(r->conn);
+            r->defer_next = due;
+            due = r;
         } else {
             pp = &r->defer_next;
         }
+    }
+    return due;
+}
+
+/* Runs each due request's prepare step here, off the workers, then hands it back to
+ * its worker. The connections stay suspended until resumed, so libmicrohttpd does not
+ * touch them meanwhile. Called without defer_lock. */
+static void prepare_and_resume(struct http_request *due)
+{
+    while (due) {
+        struct http_request *r = due;
+        due = r->defer_next;
+        if (r->prepare) r->prepare(r->client_gone, r->resume_state);
+        MHD_resume_connection(r->conn);
     }
 }
 
@@ -254,7 +275,13 @@ static void *defer_loop(void *unused)
     (void)unused;
     pthread_mutex_lock(&defer_lock);
     for (;;) {
-        resume_due();
+        struct http_request *due = take_due();
+        if (due) {
+            pthread_mutex_unlock(&defer_lock);
+            prepare_and_resume(due);
+            pthread_mutex_lock(&defer_lock);
+            continue;
+        }
         if (defer_shutdown && !defer_list) break;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -1,5 +1,5 @@
 /* tracewire: recorded events -> Go 1.19 execution trace bytes. See tracewire.h for the
- * mapping; the state rules and wire format are in /work/shared/go-trace-v1/README.md
+ * mapping; the state rules and wire format are in ../shared/go-trace-v1/README.md (beside the repository)
  * and Go's src/internal/trace/parser.go.
  *
  * Shape: a writer (struct wr) holds one output stream per P plus the string, frame and

@@ -4,7 +4,7 @@
  * Owns: the record layout the recorder (profile/trace.c) writes, the mapping of those
  * records onto Go's trace events (threads -> dense Ps, requests -> goroutines + user
  * tasks, collections -> GC/STW/assist/sweep slices), the state rules go tool trace
- * enforces (see /work/shared/go-trace-v1/README.md), and the byte encoding. Leaves
+ * enforces (see ../shared/go-trace-v1/README.md (beside the repository)), and the byte encoding. Leaves
  * recording, buffers and the trace window's life cycle to profile/trace.c.
  *
  * Mapping (the README's "recommended mapping", without an acceptor goroutine):

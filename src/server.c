@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -413,6 +414,9 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
         return -1;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res, *ai;
+    /* "localhost" is loopback by definition (RFC 6761); do not depend on /etc/hosts,
+     * which minimal systems and containers may lack. IPv4, as Go listens there. */
+    if (strcasecmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
     if (rc) { fprintf(stderr, "memdemo: cannot resolve -addr \"%s\": %s\n", addr, gai_strerror(rc)); return -1; }
     ai = res;

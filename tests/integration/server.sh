@@ -33,6 +33,11 @@ else fail address_in_use_exits_1_with_one_line "exit $rc: $(cat "$T/err")"; fi
 if [ "$rc" = 1 ] && grep -q "cannot parse -addr" "$T/err"; then pass unparsable_addr_exits_1
 else fail unparsable_addr_exits_1 "exit $rc: $(cat "$T/err")"; fi
 check startup_line_names_settings grep -q 'repetitions=10 threads=' "$SERVER_LOG"
+"$MEMDEMO" -addr localhost:0 >/dev/null 2>"$T/lh" &
+LH=$!; SERVER_PIDS+=("$LH")
+for i in $(seq 1 50); do grep -q listening "$T/lh" && break; sleep 0.1; done
+check localhost_listens_on_ipv4_loopback grep -q 'listening on http://127.0.0.1:[0-9]' "$T/lh"
+stop_server "$LH"
 
 # --- routes --------------------------------------------------------------------------
 http /nope >/dev/null; expect_eq unknown_path_is_404 "$(status)" 404

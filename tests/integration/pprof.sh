@@ -130,9 +130,9 @@ stop_server
 
 # 4. unbiased at the default rate: the leaker's estimated bytes vs the truth ------------------
 # The estimate's relative standard deviation is sqrt(rate / bytes): at 512 KiB over
-# 300 MB that is 4%, so 10% is 2.4 standard deviations.
+# 630 MB that is 2.8%, so 10% is 3.5 standard deviations.
 start_server -repetitions 10000 || exit 1
-n=2400
+n=4800
 requests $n /leaker >/dev/null
 strings_bytes=$(vars_num bytes)
 chunks_per_request=$(( (10000 + 1019) / 1020 ))

@@ -323,6 +323,12 @@ void endpoints_pprof(struct http_request *req)
     else http_respond_pprof_error(req, 404, "Unknown profile: %s (memdemo serves heap, allocs, trace, cmdline, symbol)", name);
 }
 
+void endpoints_pprof_redirect(struct http_request *req)
+{
+    http_add_header(req, "Location", "/debug/pprof/");
+    http_respond_text(req, 301, "moved to /debug/pprof/");
+}
+
 void endpoints_memprofilerate(struct http_request *req)
 {
     long long r;

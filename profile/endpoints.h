@@ -21,6 +21,9 @@ void endpoints_set_cmdline(int argc, char **argv);
 /* /debug/pprof/ and everything below it: dispatches on the profile name. */
 void endpoints_pprof(struct http_request *req);
 
+/* /debug/pprof without the slash: a redirect to /debug/pprof/, as Go's mux answers. */
+void endpoints_pprof_redirect(struct http_request *req);
+
 /* /debug/memprofilerate: GET shows the rate; ?rate=N sets it (0 off, 1 exact). */
 void endpoints_memprofilerate(struct http_request *req);
 

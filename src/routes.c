@@ -17,6 +17,7 @@ const struct route routes_table[] = {
      "makes -repetitions strings and keeps them in a global list: the heap grows"},
     {"/debug/vars", 0, GET_HEAD, handle_vars, NULL,
      "expvar-style JSON: command line, bdwgc's heap and pause figures, the leaker's totals"},
+    {"/debug/pprof", 0, GET_HEAD, endpoints_pprof_redirect, NULL, NULL},
     {"/debug/pprof/", 1, GET_HEAD | ROUTE_POST, endpoints_pprof, NULL,
      "profiles for go tool pprof (heap, allocs) and go tool trace (trace?seconds=N)"},
     {"/debug/memprofilerate", 0, GET_HEAD, endpoints_memprofilerate, NULL,

@@ -125,6 +125,8 @@ curl -s "$BASE/debug/pprof/symbol?$addr+0x1" >"$T/sym"
 check symbol_get_query_names_address grep -q "^$addr handle_leaker$" "$T/sym"
 http /debug/pprof/ >"$T/index"
 for p in heap allocs trace cmdline symbol; do check "pprof_index_lists_$p" grep -q "href=\"$p" "$T/index"; done
+curl -s -o /dev/null -D "$T/h" "$BASE/debug/pprof"
+check pprof_without_slash_redirects grep -qi '^Location: /debug/pprof/' "$T/h"
 http /noleaker >/dev/null; expect_eq server_still_serves_after_bad_input "$(status)" 200
 stop_server
 

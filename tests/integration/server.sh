@@ -56,7 +56,26 @@ done
 curl -sv "$BASE/noleaker" "$BASE/noleaker" >/dev/null 2>"$T/v"
 check keep_alive_reuses_connection grep -q 'Re-using existing connection' "$T/v"
 check_absent no_connection_close '^< Connection: close' "$T/v"
+
+# --- hostile input: the server answers or closes, and keeps serving -------------------
+long=$(head -c 100000 /dev/zero | tr '\0' a)   # under one argument's 128 KiB limit
+code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/$long"); expect_eq huge_url_is_414 "$code" 414
+code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/debug/pprof/heap?gc=%00%ff&debug=%zz&seconds"); expect_eq garbled_query_is_400 "$code" 400
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @<(head -c 2000000 /dev/zero) "$BASE/debug/pprof/symbol"); expect_eq huge_body_is_413 "$code" 413
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$BASE/debug/pprof/heap"); expect_eq delete_is_405 "$code" 405
+code=$(curl -s -o /dev/null -w '%{http_code}' --http1.0 "$BASE/noleaker"); expect_eq http10_is_served "$code" 200
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /noleaker HTTP/1.1\r\nHost: x\r\n\r\nGET /leaker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+pipelined=$(timeout 5 cat <&3 | grep -c '^HTTP/1.1 200')
+exec 3>&-
+expect_eq pipelined_requests_both_answered "$pipelined" 2
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GARBAGE\r\n\r\n\x00\xff\r\n\r\n' >&3
+timeout 5 cat <&3 >/dev/null
+exec 3>&-
+code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/noleaker"); expect_eq serves_after_hostile_input "$code" 200
 stop_server
+expect_eq exits_cleanly_after_hostile_input "$STOP_STATUS" 0
 
 # --- garbage is collected ------------------------------------------------------------
 start_server -repetitions 1000 || exit 1

@@ -19,12 +19,37 @@
 #include "gc/gcthreads_internal.h"
 
 /* Countdown when no sampler is installed: large, but finite so a lost reset heals. */
-#define GCHEAP_UNSAMPLED_COUNTDOWN ((intptr_t)64 << 20)
+#define GCHEAP_UNSAMPLED_COUNTDOWN ((intptr_t)256 << 10)
 
 static _Atomic(gcheap_sample_fn) sample_hook;
 static _Atomic(gcheap_interval_fn) interval_hook;
 
 static __thread _Atomic intptr_t sample_countdown;
+
+/* Bytes allocated per thread, one cache line per gcthreads id so that threads never
+ * write the same line. malloc'd, so the collector does not scan it as a root. Each
+ * counter is written only by its thread, and only on the slow path: there the thread
+ * adds what its countdown consumed since it was last set (countdown_armed), so the
+ * fast path pays nothing for it. gcheap_allocated_total() sums them. */
+#define COUNTER_STRIDE 8   /* uint64_t per 64-byte line */
+static _Atomic uint64_t *allocated_by_thread;
+static __thread _Atomic uint64_t *allocated_by_me;
+static __thread intptr_t countdown_armed;   /* the countdown's value when last set */
+
+static void set_countdown(intptr_t v)
+{
+    countdown_armed = v;
+    atomic_store_explicit(&sample_countdown, v, memory_order_relaxed);
+}
+
+/* Slow path: credits this thread with the bytes its countdown consumed. */
+static void credit_allocated(intptr_t consumed)
+{
+    if (allocated_by_me && consumed > 0)
+        atomic_store_explicit(allocated_by_me,
+                              atomic_load_explicit(allocated_by_me, memory_order_relaxed) + (uint64_t)consumed,
+                              memory_order_relaxed);
+}
 
 /* Bumped by every reset. A thread whose copy differs starts a fresh interval at its
  * next allocation instead of sampling it: a forced sample would be weighted as if a
@@ -49,8 +74,10 @@ _Atomic intptr_t *gcheap__countdown_of_current_thread(void)
 
 void gcheap__arm_current_thread(void)
 {
+    int id = gcthreads_self();
+    if (allocated_by_thread && id >= 0) allocated_by_me = &allocated_by_thread[(size_t)id * COUNTER_STRIDE];
     seen_generation = atomic_load_explicit(&reset_generation, memory_order_acquire);
-    atomic_store_explicit(&sample_countdown, draw_interval(), memory_order_relaxed);
+    set_countdown(draw_interval());
 }
 
 static void out_of_memory(size_t n)
@@ -66,13 +93,14 @@ GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
     unsigned gen = atomic_load_explicit(&reset_generation, memory_order_acquire);
     if (gen != seen_generation) {   /* reset: this allocation starts a new interval */
         seen_generation = gen;
-        intptr_t left = draw_interval() - (intptr_t)n;
-        atomic_store_explicit(&sample_countdown, left, memory_order_relaxed);
-        if (left >= 0) return;
+        credit_allocated((intptr_t)n);   /* what the reset cut short is not known */
+        intptr_t fresh = draw_interval();
+        set_countdown(fresh - (intptr_t)n);   /* n is credited already */
+        if (fresh - (intptr_t)n >= 0) return;
     }
+    credit_allocated(countdown_armed - atomic_load_explicit(&sample_countdown, memory_order_relaxed));
     gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
-    intptr_t next = sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN;
-    atomic_store_explicit(&sample_countdown, next, memory_order_relaxed);
+    set_countdown(sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN);
 }
 
 static inline void count_allocation(void *obj, size_t n)
@@ -96,6 +124,15 @@ GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
     if (!p) out_of_memory(n);
     count_allocation(p, n);
     return p;
+}
+
+uint64_t gcheap_allocated_total(void)
+{
+    uint64_t sum = 0;
+    int n = gcthreads_count();
+    for (int id = 0; allocated_by_thread && id < n && id < GCTHREADS_MAX; id++)
+        sum += atomic_load_explicit(&allocated_by_thread[(size_t)id * COUNTER_STRIDE], memory_order_relaxed);
+    return sum;
 }
 
 int gcheap_pc_is_alloc_text(uintptr_t pc)
@@ -133,6 +170,7 @@ void gcheap_init(void)
     GC_register_has_static_roots_callback(is_root_segment);
     GC_INIT();
     GC_allow_register_threads();
+    allocated_by_thread = calloc((size_t)GCTHREADS_MAX * COUNTER_STRIDE, sizeof *allocated_by_thread);
     gcevents__install();
     gcthreads__register_main();
 }

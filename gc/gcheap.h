@@ -71,6 +71,13 @@ void gcheap_reset_sample_countdowns(void);
 #define GCHEAP_ALLOC_TEXT __attribute__((section("memdemo_alloc_text"), noinline))
 int gcheap_pc_is_alloc_text(uintptr_t pc);
 
+/* Bytes requested from gcheap_alloc*() since start by all threads, as credited on the
+ * sampling slow path: each thread's share lags by at most its current sampling
+ * interval (512 KiB on average at the default rate, 256 KiB with the profiler off).
+ * Unlike bdwgc's own figures it moves between collections. Lock-free, no allocation:
+ * safe in collection listeners and on hot paths. */
+uint64_t gcheap_allocated_total(void);
+
 /* --- statistics ------------------------------------------------------------------ */
 struct gcheap_stats {
     uint64_t collections;          /* completed collections since start */

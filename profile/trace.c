@@ -39,6 +39,7 @@ static atomic_uint epoch;                 /* bumped by every trace_start */
 static atomic_uint_fast64_t next_g;       /* request goroutine/task ids of this window */
 static atomic_uint_fast64_t lost;         /* events of unregistered threads */
 static atomic_uint_fast64_t heap_hint;    /* heap in use as of the last collection */
+static atomic_uint_fast64_t allocated_at_hint;   /* gcheap_allocated_total() then */
 static atomic_size_t cap_bytes = TRACE_DEFAULT_BUFFER_CAP;
 static atomic_uint goal_divisor = 3;      /* bdwgc's default GC_free_space_divisor */
 
@@ -132,7 +133,10 @@ void trace_request_end(int status)
     struct slot *s = enter();
     if (!s) return;
     if (s->cur_g && s->cur_epoch == atomic_load_explicit(&epoch, memory_order_relaxed)) {
-        uint64_t heap = atomic_load_explicit(&heap_hint, memory_order_relaxed);
+        /* In use at the last collection plus what was requested since: the Heap
+         * curve climbs between collections instead of stepping only at them. */
+        uint64_t heap = atomic_load_explicit(&heap_hint, memory_order_relaxed) +
+                        (gcheap_allocated_total() - atomic_load_explicit(&allocated_at_hint, memory_order_relaxed));
         put(s, TRACEWIRE_REQ_END, s->cur_g, heap, status);
     }
     s->cur_g = 0;
@@ -181,6 +185,7 @@ void trace_on_gc_event(enum gcevent ev, int thread, void *ctx)
         gcheap_stats_unlocked(&st);
         a = st.in_use_bytes;
         b = goal_estimate(a);
+        atomic_store_explicit(&allocated_at_hint, gcheap_allocated_total(), memory_order_relaxed);
         atomic_store_explicit(&heap_hint, a, memory_order_relaxed);
         break;
     default:
@@ -244,6 +249,7 @@ int trace_start(void)
     memset(&win, 0, sizeof win);
     win.heap_alloc = st.in_use_bytes;
     win.heap_goal = goal_estimate(st.in_use_bytes);
+    atomic_store(&allocated_at_hint, gcheap_allocated_total());
     atomic_store(&heap_hint, st.in_use_bytes);
     atomic_store(&next_g, 1);
     atomic_store(&lost, 0);

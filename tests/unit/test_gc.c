@@ -16,6 +16,27 @@ TEST(alloc_returns_zeroed_pointer_memory)
     for (int i = 0; i < 4096; i++) CHECK_EQ_INT(p[i], 0);
 }
 
+static void *allocate_in_thread(void *unused)
+{
+    (void)unused;
+    gcthreads_enter();
+    for (int i = 0; i < 1000; i++) gcheap_alloc_data(1000);
+    return NULL;
+}
+
+TEST(allocated_total_counts_every_threads_bytes_within_an_interval)
+{
+    gcheap_set_sampler(NULL, NULL);           /* 256 KiB intervals */
+    uint64_t before = gcheap_allocated_total();
+    for (int i = 0; i < 4000; i++) gcheap_alloc(500);     /* 2,000,000 B here */
+    pthread_t t;
+    pthread_create(&t, NULL, allocate_in_thread, NULL);   /* 1,000,000 B there */
+    pthread_join(t, NULL);
+    uint64_t got = gcheap_allocated_total() - before;
+    CHECK(got <= 3000000);
+    CHECK(got + 2 * (256 << 10) >= 3000000);   /* each thread lags by < one interval */
+}
+
 TEST(garbage_is_collected_and_heap_stays_small)
 {
     struct gcheap_stats before, after;
@@ -154,6 +175,7 @@ int main(void)
     gcheap_init();
     gcevents_add_listener(record_event, NULL);
     RUN(alloc_returns_zeroed_pointer_memory);
+    RUN(allocated_total_counts_every_threads_bytes_within_an_interval);
     RUN(garbage_is_collected_and_heap_stays_small);
     RUN(watched_object_link_is_cleared_when_unreachable);
     RUN(sampler_fires_once_per_interval_of_bytes);

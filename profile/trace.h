@@ -79,8 +79,8 @@ void trace_request_begin(const char *route);
 
 /* The request begun last on this thread finished with HTTP `status` (0 = answered
  * later through a deferral). Ends its region, task and goroutine, logs "status", and
- * samples HeapAlloc (as of the last collection: reading the live figure would take
- * the allocation lock).
+ * samples HeapAlloc: the last collection's figure plus the bytes allocated since
+ * (gcheap_allocated_total(), lock-free; bdwgc's live figure would take the lock).
  * begin/end bracket the HANDLER CALL: call this on the same thread right after the
  * handler returns, before the thread serves anything else. Not from a completion
  * callback: by then the thread may have begun another request, which this would end

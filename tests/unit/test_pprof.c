@@ -107,6 +107,19 @@ static int raw_totals(const char *raw, long long tot[4])
     return samples;
 }
 
+/* Runs `go tool pprof -raw FILE` and sums its samples into tot. Returns the number of
+ * samples, or -1 if pprof failed. */
+static int raw_totals_of(const char *file, long long tot[4])
+{
+    char args[256];
+    int st;
+    snprintf(args, sizeof args, "-raw %s", file);
+    char *out = pprof_run(args, &st);
+    int n = st == 0 ? raw_totals(out, tot) : -1;
+    free(out);
+    return n;
+}
+
 /* ---- the input -------------------------------------------------------------------- */
 
 enum { RATE = 524288 };
@@ -213,12 +226,8 @@ TEST(unsampled_totals_match_formula)
     struct heapsample rec[2];
     make_records(rec);
     CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
-    int st;
     long long tot[4];
-    char *out = pprof_run("-raw heap.pb.gz", &st);
-    CHECK_EQ_INT(st, 0);
-    CHECK_EQ_INT(raw_totals(out, tot), 2);
-    free(out);
+    CHECK_EQ_INT(raw_totals_of("heap.pb.gz", tot), 2);
     double big = 1 << 20;
     CHECK_EQ_INT(tot[0], unsampled(1000, 16, RATE) + unsampled(3000, big, RATE));
     CHECK_EQ_INT(tot[1], unsampled_bytes(1000, 16, RATE) + unsampled_bytes(3000, big, RATE));
@@ -233,12 +242,8 @@ TEST(rate_one_gives_exact_counts)
     o.rate = 1;
     make_records(rec);
     CHECK_EQ_INT(write_profile("exact.pb.gz", rec, 2, &o), 0);
-    int st;
     long long tot[4];
-    char *out = pprof_run("-raw exact.pb.gz", &st);
-    CHECK_EQ_INT(st, 0);
-    CHECK_EQ_INT(raw_totals(out, tot), 2);
-    free(out);
+    CHECK_EQ_INT(raw_totals_of("exact.pb.gz", tot), 2);
     CHECK_EQ_INT(tot[0], 4000);
     CHECK_EQ_INT(tot[1], 16000 + 3000LL * (1 << 20));
     CHECK_EQ_INT(tot[2], 601);

@@ -18,7 +18,8 @@
 #include "gc/gcthreads.h"
 #include "gc/gcthreads_internal.h"
 
-/* Countdown when no sampler is installed: large, but finite so a lost reset heals. */
+/* Countdown when no sampler is installed: finite so that a lost reset heals, and small
+ * enough that the slow path keeps gcheap_allocated_total() within 256 KiB per thread. */
 #define GCHEAP_UNSAMPLED_COUNTDOWN ((intptr_t)256 << 10)
 
 static _Atomic(gcheap_sample_fn) sample_hook;
@@ -223,15 +224,9 @@ void *gcheap_blocking(void *(*fn)(void *), void *arg)
 }
 
 uintptr_t gcheap_hide(const void *obj) { return (uintptr_t)GC_HIDE_POINTER(obj); }
-void *gcheap_reveal(uintptr_t hidden) { return GC_REVEAL_POINTER(hidden); }
 
 int gcheap_watch_free(uintptr_t *link, const void *obj)
 {
     int rc = GC_general_register_disappearing_link((void **)link, obj);
     return rc == GC_NO_MEMORY ? -1 : 0;
-}
-
-void gcheap_unwatch_free(uintptr_t *link)
-{
-    GC_unregister_disappearing_link((void **)link);
 }

@@ -122,19 +122,14 @@ void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg);
  * long time (main() waiting for a signal). Returns fn's result. Registered thread. */
 void *gcheap_blocking(void *(*fn)(void *), void *arg);
 
-/* Hides / reveals an object address so that a table the GC may scan does not keep the
- * object alive (bdwgc's GC_HIDE_POINTER). */
+/* Hides an object address so that a table the GC may scan does not keep the object
+ * alive (bdwgc's GC_HIDE_POINTER). */
 uintptr_t gcheap_hide(const void *obj);
-void *gcheap_reveal(uintptr_t hidden);
 
 /* Arranges for *link (which must hold gcheap_hide(obj) and live outside the GC heap, at
  * a fixed address) to be set to 0 by the collection that finds obj unreachable; that
  * collection also forgets the registration. Returns 0, or -1 if out of memory.
  * Read such links only inside gcheap_with_alloc_lock(). Registered thread. */
 int gcheap_watch_free(uintptr_t *link, const void *obj);
-
-/* Stops watching *link before its object is freed (e.g. when the profiler drops the
- * record). Registered thread; not inside gcheap_with_alloc_lock(). */
-void gcheap_unwatch_free(uintptr_t *link);
 
 #endif

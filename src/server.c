@@ -498,8 +498,6 @@ int server_start(const char *addr, int threads, char *url, size_t url_n)
     return 0;
 }
 
-long server_in_flight(void) { return atomic_load(&in_flight); }
-
 void server_stop(double grace_seconds)
 {
     if (!acceptor_started) return;

@@ -20,7 +20,4 @@ int server_start(const char *addr, int threads, char *url, size_t url_n);
  * finish or `grace_seconds` pass, then stops the workers. Main thread. */
 void server_stop(double grace_seconds);
 
-/* Requests being handled right now (accepted and not yet completed). */
-long server_in_flight(void);
-
 #endif

@@ -1,16 +1,17 @@
 /* gcevents: multiplexes bdwgc's single collection-event and thread-event hooks to the
  * listeners of other modules, and accounts stop-the-world pauses.
  *
- * Everything here runs with the allocation lock held or the world stopped: no
- * allocation, no locks, no blocking calls. The listener table is filled at start-up
+ * Everything below the public getters runs inside bdwgc's callbacks, with the
+ * allocation lock held (START..PRE_STOP_WORLD, POST_START_WORLD..END) or the world
+ * stopped (between them, and the per-thread events): no allocation, no locks, no
+ * blocking calls, no stdio. The listener table is filled at start-up
  * and published through an atomic count.
  */
 #include "gc/gcevents.h"
 
 #include <gc.h>
 #include <stdatomic.h>
-#include <time.h>
-
+#include "gc/clock.h"
 #include "gc/gcthreads.h"
 
 struct listener { gcevent_fn fn; void *ctx; };
@@ -21,13 +22,6 @@ static _Atomic int listener_count;
 static uint64_t stw_started_ns;               /* written under the allocation lock */
 static _Atomic uint64_t pause_total, pause_max, pause_last, pause_count;
 static _Atomic uint64_t pause_history[GCEVENTS_PAUSE_HISTORY];   /* by pause number */
-
-uint64_t gcevents_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int gcevents_add_listener(gcevent_fn fn, void *ctx)
 {
@@ -49,9 +43,9 @@ static void fan_out(enum gcevent ev, int thread)
 static void account_pause(enum gcevent ev)
 {
     if (ev == GCEV_PRE_STOP_WORLD) {
-        stw_started_ns = gcevents_now_ns();
+        stw_started_ns = clock_mono_ns();
     } else if (ev == GCEV_POST_START_WORLD && stw_started_ns) {
-        uint64_t d = gcevents_now_ns() - stw_started_ns;
+        uint64_t d = clock_mono_ns() - stw_started_ns;
         stw_started_ns = 0;
         atomic_fetch_add_explicit(&pause_total, d, memory_order_relaxed);
         uint64_t k = atomic_load_explicit(&pause_count, memory_order_relaxed);

@@ -43,11 +43,8 @@ typedef void (*gcevent_fn)(enum gcevent ev, int thread, void *ctx);
  * running collections beyond the publication of the count). */
 int gcevents_add_listener(gcevent_fn fn, void *ctx);
 
-/* Installs the bdwgc hooks. Called by gcheap_init(). */
+/* Installs the bdwgc hooks. Called once by gcheap_init(), before GC_INIT. */
 void gcevents__install(void);
-
-/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC); safe in listeners. */
-uint64_t gcevents_now_ns(void);
 
 /* Pause accounting, readable any time (relaxed atomics). */
 uint64_t gcevents_pause_total_ns(void);

@@ -1,11 +1,16 @@
 /* gcheap: bdwgc initialisation, the allocation API with the sampling countdown, explicit
- * collections and heap statistics. The only file besides gcthreads.c and gcevents.c that
- * includes <gc.h>. See gcheap.h for the contracts.
+ * collections and heap statistics. See gcheap.h for the contracts.
  *
- * Sampling fast path: one thread-local countdown per thread (relaxed atomic so that
- * gcheap_reset_sample_countdowns() may write it from another thread without a data
- * race; on x86-64 the loads and stores are plain moves). The slow path lives in the
- * allocator text section so stack capture can cut it off.
+ * Per-thread accounts: each registered thread owns one cache line in `accounts`
+ * (indexed by its gcthreads id, malloc'd so the collector does not scan it) holding
+ * its sampling countdown and the bytes it has been credited with. The line is found
+ * through a thread-local pointer that starts at `unarmed`, whose countdown is always
+ * negative, so a thread's first allocation takes the slow path, which arms the
+ * thread. Lines are never freed or reused, so gcheap_reset_sample_countdowns() may
+ * write a line whose thread has exited. The countdown is a relaxed atomic because the
+ * reset writes it from another thread; on x86-64 its loads and stores are plain
+ * moves. The slow path lives in the allocator text section so stack capture can cut
+ * it off.
  */
 #include "gc/gcheap.h"
 
@@ -13,10 +18,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gc/gcevents.h"
 #include "gc/gcthreads.h"
-#include "gc/gcthreads_internal.h"
 
 /* Countdown when no sampler is installed: finite so that a lost reset heals, and small
  * enough that the slow path keeps gcheap_allocated_total() within 256 KiB per thread. */
@@ -25,39 +30,22 @@
 static _Atomic(gcheap_sample_fn) sample_hook;
 static _Atomic(gcheap_interval_fn) interval_hook;
 
-static __thread _Atomic intptr_t sample_countdown;
+struct account {
+    _Alignas(64) _Atomic intptr_t countdown;   /* bytes until the next sample */
+    intptr_t armed;                /* the countdown's value when last set */
+    _Atomic uint64_t allocated;    /* bytes credited on the slow path */
+    unsigned seen_generation;      /* reset_generation when last armed */
+};
 
-/* Bytes allocated per thread, one cache line per gcthreads id so that threads never
- * write the same line. malloc'd, so the collector does not scan it as a root. Each
- * counter is written only by its thread, and only on the slow path: there the thread
- * adds what its countdown consumed since it was last set (countdown_armed), so the
- * fast path pays nothing for it. gcheap_allocated_total() sums them. */
-#define COUNTER_STRIDE 8   /* uint64_t per 64-byte line */
-static _Atomic uint64_t *allocated_by_thread;
-static __thread _Atomic uint64_t *allocated_by_me;
-static __thread intptr_t countdown_armed;   /* the countdown's value when last set */
-
-static void set_countdown(intptr_t v)
-{
-    countdown_armed = v;
-    atomic_store_explicit(&sample_countdown, v, memory_order_relaxed);
-}
-
-/* Slow path: credits this thread with the bytes its countdown consumed. */
-static void credit_allocated(intptr_t consumed)
-{
-    if (allocated_by_me && consumed > 0)
-        atomic_store_explicit(allocated_by_me,
-                              atomic_load_explicit(allocated_by_me, memory_order_relaxed) + (uint64_t)consumed,
-                              memory_order_relaxed);
-}
+static struct account *accounts;                  /* GCTHREADS_MAX lines */
+static struct account unarmed;                    /* shared; its countdown stays < 0 */
+static __thread struct account *me = &unarmed;
 
 /* Bumped by every reset. A thread whose copy differs starts a fresh interval at its
  * next allocation instead of sampling it: a forced sample would be weighted as if a
  * whole interval had been allocated (about `rate` bytes of phantom allocation per
  * thread per rate change). */
 static _Atomic unsigned reset_generation;
-static __thread unsigned seen_generation;
 
 extern const char __start_memdemo_alloc_text[];
 extern const char __stop_memdemo_alloc_text[];
@@ -68,17 +56,30 @@ static intptr_t draw_interval(void)
     return interval ? interval() : GCHEAP_UNSAMPLED_COUNTDOWN;
 }
 
-_Atomic intptr_t *gcheap__countdown_of_current_thread(void)
+static void set_countdown(intptr_t v)
 {
-    return &sample_countdown;
+    me->armed = v;
+    atomic_store_explicit(&me->countdown, v, memory_order_relaxed);
 }
 
-void gcheap__arm_current_thread(void)
+/* Slow path: credits this thread with the bytes its countdown consumed. */
+static void credit_allocated(intptr_t consumed)
+{
+    if (consumed > 0)
+        atomic_store_explicit(&me->allocated,
+                              atomic_load_explicit(&me->allocated, memory_order_relaxed) + (uint64_t)consumed,
+                              memory_order_relaxed);
+}
+
+/* Points `me` at the calling thread's line. Returns 0, or -1 for a thread that is not
+ * registered (it stays unarmed and every allocation of it takes the slow path). */
+static int arm_current_thread(void)
 {
     int id = gcthreads_self();
-    if (allocated_by_thread && id >= 0) allocated_by_me = &allocated_by_thread[(size_t)id * COUNTER_STRIDE];
-    seen_generation = atomic_load_explicit(&reset_generation, memory_order_acquire);
-    set_countdown(draw_interval());
+    if (!accounts || id < 0 || id >= GCTHREADS_MAX) return -1;
+    me = &accounts[id];
+    me->seen_generation = atomic_load_explicit(&reset_generation, memory_order_acquire);
+    return 0;
 }
 
 static void out_of_memory(size_t n)
@@ -91,23 +92,30 @@ static void out_of_memory(size_t n)
  * (if a sampler is installed) and a new countdown drawn. */
 GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
 {
+    if (me == &unarmed) {   /* the thread's first allocation: start its first interval */
+        if (arm_current_thread() < 0) return;
+        credit_allocated((intptr_t)n);
+        set_countdown(draw_interval() - (intptr_t)n);
+        if (atomic_load_explicit(&me->countdown, memory_order_relaxed) >= 0) return;
+    }
     unsigned gen = atomic_load_explicit(&reset_generation, memory_order_acquire);
-    if (gen != seen_generation) {   /* reset: this allocation starts a new interval */
-        seen_generation = gen;
+    if (gen != me->seen_generation) {   /* reset: this allocation starts a new interval */
+        me->seen_generation = gen;
         credit_allocated((intptr_t)n);   /* what the reset cut short is not known */
         intptr_t fresh = draw_interval();
         set_countdown(fresh - (intptr_t)n);   /* n is credited already */
         if (fresh - (intptr_t)n >= 0) return;
     }
-    credit_allocated(countdown_armed - atomic_load_explicit(&sample_countdown, memory_order_relaxed));
+    credit_allocated(me->armed - atomic_load_explicit(&me->countdown, memory_order_relaxed));
     gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
     set_countdown(sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN);
 }
 
 static inline void count_allocation(void *obj, size_t n)
 {
-    intptr_t left = atomic_load_explicit(&sample_countdown, memory_order_relaxed) - (intptr_t)n;
-    atomic_store_explicit(&sample_countdown, left, memory_order_relaxed);
+    struct account *a = me;
+    intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n;
+    atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
     if (__builtin_expect(left < 0, 0)) sample_slow(obj, n);
 }
 
@@ -131,8 +139,8 @@ uint64_t gcheap_allocated_total(void)
 {
     uint64_t sum = 0;
     int n = gcthreads_count();
-    for (int id = 0; allocated_by_thread && id < n && id < GCTHREADS_MAX; id++)
-        sum += atomic_load_explicit(&allocated_by_thread[(size_t)id * COUNTER_STRIDE], memory_order_relaxed);
+    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
+        sum += atomic_load_explicit(&accounts[id].allocated, memory_order_relaxed);
     return sum;
 }
 
@@ -153,13 +161,17 @@ void gcheap_reset_sample_countdowns(void)
     /* Zero sends each thread's next allocation to the slow path, which sees the new
      * generation and starts a fresh interval with that allocation. */
     atomic_fetch_add_explicit(&reset_generation, 1, memory_order_release);
-    gcthreads__for_each_countdown(0);
+    int n = gcthreads_count();
+    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
+        atomic_store_explicit(&accounts[id].countdown, 0, memory_order_relaxed);
 }
 
 /* Which data segments are roots. Only memdemo's own executable keeps GC pointers in
  * static memory (the leaker's list); the shared libraries (libc, libmicrohttpd, gnutls,
  * libdw...) never do, and scanning their data and bss in every stop-the-world pause
- * was most of a pause's work. The main program is the entry with an empty name. */
+ * was most of a pause's work. The main program is the entry with an empty name.
+ * bdwgc calls this with the allocation lock held and the world stopped, while it
+ * enumerates the roots of a collection (and once at GC_INIT): no allocation, no locks. */
 static int GC_CALLBACK is_root_segment(const char *dso_name, void *start, size_t size)
 {
     (void)start; (void)size;
@@ -171,7 +183,8 @@ void gcheap_init(void)
     GC_register_has_static_roots_callback(is_root_segment);
     GC_INIT();
     GC_allow_register_threads();
-    allocated_by_thread = calloc((size_t)GCTHREADS_MAX * COUNTER_STRIDE, sizeof *allocated_by_thread);
+    accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
+    if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
     gcevents__install();
     gcthreads__register_main();
 }

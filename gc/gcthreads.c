@@ -7,7 +7,9 @@
  * that exited without unregistering would be signalled by the next collection.
  *
  * The slot table is written under table_lock and read lock-free through atomics (the
- * readers include collection listeners, which must not lock).
+ * readers include collection listeners, which must not lock). This file is the bottom
+ * of gc/: it calls no other memdemo module, and modules that keep per-thread state
+ * (gcheap's sampling countdowns, the tracer's buffers) index it by these ids.
  */
 #include "gc/gcthreads.h"
 
@@ -18,13 +20,10 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-#include "gc/gcthreads_internal.h"
-
 struct thread_slot {
     _Atomic int alive;
     _Atomic pid_t tid;
     _Atomic uintptr_t pthread;
-    _Atomic intptr_t *countdown;   /* the thread's sampling countdown (a __thread) */
 };
 
 static struct thread_slot slots[GCTHREADS_MAX];
@@ -41,7 +40,6 @@ static void on_thread_exit(void *unused)
     if (id < 0) return;
     pthread_mutex_lock(&table_lock);
     atomic_store(&slots[id].alive, 0);
-    slots[id].countdown = NULL;
     pthread_mutex_unlock(&table_lock);
     self_id = -1;
     GC_unregister_my_thread();
@@ -58,7 +56,6 @@ static int claim_slot(void)
         struct thread_slot *s = &slots[id];
         atomic_store(&s->tid, (pid_t)syscall(SYS_gettid));
         atomic_store(&s->pthread, (uintptr_t)pthread_self());
-        s->countdown = gcheap__countdown_of_current_thread();
         atomic_store(&s->alive, 1);
         atomic_store(&slots_used, id + 1);
     } else {
@@ -72,7 +69,6 @@ void gcthreads__register_main(void)
 {
     pthread_once(&exit_key_once, make_exit_key);
     self_id = claim_slot();
-    gcheap__arm_current_thread();
 }
 
 int gcthreads_enter(void)
@@ -89,7 +85,6 @@ int gcthreads_enter(void)
     GC_register_my_thread(&sb);
     self_id = id;
     pthread_setspecific(exit_key, (void *)1);
-    gcheap__arm_current_thread();
     return id;
 }
 
@@ -107,14 +102,4 @@ int gcthreads_find(uintptr_t pthread)
     for (int id = 0; id < n; id++)
         if (atomic_load(&slots[id].pthread) == pthread && atomic_load(&slots[id].alive)) return id;
     return -1;
-}
-
-void gcthreads__for_each_countdown(intptr_t value)
-{
-    pthread_mutex_lock(&table_lock);
-    int n = atomic_load(&slots_used);
-    for (int id = 0; id < n; id++)
-        if (atomic_load(&slots[id].alive) && slots[id].countdown)
-            atomic_store_explicit(slots[id].countdown, value, memory_order_relaxed);
-    pthread_mutex_unlock(&table_lock);
 }

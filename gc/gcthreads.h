@@ -2,10 +2,10 @@
  * profiler and tracer index their per-thread state by.
  *
  * Owns: GC_register_my_thread / GC_unregister_my_thread for threads memdemo does not
- * create itself (libmicrohttpd's workers), the id table, and thread listeners. A thread
- * must call gcthreads_enter() before its first GC allocation and before it holds any
- * GC pointer; it is unregistered automatically when it exits (a thread-exit hook).
- * Leaves to others: what per-thread state each module keeps.
+ * create itself (libmicrohttpd's workers) and the id table. A thread must call
+ * gcthreads_enter() before its first GC allocation and before it holds any GC pointer;
+ * it is unregistered automatically when it exits (a thread-exit hook).
+ * Leaves to others: what per-thread state each module keeps (indexed by these ids).
  */
 #ifndef MEMDEMO_GCTHREADS_H
 #define MEMDEMO_GCTHREADS_H
@@ -37,5 +37,9 @@ int gcthreads_alive(int id);
 /* The id of the registered thread whose pthread_t is `pthread`, or -1. Lock-free, no
  * allocation: safe in collection listeners (used to map suspend events to ids). */
 int gcthreads_find(uintptr_t pthread);
+
+/* Records the calling thread, which GC_INIT registered with bdwgc, as id 0. For
+ * gcheap_init() only, once, right after GC_INIT. */
+void gcthreads__register_main(void);
 
 #endif

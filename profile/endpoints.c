@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "profile/pprof.h"
@@ -117,7 +118,7 @@ static void finish_delta(struct http_request *req, int client_gone, void *state)
             http_respond_pprof_error(req, 500, "out of memory taking the profile");
         } else {
             sampler_snapshot_delta(&end, &w->start);
-            answer_profile(req, w->name, &end, 0, (int64_t)(gcevents_now_ns() - w->started_ns));
+            answer_profile(req, w->name, &end, 0, (int64_t)(clock_mono_ns() - w->started_ns));
         }
     }
     sampler_snapshot_free(&w->start);
@@ -148,7 +149,7 @@ static void serve_heap(struct http_request *req, const char *name)
             return;
         }
         w->name = name;
-        w->started_ns = gcevents_now_ns();
+        w->started_ns = clock_mono_ns();
         if (http_defer(req, (double)seconds, NULL, finish_delta, w) < 0) {
             sampler_snapshot_free(&w->start);
             free(w);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
@@ -63,7 +64,7 @@ static __thread uint64_t rng_state;
 
 static uint64_t next_random(void)
 {
-    if (!rng_state) rng_state = (uint64_t)gcevents_now_ns() * 0x9E3779B97F4A7C15ull | 1;
+    if (!rng_state) rng_state = (uint64_t)clock_mono_ns() * 0x9E3779B97F4A7C15ull | 1;
     rng_state ^= rng_state >> 12;      /* xorshift64* */
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;

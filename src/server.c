@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gc/gcevents.h"
+#include "gc/clock.h"
 #include "gc/gcthreads.h"
 #include "profile/trace.h"
 #include "src/http.h"
@@ -209,7 +209,7 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
     r->prepare = prepare;
     r->resume = resume;
     r->resume_state = state;
-    r->deadline_ns = gcevents_now_ns() + (uint64_t)(seconds * 1e9);
+    r->deadline_ns = clock_mono_ns() + (uint64_t)(seconds * 1e9);
     r->client_gone = 0;
     pthread_mutex_lock(&defer_lock);
     if (defer_shutdown) {   /* the deferral thread is finishing: nobody would resume us */
@@ -241,7 +241,7 @@ static int client_hung_up(int fd)
  * returns them as a list. Called with defer_lock held. */
 static struct http_request *take_due(void)
 {
-    uint64_t now = gcevents_now_ns();
+    uint64_t now = clock_mono_ns();
     struct http_request **pp = &defer_list, *due = NULL;
     while (*pp) {
         struct http_request *r = *pp;
@@ -510,8 +510,8 @@ void server_stop(double grace_seconds)
     defer_shutdown = 1;
     pthread_cond_signal(&defer_cond);
     pthread_mutex_unlock(&defer_lock);
-    uint64_t until = gcevents_now_ns() + (uint64_t)(grace_seconds * 1e9);
-    while (atomic_load(&in_flight) > 0 && gcevents_now_ns() < until) {
+    uint64_t until = clock_mono_ns() + (uint64_t)(grace_seconds * 1e9);
+    while (atomic_load(&in_flight) > 0 && clock_mono_ns() < until) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);   /* EINTR from collections only shortens a 10 ms step */
     }

@@ -21,6 +21,22 @@ int buf_reserve(struct buf *b, size_t n)
     return 0;
 }
 
+int buf_grow_array(void *arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) {
+        if (n > SIZE_MAX / 2) return -1;
+        n *= 2;
+    }
+    if (elem && n > SIZE_MAX / elem) return -1;
+    void *p = realloc(*(void **)arr, n * elem);
+    if (!p) return -1;
+    *(void **)arr = p;
+    *cap = n;
+    return 0;
+}
+
 int buf_append(struct buf *b, const void *data, size_t n)
 {
     if (buf_reserve(b, n) < 0) return -1;

@@ -33,6 +33,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 int buf_uvarint(struct buf *b, uint64_t v);
 /* Ensures room for n more bytes. Returns 0 or -1. */
 int buf_reserve(struct buf *b, size_t n);
+/* Makes room for at least `need` elements of `elem` bytes in the malloc'd array *arr
+ * of capacity *cap (doubling, from 64), for the growable arrays every module keeps.
+ * Returns 0, or -1 when out of memory or on overflow (*arr and *cap unchanged). */
+int buf_grow_array(void *arr, size_t *cap, size_t need, size_t elem);
 /* Takes the data out of b (caller frees it with free()), leaving b empty. */
 char *buf_take(struct buf *b, size_t *len);
 void buf_reset(struct buf *b);   /* len = 0, keeps memory, clears failed */

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "gc/gcheap.h"
+#include "profile/buf.h"
+#include "profile/hashidx.h"
 
 /* Frames of our own that may sit above the first allocator frame (this function and
  * backtrace's) plus the allocator and profiler frames themselves. */
@@ -110,26 +112,27 @@ struct arena_chunk {
 struct stacks_table {
     struct stack_entry *entries;   /* by id */
     size_t count, cap;
-    int32_t *slots;                /* open addressing: id + 1, 0 = empty */
-    size_t nslots;                 /* power of two */
-    struct arena_chunk *arena;
+    struct hashidx index;          /* hash of the frames -> id */
+    struct arena_chunk *arena;     /* the frames themselves; chunks never move */
 };
 
 struct stacks_table *stacks_table_new(void)
 {
-    struct stacks_table *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->nslots = 1024;
-    t->slots = calloc(t->nslots, sizeof *t->slots);
-    if (!t->slots) { free(t); return NULL; }
-    return t;
+    return calloc(1, sizeof(struct stacks_table));
 }
 
-static uint64_t hash_pcs(const uintptr_t *pcs, int n)
+struct stack_key { const uintptr_t *pcs; int n; uint64_t hash; };
+
+static int entry_matches(const void *ctx, uint32_t id, const void *key)
 {
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a over the words */
-    for (int i = 0; i < n; i++) { h ^= (uint64_t)pcs[i]; h *= 1099511628211ull; }
-    return h ^ (uint64_t)n;
+    const struct stack_entry *e = &((const struct stacks_table *)ctx)->entries[id];
+    const struct stack_key *k = key;
+    return e->hash == k->hash && e->n == k->n && memcmp(e->pcs, k->pcs, (size_t)k->n * sizeof *k->pcs) == 0;
+}
+
+static uint64_t entry_hash(const void *ctx, uint32_t id)
+{
+    return ((const struct stacks_table *)ctx)->entries[id].hash;
 }
 
 static const uintptr_t *arena_copy(struct stacks_table *t, const uintptr_t *pcs, int n)
@@ -148,51 +151,20 @@ static const uintptr_t *arena_copy(struct stacks_table *t, const uintptr_t *pcs,
     return dst;
 }
 
-static int grow_slots(struct stacks_table *t)
-{
-    size_t n = t->nslots * 2;
-    int32_t *s = calloc(n, sizeof *s);
-    if (!s) return -1;
-    for (size_t id = 0; id < t->count; id++) {
-        size_t j = t->entries[id].hash & (n - 1);
-        while (s[j]) j = (j + 1) & (n - 1);
-        s[j] = (int32_t)id + 1;
-    }
-    free(t->slots);
-    t->slots = s;
-    t->nslots = n;
-    return 0;
-}
-
-static int add_entry(struct stacks_table *t, uint64_t h, const uintptr_t *pcs, int n, size_t slot)
-{
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        struct stack_entry *e = realloc(t->entries, cap * sizeof *e);
-        if (!e) return -1;
-        t->entries = e;
-        t->cap = cap;
-    }
-    const uintptr_t *copy = arena_copy(t, pcs, n);
-    if (!copy) return -1;
-    int id = (int)t->count++;
-    t->entries[id] = (struct stack_entry){h, copy, n};
-    t->slots[slot] = id + 1;
-    if (t->count * 2 > t->nslots) grow_slots(t);   /* on failure the table just gets fuller */
-    return id;
-}
-
 int stacks_intern(struct stacks_table *t, const uintptr_t *pcs, int n)
 {
     if (n > ARENA_CHUNK_PCS) n = ARENA_CHUNK_PCS;
-    uint64_t h = hash_pcs(pcs, n);
-    size_t mask = t->nslots - 1, j = h & mask;
-    for (; t->slots[j]; j = (j + 1) & mask) {
-        const struct stack_entry *e = &t->entries[t->slots[j] - 1];
-        if (e->hash == h && e->n == n && memcmp(e->pcs, pcs, (size_t)n * sizeof *pcs) == 0)
-            return t->slots[j] - 1;
-    }
-    return add_entry(t, h, pcs, n, j);
+    struct stack_key k = {pcs, n, hash_bytes(pcs, (size_t)n * sizeof *pcs) ^ (uint64_t)n};
+    int64_t found = hashidx_find(&t->index, k.hash, entry_matches, t, &k);
+    if (found >= 0) return (int)found;
+    if (buf_grow_array(&t->entries, &t->cap, t->count + 1, sizeof *t->entries) < 0) return -1;
+    const uintptr_t *copy = arena_copy(t, pcs, n);
+    if (!copy) return -1;
+    uint32_t id = (uint32_t)t->count;
+    t->entries[id] = (struct stack_entry){k.hash, copy, n};
+    if (hashidx_add(&t->index, k.hash, id, entry_hash, t) < 0) return -1;   /* frames stay in the arena */
+    t->count++;
+    return (int)id;
 }
 
 const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n)

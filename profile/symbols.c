@@ -18,9 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "profile/buf.h"
+#include "profile/hashidx.h"
+
 /* ---- state ---------------------------------------------------------------------- */
 
-struct cached {                 /* one resolved pc; pc == 0 marks an empty slot */
+struct cached {                 /* one resolved pc */
     uintptr_t pc;
     int n;
     struct symbols_frame *frames;
@@ -34,103 +37,87 @@ static pthread_mutex_t symbols__lock = PTHREAD_MUTEX_INITIALIZER;
 static int symbols__init_rc = -1;
 static Dwfl *symbols__dwfl;
 
-static struct cached *symbols__cache;       /* open addressing, power-of-two size */
-static size_t symbols__cache_cap, symbols__cache_len;
-static char **symbols__strings;             /* intern set, open addressing */
-static size_t symbols__strings_cap, symbols__strings_len;
+static struct cached *symbols__cache;       /* by id; symbols__cache_index: pc -> id */
+static size_t symbols__cache_len, symbols__cache_cap;
+static struct hashidx symbols__cache_index;
+static char **symbols__strings;             /* interned, by id; index: text -> id */
+static size_t symbols__strings_len, symbols__strings_cap;
+static struct hashidx symbols__strings_index;
 static struct symbols_mapping *symbols__maps;
-static size_t symbols__nmaps;
-
-static size_t hash_word(uintptr_t x)
-{
-    uint64_t h = (uint64_t)x * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h ^ (h >> 29));
-}
-
-static size_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;             /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return (size_t)h;
-}
+static size_t symbols__nmaps, symbols__maps_cap;
 
 /* ---- intern table: strings that live until exit --------------------------------- */
 
-static int intern_grow(void)
+static int string_matches(const void *ctx, uint32_t id, const void *key)
 {
-    size_t cap = symbols__strings_cap ? 2 * symbols__strings_cap : 256;
-    char **t = calloc(cap, sizeof *t);
-    if (!t) return -1;
-    for (size_t i = 0; i < symbols__strings_cap; i++) {
-        char *s = symbols__strings[i];
-        if (!s) continue;
-        size_t j = hash_str(s) & (cap - 1);
-        while (t[j]) j = (j + 1) & (cap - 1);
-        t[j] = s;
-    }
-    free(symbols__strings);
-    symbols__strings = t;
-    symbols__strings_cap = cap;
-    return 0;
+    (void)ctx;
+    return strcmp(symbols__strings[id], key) == 0;
+}
+
+static uint64_t string_hash(const void *ctx, uint32_t id)
+{
+    (void)ctx;
+    return hash_str(symbols__strings[id]);
 }
 
 /* Returns the canonical copy of s, or NULL (s NULL or out of memory). Lock held. */
 static const char *intern(const char *s)
 {
     if (!s) return NULL;
-    if (2 * (symbols__strings_len + 1) > symbols__strings_cap && intern_grow() < 0)
+    uint64_t h = hash_str(s);
+    int64_t id = hashidx_find(&symbols__strings_index, h, string_matches, NULL, s);
+    if (id >= 0) return symbols__strings[id];
+    if (buf_grow_array(&symbols__strings, &symbols__strings_cap, symbols__strings_len + 1,
+                       sizeof *symbols__strings) < 0)
         return NULL;
-    size_t j = hash_str(s) & (symbols__strings_cap - 1);
-    for (; symbols__strings[j]; j = (j + 1) & (symbols__strings_cap - 1))
-        if (strcmp(symbols__strings[j], s) == 0) return symbols__strings[j];
     char *copy = strdup(s);
     if (!copy) return NULL;
-    symbols__strings[j] = copy;
+    symbols__strings[symbols__strings_len] = copy;
+    if (hashidx_add(&symbols__strings_index, h, (uint32_t)symbols__strings_len, string_hash, NULL) < 0) {
+        free(copy);
+        return NULL;
+    }
     symbols__strings_len++;
     return copy;
 }
 
 /* ---- per-pc cache ----------------------------------------------------------------- */
 
-static struct cached *cache_find(uintptr_t pc)
+static int cached_matches(const void *ctx, uint32_t id, const void *key)
 {
-    if (!symbols__cache_cap) return NULL;
-    size_t j = hash_word(pc) & (symbols__cache_cap - 1);
-    for (; symbols__cache[j].pc; j = (j + 1) & (symbols__cache_cap - 1))
-        if (symbols__cache[j].pc == pc) return &symbols__cache[j];
-    return NULL;
+    (void)ctx;
+    return symbols__cache[id].pc == *(const uintptr_t *)key;
 }
 
-static int cache_grow(void)
+static uint64_t cached_hash(const void *ctx, uint32_t id)
 {
-    size_t cap = symbols__cache_cap ? 2 * symbols__cache_cap : 1024;
-    struct cached *t = calloc(cap, sizeof *t);
-    if (!t) return -1;
-    for (size_t i = 0; i < symbols__cache_cap; i++) {
-        if (!symbols__cache[i].pc) continue;
-        size_t j = hash_word(symbols__cache[i].pc) & (cap - 1);
-        while (t[j].pc) j = (j + 1) & (cap - 1);
-        t[j] = symbols__cache[i];
-    }
-    free(symbols__cache);
-    symbols__cache = t;
-    symbols__cache_cap = cap;
-    return 0;
+    (void)ctx;
+    return hash_mix(symbols__cache[id].pc);
+}
+
+/* The cache entry of pc, or NULL. The pointer is valid until the next cache_put. */
+static struct cached *cache_find(uintptr_t pc)
+{
+    int64_t id = hashidx_find(&symbols__cache_index, hash_mix(pc), cached_matches, NULL, &pc);
+    return id < 0 ? NULL : &symbols__cache[id];
 }
 
 /* Stores a copy of frames[0..n) for pc. Failure only costs a later re-resolution. */
 static void cache_put(uintptr_t pc, const struct symbols_frame *frames, int n)
 {
-    if (2 * (symbols__cache_len + 1) > symbols__cache_cap && cache_grow() < 0) return;
+    if (buf_grow_array(&symbols__cache, &symbols__cache_cap, symbols__cache_len + 1, sizeof *symbols__cache) < 0)
+        return;
     struct symbols_frame *copy = NULL;
     if (n > 0) {
         copy = malloc((size_t)n * sizeof *copy);
         if (!copy) return;
         memcpy(copy, frames, (size_t)n * sizeof *copy);
     }
-    size_t j = hash_word(pc) & (symbols__cache_cap - 1);
-    while (symbols__cache[j].pc) j = (j + 1) & (symbols__cache_cap - 1);
-    symbols__cache[j] = (struct cached){pc, n, copy, 0, NULL, 0};
+    symbols__cache[symbols__cache_len] = (struct cached){pc, n, copy, 0, NULL, 0};
+    if (hashidx_add(&symbols__cache_index, hash_mix(pc), (uint32_t)symbols__cache_len, cached_hash, NULL) < 0) {
+        free(copy);
+        return;
+    }
     symbols__cache_len++;
 }
 
@@ -261,9 +248,8 @@ static void build_id_hex(uintptr_t start, char *hex, size_t cap)
 
 static int maps_add(uintptr_t start, uintptr_t limit, uint64_t offset, const char *path)
 {
-    struct symbols_mapping *t = realloc(symbols__maps, (symbols__nmaps + 1) * sizeof *t);
-    if (!t) return -1;
-    symbols__maps = t;
+    if (buf_grow_array(&symbols__maps, &symbols__maps_cap, symbols__nmaps + 1, sizeof *symbols__maps) < 0)
+        return -1;
     char hex[2 * 64 + 1];
     build_id_hex(start, hex, sizeof hex);
     struct symbols_mapping m = {start, limit, offset, intern(path), intern(hex)};

@@ -14,9 +14,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
+#include "gc/clock.h"
 #include "profile/profile.pb-c.h"
 #include "profile/symbols.h"
 
@@ -234,11 +234,10 @@ void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, in
     double total = (double)count * (double)size;
     if (count == 0 || size == 0) { *objects = *bytes = 0; return; }
     if (rate <= 1) { *objects = (int64_t)count; *bytes = (int64_t)total; return; }
-    /* P(an object of s bytes is sampled) = 1 - exp(-s/r) for a Poisson process with
-     * mean r bytes between samples; each sample stands for 1/P objects. The average
-     * size is computed as pprof does (total/count) so the doubles agree bit for bit. */
+    /* heapsample_weight() of the average size, computed as pprof does (total/count) so
+     * the doubles agree bit for bit with pprof's own unsampling of legacy text. */
     double avg = total / (double)count;
-    double scale = 1 / (1 - exp(-avg / (double)rate));
+    double scale = heapsample_weight(avg, rate);
     *objects = (int64_t)((double)count * scale);
     *bytes = (int64_t)(total * scale);
 }
@@ -414,11 +413,7 @@ static void layout_header(struct builder *b, struct layout *l, Perftools__Profil
     if (opts->default_sample_type)
         p->default_sample_type = str_index(b, opts->default_sample_type);
     p->time_nanos = opts->time_nanos;
-    if (!p->time_nanos) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        p->time_nanos = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    }
+    if (!p->time_nanos) p->time_nanos = clock_wall_ns();
     p->duration_nanos = opts->duration_nanos;
 }
 

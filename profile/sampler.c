@@ -5,7 +5,7 @@
  * Poisson process over allocated bytes with mean gap `rate`, the gaps are exponential:
  * gap = -ln(U) * rate with U uniform on (0, 1]. An object of size s then contains at
  * least one sample point with probability p = 1 - exp(-s/rate), so each sampled object
- * stands for 1/p objects (profile/pprof unsamples).
+ * stands for 1/p objects (the formula is heapsample_weight(); profile/pprof unsamples).
  */
 #include "profile/sampler.h"
 
@@ -20,6 +20,8 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
+#include "profile/buf.h"
+#include "profile/hashidx.h"
 #include "profile/stacks.h"
 
 #define TRACK_CHUNK 4096          /* tracked objects per chunk (chunks never move) */
@@ -48,8 +50,7 @@ static _Atomic int64_t last_rate = SAMPLER_DEFAULT_RATE;   /* last non-zero rate
 static struct stacks_table *stacks;
 static struct record *records;
 static size_t nrecords, records_cap;
-static int32_t *record_slots;                    /* hash (stack,size,rate) -> id + 1 */
-static size_t nrecord_slots;
+static struct hashidx record_index;              /* (stack, size, rate) -> record id */
 
 static struct tracked **track_chunks;            /* malloc'd: kept out of the GC's roots */
 static size_t track_used;                        /* high-water mark of slots */
@@ -82,49 +83,37 @@ static intptr_t draw_interval(void)
 
 /* ---- records ------------------------------------------------------------------------ */
 
+struct record_key { int stack; size_t size; int64_t rate; };
+
 static uint64_t record_hash(int stack, size_t size, int64_t r)
 {
-    uint64_t h = (uint64_t)stack * 0x9E3779B97F4A7C15ull;
-    h ^= (uint64_t)size * 0xC2B2AE3D27D4EB4Full;
-    h ^= (uint64_t)r * 0x165667B19E3779F9ull;
-    return h ^ (h >> 29);
+    return hash_mix((uint64_t)stack ^ hash_mix((uint64_t)size ^ hash_mix((uint64_t)r)));
 }
 
-static int grow_record_slots(void)
+static int record_matches(const void *ctx, uint32_t id, const void *key)
 {
-    size_t n = nrecord_slots ? nrecord_slots * 2 : 1024;
-    int32_t *s = calloc(n, sizeof *s);
-    if (!s) return -1;
-    for (size_t id = 0; id < nrecords; id++) {
-        const struct record *r = &records[id];
-        size_t j = record_hash(r->stack, r->size, r->rate) & (n - 1);
-        while (s[j]) j = (j + 1) & (n - 1);
-        s[j] = (int32_t)id + 1;
-    }
-    free(record_slots);
-    record_slots = s;
-    nrecord_slots = n;
-    return 0;
+    (void)ctx;
+    const struct record *rec = &records[id];
+    const struct record_key *k = key;
+    return rec->stack == k->stack && rec->size == k->size && rec->rate == k->rate;
+}
+
+static uint64_t record_rehash(const void *ctx, uint32_t id)
+{
+    (void)ctx;
+    return record_hash(records[id].stack, records[id].size, records[id].rate);
 }
 
 /* The record id for (stack, size, r), created if new; -1 when out of memory. Locked. */
 static int find_record(int stack, size_t size, int64_t r)
 {
-    if ((nrecords + 1) * 2 > nrecord_slots && grow_record_slots() < 0) return -1;
-    size_t mask = nrecord_slots - 1, j = record_hash(stack, size, r) & mask;
-    for (; record_slots[j]; j = (j + 1) & mask) {
-        const struct record *rec = &records[record_slots[j] - 1];
-        if (rec->stack == stack && rec->size == size && rec->rate == r) return record_slots[j] - 1;
-    }
-    if (nrecords == records_cap) {
-        size_t cap = records_cap ? records_cap * 2 : 256;
-        struct record *p = realloc(records, cap * sizeof *p);
-        if (!p) return -1;
-        records = p;
-        records_cap = cap;
-    }
+    struct record_key k = {stack, size, r};
+    uint64_t h = record_hash(stack, size, r);
+    int64_t found = hashidx_find(&record_index, h, record_matches, NULL, &k);
+    if (found >= 0) return (int)found;
+    if (buf_grow_array(&records, &records_cap, nrecords + 1, sizeof *records) < 0) return -1;
     records[nrecords] = (struct record){stack, size, r, 0, 0};
-    record_slots[j] = (int32_t)nrecords + 1;
+    if (hashidx_add(&record_index, h, (uint32_t)nrecords, record_rehash, NULL) < 0) return -1;
     return (int)nrecords++;
 }
 
@@ -149,18 +138,23 @@ static void release_tracked(size_t i)
 {
     slot_at(i)->record = NO_RECORD;
     track_live--;
-    if (track_free_n == track_free_cap) {
-        size_t cap = track_free_cap ? track_free_cap * 2 : 4096;
-        uint32_t *p = realloc(track_free, cap * sizeof *p);
-        if (!p) return;   /* the slot is lost to reuse, not to correctness */
-        track_free = p;
-        track_free_cap = cap;
-    }
-    track_free[track_free_n++] = (uint32_t)i;
+    if (track_free_n < track_free_cap) track_free[track_free_n++] = (uint32_t)i;
+    /* else: the slot is lost to reuse, not to correctness (only when out of memory) */
 }
 
-/* With the allocation lock held (no collection can clear links meanwhile): counts
- * every object whose link the collector cleared as freed. */
+/* Makes room in track_free for every tracked slot, so that the reap, which runs with
+ * bdwgc's allocation lock held, never calls realloc there. Profiler lock held.
+ * Returns 0 or -1 (out of memory: the caller skips the reap, counts stay as they are). */
+static int reserve_free_list(void)
+{
+    return buf_grow_array(&track_free, &track_free_cap, track_used ? track_used : 1, sizeof *track_free);
+}
+
+/* With the allocation lock held (no collection can clear links meanwhile; bdwgc's
+ * lock, taken by gcheap_with_alloc_lock): counts every object whose link the collector
+ * cleared as freed. No allocation here: reserve_free_list() made room first. Walks
+ * every tracked slot: in exact mode with millions of objects this is the longest time
+ * the profiler holds the allocation lock. */
 static void *reap_locked(void *unused)
 {
     (void)unused;
@@ -178,6 +172,7 @@ static void reap_if_collected(void)
 {
     uint32_t done = atomic_load(&completed_collections);
     if (done == reaped_at_cycle) return;
+    if (reserve_free_list() < 0) return;
     reaped_at_cycle = done;
     gcheap_with_alloc_lock(reap_locked, NULL);
 }
@@ -202,6 +197,7 @@ static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, ui
     track_live++;
     if (gcheap_watch_free(&t->link, obj) < 0) {   /* untracked: count it freed at once */
         records[rec].frees++;
+        reserve_free_list();
         release_tracked((size_t)i);
     }
     return 0;
@@ -252,18 +248,12 @@ int64_t sampler_rate(void) { return atomic_load(&rate); }
 
 /* ---- snapshots ----------------------------------------------------------------------- */
 
-/* Objects a sampled object of `size` stands for at rate r (see the top comment). */
-static double unsample_factor(size_t size, int64_t r)
-{
-    if (r <= 1 || size == 0) return 1.0;
-    return 1.0 / (1.0 - exp(-(double)size / (double)r));
-}
-
 /* count samples taken at rate `from`, expressed as samples at rate `to`. */
 static uint64_t convert_count(uint64_t count, size_t size, int64_t from, int64_t to)
 {
     if (from == to || count == 0) return count;
-    return (uint64_t)llround((double)count * unsample_factor(size, from) / unsample_factor(size, to));
+    return (uint64_t)llround((double)count * heapsample_weight((double)size, from) /
+                             heapsample_weight((double)size, to));
 }
 
 struct inuse_walk { uint64_t *inuse; uint32_t collections; };
@@ -282,13 +272,6 @@ static void *reap_and_count_locked(void *arg)
     return NULL;
 }
 
-static int64_t wall_clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
 {
     memset(s, 0, sizeof *s);
@@ -297,7 +280,7 @@ int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
     int64_t to = atomic_load(&last_rate);
     struct inuse_walk w = {calloc(nrecords ? nrecords : 1, sizeof(uint64_t)), 0};
     s->records = calloc(nrecords ? nrecords : 1, sizeof *s->records);
-    if (!w.inuse || !s->records) {
+    if (!w.inuse || !s->records || reserve_free_list() < 0) {
         pthread_mutex_unlock(&lock);
         free(w.inuse);
         free(s->records);
@@ -319,7 +302,7 @@ int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
     free(w.inuse);
     s->rate = to;
     s->collections = w.collections;
-    s->time_ns = wall_clock_ns();
+    s->time_ns = clock_wall_ns();
     return 0;
 }
 

@@ -17,6 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* bdwgc's own default free-space divisor (GC_free_space_divisor), -gcdivisor's default. */
+#define GCHEAP_DEFAULT_FREE_SPACE_DIVISOR 3
+/* GC heap reserved at start, -gcinitheap's default: the heap /noleaker traffic settles
+ * at, so start-up does not grow it step by step. */
+#define GCHEAP_DEFAULT_INITIAL_HEAP ((size_t)4 << 20)
+
 /* Initialises bdwgc. Call once, from main(), before any other gc/ function and before
  * any other thread exists. Also allows later threads to register themselves. */
 void gcheap_init(void);

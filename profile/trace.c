@@ -15,8 +15,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "gc/clock.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
 #include "profile/tracewire.h"
@@ -41,7 +41,7 @@ static atomic_uint_fast64_t lost;         /* events of unregistered threads */
 static atomic_uint_fast64_t heap_hint;    /* heap in use as of the last collection */
 static atomic_uint_fast64_t allocated_at_hint;   /* gcheap_allocated_total() then */
 static atomic_size_t cap_bytes = TRACE_DEFAULT_BUFFER_CAP;
-static atomic_uint goal_divisor = 3;      /* bdwgc's default GC_free_space_divisor */
+static atomic_uint goal_divisor = GCHEAP_DEFAULT_FREE_SPACE_DIVISOR;
 
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int running;                       /* under ctl_lock */
@@ -50,13 +50,6 @@ static struct tracewire_window win;       /* under ctl_lock */
 
 /* Listener-only state: collections are serialised by the allocation lock. */
 static uint64_t gc_in_use_at_start;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Estimated heap size at which bdwgc collects next (Go's "NextGC"): bdwgc collects
  * once about (scanned heap) / free-space divisor bytes have been allocated since the
@@ -102,7 +95,7 @@ static void put(struct slot *s, uint32_t kind, uint64_t a, uint64_t b, int32_t c
         return;
     }
     struct tracewire_rec *r = &s->recs[s->n++];
-    r->ts = now_ns();
+    r->ts = clock_mono_ns();
     r->a = a;
     r->b = b;
     r->kind = kind;
@@ -160,9 +153,12 @@ static const uint8_t kind_of_event[] = {
     [GCEV_THREAD_UNSUSPENDED] = TRACEWIRE_THREAD_UNSUSPENDED,
 };
 
-/* World stopped or allocation lock held: no allocation, no locks. Heap figures come
- * from gcheap_stats_unlocked(), which is legal exactly here. */
-void trace_on_gc_event(enum gcevent ev, int thread, void *ctx)
+/* The gcevents listener trace_init() registers. Runs inside bdwgc's collection and
+ * thread-suspension callbacks, with the allocation lock held or the world stopped: no
+ * allocation, no locks, no stdio. Records into the calling (collecting) thread's buffer
+ * only; a thread without a buffer counts the event as dropped. Heap figures come from
+ * gcheap_stats_unlocked(), which is legal exactly here. */
+static void on_gc_event(enum gcevent ev, int thread, void *ctx)
 {
     (void)ctx;
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
@@ -197,7 +193,7 @@ void trace_on_gc_event(enum gcevent ev, int thread, void *ctx)
 
 int trace_init(void)
 {
-    if (gcevents_add_listener(trace_on_gc_event, NULL) < 0) {
+    if (gcevents_add_listener(on_gc_event, NULL) < 0) {
         errno = ENOSPC;
         return -1;
     }
@@ -213,7 +209,7 @@ void trace_set_buffer_cap(size_t bytes)
 
 void trace_set_goal_divisor(unsigned divisor)
 {
-    atomic_store(&goal_divisor, divisor ? divisor : 3);
+    atomic_store(&goal_divisor, divisor ? divisor : GCHEAP_DEFAULT_FREE_SPACE_DIVISOR);
 }
 
 int trace_running(void)
@@ -255,7 +251,7 @@ int trace_start(void)
     atomic_store(&lost, 0);
     atomic_fetch_add(&epoch, 1);
     running = 1;
-    win.t_start = now_ns();
+    win.t_start = clock_mono_ns();
     atomic_store(&active, 1);                 /* seq_cst: publishes all of the above */
     pthread_mutex_unlock(&ctl_lock);
     return 0;
@@ -317,7 +313,7 @@ static int close_window(void)
 int trace_stop(struct buf *out, uint64_t *dropped_events)
 {
     if (close_window() < 0) return -1;
-    win.t_stop = now_ns();
+    win.t_stop = clock_mono_ns();
     win.first_free_g = atomic_load(&next_g);
     win.dropped = atomic_load(&lost);
     for (int id = 0; id < GCTHREADS_MAX; id++) win.dropped += slots[id].dropped;

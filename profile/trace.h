@@ -31,7 +31,9 @@
 #include "gc/gcevents.h"
 #include "profile/buf.h"
 
-#define TRACE_DEFAULT_BUFFER_CAP (4u << 20)   /* bytes per thread per window */
+/* Bytes of events each thread may buffer per window (about 2 M records: a 10 s window
+ * of one busy worker at ~50k requests/s); -tracebuf's default. */
+#define TRACE_DEFAULT_BUFFER_CAP ((size_t)64 << 20)
 
 /* Registers the collection listener with gcevents. Call once from main() after
  * gcheap_init() and before serving. Returns 0, or -1 (errno = ENOSPC) when gcevents has
@@ -43,7 +45,8 @@ int trace_init(void);
 void trace_set_buffer_cap(size_t bytes);
 
 /* Tells the HeapGoal estimate which bdwgc free-space divisor is in force (the value
- * given to gcheap_configure(); default 3). Any thread, any time. */
+ * given to gcheap_configure(); 0 means GCHEAP_DEFAULT_FREE_SPACE_DIVISOR). Any thread,
+ * any time. */
 void trace_set_goal_divisor(unsigned divisor);
 
 /* Opens a trace window now. Pre-allocates a buffer for every registered live thread
@@ -88,13 +91,5 @@ void trace_request_begin(const char *route);
  * was recorded in the current window: requests in flight when the window opened, and
  * a trace endpoint's own request (its begin runs before trace_start), are not traced. */
 void trace_request_end(int status);
-
-/* --- collections --------------------------------------------------------------- */
-
-/* The gcevents listener trace_init() registers; exposed for tests that drive the
- * recorder with synthetic events. World stopped or allocation lock held: no
- * allocation, no locks. Records into the calling (collecting) thread's buffer only;
- * a thread without a buffer counts the event as dropped. */
-void trace_on_gc_event(enum gcevent ev, int thread, void *ctx);
 
 #endif

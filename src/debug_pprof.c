@@ -1,10 +1,10 @@
-/* endpoints: /debug/pprof/... and /debug/memprofilerate. See endpoints.h.
+/* debug_pprof: /debug/pprof/... and /debug/memprofilerate. See debug_pprof.h.
  *
  * Answers mirror Go 1.19's net/http/pprof: the same parameters, status codes and
  * messages, and its headers (Content-Disposition, X-Content-Type-Options), because
  * go tool pprof shows an error body only when it is text/plain with X-Go-Pprof: 1.
  */
-#include "profile/endpoints.h"
+#include "src/debug_pprof.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,6 +19,7 @@
 #include "profile/sampler.h"
 #include "profile/symbols.h"
 #include "profile/trace.h"
+#include "src/routes.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
 
@@ -138,8 +139,8 @@ static void serve_heap(struct http_request *req, const char *name)
             http_respond_pprof_error(req, 400, "invalid value for \"seconds\": must be a positive integer");
             return;
         }
-        if (seconds > ENDPOINTS_MAX_SECONDS) {
-            http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", ENDPOINTS_MAX_SECONDS);
+        if (seconds > DEBUG_PPROF_MAX_SECONDS) {
+            http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", DEBUG_PPROF_MAX_SECONDS);
             return;
         }
         struct delta_window *w = calloc(1, sizeof *w);
@@ -163,14 +164,17 @@ static void serve_heap(struct http_request *req, const char *name)
     answer_profile(req, name, &s, debug > 0, 0);
 }
 
-/* ---- cmdline, symbol, index ------------------------------------------------------------ */
+void debug_pprof_heap(struct http_request *req) { serve_heap(req, "heap"); }
+void debug_pprof_allocs(struct http_request *req) { serve_heap(req, "allocs"); }
+
+/* ---- cmdline, symbol ------------------------------------------------------------ */
 
 static char **cmd_argv;
 static int cmd_argc;
 
-void endpoints_set_cmdline(int argc, char **argv) { cmd_argc = argc; cmd_argv = argv; }
+void debug_pprof_set_cmdline(int argc, char **argv) { cmd_argc = argc; cmd_argv = argv; }
 
-static void serve_cmdline(struct http_request *req)
+void debug_pprof_cmdline(struct http_request *req)
 {
     struct buf b = BUF_INIT;
     for (int i = 0; i < cmd_argc; i++) {   /* as Go: NUL between arguments, no newline */
@@ -183,7 +187,7 @@ static void serve_cmdline(struct http_request *req)
 
 /* Go's symbol protocol: GET answers "num_symbols: 1"; POST (or a GET query) of
  * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. */
-static void serve_symbol(struct http_request *req)
+void debug_pprof_symbol(struct http_request *req)
 {
     size_t len = 0;
     const char *in = http_body(req, &len);
@@ -242,14 +246,14 @@ static void finish_trace(struct http_request *req, int client_gone, void *state)
 }
 
 /* Go's rule: seconds is a float; missing, invalid or <= 0 means 1. */
-static void serve_trace(struct http_request *req)
+void debug_pprof_trace(struct http_request *req)
 {
     const char *v = http_query(req, "seconds");
     char *end = NULL;
     double seconds = v ? strtod(v, &end) : 1.0;
     if (!v || !*v || *end || isnan(seconds) || seconds <= 0) seconds = 1.0;
-    if (seconds > ENDPOINTS_MAX_SECONDS) {
-        http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", ENDPOINTS_MAX_SECONDS);
+    if (seconds > DEBUG_PPROF_MAX_SECONDS) {
+        http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", DEBUG_PPROF_MAX_SECONDS);
         return;
     }
     struct trace_result *t = calloc(1, sizeof *t);
@@ -269,68 +273,66 @@ static void serve_trace(struct http_request *req)
     }
 }
 
-/* ---- index and dispatch ----------------------------------------------------------------- */
+/* ---- index ------------------------------------------------------------------------------ */
 
-/* X(name, description): the profiles the index lists, in Go's words where Go has them. */
-#define PROFILE_TABLE(X)                                                                         \
-    X("allocs", "A sampling of all past memory allocations (alloc_space by default).")          \
-    X("heap", "A sampling of memory allocations of live objects, as of the last collection. "   \
-              "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta.")           \
-    X("cmdline", "The command line invocation of the current program.")                         \
-    X("symbol", "Looks up program counters posted to it (used by go tool pprof).")             \
-    X("trace", "A trace of execution of the current program (GC cycles, pauses, requests); "   \
-               "?seconds=N sets the window (default 1).")
-
-static void serve_index(struct http_request *req)
+uint64_t debug_pprof_heap_count(void)
 {
+    struct sampler_stats ps;
+    sampler_stats(&ps);
+    return ps.stacks;
+}
+
+#define PPROF_PREFIX "/debug/pprof/"
+
+/* The profiles of routes_table that are listed on this page: a row each (with its
+ * live count and a ?debug=1 link when it has one), then the descriptions. */
+static void index_rows(struct buf *b, int descriptions)
+{
+    for (size_t i = 0; i < routes_count; i++) {
+        const struct route *r = &routes_table[i];
+        if (r->page != ROUTE_ON_PPROF_INDEX) continue;
+        const char *name = r->path + strlen(PPROF_PREFIX);
+        if (descriptions) {
+            buf_printf(b, "<li><div class=profile-name>%s:</div> %s</li>\n", name, r->about);
+        } else {
+            char count[32] = "";
+            if (r->count) snprintf(count, sizeof count, "%llu", (unsigned long long)r->count());
+            buf_printf(b, "<tr><td>%s</td><td><a href=\"%s%s\">%s</a></td></tr>\n", count, name,
+                       r->count ? "?debug=1" : "", name);
+        }
+    }
+}
+
+void debug_pprof_index(struct http_request *req)
+{
+    const char *name = http_path(req) + strlen(PPROF_PREFIX);
+    if (*name) {   /* as Go's pprof.Index: a name no route serves is an unknown profile */
+        http_respond_pprof_error(req, 404, "Unknown profile: %s", name);
+        return;
+    }
     struct sampler_stats ps;
     sampler_stats(&ps);
     struct buf b = BUF_INIT;
     buf_puts(&b, "<!DOCTYPE html>\n<html><head><title>/debug/pprof/</title></head><body>\n"
                  "/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<table>\n"
                  "<thead><td>Count</td><td>Profile</td></thead>\n");
-#define ROW(name, about) buf_printf(&b, "<tr><td>%s</td><td><a href=\"%s%s\">%s</a></td></tr>\n", \
-        strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0 ? count : "", name,             \
-        strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0 ? "?debug=1" : "", name);
-    char count[32];
-    snprintf(count, sizeof count, "%llu", (unsigned long long)ps.stacks);
-    PROFILE_TABLE(ROW)
-#undef ROW
+    index_rows(&b, 0);
     buf_printf(&b, "</table>\n<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">change</a>), "
                    "%llu samples, %llu stacks, %llu sampled objects tracked.</p>\n<ul>\n",
                (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
                (unsigned long long)ps.tracked);
-#define ABOUT(name, about) buf_printf(&b, "<li><div class=profile-name>%s:</div> %s</li>\n", name, about);
-    PROFILE_TABLE(ABOUT)
-#undef ABOUT
+    index_rows(&b, 1);
     buf_puts(&b, "</ul>\n</body></html>\n");
     http_respond(req, 200, "text/html; charset=utf-8", &b);
 }
 
-void endpoints_pprof(struct http_request *req)
-{
-    const char *name = http_path(req) + strlen("/debug/pprof/");
-    int post = strcmp(http_method(req), "POST") == 0;
-    if (post && strcmp(name, "symbol") != 0) {
-        http_add_header(req, "Allow", "GET, HEAD");
-        http_respond_pprof_error(req, 405, "Method Not Allowed: use GET or HEAD");
-        return;
-    }
-    if (!*name) serve_index(req);
-    else if (strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0) serve_heap(req, name);
-    else if (strcmp(name, "cmdline") == 0) serve_cmdline(req);
-    else if (strcmp(name, "symbol") == 0) serve_symbol(req);
-    else if (strcmp(name, "trace") == 0) serve_trace(req);
-    else http_respond_pprof_error(req, 404, "Unknown profile: %s (memdemo serves heap, allocs, trace, cmdline, symbol)", name);
-}
-
-void endpoints_pprof_redirect(struct http_request *req)
+void debug_pprof_redirect(struct http_request *req)
 {
     http_add_header(req, "Location", "/debug/pprof/");
     http_respond_text(req, 301, "moved to /debug/pprof/");
 }
 
-void endpoints_memprofilerate(struct http_request *req)
+void debug_memprofilerate(struct http_request *req)
 {
     long long r;
     int64_t was = sampler_rate();

@@ -1,30 +1,48 @@
-/* endpoints: the /debug/pprof HTTP endpoints, following Go's net/http/pprof contract
- * so that go tool pprof and go tool trace can fetch from memdemo as from a Go server,
- * plus /debug/memprofilerate, which changes the sampling rate at run time.
+/* debug_pprof: the /debug/pprof HTTP endpoints, following Go's net/http/pprof contract
+ * so that go tool pprof and go tool trace fetch from memdemo as from a Go server, plus
+ * /debug/memprofilerate, which changes the sampling rate at run time.
  *
- * Owns: parameter parsing and validation (gc, debug, seconds, rate), Go's error
- * answers (text/plain with X-Go-Pprof: 1), delta profiles over a deferred window, and
- * the index page. Leaves the data to profile/sampler and profile/trace, the encodings
- * to profile/pprof and the trace writer, routing to src/routes.c.
+ * Owns: parameter parsing and validation (gc, debug, seconds, rate), Go's error answers
+ * (text/plain with X-Go-Pprof: 1), delta profiles and trace windows over deferred
+ * requests, and the /debug/pprof/ index page (generated from src/routes.c's table).
+ * Leaves the data to profile/sampler and profile/trace, the encodings to profile/pprof
+ * and profile/tracewire, and routing (paths, methods, 404, 405) to src/routes.c.
+ *
+ * Every handler runs on a server worker thread (src/http.h's rules).
  */
-#ifndef MEMDEMO_ENDPOINTS_H
-#define MEMDEMO_ENDPOINTS_H
+#ifndef MEMDEMO_DEBUG_PPROF_H
+#define MEMDEMO_DEBUG_PPROF_H
+
+#include <stdint.h>
 
 #include "src/http.h"
 
 /* Longest window /debug/pprof/heap?seconds=N and /debug/pprof/trace?seconds=N accept. */
-#define ENDPOINTS_MAX_SECONDS 600
+#define DEBUG_PPROF_MAX_SECONDS 600
 
-/* Remembers the command line /debug/pprof/cmdline answers. Main thread, at start. */
-void endpoints_set_cmdline(int argc, char **argv);
+/* Remembers the command line /debug/pprof/cmdline answers. Main thread, at start;
+ * argv must outlive the server. */
+void debug_pprof_set_cmdline(int argc, char **argv);
 
-/* /debug/pprof/ and everything below it: dispatches on the profile name. */
-void endpoints_pprof(struct http_request *req);
-
+/* /debug/pprof/: the index of profiles; any other name under /debug/pprof/ that no
+ * route serves gets Go's 404 "Unknown profile". */
+void debug_pprof_index(struct http_request *req);
 /* /debug/pprof without the slash: a redirect to /debug/pprof/, as Go's mux answers. */
-void endpoints_pprof_redirect(struct http_request *req);
-
+void debug_pprof_redirect(struct http_request *req);
+/* /debug/pprof/heap and /debug/pprof/allocs (?gc=1, ?debug=1, ?seconds=N). */
+void debug_pprof_heap(struct http_request *req);
+void debug_pprof_allocs(struct http_request *req);
+/* /debug/pprof/cmdline: the arguments, NUL-separated. */
+void debug_pprof_cmdline(struct http_request *req);
+/* /debug/pprof/symbol: Go's symbol lookup protocol (GET, or POST of addresses). */
+void debug_pprof_symbol(struct http_request *req);
+/* /debug/pprof/trace?seconds=N: an execution trace of the next N seconds. */
+void debug_pprof_trace(struct http_request *req);
 /* /debug/memprofilerate: GET shows the rate; ?rate=N sets it (0 off, 1 exact). */
-void endpoints_memprofilerate(struct http_request *req);
+void debug_memprofilerate(struct http_request *req);
+
+/* Live counts the /debug/pprof/ index shows beside the heap profiles: distinct
+ * allocation stacks. Takes the profiler lock; any thread. */
+uint64_t debug_pprof_heap_count(void);
 
 #endif

@@ -1,4 +1,10 @@
-/* flags: the command line, Go-style. See flags.h. */
+/* flags: the command line, Go-style. See flags.h.
+ *
+ * FLAG_TABLE is the one list of flags: -h, parsing and the start-up line are all
+ * generated from it, and each default is the owning module's constant, so the value
+ * -h prints is the value the server uses (tests/integration/server.sh also holds
+ * README's flag table against -h).
+ */
 #include "src/flags.h"
 
 #include <errno.h>
@@ -7,38 +13,45 @@
 #include <string.h>
 #include <unistd.h>
 
-/* X(name, field, kind, minimum, maximum, help). kind: INT or STR. The default comes from
- * flags_defaults() since some depend on the machine. */
-#define FLAG_TABLE(X)                                                                        \
-    X("repetitions", repetitions, INT, 0, 10000000,                                          \
-      "strings each /leaker and /noleaker request makes")                                    \
-    X("addr", addr, STR, 0, 0,                                                               \
-      "HOST:PORT to listen on; \":8080\" listens on all interfaces, port 0 picks a free port") \
-    X("threads", threads, INT, 1, 200, "request worker threads (default: number of CPUs)")  \
-    X("memprofilerate", memprofilerate, INT, 0, INT64_C(1) << 40,                            \
-      "heap profile: on average one sample per N bytes allocated (Go's\n"                    \
-      "\truntime.MemProfileRate); 1 records every allocation, 0 turns the profiler off;\n"    \
-      "\tchange it at run time with /debug/memprofilerate?rate=N")                               \
-    X("tracebuf", tracebuf, INT, 4096, INT64_C(1) << 32,                                     \
-      "bytes of trace events each thread may buffer during /debug/pprof/trace; past that\n"  \
-      "\tthe thread's further events are dropped and counted")                               \
-    X("gcdivisor", gcdivisor, INT, 1, 1000,                                                  \
+#include "gc/gcheap.h"
+#include "profile/sampler.h"
+#include "profile/trace.h"
+#include "src/handlers.h"
+#include "src/server.h"
+
+/* One worker per CPU, within the server's limit. */
+static int64_t cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > SERVER_MAX_THREADS ? SERVER_MAX_THREADS : n;
+}
+
+/* X(name, field, kind, default, minimum, maximum, help). kind: INT or STR (STR ignores
+ * the range). */
+#define FLAG_TABLE(X)                                                                          \
+    X("repetitions", repetitions, INT, HANDLERS_DEFAULT_REPETITIONS, 0, HANDLERS_MAX_REPETITIONS, \
+      "strings each /leaker and /noleaker request makes")                                      \
+    X("addr", addr, STR, SERVER_DEFAULT_ADDR, 0, 0,                                            \
+      "HOST:PORT to listen on; \":8080\" listens on all interfaces, port 0 picks a free port")   \
+    X("threads", threads, INT, cpus(), 1, SERVER_MAX_THREADS,                                  \
+      "request worker threads, one per CPU unless set")                            \
+    X("memprofilerate", memprofilerate, INT, SAMPLER_DEFAULT_RATE, 0, INT64_C(1) << 40,         \
+      "heap profile: on average one sample per N bytes allocated (Go's\n"                      \
+      "\truntime.MemProfileRate); 1 records every allocation, 0 turns the profiler off;\n"      \
+      "\tchange it at run time with /debug/memprofilerate?rate=N")                             \
+    X("tracebuf", tracebuf, INT, TRACE_DEFAULT_BUFFER_CAP, 4096, INT64_C(1) << 32,              \
+      "bytes of trace events each thread may buffer during /debug/pprof/trace; past that\n"    \
+      "\tthe thread's further events are dropped and counted")                                 \
+    X("gcdivisor", gcdivisor, INT, GCHEAP_DEFAULT_FREE_SPACE_DIVISOR, 1, 1000,                 \
       "bdwgc free-space divisor: a larger value collects more often and keeps the heap smaller") \
-    X("gcinitheap", gcinitheap, INT, 0, INT64_C(1) << 36,                                    \
+    X("gcinitheap", gcinitheap, INT, GCHEAP_DEFAULT_INITIAL_HEAP, 0, INT64_C(1) << 36,         \
       "bytes of GC heap to reserve at start (0: bdwgc's default)")
 
 static void flags_defaults(struct flags *f)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    *f = (struct flags){
-        .repetitions = 1000,
-        .addr = "localhost:8080",
-        .threads = cpus > 0 ? (cpus > 200 ? 200 : cpus) : 1,
-        .memprofilerate = 512 * 1024,
-        .tracebuf = 64 << 20,
-        .gcdivisor = 3,
-        .gcinitheap = 4 << 20,
-    };
+#define X(n, field, kind, dflt, lo, hi, h) f->field = dflt;
+    FLAG_TABLE(X)
+#undef X
 }
 
 static void usage(FILE *out)
@@ -48,17 +61,19 @@ static void usage(FILE *out)
     fprintf(out, "Usage of memdemo:\n"
                  "memdemo serves /leaker (keeps what it allocates) and /noleaker (makes garbage)\n"
                  "on the Boehm GC, with Go-compatible /debug/pprof/heap and /debug/pprof/trace.\n");
-#define INT_USAGE(field) fprintf(out, "  -%s int\n\t%s (default %lld)\n", name, help, (long long)d.field)
-#define STR_USAGE(field) fprintf(out, "  -%s string\n\t%s (default \"%s\")\n", name, help, d.field)
-#define X(n, field, kind, lo, hi, h) { const char *name = n, *help = h; kind##_USAGE(field); }
+#define INT_USAGE(name, help, v) fprintf(out, "  -%s int\n\t%s (default %lld)\n", name, help, (long long)(v))
+#define STR_USAGE(name, help, v) fprintf(out, "  -%s string\n\t%s (default \"%s\")\n", name, help, v)
+#define X(n, field, kind, dflt, lo, hi, h) kind##_USAGE(n, h, d.field);
     FLAG_TABLE(X)
 #undef X
+#undef INT_USAGE
+#undef STR_USAGE
     fprintf(out, "  -h, -help\n\tprint this help and exit\n");
 }
 
-static void die_usage(const char *fmt, const char *a, const char *b)
+static void die_usage(const char *fmt, const char *a)
 {
-    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, fmt, a);
     fputc('\n', stderr);
     usage(stderr);
     exit(2);
@@ -74,19 +89,30 @@ static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
-/* Sets flag `name` from `value`; returns 0, -1 for an unknown name, -2 for a bad value. */
+/* 1 if the table defines flag `name`. */
+static int is_defined(const char *name)
+{
+#define X(n, field, kind, dflt, lo, hi, h) if (strcmp(name, n) == 0) return 1;
+    FLAG_TABLE(X)
+#undef X
+    return 0;
+}
+
+/* Sets defined flag `name` from `value`; returns 0, or -1 for a bad value (why says why). */
 static int set_flag(struct flags *f, const char *name, const char *value, char *why, size_t why_n)
 {
 #define INT_SET(field, lo, hi)                                                   \
     if (parse_int(value, lo, hi, &f->field) < 0) {                               \
         snprintf(why, why_n, "must be an integer from %lld to %lld", (long long)(lo), (long long)(hi)); \
-        return -2;                                                               \
+        return -1;                                                               \
     }
 #define STR_SET(field, lo, hi) f->field = value;
-#define X(n, field, kind, lo, hi, h) if (strcmp(name, n) == 0) { kind##_SET(field, lo, hi) return 0; }
+#define X(n, field, kind, dflt, lo, hi, h) if (strcmp(name, n) == 0) { kind##_SET(field, lo, hi) return 0; }
     FLAG_TABLE(X)
 #undef X
-    return -1;
+#undef INT_SET
+#undef STR_SET
+    return 0;
 }
 
 void flags_parse(struct flags *f, int argc, char **argv)
@@ -95,9 +121,9 @@ void flags_parse(struct flags *f, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] == '\0')
-            die_usage("unexpected argument %s%s (memdemo takes only flags)", arg, "");
+            die_usage("unexpected argument %s (memdemo takes only flags)", arg);
         if (strcmp(arg, "--") == 0) {
-            if (i + 1 < argc) die_usage("unexpected argument %s%s", argv[i + 1], "");
+            if (i + 1 < argc) die_usage("unexpected argument %s", argv[i + 1]);
             break;
         }
         const char *name = arg + (arg[1] == '-' ? 2 : 1);
@@ -109,14 +135,14 @@ void flags_parse(struct flags *f, int argc, char **argv)
             value = eq + 1;
         }
         if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) { usage(stdout); exit(0); }
+        /* As Go's flag package: an unknown name is reported before a missing value. */
+        if (!is_defined(name)) die_usage("flag provided but not defined: -%s", name);
         if (!value) {
-            if (i + 1 >= argc) die_usage("flag needs an argument: -%s%s", name, "");
+            if (i + 1 >= argc) die_usage("flag needs an argument: -%s", name);
             value = argv[++i];
         }
         char why[128] = "";
-        int rc = set_flag(f, name, value, why, sizeof why);
-        if (rc == -1) die_usage("flag provided but not defined: -%s%s", name, "");
-        if (rc == -2) {
+        if (set_flag(f, name, value, why, sizeof why) < 0) {
             fprintf(stderr, "invalid value \"%s\" for flag -%s: %s\n", value, name, why);
             usage(stderr);
             exit(2);
@@ -126,7 +152,17 @@ void flags_parse(struct flags *f, int argc, char **argv)
 
 void flags_describe(const struct flags *f, char *out, int n)
 {
-    snprintf(out, (size_t)n, "repetitions=%lld threads=%lld memprofilerate=%lld tracebuf=%lld gcdivisor=%lld",
-             (long long)f->repetitions, (long long)f->threads, (long long)f->memprofilerate,
-             (long long)f->tracebuf, (long long)f->gcdivisor);
+    size_t len = 0, cap = (size_t)n;
+    out[0] = '\0';
+#define INT_DESCRIBE(name, v) snprintf(out + len, cap - len, "%s%s=%lld", len ? " " : "", name, (long long)(v))
+#define STR_DESCRIBE(name, v) 0   /* the address is on the line already, as the URL */
+#define X(nm, field, kind, dflt, lo, hi, h)                                     \
+    if (len < cap) {                                                            \
+        int w = kind##_DESCRIBE(nm, f->field);                                  \
+        len = w < 0 ? cap : len + (size_t)w > cap ? cap : len + (size_t)w;      \
+    }
+    FLAG_TABLE(X)
+#undef X
+#undef INT_DESCRIBE
+#undef STR_DESCRIBE
 }

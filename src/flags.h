@@ -4,7 +4,9 @@
  * missing or bad value, or a stray argument print the problem and the usage to stderr
  * and exit 2.
  *
- * Owns: the table of flags (one X-macro), their defaults, ranges and help text.
+ * Owns: the table of flags (one X-macro) with their ranges and help text. Defaults
+ * belong to the modules that use them (SAMPLER_DEFAULT_RATE, TRACE_DEFAULT_BUFFER_CAP,
+ * ...): the table only names them.
  */
 #ifndef MEMDEMO_FLAGS_H
 #define MEMDEMO_FLAGS_H
@@ -25,7 +27,8 @@ struct flags {
  * any error prints it and the usage to stderr and exits 2. Returns only on success. */
 void flags_parse(struct flags *f, int argc, char **argv);
 
-/* Writes "name=value ..." for the start-up line into out (size n). */
+/* Writes "name=value ..." of every numeric flag, for the start-up line, into out
+ * (size n >= 1; truncated to fit). */
 void flags_describe(const struct flags *f, char *out, int n);
 
 #endif

@@ -17,7 +17,7 @@
 #include "src/routes.h"
 #include "src/strlist.h"
 
-static long repetitions = 1000;
+static long repetitions = HANDLERS_DEFAULT_REPETITIONS;
 static int cmd_argc;
 static char **cmd_argv;
 
@@ -71,7 +71,7 @@ void handle_index(struct http_request *req)
                  "/noleaker, then look with <code>go tool pprof</code> and <code>go tool trace</code>.</p>\n<ul>\n");
     for (size_t i = 0; i < routes_count; i++) {
         const struct route *r = &routes_table[i];
-        if (r->about) buf_printf(&b, "<li><a href=\"%s\">%s</a>: %s</li>\n", r->path, r->path, r->about);
+        if (r->page == ROUTE_ON_HOME) buf_printf(&b, "<li><a href=\"%s\">%s</a>: %s</li>\n", r->path, r->path, r->about);
     }
     buf_puts(&b, "</ul>\n</body></html>\n");
     http_respond(req, 200, "text/html; charset=utf-8", &b);

@@ -1,5 +1,5 @@
 /* handlers: memdemo's own endpoints: /noleaker (garbage), /leaker (kept), the index
- * page and /debug/vars. The /debug/pprof endpoints live in profile/.
+ * page and /debug/vars. The /debug/pprof endpoints are src/debug_pprof.c's.
  *
  * Owns: the leaker's global list (a static root, so the collector keeps every string)
  * and its mutex, and the repetitions setting.
@@ -10,6 +10,11 @@
 #include <stddef.h>
 
 #include "src/http.h"
+
+/* Strings each /leaker and /noleaker request makes unless -repetitions says otherwise,
+ * and the most it accepts (10 M strings of ~16 bytes: ~200 MB per request). */
+#define HANDLERS_DEFAULT_REPETITIONS 1000
+#define HANDLERS_MAX_REPETITIONS 10000000
 
 /* Sets the strings per request and the command line /debug/vars reports. Main thread,
  * before serving. argv must outlive the server. */

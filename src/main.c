@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "gc/gcheap.h"
-#include "profile/endpoints.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
+#include "src/debug_pprof.h"
 #include "src/flags.h"
 #include "src/handlers.h"
 #include "src/server.h"
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     gcheap_init();
     gcheap_configure((unsigned long)f.gcdivisor, (size_t)f.gcinitheap);
     handlers_init((long)f.repetitions, argc, argv);
-    endpoints_set_cmdline(argc, argv);
+    debug_pprof_set_cmdline(argc, argv);
     /* The symbolizer (libdw) starts on the first profile request, not here: reading
      * the ELF and DWARF of every library costs 2 MB of RSS nobody needs until then. */
     if (sampler_init(f.memprofilerate) < 0 || trace_init() < 0) {

@@ -1,27 +1,41 @@
-/* routes: the endpoint table. See routes.h. Adding an endpoint is one line here. */
+/* routes: the endpoint table. See routes.h. */
 #include "src/routes.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "profile/endpoints.h"
+#include "src/debug_pprof.h"
 #include "src/handlers.h"
 
 #define GET_HEAD (ROUTE_GET | ROUTE_HEAD)
+#define HOME ROUTE_ON_HOME
+#define PPROF ROUTE_ON_PPROF_INDEX
 
 const struct route routes_table[] = {
-    {"/", 0, GET_HEAD, handle_index, NULL, "this page"},
-    {"/noleaker", 0, GET_HEAD, handle_noleaker, "GET /noleaker",
-     "makes -repetitions strings that become garbage when the request ends: the collector reclaims them"},
-    {"/leaker", 0, GET_HEAD, handle_leaker, "GET /leaker",
-     "makes -repetitions strings and keeps them in a global list: the heap grows"},
-    {"/debug/vars", 0, GET_HEAD, handle_vars, NULL,
-     "expvar-style JSON: command line, bdwgc's heap and pause figures, the leaker's totals"},
-    {"/debug/pprof", 0, GET_HEAD, endpoints_pprof_redirect, NULL, NULL},
-    {"/debug/pprof/", 1, GET_HEAD | ROUTE_POST, endpoints_pprof, NULL,
-     "profiles for go tool pprof (heap, allocs) and go tool trace (trace?seconds=N)"},
-    {"/debug/memprofilerate", 0, GET_HEAD, endpoints_memprofilerate, NULL,
-     "the heap profiler's sampling rate; ?rate=N changes it (1: every allocation, 0: off)"},
+    {"/", 0, GET_HEAD, handle_index, NULL, ROUTE_UNLISTED, "this page", 0, NULL},
+    {"/noleaker", 0, GET_HEAD, handle_noleaker, "GET /noleaker", HOME,
+     "makes -repetitions strings that become garbage when the request ends: the collector reclaims them", 0, NULL},
+    {"/leaker", 0, GET_HEAD, handle_leaker, "GET /leaker", HOME,
+     "makes -repetitions strings and keeps them in a global list: the heap grows", 0, NULL},
+    {"/debug/vars", 0, GET_HEAD, handle_vars, NULL, HOME,
+     "expvar-style JSON: command line, bdwgc's heap and pause figures, the leaker's totals", 0, NULL},
+    {"/debug/pprof", 0, GET_HEAD, debug_pprof_redirect, NULL, ROUTE_UNLISTED, NULL, 1, NULL},
+    {"/debug/pprof/", 1, GET_HEAD, debug_pprof_index, NULL, HOME,
+     "profiles for go tool pprof (heap, allocs) and go tool trace (trace?seconds=N)", 1, NULL},
+    {"/debug/pprof/allocs", 0, GET_HEAD, debug_pprof_allocs, NULL, PPROF,
+     "A sampling of all past memory allocations (alloc_space by default).", 1, debug_pprof_heap_count},
+    {"/debug/pprof/heap", 0, GET_HEAD, debug_pprof_heap, NULL, PPROF,
+     "A sampling of memory allocations of live objects, as of the last collection. "
+     "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta.", 1, debug_pprof_heap_count},
+    {"/debug/pprof/cmdline", 0, GET_HEAD, debug_pprof_cmdline, NULL, PPROF,
+     "The command line invocation of the current program.", 1, NULL},
+    {"/debug/pprof/symbol", 0, GET_HEAD | ROUTE_POST, debug_pprof_symbol, NULL, PPROF,
+     "Looks up program counters posted to it (used by go tool pprof).", 1, NULL},
+    {"/debug/pprof/trace", 0, GET_HEAD, debug_pprof_trace, NULL, PPROF,
+     "A trace of execution of the current program (GC cycles, pauses, requests); "
+     "?seconds=N sets the window (default 1).", 1, NULL},
+    {"/debug/memprofilerate", 0, GET_HEAD, debug_memprofilerate, NULL, HOME,
+     "the heap profiler's sampling rate; ?rate=N changes it (1: every allocation, 0: off)", 0, NULL},
 };
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];
 
@@ -42,13 +56,17 @@ const struct route *routes_find(const char *path)
     return best;
 }
 
+unsigned routes_method_bit(const char *method)
+{
+    return strcmp(method, "GET") == 0    ? ROUTE_GET
+           : strcmp(method, "HEAD") == 0 ? ROUTE_HEAD
+           : strcmp(method, "POST") == 0 ? ROUTE_POST : 0;
+}
+
 int routes_allows(const struct route *r, const char *method)
 {
-    unsigned m = strcmp(method, "GET") == 0    ? ROUTE_GET
-                 : strcmp(method, "HEAD") == 0 ? ROUTE_HEAD
-                 : strcmp(method, "POST") == 0 ? ROUTE_POST : 0;
     unsigned allowed = r->methods | ((r->methods & ROUTE_GET) ? ROUTE_HEAD : 0);
-    return (m & allowed) != 0;
+    return (routes_method_bit(method) & allowed) != 0;
 }
 
 void routes_allow_header(const struct route *r, char *out, size_t n)

@@ -63,7 +63,6 @@ struct http_request {
     struct http_request *defer_next;
 };
 
-#define SERVER_MAX_THREADS 200
 #define SERVER_MAX_CONNECTIONS 10000   /* per worker; libmicrohttpd's default is ~1000 */
 
 static struct MHD_Daemon *workers[SERVER_MAX_THREADS];
@@ -317,17 +316,23 @@ static void run_resume(struct http_request *r)
                                         defer_shutdown ? "server shutting down" : "client went away");
 }
 
+/* Answers 405 for a method route rt does not serve, in its error style. */
+static void refuse_method(struct http_request *r, const struct route *rt)
+{
+    char allow[64];
+    routes_allow_header(rt, allow, sizeof allow);
+    http_add_header(r, "Allow", allow);
+    if (rt->pprof_errors)
+        http_respond_pprof_error(r, 405, "Method Not Allowed: %s %s (allowed: %s)", r->method, r->path, allow);
+    else
+        http_respond_text(r, 405, "Method Not Allowed: %s %s (allowed: %s)", r->method, r->path, allow);
+}
+
 static void dispatch(struct http_request *r)
 {
     const struct route *rt = routes_find(r->path);
     if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return; }
-    if (!routes_allows(rt, r->method)) {
-        char allow[64];
-        routes_allow_header(rt, allow, sizeof allow);
-        http_add_header(r, "Allow", allow);
-        http_respond_text(r, 405, "method %s not allowed on %s (allowed: %s)", r->method, r->path, allow);
-        return;
-    }
+    if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return; }
     if (r->body_too_large) { http_respond_text(r, 413, "request body over %u bytes", MAX_BODY); return; }
     if (rt->trace_name) trace_request_begin(rt->trace_name);
     rt->handler(r);

@@ -11,6 +11,11 @@
 
 #include <stddef.h>
 
+/* Where memdemo listens unless -addr says otherwise: loopback only, as a demo should. */
+#define SERVER_DEFAULT_ADDR "localhost:8080"
+/* Most worker threads server_start() runs (-threads' maximum). */
+#define SERVER_MAX_THREADS 200
+
 /* Binds `addr` (HOST:PORT; empty host = all interfaces; port 0 = any) and starts
  * `threads` workers. On success returns 0 and writes "http://IP:PORT" into url.
  * On failure prints one line saying why to stderr and returns -1. Main thread. */

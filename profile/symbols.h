@@ -40,10 +40,12 @@ struct symbols_mapping {
  * the leaf end: the physical function is always kept). */
 #define SYMBOLS_MAX_FRAMES 16
 
-/* Opens the libdw session for this process and reads /proc/self/maps. Call once from
- * the main thread before serving (later calls return the first result at no cost;
- * the other functions call it lazily too). Libraries dlopen'ed later are not known.
- * Returns 0, or -1 if libdw cannot report the process (lookups then return 0). */
+/* Opens the libdw session for this process and reads /proc/self/maps, once: every
+ * other function here calls it on first use, so nothing needs to call it at start-up
+ * (memdemo does not: reading the ELF and DWARF of every library costs about 2 MB of RSS,
+ * paid by the first profile request). Later calls return the first result at no cost.
+ * Libraries dlopen'ed later are not known. Any thread. Returns 0, or -1 if libdw cannot
+ * report the process (lookups then return 0). */
 int symbols_init(void);
 
 /* Resolves pc, which must already be the CALL SITE (return address - 1), into its

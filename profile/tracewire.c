@@ -1,6 +1,6 @@
 /* tracewire: recorded events -> Go 1.19 execution trace bytes. See tracewire.h for the
- * mapping; the state rules and wire format are in ../shared/go-trace-v1/README.md (beside the repository)
- * and Go's src/internal/trace/parser.go.
+ * mapping; the state rules and wire format are those Go's src/internal/trace/parser.go enforces
+ * (the project's shared notes, go-trace-v1/README.md beside the repository, sum them up).
  *
  * Shape: a writer (struct wr) holds one output stream per P plus the string, frame and
  * stack tables. Records from all threads are merged by time and each is applied to a
@@ -57,34 +57,22 @@ struct wr {
     int np;
     int *p_of_thread;            /* gcthreads id -> P, or -1 */
     int nthreads;
-    struct str *strs; uint32_t nstr, capstr;
-    struct frame *frames; uint32_t nframe, capframe;
-    struct stack *stacks; uint32_t nstack, capstack;
-    struct route *routes; int nroute, caproute;
+    struct str *strs; uint32_t nstr; size_t capstr;
+    struct frame *frames; uint32_t nframe; size_t capframe;
+    struct stack *stacks; uint32_t nstack; size_t capstack;
+    struct route *routes; int nroute; size_t caproute;
     int oom;
     /* global state */
     int gc_open, gc_p, stw;
     uint64_t gc_seq, next_g;
     /* interned names and stacks */
-    uint32_t s_status, s_handler, s_dedicated, s_dropped_key, s_file_req;
+    uint32_t s_status, s_handler, s_dedicated, s_dropped_key;
     uint32_t stk_trace, stk_accept, stk_gc, stk_gc_site, stk_gcwrap, stk_assist,
-             stk_sweep, stk_preempt, stk_stop, stk_dropped;
+             stk_sweep, stk_preempt, stk_stop;
     char dropped_name[96];
 };
 
 /* ---- tables ------------------------------------------------------------------ */
-
-static int grow(void **p, uint32_t *cap, size_t elem, uint32_t need)
-{
-    if (need <= *cap) return 0;
-    uint32_t c = *cap ? *cap * 2 : 16;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, (size_t)c * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
 /* Interns s (not copied: it must outlive the writer). Returns its id (>= 1), 0 on OOM. */
 static uint32_t intern(struct wr *w, const char *s)
@@ -93,7 +81,7 @@ static uint32_t intern(struct wr *w, const char *s)
     if (len == 0) { s = "?"; len = 1; }          /* the parser rejects empty strings */
     for (uint32_t i = 0; i < w->nstr; i++)
         if (w->strs[i].len == len && memcmp(w->strs[i].s, s, len) == 0) return i + 1;
-    if (grow((void **)&w->strs, &w->capstr, sizeof *w->strs, w->nstr + 1)) { w->oom = 1; return 0; }
+    if (buf_grow_array(&w->strs, &w->capstr, (size_t)w->nstr + 1, sizeof *w->strs)) { w->oom = 1; return 0; }
     w->strs[w->nstr++] = (struct str){s, len};
     return w->nstr;
 }
@@ -103,7 +91,7 @@ static uint32_t frame_of(struct wr *w, const char *fn, const char *file, uint32_
     struct frame f = {intern(w, fn), intern(w, file), line};
     for (uint32_t i = 0; i < w->nframe; i++)
         if (memcmp(&w->frames[i], &f, sizeof f) == 0) return i;
-    if (grow((void **)&w->frames, &w->capframe, sizeof f, w->nframe + 1)) { w->oom = 1; return 0; }
+    if (buf_grow_array(&w->frames, &w->capframe, (size_t)w->nframe + 1, sizeof f)) { w->oom = 1; return 0; }
     w->frames[w->nframe] = f;
     return w->nframe++;
 }
@@ -117,7 +105,7 @@ static uint32_t stack_of(struct wr *w, int n, const char *fn0, uint32_t line0,
     if (n > 1) s.frame[1] = frame_of(w, fn1, file, line1);
     for (uint32_t i = 0; i < w->nstack; i++)
         if (memcmp(&w->stacks[i], &s, sizeof s) == 0) return i + 1;
-    if (grow((void **)&w->stacks, &w->capstack, sizeof s, w->nstack + 1)) { w->oom = 1; return 0; }
+    if (buf_grow_array(&w->stacks, &w->capstack, (size_t)w->nstack + 1, sizeof s)) { w->oom = 1; return 0; }
     w->stacks[w->nstack++] = s;
     return w->nstack;
 }
@@ -128,12 +116,10 @@ static int route_of(struct wr *w, const char *name)
 {
     for (int i = 0; i < w->nroute; i++)
         if (w->routes[i].ptr == name) return i;
-    uint32_t cap = (uint32_t)w->caproute;
-    if (grow((void **)&w->routes, &cap, sizeof *w->routes, (uint32_t)w->nroute + 1)) {
+    if (buf_grow_array(&w->routes, &w->caproute, (size_t)w->nroute + 1, sizeof *w->routes)) {
         w->oom = 1;
         return -1;
     }
-    w->caproute = (int)cap;
     const char *shown = name ? name : "(unnamed request)";
     struct route *r = &w->routes[w->nroute];
     r->ptr = name;

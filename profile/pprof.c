@@ -222,6 +222,13 @@ static uint64_t location_id(struct builder *b, uintptr_t pc)
     struct loc *loc = &b->locs[b->nlocs];
     *loc = (struct loc){addr, mi < 0 ? 0 : (uint64_t)mi + 1, 0, 0};
     location_lines(b, loc, mi < 0 ? NULL : &b->mapstats[mi]);
+    /* A location memdemo symbolized names no mapping, so pprof takes its functions, files
+     * and lines from the profile. Given a mapping whose file exists on disk, pprof's
+     * source view (weblist, /ui/source) re-reads the binary instead: Go 1.19's object
+     * reader then disassembles a PIE at run-time addresses and finds nothing (a blank
+     * page), and both versions take gcc's DWARF 5 file names, which are relative to the
+     * build directory ("???" outside it). The mapping still carries the build id. */
+    if (loc->nlines) loc->mapping_id = 0;
     id = (uint32_t)++b->nlocs;
     if (idmap_put(&b->loc_ids, pc, id) < 0) b->oom = 1;
     return b->oom ? 0 : id;
@@ -363,8 +370,9 @@ static int layout_functions(struct builder *b, struct layout *l)
     return 0;
 }
 
-/* Mappings with has_* set only when every location in them resolved that far (as Go
- * does), so pprof symbolizes nothing itself unless something is really missing. */
+/* Mappings with has_* set only when every location in their address range resolved
+ * that far (as Go does), so pprof symbolizes nothing itself unless something is really
+ * missing. */
 static int layout_mappings(struct builder *b, struct layout *l)
 {
     l->maps = xcalloc(b->nmaps, sizeof *l->maps);

@@ -33,8 +33,8 @@ TEST(allocated_total_counts_every_threads_bytes_within_an_interval)
     pthread_create(&t, NULL, allocate_in_thread, NULL);   /* 1,000,000 B there */
     pthread_join(t, NULL);
     uint64_t got = gcheap_allocated_total() - before;
-    CHECK(got <= 3000000);
-    CHECK(got + 2 * (256 << 10) >= 3000000);   /* each thread lags by < one interval */
+    CHECK_LE_U64(got, 3000000);
+    CHECK_GE_U64(got + 2 * (256 << 10), 3000000);   /* each thread lags by < one interval */
 }
 
 TEST(garbage_is_collected_and_heap_stays_small)
@@ -46,9 +46,9 @@ TEST(garbage_is_collected_and_heap_stays_small)
         s[0] = (char)i;
     }
     gcheap_stats(&after);
-    CHECK(after.collections - before.collections >= 10);
-    CHECK(after.heap_size < (64u << 20));
-    CHECK(after.total_allocated - before.total_allocated >= 200000ull * 1000);
+    CHECK_GE_U64(after.collections - before.collections, 10);
+    CHECK_LT_U64(after.heap_size, 64u << 20);
+    CHECK_GE_U64(after.total_allocated - before.total_allocated, 200000ull * 1000);
 }
 
 static uintptr_t watch_slot;   /* static, but holds only a hidden pointer */
@@ -93,7 +93,8 @@ TEST(sampler_fires_once_per_interval_of_bytes)
     gcheap_set_sampler(NULL, NULL);
     long n = atomic_load(&samples);
     /* 1,280,000 / (1024 + up to 127 overshoot) is between 1111 and 1250 */
-    CHECK(n >= 1100 && n <= 1252);
+    CHECK_GE(n, 1100);
+    CHECK_LE(n, 1252);
     for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);
     CHECK_EQ_INT(atomic_load(&samples), n);
 }
@@ -137,9 +138,10 @@ static void thread_checks(void)
     pthread_join(t, NULL);
     int id1 = a[0];
     CHECK_EQ_INT(a[1], a[0]);
-    CHECK(id1 > 0 && b[0] > id1);
+    CHECK_GT(id1, 0);
+    CHECK_GT(b[0], id1);
     CHECK(!gcthreads_alive(id1));          /* unregistered at exit */
-    CHECK(gcthreads_tid(id1) != 0);
+    CHECK_NE_INT(gcthreads_tid(id1), 0);
     CHECK_EQ_INT(gcthreads_self(), 0);     /* main */
     gcheap_collect();                      /* would crash if a dead thread stayed registered */
 }
@@ -157,7 +159,7 @@ TEST(collection_events_reach_listeners_in_order_and_pauses_count)
     uint64_t pauses = gcevents_pause_count();
     seen_n = 0;
     gcheap_collect();
-    CHECK(seen_n >= 6);
+    CHECK_GE(seen_n, 6);
     CHECK_EQ_INT(seen[0], GCEV_START);
     CHECK_EQ_INT(seen[seen_n - 1], GCEV_END);
     int stop = -1, start = -1;
@@ -165,9 +167,10 @@ TEST(collection_events_reach_listeners_in_order_and_pauses_count)
         if (seen[i] == GCEV_PRE_STOP_WORLD) stop = i;
         if (seen[i] == GCEV_POST_START_WORLD) start = i;
     }
-    CHECK(stop > 0 && start > stop);
-    CHECK(gcevents_pause_count() > pauses);
-    CHECK(gcevents_pause_max_ns() > 0);
+    CHECK_GT(stop, 0);
+    CHECK_GT(start, stop);
+    CHECK_GT_U64(gcevents_pause_count(), pauses);
+    CHECK_GT_U64(gcevents_pause_max_ns(), 0);
 }
 
 int main(void)

@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 mkdir -p "$T/pp" "$T/elsewhere"
 export PPROF_TMPDIR=$T/pp HOME=$T
 
-start_server -repetitions 1000 || exit 1
+start_server -repetitions 1000 -memprofilerate 16384 || exit 1
 requests 200 /leaker >/dev/null
 requests 100 /noleaker >/dev/null
 curl -s --max-time 30 -o "$T/heap.pb.gz" "$BASE/debug/pprof/heap"
@@ -39,7 +39,7 @@ ui_source() {
 check_source() {
     local name=$1 f=$2 row
     row=$(sed 's/<[^>]*>//g' "$f" | grep -F -m1 "$LINE")
-    if [ -z "$row" ]; then fail "${name}_shows_handlers_c_line" "no '$LINE' in the page ($(wc -c <"$f") bytes)"
+    if [ -z "$row" ]; then fail "${name}_shows_handlers_c_line" "no '$LINE' in the page ($(wc -c <"$f") bytes: $(sed 's/<[^>]*>//g' "$f" | tr -s ' \n' ' ' | head -c 160))"
     elif ! grep -qE '[0-9.]+[kMG]?B' <<<"$row"; then fail "${name}_shows_handlers_c_line" "no byte figure: $row"
     else pass "${name}_shows_handlers_c_line"; fi
     if [ -s "$f" ] && ! sed 's/<[^>]*>//g' "$f" | grep -q '???'; then pass "${name}_has_no_unknown_lines"

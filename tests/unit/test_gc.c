@@ -1,5 +1,5 @@
-/* Unit tests for gc/: allocation kinds, collection of garbage, free watching,
- * the sampling countdown, thread registration and collection-event fan-out. */
+/* Unit tests for gc/: allocation kinds, handed-out sizes, collection of garbage, free
+ * watching, the sampling countdown, thread registration and collection-event fan-out. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,13 +28,72 @@ TEST(allocated_total_counts_every_threads_bytes_within_an_interval)
 {
     gcheap_set_sampler(NULL, NULL);           /* 256 KiB intervals */
     uint64_t before = gcheap_allocated_total();
-    for (int i = 0; i < 4000; i++) gcheap_alloc(500);     /* 2,000,000 B here */
+    for (int i = 0; i < 4000; i++) gcheap_alloc(500);     /* 4000 x 512 B here */
     pthread_t t;
-    pthread_create(&t, NULL, allocate_in_thread, NULL);   /* 1,000,000 B there */
+    pthread_create(&t, NULL, allocate_in_thread, NULL);   /* 1000 x 1024 B there */
     pthread_join(t, NULL);
     uint64_t got = gcheap_allocated_total() - before;
-    CHECK(got <= 3000000);
-    CHECK(got + 2 * (256 << 10) >= 3000000);   /* each thread lags by < one interval */
+    uint64_t want = 4000 * gcheap_size(gcheap_alloc(500)) + 1000 * gcheap_size(gcheap_alloc_data(1000));
+    CHECK(got <= want);
+    CHECK(got + 2 * (256 << 10) >= want);   /* each thread lags by < one interval */
+}
+
+/* ---- handed-out sizes: what the sampler is told is what bdwgc gave -------------------- */
+
+static size_t told_size, real_size;
+static long size_mismatches;
+static intptr_t sample_all(void) { return 0; }
+static intptr_t note_size(void *obj, size_t size)
+{
+    told_size = size;
+    real_size = gcheap_size(obj);
+    if (told_size != real_size) size_mismatches++;
+    return 0;   /* exact: every allocation is sampled */
+}
+
+TEST(sampled_size_is_gc_size_for_every_request_up_to_8k)
+{
+    size_mismatches = 0;
+    gcheap_set_sampler(note_size, sample_all);
+    for (size_t n = 0; n <= 8192; n++) {
+        gcheap_alloc(n);
+        if (told_size != real_size) break;
+        gcheap_alloc_data(n);
+        if (told_size != real_size) break;
+    }
+    size_t sizes[] = {10000, 65536, 100000, 1 << 20, 3000001};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && !size_mismatches; i++) gcheap_alloc_data(sizes[i]);
+    gcheap_set_sampler(NULL, NULL);
+    if (size_mismatches) UNIT__FAIL("told %zu, GC_size %zu", told_size, real_size);
+}
+
+TEST(small_sizes_are_whole_granules_with_the_extra_byte)
+{
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(0)), 16);
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(4)), 16);     /* "999" */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(15)), 16);
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(16)), 32);    /* 16 + the extra byte */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc(8176)), 8192);     /* a strlist chunk */
+}
+
+static uint64_t bdwgc_total_allocated(void)
+{
+    struct gcheap_stats st;
+    gcheap_stats(&st);
+    return st.total_allocated;
+}
+
+TEST(exact_credit_matches_bdwgc_total_alloc)
+{
+    gcheap_set_sampler(note_size, sample_all);   /* every allocation credited at once */
+    uint64_t mine0 = gcheap_allocated_total(), theirs0 = bdwgc_total_allocated();
+    for (int i = 0; i < 100000; i++) gcheap_alloc_data((size_t)(i % 300));   /* 16..304 B */
+    for (int i = 0; i < 1000; i++) gcheap_alloc((size_t)(400 + i * 7));     /* size classes */
+    uint64_t mine = gcheap_allocated_total() - mine0, theirs = bdwgc_total_allocated() - theirs0;
+    gcheap_set_sampler(NULL, NULL);
+    CHECK(mine > 16000000);
+    /* bdwgc counts a free list's objects when a thread takes the list: a few KiB ahead */
+    CHECK(theirs >= mine && theirs - mine < mine / 100);
 }
 
 TEST(garbage_is_collected_and_heap_stays_small)
@@ -89,11 +148,12 @@ TEST(sampler_fires_once_per_interval_of_bytes)
 {
     atomic_store(&samples, 0);
     gcheap_set_sampler(count_sample, every_kib);
-    for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);   /* 1.28 MB */
+    for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);   /* 10000 x 144 B handed out */
     gcheap_set_sampler(NULL, NULL);
     long n = atomic_load(&samples);
-    /* 1,280,000 / (1024 + up to 127 overshoot) is between 1111 and 1250 */
-    CHECK(n >= 1100 && n <= 1252);
+    /* 1,440,000 / (1024 + up to 143 overshoot) is between 1233 and 1406 */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(128)), 144);
+    CHECK(n >= 1220 && n <= 1408);
     for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);
     CHECK_EQ_INT(atomic_load(&samples), n);
 }
@@ -178,6 +238,9 @@ int main(void)
     RUN(allocated_total_counts_every_threads_bytes_within_an_interval);
     RUN(garbage_is_collected_and_heap_stays_small);
     RUN(watched_object_link_is_cleared_when_unreachable);
+    RUN(sampled_size_is_gc_size_for_every_request_up_to_8k);
+    RUN(small_sizes_are_whole_granules_with_the_extra_byte);
+    RUN(exact_credit_matches_bdwgc_total_alloc);
     RUN(sampler_fires_once_per_interval_of_bytes);
     RUN(rate_resets_do_not_force_samples);
     RUN(threads_register_once_get_dense_ids_and_unregister_at_exit);

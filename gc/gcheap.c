@@ -19,6 +19,7 @@
 #include "gc/gcheap.h"
 
 #include <gc.h>
+#include <gc/gc_mark.h>
 #include <gc/gc_tiny_fl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -288,8 +289,7 @@ size_t gcheap_size(const void *obj) { return GC_size(obj); }
 
 uintptr_t gcheap_hide(const void *obj) { return (uintptr_t)GC_HIDE_POINTER(obj); }
 
-int gcheap_watch_free(uintptr_t *link, const void *obj)
+int gcheap_survives_unlocked(uintptr_t hidden)
 {
-    int rc = GC_general_register_disappearing_link((void **)link, obj);
-    return rc == GC_NO_MEMORY ? -1 : 0;
+    return GC_is_marked(GC_REVEAL_POINTER(hidden));
 }

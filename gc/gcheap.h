@@ -143,10 +143,13 @@ size_t gcheap_size(const void *obj);
  * alive (bdwgc's GC_HIDE_POINTER). */
 uintptr_t gcheap_hide(const void *obj);
 
-/* Arranges for *link (which must hold gcheap_hide(obj) and live outside the GC heap, at
- * a fixed address) to be set to 0 by the collection that finds obj unreachable; that
- * collection also forgets the registration. Returns 0, or -1 if out of memory.
- * Read such links only inside gcheap_with_alloc_lock(). Registered thread. */
-int gcheap_watch_free(uintptr_t *link, const void *obj);
+/* Whether the object named by `hidden` (gcheap_hide(obj)) survives the collection in
+ * progress: 1 if its mark reached it, 0 if the collection will free it. ONLY from a
+ * GCEV_MARK_END listener (world stopped, allocation lock held, marking complete).
+ * `hidden` must name an object that was live at the previous collection or allocated
+ * since (never one this function already reported dead: its memory may be reused).
+ * Exact for memdemo, which registers no finalizers (bdwgc may keep an object that
+ * only a finalizable object reaches after this point). No allocation, no locks. */
+int gcheap_survives_unlocked(uintptr_t hidden);
 
 #endif

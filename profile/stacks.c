@@ -116,6 +116,7 @@ struct stacks_table {
     size_t count, cap;
     struct hashidx index;          /* hash of the frames -> id */
     struct arena_chunk *arena;     /* the frames themselves; chunks never move */
+    size_t arena_chunks;
 };
 
 struct stacks_table *stacks_table_new(void)
@@ -146,6 +147,7 @@ static const uintptr_t *arena_copy(struct stacks_table *t, const uintptr_t *pcs,
         c->next = t->arena;
         c->used = 0;
         t->arena = c;
+        t->arena_chunks++;
     }
     uintptr_t *dst = c->pcs + c->used;
     memcpy(dst, pcs, (size_t)n * sizeof *pcs);
@@ -176,3 +178,9 @@ const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n)
 }
 
 size_t stacks_count(const struct stacks_table *t) { return t->count; }
+
+size_t stacks_bytes(const struct stacks_table *t)
+{
+    return sizeof *t + t->cap * sizeof *t->entries + hashidx_bytes(&t->index) +
+           t->arena_chunks * sizeof(struct arena_chunk);
+}

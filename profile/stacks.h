@@ -42,4 +42,7 @@ const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n);
 /* Number of distinct stacks interned. */
 size_t stacks_count(const struct stacks_table *t);
 
+/* Bytes the table has malloc'd (entries, index, frames). Not synchronised. */
+size_t stacks_bytes(const struct stacks_table *t);
+
 #endif

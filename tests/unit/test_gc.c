@@ -1,5 +1,6 @@
-/* Unit tests for gc/: allocation kinds, handed-out sizes, collection of garbage, free
- * watching, the sampling countdown, thread registration and collection-event fan-out. */
+/* Unit tests for gc/: allocation kinds, handed-out sizes, collection of garbage,
+ * survival at mark end, the sampling countdown, thread registration and
+ * collection-event fan-out. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -110,29 +111,43 @@ TEST(garbage_is_collected_and_heap_stays_small)
     CHECK(after.total_allocated - before.total_allocated >= 200000ull * 1000);
 }
 
-static uintptr_t watch_slot;   /* static, but holds only a hidden pointer */
+/* ---- survival at mark end: how the profiler notices frees ------------------------------ */
 
-static __attribute__((noinline)) void watch_a_fresh_object(void)
+static uintptr_t dropped_hidden, kept_hidden;   /* static, but hold only hidden pointers */
+static void *volatile kept_root;                 /* a visible root (volatile: the store stays) */
+static int dropped_survived = -1, kept_survived = -1;
+
+/* A GCEV_MARK_END listener (world stopped): asks about both objects. */
+static void at_mark_end(enum gcevent ev, int thread, void *ctx)
 {
-    void *obj = gcheap_alloc_data(64);
-    watch_slot = gcheap_hide(obj);
-    CHECK_EQ_INT(gcheap_watch_free(&watch_slot, obj), 0);
+    (void)thread; (void)ctx;
+    if (ev != GCEV_MARK_END || !kept_hidden) return;
+    kept_survived = gcheap_survives_unlocked(kept_hidden);
+    dropped_survived = dropped_hidden ? gcheap_survives_unlocked(dropped_hidden) : -1;
 }
 
-static void *read_slot(void *arg) { return (void *)*(uintptr_t *)arg; }
-
-TEST(watched_object_link_is_cleared_when_unreachable)
+static __attribute__((noinline)) void make_two_objects(void)
 {
-    watch_a_fresh_object();
+    kept_root = gcheap_alloc(64);
+    kept_hidden = gcheap_hide(kept_root);
+    dropped_hidden = gcheap_hide(gcheap_alloc_data(64));
+}
+
+TEST(mark_end_sees_the_dropped_object_die_and_the_kept_one_survive)
+{
+    make_two_objects();
     /* Scrub the stack area the helper used, so no stale copy keeps the object. */
     volatile char scrub[4096];
     memset((char *)scrub, 0, sizeof scrub);
-    int cleared = 0;
-    for (int i = 0; i < 5 && !cleared; i++) {
+    int kept_always = 1;
+    for (int i = 0; i < 5 && dropped_survived != 0; i++) {
         gcheap_collect();
-        cleared = gcheap_with_alloc_lock(read_slot, &watch_slot) == NULL;
+        kept_always &= kept_survived == 1;
     }
-    CHECK(cleared);
+    int dropped = dropped_survived;
+    dropped_hidden = kept_hidden = 0;   /* a dead object must not be asked about again */
+    CHECK(kept_always);
+    CHECK_EQ_INT(dropped, 0);
 }
 
 static _Atomic long samples;
@@ -234,10 +249,11 @@ int main(void)
 {
     gcheap_init();
     gcevents_add_listener(record_event, NULL);
+    gcevents_add_listener(at_mark_end, NULL);
     RUN(alloc_returns_zeroed_pointer_memory);
     RUN(allocated_total_counts_every_threads_bytes_within_an_interval);
     RUN(garbage_is_collected_and_heap_stays_small);
-    RUN(watched_object_link_is_cleared_when_unreachable);
+    RUN(mark_end_sees_the_dropped_object_die_and_the_kept_one_survive);
     RUN(sampled_size_is_gc_size_for_every_request_up_to_8k);
     RUN(small_sizes_are_whole_granules_with_the_extra_byte);
     RUN(exact_credit_matches_bdwgc_total_alloc);

@@ -28,10 +28,11 @@
 #define MAX_TRACK_CHUNKS 65536    /* up to 268 M tracked objects */
 #define NO_RECORD UINT32_MAX
 
-struct record {                   /* one (stack, size, rate) group */
+struct record {                   /* one (stack, size, rate, label) group */
     int stack;
     size_t size;
     int64_t rate;
+    const char *label_key, *label_value;   /* NULL: no label */
     uint64_t allocs, frees;
 };
 
@@ -50,7 +51,7 @@ static _Atomic int64_t last_rate = SAMPLER_DEFAULT_RATE;   /* last non-zero rate
 static struct stacks_table *stacks;
 static struct record *records;
 static size_t nrecords, records_cap;
-static struct hashidx record_index;              /* (stack, size, rate) -> record id */
+static struct hashidx record_index;              /* (stack, size, rate, label) -> record id */
 
 static struct tracked **track_chunks;            /* malloc'd: kept out of the GC's roots */
 static size_t track_nchunks;                     /* chunks allocated so far */
@@ -64,6 +65,7 @@ static size_t track_free_n, track_free_cap;
 static uint32_t reaped_at_cycle;
 
 static __thread uint64_t rng_state;
+static __thread const char *label_key, *label_value;   /* sampler_set_label() */
 
 /* ---- intervals ------------------------------------------------------------------- */
 
@@ -87,11 +89,13 @@ static intptr_t draw_interval(void)
 
 /* ---- records ------------------------------------------------------------------------ */
 
-struct record_key { int stack; size_t size; int64_t rate; };
+/* Labels are compared by address: they live for the process (sampler_set_label). */
+struct record_key { int stack; size_t size; int64_t rate; const char *label_key, *label_value; };
 
-static uint64_t record_hash(int stack, size_t size, int64_t r)
+static uint64_t record_hash(const struct record_key *k)
 {
-    return hash_mix((uint64_t)stack ^ hash_mix((uint64_t)size ^ hash_mix((uint64_t)r)));
+    uint64_t label = hash_mix((uintptr_t)k->label_key ^ hash_mix((uintptr_t)k->label_value));
+    return hash_mix((uint64_t)k->stack ^ hash_mix((uint64_t)k->size ^ hash_mix((uint64_t)k->rate ^ label)));
 }
 
 static int record_matches(const void *ctx, uint32_t id, const void *key)
@@ -99,24 +103,26 @@ static int record_matches(const void *ctx, uint32_t id, const void *key)
     (void)ctx;
     const struct record *rec = &records[id];
     const struct record_key *k = key;
-    return rec->stack == k->stack && rec->size == k->size && rec->rate == k->rate;
+    return rec->stack == k->stack && rec->size == k->size && rec->rate == k->rate &&
+           rec->label_key == k->label_key && rec->label_value == k->label_value;
 }
 
 static uint64_t record_rehash(const void *ctx, uint32_t id)
 {
     (void)ctx;
-    return record_hash(records[id].stack, records[id].size, records[id].rate);
+    const struct record *r = &records[id];
+    struct record_key k = {r->stack, r->size, r->rate, r->label_key, r->label_value};
+    return record_hash(&k);
 }
 
-/* The record id for (stack, size, r), created if new; -1 when out of memory. Locked. */
-static int find_record(int stack, size_t size, int64_t r)
+/* The record id for key k, created if new; -1 when out of memory. Locked. */
+static int find_record(const struct record_key *k)
 {
-    struct record_key k = {stack, size, r};
-    uint64_t h = record_hash(stack, size, r);
-    int64_t found = hashidx_find(&record_index, h, record_matches, NULL, &k);
+    uint64_t h = record_hash(k);
+    int64_t found = hashidx_find(&record_index, h, record_matches, NULL, k);
     if (found >= 0) return (int)found;
     if (buf_grow_array(&records, &records_cap, nrecords + 1, sizeof *records) < 0) return -1;
-    records[nrecords] = (struct record){stack, size, r, 0, 0};
+    records[nrecords] = (struct record){k->stack, k->size, k->rate, k->label_key, k->label_value, 0, 0};
     if (hashidx_add(&record_index, h, (uint32_t)nrecords, record_rehash, NULL) < 0) return -1;
     return (int)nrecords++;
 }
@@ -203,9 +209,9 @@ static void reap_if_collected(void)
 static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, uint32_t cycle)
 {
     int64_t r = atomic_load(&rate);
-    int stack = stacks_intern(stacks, pcs, n);
-    if (stack < 0) return -1;
-    int rec = find_record(stack, size, r <= 1 ? 1 : r);
+    struct record_key k = {stacks_intern(stacks, pcs, n), size, r <= 1 ? 1 : r, label_key, label_value};
+    if (k.stack < 0) return -1;
+    int rec = find_record(&k);
     if (rec < 0) return -1;
     long i = new_tracked();
     if (i < 0) return -1;
@@ -282,6 +288,12 @@ int sampler_set_rate(int64_t r)
 
 int64_t sampler_rate(void) { return atomic_load(&rate); }
 
+void sampler_set_label(const char *key, const char *value)
+{
+    label_key = key;
+    label_value = key ? value : NULL;
+}
+
 /* ---- snapshots ----------------------------------------------------------------------- */
 
 /* count samples taken at rate `from`, expressed as samples at rate `to`. */
@@ -331,6 +343,8 @@ int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
         struct heapsample *h = &s->records[id];
         h->pcs = stacks_get(stacks, r->stack, &h->npcs);
         h->size = r->size;
+        h->label_key = r->label_key;
+        h->label_value = r->label_value;
         h->alloc_count = convert_count(r->allocs, r->size, r->rate, to);
         h->inuse_count = convert_count(w.inuse[id], r->size, r->rate, to);
     }

@@ -8,8 +8,8 @@
  * allocation; rate 0 turns the profiler off. Sizes are what bdwgc handed out
  * (gcheap_size), the unit of its TotalAlloc and HeapInuse.
  *
- * Records are grouped by (stack, size, rate): memory grows with distinct stacks, not
- * with traffic. A sampled object is remembered by a hidden
+ * Records are grouped by (stack, size, rate, label): memory grows with distinct
+ * stacks and labels, not with traffic. A sampled object is remembered by a hidden
  * pointer (bdwgc 8.2 has no free hook): at the end of each collection's mark, with
  * the world stopped, every tracked object the mark did not reach has its pointer
  * cleared, and the next reap counts it freed. Nothing of this is in the GC heap:
@@ -40,6 +40,12 @@ int sampler_init(int64_t rate);
 int sampler_set_rate(int64_t rate);
 int64_t sampler_rate(void);
 
+/* Sets the label that this thread's sampled allocations carry from now on, e.g.
+ * ("route", "/leaker") while it serves a request; key NULL: none. Both strings must
+ * live as long as the process (literals, a static table): records keep the pointers
+ * and compare them by address. Thread-local, lock-free, two stores; any thread. */
+void sampler_set_label(const char *key, const char *value);
+
 /* A consistent view of the profile: records[] with raw counts expressed at `rate`
  * (records sampled at another rate are converted), in malloc'd memory. */
 struct sampler_snapshot {
@@ -68,7 +74,7 @@ struct sampler_stats {
     uint64_t rate;
     uint64_t samples;            /* sampled allocations so far */
     uint64_t stacks;             /* distinct stacks */
-    uint64_t records;            /* distinct (stack, size, rate) records */
+    uint64_t records;            /* distinct (stack, size, rate, label) records */
     uint64_t tracked;            /* sampled objects not yet seen freed */
     uint64_t records_bytes;      /* records and their index */
     uint64_t stacks_bytes;       /* interned stacks and their index */

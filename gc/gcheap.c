@@ -11,10 +11,16 @@
  * reset writes it from another thread; on x86-64 its loads and stores are plain
  * moves. The slow path lives in the allocator text section so stack capture can cut
  * it off.
+ *
+ * Sizes: the countdown and the sampler count what bdwgc handed out (GC_size), which is
+ * what its TotalAlloc adds, so the profile's bytes and bdwgc's agree. For small
+ * requests that size is computed here instead of asked (see count_handed_out()).
  */
 #include "gc/gcheap.h"
 
 #include <gc.h>
+#include <gc/gc_mark.h>
+#include <gc/gc_tiny_fl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +94,8 @@ static void out_of_memory(size_t n)
     abort();
 }
 
-/* Called when the countdown went negative: the object `obj` of `n` bytes is sampled
- * (if a sampler is installed) and a new countdown drawn. */
+/* Called when the countdown went negative: the object `obj` (n bytes handed out) is
+ * sampled (if a sampler is installed) and a new countdown drawn. */
 GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
 {
     if (me == &unarmed) {   /* the thread's first allocation: start its first interval */
@@ -111,6 +117,37 @@ GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
     set_countdown(sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN);
 }
 
+/* ---- handed-out sizes -------------------------------------------------------------
+ * bdwgc (interior pointers recognised, its default, which memdemo keeps) gives every
+ * object one extra byte, so that a pointer just past its end still points into it,
+ * and rounds up to whole granules (GC_GRANULE_BYTES, 16 on x86-64). A request whose
+ * rounded size is below GC_TINY_FREELISTS granules (up to 383 bytes) is served from
+ * the free list of exactly that many granules, thread-local or global alike; above,
+ * size classes (GC_size_map) are chosen lazily, in the order sizes are first asked
+ * for, so there we ask GC_size. gcheap_init() checks the rule against GC_size, and
+ * tests/unit/test_gc.c checks every request size up to 8 KiB. */
+#define EXTRA_BYTES 1
+#define SMALL_RULE_MAX ((size_t)(GC_TINY_FREELISTS - 1) * GC_GRANULE_BYTES - EXTRA_BYTES)
+
+static inline size_t small_size(size_t n)
+{
+    return (n + EXTRA_BYTES + GC_GRANULE_BYTES - 1) & ~(size_t)(GC_GRANULE_BYTES - 1);
+}
+
+/* Aborts if this bdwgc build does not round small requests as small_size() says (a
+ * build without the extra byte, or with other granules). Main thread, at init. */
+static void check_small_rule(void)
+{
+    static const size_t probes[] = {0, 1, GC_GRANULE_BYTES - EXTRA_BYTES, GC_GRANULE_BYTES, SMALL_RULE_MAX};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        void *p = GC_MALLOC_ATOMIC(probes[i]);
+        if (p && GC_size(p) == small_size(probes[i])) continue;
+        fprintf(stderr, "memdemo: bdwgc gives %zu bytes for a %zu-byte request, expected %zu\n",
+                p ? GC_size(p) : 0, probes[i], small_size(probes[i]));
+        abort();
+    }
+}
+
 static inline void count_allocation(void *obj, size_t n)
 {
     struct account *a = me;
@@ -119,11 +156,22 @@ static inline void count_allocation(void *obj, size_t n)
     if (__builtin_expect(left < 0, 0)) sample_slow(obj, n);
 }
 
+/* Requests above the small rule: bdwgc says how much it gave. Out of line, so that the
+ * fast path keeps its registers (and its shape) for the common small request. */
+GCHEAP_ALLOC_TEXT static void count_larger(void *obj) { count_allocation(obj, GC_size(obj)); }
+
+/* Counts the allocation of obj for a request of n bytes, at the size bdwgc handed out. */
+static inline void count_handed_out(void *obj, size_t n)
+{
+    if (__builtin_expect(n <= SMALL_RULE_MAX, 1)) count_allocation(obj, small_size(n));
+    else count_larger(obj);
+}
+
 GCHEAP_ALLOC_TEXT void *gcheap_alloc(size_t n)
 {
     void *p = GC_MALLOC(n);
     if (!p) out_of_memory(n);
-    count_allocation(p, n);
+    count_handed_out(p, n);
     return p;
 }
 
@@ -131,7 +179,7 @@ GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
 {
     void *p = GC_MALLOC_ATOMIC(n);
     if (!p) out_of_memory(n);
-    count_allocation(p, n);
+    count_handed_out(p, n);
     return p;
 }
 
@@ -183,6 +231,7 @@ void gcheap_init(void)
     GC_register_has_static_roots_callback(is_root_segment);
     GC_INIT();
     GC_allow_register_threads();
+    check_small_rule();
     accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
     if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
     gcevents__install();
@@ -236,10 +285,11 @@ void *gcheap_blocking(void *(*fn)(void *), void *arg)
     return GC_do_blocking(fn, arg);
 }
 
+size_t gcheap_size(const void *obj) { return GC_size(obj); }
+
 uintptr_t gcheap_hide(const void *obj) { return (uintptr_t)GC_HIDE_POINTER(obj); }
 
-int gcheap_watch_free(uintptr_t *link, const void *obj)
+int gcheap_survives_unlocked(uintptr_t hidden)
 {
-    int rc = GC_general_register_disappearing_link((void **)link, obj);
-    return rc == GC_NO_MEMORY ? -1 : 0;
+    return GC_is_marked(GC_REVEAL_POINTER(hidden));
 }

@@ -46,12 +46,14 @@ void *gcheap_alloc_data(size_t n);
 void gcheap_collect(void);
 
 /* --- sampling hook -------------------------------------------------------------
- * Each thread keeps a countdown of bytes; every allocation subtracts its size. When the
- * countdown goes below zero the allocation is handed to the sampler, which returns the
- * next countdown. Unsampled allocations pay one thread-local subtract and compare: no
- * lock, no system call, no function call. */
+ * Each thread keeps a countdown of bytes; every allocation subtracts the size bdwgc
+ * handed out for it (see gcheap_size()). When the countdown goes below zero the
+ * allocation is handed to the sampler, which returns the next countdown. Unsampled
+ * allocations pay one thread-local subtract and compare (and, for requests of 384
+ * bytes and more, one GC_size call): no lock, no system call. */
 
-/* Called for a sampled allocation, on the allocating thread, after the object exists.
+/* Called for a sampled allocation, on the allocating thread, after the object exists;
+ * `size` is what bdwgc handed out (gcheap_size(obj)), not what was asked for.
  * Not inside a GC callback: it may lock and call gc/ (not allocate GC memory with the
  * profiler's own lock held). Returns the number of bytes until the next sample. */
 typedef intptr_t (*gcheap_sample_fn)(void *obj, size_t size);
@@ -77,11 +79,12 @@ void gcheap_reset_sample_countdowns(void);
 #define GCHEAP_ALLOC_TEXT __attribute__((section("memdemo_alloc_text"), noinline))
 int gcheap_pc_is_alloc_text(uintptr_t pc);
 
-/* Bytes requested from gcheap_alloc*() since start by all threads, as credited on the
- * sampling slow path: each thread's share lags by at most its current sampling
- * interval (512 KiB on average at the default rate, 256 KiB with the profiler off).
- * Unlike bdwgc's own figures it moves between collections. Lock-free, no allocation:
- * safe in collection listeners and on hot paths. */
+/* Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
+ * each object, the unit of bdwgc's own TotalAlloc), as credited on the sampling slow
+ * path: each thread's share lags by at most its current sampling interval (512 KiB on
+ * average at the default rate, 256 KiB with the profiler off). Unlike bdwgc's own
+ * figures it moves between collections. Lock-free, no allocation: safe in collection
+ * listeners and on hot paths. */
 uint64_t gcheap_allocated_total(void);
 
 /* --- statistics ------------------------------------------------------------------ */
@@ -128,14 +131,25 @@ void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg);
  * long time (main() waiting for a signal). Returns fn's result. Registered thread. */
 void *gcheap_blocking(void *(*fn)(void *), void *arg);
 
+/* The bytes bdwgc handed out for obj (bdwgc's GC_size): the request plus the one byte
+ * bdwgc adds so that a pointer just past the end still points into the object,
+ * rounded up to its 16-byte granules, or up to a size class for requests of 384 to
+ * 2047 bytes. This is what bdwgc's allocated-bytes counter (TotalAlloc) adds for it,
+ * and what the sampling countdown and the heap profile count. obj must be the start
+ * of a GC object. Any thread. */
+size_t gcheap_size(const void *obj);
+
 /* Hides an object address so that a table the GC may scan does not keep the object
  * alive (bdwgc's GC_HIDE_POINTER). */
 uintptr_t gcheap_hide(const void *obj);
 
-/* Arranges for *link (which must hold gcheap_hide(obj) and live outside the GC heap, at
- * a fixed address) to be set to 0 by the collection that finds obj unreachable; that
- * collection also forgets the registration. Returns 0, or -1 if out of memory.
- * Read such links only inside gcheap_with_alloc_lock(). Registered thread. */
-int gcheap_watch_free(uintptr_t *link, const void *obj);
+/* Whether the object named by `hidden` (gcheap_hide(obj)) survives the collection in
+ * progress: 1 if its mark reached it, 0 if the collection will free it. ONLY from a
+ * GCEV_MARK_END listener (world stopped, allocation lock held, marking complete).
+ * `hidden` must name an object that was live at the previous collection or allocated
+ * since (never one this function already reported dead: its memory may be reused).
+ * Exact for memdemo, which registers no finalizers (bdwgc may keep an object that
+ * only a finalizable object reaches after this point). No allocation, no locks. */
+int gcheap_survives_unlocked(uintptr_t hidden);
 
 #endif

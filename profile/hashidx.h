@@ -58,6 +58,9 @@ int hashidx_add(struct hashidx *h, uint64_t hash, uint32_t id, hashidx_hash_fn r
 /* Frees the slots; the index is empty and reusable afterwards. */
 void hashidx_free(struct hashidx *h);
 
+/* Bytes the slots take (malloc'd). Pure. */
+static inline size_t hashidx_bytes(const struct hashidx *h) { return h->cap * sizeof *h->slots; }
+
 /* Hash functions. Pure; any thread, any context (signal handlers included). */
 uint64_t hash_mix(uint64_t x);                     /* one word: a multiply-xorshift mix */
 uint64_t hash_bytes(const void *p, size_t n);      /* FNV-1a */

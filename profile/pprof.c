@@ -280,8 +280,8 @@ static int layout_alloc_samples(struct layout *l, const struct heapsample *s, si
     for (size_t i = 0; i < n; i++) npcs += s[i].npcs > 0 ? (size_t)s[i].npcs : 0;
     l->samples = xcalloc(n, sizeof *l->samples);
     l->samplep = xcalloc(n, sizeof *l->samplep);
-    l->labels = xcalloc(n, sizeof *l->labels);
-    l->labelp = xcalloc(n, sizeof *l->labelp);
+    l->labels = xcalloc(2 * n, sizeof *l->labels);   /* bytes, and the record's label */
+    l->labelp = xcalloc(2 * n, sizeof *l->labelp);
     l->loc_ids = xcalloc(npcs, sizeof *l->loc_ids);
     l->values = xcalloc(4 * n, sizeof *l->values);
     return l->samples && l->samplep && l->labels && l->labelp && l->loc_ids && l->values ? 0 : -1;
@@ -301,14 +301,20 @@ static void layout_sample(struct builder *b, struct layout *l, size_t i, uint64_
     sm->location_id = loc_ids;
     for (int k = 0; k < r->npcs; k++)
         if (r->pcs[k]) loc_ids[sm->n_location_id++] = location_id(b, r->pcs[k]);
+    sm->label = &l->labelp[2 * i];
     if (r->size) {
-        Perftools__Profiles__Label *lb = &l->labels[i];
+        Perftools__Profiles__Label *lb = &l->labels[2 * i + sm->n_label];
         perftools__profiles__label__init(lb);
         lb->key = str_index(b, "bytes");
         lb->num = (int64_t)r->size;
-        l->labelp[i] = lb;
-        sm->n_label = 1;
-        sm->label = &l->labelp[i];
+        sm->label[sm->n_label++] = lb;
+    }
+    if (r->label_key) {   /* a string label: -tagfocus=key=value, -tags */
+        Perftools__Profiles__Label *lb = &l->labels[2 * i + sm->n_label];
+        perftools__profiles__label__init(lb);
+        lb->key = str_index(b, r->label_key);
+        lb->str = str_index(b, r->label_value);
+        sm->label[sm->n_label++] = lb;
     }
     l->samplep[i] = sm;
 }

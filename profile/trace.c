@@ -126,7 +126,7 @@ void trace_request_end(int status)
     struct slot *s = enter();
     if (!s) return;
     if (s->cur_g && s->cur_epoch == atomic_load_explicit(&epoch, memory_order_relaxed)) {
-        /* In use at the last collection plus what was requested since: the Heap
+        /* In use at the last collection plus what was handed out since: the Heap
          * curve climbs between collections instead of stepping only at them. */
         uint64_t heap = atomic_load_explicit(&heap_hint, memory_order_relaxed) +
                         (gcheap_allocated_total() - atomic_load_explicit(&allocated_at_hint, memory_order_relaxed));

@@ -35,6 +35,7 @@
 
 #include "gc/clock.h"
 #include "gc/gcthreads.h"
+#include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/http.h"
 #include "src/routes.h"
@@ -335,7 +336,9 @@ static void dispatch(struct http_request *r)
     if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return; }
     if (r->body_too_large) { http_respond_text(r, 413, "request body over %u bytes", MAX_BODY); return; }
     if (rt->trace_name) trace_request_begin(rt->trace_name);
+    sampler_set_label("route", rt->path);   /* heap samples name the route (pprof -tagfocus) */
     rt->handler(r);
+    sampler_set_label(NULL, NULL);
     /* Here, not at completion: by then this thread may have begun another request. */
     if (rt->trace_name) trace_request_end(r->answered ? r->status : 0);
     if (!r->answered && !r->deferred) http_respond_text(r, 500, "handler for %s gave no answer", r->path);

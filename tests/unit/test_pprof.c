@@ -129,8 +129,8 @@ enum { RATE = 524288 };
 static void make_records(struct heapsample rec[2])
 {
     capture_stacks();
-    rec[0] = (struct heapsample){small_stack, DEPTH, 16, 1000, 600};
-    rec[1] = (struct heapsample){big_stack, DEPTH, 1 << 20, 3000, 1};
+    rec[0] = (struct heapsample){small_stack, DEPTH, 16, 1000, 600, NULL, NULL};
+    rec[1] = (struct heapsample){big_stack, DEPTH, 1 << 20, 3000, 1, NULL, NULL};
 }
 
 /* What pprof should show for count sampled objects of size bytes: Go truncates. */
@@ -358,7 +358,7 @@ TEST(records_with_no_allocations_are_left_out)
 {
     struct heapsample rec[3];
     make_records(rec);
-    rec[2] = (struct heapsample){small_stack, DEPTH, 32, 0, 0};
+    rec[2] = (struct heapsample){small_stack, DEPTH, 32, 0, 0, NULL, NULL};
     CHECK_EQ_INT(write_profile("skip.pb.gz", rec, 3, &heap_opts), 0);
     int st;
     long long tot[4];
@@ -367,6 +367,33 @@ TEST(records_with_no_allocations_are_left_out)
     CHECK_EQ_INT(raw_totals(out, tot), 2);
     CHECK_NOT_CONTAINS(out, "bytes:[32]");
     free(out);
+}
+
+/* Two records of one stack and size that differ in their route label, and one without:
+ * -tags lists both values, -tagfocus keeps one route's bytes only. */
+TEST(string_labels_reach_tags_and_tagfocus)
+{
+    struct heapsample rec[3];
+    struct pprof_heap_opts o = heap_opts;
+    o.rate = 1;
+    make_records(rec);
+    rec[0].label_key = rec[1].label_key = "route";
+    rec[0].label_value = "/small";
+    rec[1].label_value = "/big";
+    rec[2] = (struct heapsample){small_stack, DEPTH, 16, 7, 7, NULL, NULL};
+    CHECK_EQ_INT(write_profile("labels.pb.gz", rec, 3, &o), 0);
+    int st;
+    char *out = pprof_run("-tags labels.pb.gz", &st);
+    if (st != 0 || !strstr(out, "route:") || !strstr(out, "/small") || !strstr(out, "/big"))
+        UNIT__FAIL("status %d, no route tags in:\n%s", st, out);
+    free(out);
+    long long tot[4];
+    CHECK_EQ_INT(raw_totals_of("-tagfocus=route=/small labels.pb.gz", tot), 1);
+    CHECK_EQ_INT(tot[3], 600 * 16);
+    CHECK_EQ_INT(raw_totals_of("-tagfocus=route=/big labels.pb.gz", tot), 1);
+    CHECK_EQ_INT(tot[3], 1 << 20);
+    CHECK_EQ_INT(raw_totals_of("labels.pb.gz", tot), 3);
+    CHECK_EQ_INT(tot[3], 607 * 16 + (1 << 20));
 }
 
 int main(void)
@@ -384,6 +411,7 @@ int main(void)
     RUN(legacy_text_gives_the_same_totals_as_the_protobuf);
     RUN(legacy_text_with_nothing_freed_still_reads_as_four_columns);
     RUN(records_with_no_allocations_are_left_out);
+    RUN(string_labels_reach_tags_and_tagfocus);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (getenv("TEST_PPROF_KEEP")) fprintf(stderr, "profiles kept in %s\n", tmpdir);   /* to inspect */

@@ -17,21 +17,26 @@
 #include "profile/sampler.h"
 #include "tests/unit/unit.h"
 
+/* Requests one byte short of a 16-byte granule, so each lands in a size class of its
+ * own: records carry the size bdwgc hands out (request + 1 rounded up to 16, below 384). */
 enum {
-    SIZE_A = 4321, SIZE_B = 4322, SIZE_C = 4323, SIZE_KEPT = 4324, SIZE_GARBAGE = 4325,
-    SIZE_OFF = 4326, SIZE_DELTA = 4327, SIZE_STATS = 4328, SIZE_STATS2 = 4329,
-    SIZE_FRESH = 4330, SIZE_SAMPLED = 512,
+    SIZE_A = 207, SIZE_B = 223, SIZE_C = 239, SIZE_KEPT = 255, SIZE_GARBAGE = 271,
+    SIZE_OFF = 287, SIZE_DELTA = 303, SIZE_STATS = 319, SIZE_STATS2 = 335,
+    SIZE_FRESH = 351, SIZE_SAMPLED = 511,
 };
 
 /* Totals of the records of one size in a snapshot. */
 struct site { uint64_t allocs, inuse; int records; const uintptr_t *pcs; int npcs; };
+
+/* What bdwgc hands out for a request of `size` bytes. */
+static size_t handed_out(size_t size) { return (size + 1 + 15) / 16 * 16; }
 
 static struct site site_of(const struct sampler_snapshot *s, size_t size)
 {
     struct site r = {0};
     for (size_t i = 0; i < s->n; i++) {
         const struct heapsample *h = &s->records[i];
-        if (h->size != size || (h->alloc_count == 0 && h->inuse_count == 0)) continue;
+        if (h->size != handed_out(size) || (h->alloc_count == 0 && h->inuse_count == 0)) continue;
         r.allocs += h->alloc_count;
         r.inuse += h->inuse_count;
         r.records++;
@@ -214,7 +219,7 @@ TEST(sampled_rate_picks_objects_with_probability_one_minus_exp_minus_size_over_r
     allocate_at_a(N, SIZE_SAMPLED);
     sampler_stats(&after);
     CHECK_EQ_INT(sampler_set_rate(1), 0);
-    double p = 1.0 - exp(-(double)SIZE_SAMPLED / RATE);   /* 0.1175: 4700 expected */
+    double p = 1.0 - exp(-(double)handed_out(SIZE_SAMPLED) / RATE);   /* 0.1175: 4700 expected */
     double want = N * p, sd = sqrt(N * p * (1 - p));      /* sd 64 */
     CHECK_NEAR((double)(after.samples - before.samples), want, 6 * sd);
 }
@@ -222,6 +227,15 @@ TEST(sampled_rate_picks_objects_with_probability_one_minus_exp_minus_size_over_r
 int main(void)
 {
     gcheap_init();
+    /* The test's size arithmetic must be bdwgc's (allocated before the profiler starts). */
+    const size_t sizes[] = {SIZE_A, SIZE_B, SIZE_C, SIZE_KEPT, SIZE_GARBAGE, SIZE_OFF,
+                            SIZE_DELTA, SIZE_STATS, SIZE_STATS2, SIZE_FRESH, SIZE_SAMPLED};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (gcheap_size(gcheap_alloc_data(sizes[i])) != handed_out(sizes[i])) {
+            printf("FAIL test_sampler: bdwgc hands out %zu bytes for %zu, not %zu\n",
+                   gcheap_size(gcheap_alloc_data(sizes[i])), sizes[i], handed_out(sizes[i]));
+            return 1;
+        }
     if (sampler_init(1) != 0) {
         printf("FAIL test_sampler: sampler_init failed\n");
         return 1;

@@ -33,7 +33,7 @@ struct record {                   /* one (stack, size, rate, label) group */
     size_t size;
     int64_t rate;
     const char *label_key, *label_value;   /* NULL: no label */
-    uint64_t allocs, frees;
+    uint64_t allocs;               /* sampled objects ever; in-use counts come from the tracked slots */
 };
 
 struct tracked {                  /* one sampled object not yet seen freed */
@@ -122,7 +122,7 @@ static int find_record(const struct record_key *k)
     int64_t found = hashidx_find(&record_index, h, record_matches, NULL, k);
     if (found >= 0) return (int)found;
     if (buf_grow_array(&records, &records_cap, nrecords + 1, sizeof *records) < 0) return -1;
-    records[nrecords] = (struct record){k->stack, k->size, k->rate, k->label_key, k->label_value, 0, 0};
+    records[nrecords] = (struct record){k->stack, k->size, k->rate, k->label_key, k->label_value, 0};
     if (hashidx_add(&record_index, h, (uint32_t)nrecords, record_rehash, NULL) < 0) return -1;
     return (int)nrecords++;
 }
@@ -186,7 +186,6 @@ static void *reap_locked(void *unused)
     for (size_t i = 0; i < used; i++) {
         struct tracked *t = slot_at(i);
         if (t->record == NO_RECORD || atomic_load_explicit(&t->link, memory_order_relaxed)) continue;
-        records[t->record].frees++;
         release_tracked(i);
     }
     return NULL;

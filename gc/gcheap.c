@@ -197,6 +197,24 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->pause_total_ns = gcevents_pause_total_ns();
     st->pause_max_ns = gcevents_pause_max_ns();
     st->pause_last_ns = gcevents_pause_last_ns();
+    st->in_use_after_gc = gcevents_in_use_after_gc();
+    st->next_gc = gcheap_next_gc_estimate(st->in_use_after_gc, st->heap_size);
+    st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
+    st->obtained_from_os = ps->obtained_from_os_bytes;
+}
+
+uint64_t gcheap_next_gc_estimate(uint64_t in_use_after_gc, uint64_t heap_size)
+{
+    GC_word divisor = GC_get_free_space_divisor();
+    uint64_t step = in_use_after_gc / (divisor ? divisor : 1);
+    uint64_t goal = in_use_after_gc + (step < GCHEAP_MIN_GC_STEP ? GCHEAP_MIN_GC_STEP : step);
+    return goal > heap_size ? goal : heap_size;
+}
+
+void gcheap_version(char *out, size_t n)
+{
+    unsigned v = GC_get_version();   /* (major << 16) | (minor << 8) | micro */
+    snprintf(out, n, "%u.%u.%u", v >> 16, (v >> 8) & 0xff, v & 0xff);
 }
 
 void gcheap_stats(struct gcheap_stats *st)

@@ -341,6 +341,15 @@ void sampler_snapshot_free(struct sampler_snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Bytes of every table this module has malloc'd. Locked. */
+static size_t own_bytes(void)
+{
+    size_t chunks = (track_used + TRACK_CHUNK - 1) / TRACK_CHUNK;
+    return (stacks ? stacks_table_bytes(stacks) : 0) + records_cap * sizeof *records +
+           nrecord_slots * sizeof *record_slots + (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
+           chunks * TRACK_CHUNK * sizeof(struct tracked) + track_free_cap * sizeof *track_free;
+}
+
 void sampler_stats(struct sampler_stats *st)
 {
     pthread_mutex_lock(&lock);
@@ -349,5 +358,6 @@ void sampler_stats(struct sampler_stats *st)
     st->stacks = stacks ? stacks_count(stacks) : 0;
     st->records = nrecords;
     st->tracked = track_live;
+    st->bytes = own_bytes();
     pthread_mutex_unlock(&lock);
 }

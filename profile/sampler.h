@@ -65,6 +65,7 @@ struct sampler_stats {
     uint64_t stacks;        /* distinct stacks */
     uint64_t records;       /* distinct (stack, size, rate) records */
     uint64_t tracked;       /* sampled objects not yet seen freed */
+    uint64_t bytes;         /* the profiler's own tables (malloc'd, outside the GC heap) */
 };
 void sampler_stats(struct sampler_stats *st);
 

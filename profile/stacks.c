@@ -202,3 +202,10 @@ const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n)
 }
 
 size_t stacks_count(const struct stacks_table *t) { return t->count; }
+
+size_t stacks_table_bytes(const struct stacks_table *t)
+{
+    size_t n = sizeof *t + t->cap * sizeof *t->entries + t->nslots * sizeof *t->slots;
+    for (const struct arena_chunk *c = t->arena; c; c = c->next) n += sizeof *c;
+    return n;
+}

@@ -42,4 +42,8 @@ const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n);
 /* Number of distinct stacks interned. */
 size_t stacks_count(const struct stacks_table *t);
 
+/* Bytes the table has malloc'd (entries, hash slots, frame arena), allocator overhead
+ * not included. Not synchronised: the caller holds its lock. */
+size_t stacks_table_bytes(const struct stacks_table *t);
+
 #endif

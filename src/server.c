@@ -37,6 +37,7 @@
 #include "gc/gcthreads.h"
 #include "profile/trace.h"
 #include "src/http.h"
+#include "src/reqstats.h"
 #include "src/routes.h"
 
 #define MAX_BODY (1u << 20)
@@ -61,6 +62,10 @@ struct http_request {
     int fd;
     int client_gone;
     struct http_request *defer_next;
+    /* request statistics (reqstats) */
+    const struct route *route;
+    uint64_t started_ns;
+    int counted;
 };
 
 #define SERVER_MAX_THREADS 200
@@ -115,6 +120,11 @@ static enum MHD_Result first_arg(void *cls, enum MHD_ValueKind kind, const char 
     (void)kind; (void)value;
     *(const char **)cls = key;
     return MHD_NO;
+}
+
+const char *http_header(const struct http_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 const char *http_query_first_key(const struct http_request *r)
@@ -317,9 +327,19 @@ static void run_resume(struct http_request *r)
                                         defer_shutdown ? "server shutting down" : "client went away");
 }
 
+/* Counts the request once it has its answer (a deferred one when its resume answers). */
+static void count_answer(struct http_request *r)
+{
+    if (!r->answered || r->counted) return;
+    r->counted = 1;
+    reqstats_record(r->route, r->status, gcevents_now_ns() - r->started_ns);
+}
+
 static void dispatch(struct http_request *r)
 {
     const struct route *rt = routes_find(r->path);
+    r->route = rt;
+    r->started_ns = gcevents_now_ns();
     if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return; }
     if (!routes_allows(rt, r->method)) {
         char allow[64];
@@ -366,6 +386,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->resume && !r->answered) run_resume(r);
     else if (!r->answered) dispatch(r);
+    count_answer(r);
     return MHD_YES;
 }
 
@@ -379,6 +400,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->deferred) {   /* closed while suspended or before the resume ran */
         r->client_gone = 1;
         run_resume(r);
+        count_answer(r);
     }
     drop_headers(r);
     buf_free(&r->body);

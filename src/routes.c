@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "profile/endpoints.h"
+#include "src/dashboard.h"
 #include "src/handlers.h"
+#include "src/metrics.h"
 
 #define GET_HEAD (ROUTE_GET | ROUTE_HEAD)
 
@@ -22,6 +24,15 @@ const struct route routes_table[] = {
      "profiles for go tool pprof (heap, allocs) and go tool trace (trace?seconds=N)"},
     {"/debug/memprofilerate", 0, GET_HEAD, endpoints_memprofilerate, NULL,
      "the heap profiler's sampling rate; ?rate=N changes it (1: every allocation, 0: off)"},
+    {"/metrics", 0, GET_HEAD, metrics_handle, NULL,
+     "Prometheus metrics (text format 0.0.4, or OpenMetrics 1.0 when Accept asks for it)"},
+    {"/debug/gc", 0, GET_HEAD, dashboard_file, NULL,
+     "live charts of the heap, allocation, collections and pauses, requests and RSS"},
+    {"/debug/gc/feed", 0, GET_HEAD, dashboard_feed, NULL, NULL},
+    {"/debug/gc/dashboard.js", 0, GET_HEAD, dashboard_file, NULL, NULL},
+    {"/debug/gc/uPlot.iife.min.js", 0, GET_HEAD, dashboard_file, NULL, NULL},
+    {"/debug/gc/uPlot.min.css", 0, GET_HEAD, dashboard_file, NULL, NULL},
+    {"/debug/gc/uPlot.LICENSE", 0, GET_HEAD, dashboard_file, NULL, NULL},
 };
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];
 

@@ -55,7 +55,7 @@
   }
   const tickRate = (v) => tickBytes(v) + "/s";
   const tickCount = (v) => (Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(1) + "M" : Math.abs(v) >= 1e3 ? (v / 1e3).toFixed(0) + "k" : String(+v.toFixed(2)));
-  const tickMs = (v) => String(+v.toFixed(3)) + "ms";
+  const tickMs = (v) => (v >= 1000 ? String(+(v / 1000).toFixed(2)) + "s" : String(+v.toFixed(3)) + "ms");
   const tickPct = (v) => String(+v.toFixed(2)) + "%";
   const axisOf = (fmt) => (u, vals) => vals.map(fmt);
 
@@ -161,7 +161,7 @@
   }
 
   function plotSize(el) {
-    return { width: Math.max(280, el.clientWidth), height: 150 };
+    return { width: Math.max(280, el.clientWidth), height: 160 };
   }
 
   function makePlot(id, c) {
@@ -169,7 +169,7 @@
     const opts = Object.assign(plotSize(el), {
       series: [{}].concat(c.series()),
       scales: Object.assign({ x: c.xRange ? { time: true, range: () => timeRange() } : { time: true } }, c.scales || {}),
-      axes: [{}].concat(c.axes),
+      axes: [{}].concat(c.axes.map((a) => Object.assign({ space: 22 }, a))),   // y ticks every 22 px or more
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
     });

@@ -58,6 +58,9 @@ $(BUILD)/profile/profile.pb-c.c: profile/profile.proto
 	@mkdir -p $(BUILD)/profile
 	protoc-c --proto_path=profile --c_out=$(BUILD)/profile profile/profile.proto
 
+# The dashboard's files are embedded with the assembler's .incbin, which -MMD cannot see.
+$(BUILD)/src/assets.o: $(wildcard src/dashboard/*.html src/dashboard/*.js src/dashboard/vendor/uplot/*)
+
 $(BUILD)/profile/profile.pb-c.o: $(BUILD)/profile/profile.pb-c.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 

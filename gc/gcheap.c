@@ -114,7 +114,9 @@ GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
     }
     credit_allocated(me->armed - atomic_load_explicit(&me->countdown, memory_order_relaxed));
     gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
-    set_countdown(sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN);
+    /* The sampler is told what bdwgc really gave (the rule below is exact for nearly
+     * every small allocation, not for all of them). */
+    set_countdown(sample ? sample(obj, GC_size(obj)) : GCHEAP_UNSAMPLED_COUNTDOWN);
 }
 
 /* ---- handed-out sizes -------------------------------------------------------------
@@ -124,8 +126,12 @@ GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
  * rounded size is below GC_TINY_FREELISTS granules (up to 383 bytes) is served from
  * the free list of exactly that many granules, thread-local or global alike; above,
  * size classes (GC_size_map) are chosen lazily, in the order sizes are first asked
- * for, so there we ask GC_size. gcheap_init() checks the rule against GC_size, and
- * tests/unit/test_gc.c checks every request size up to 8 KiB. */
+ * for, so there we ask GC_size. Even below, once the heap has been churned, a thread's
+ * free list is sometimes refilled with objects a granule larger (seen for about one
+ * request size in a hundred, now and then), so the rule feeds only the countdown and
+ * the allocated-bytes credit, where such a granule is noise; a sampled object's size is
+ * always GC_size's (sample_slow). gcheap_init() checks the rule against GC_size, and
+ * tests/unit/test_gc.c checks what the sampler is told for every request up to 8 KiB. */
 #define EXTRA_BYTES 1
 #define SMALL_RULE_MAX ((size_t)(GC_TINY_FREELISTS - 1) * GC_GRANULE_BYTES - EXTRA_BYTES)
 
@@ -259,6 +265,24 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->pause_total_ns = gcevents_pause_total_ns();
     st->pause_max_ns = gcevents_pause_max_ns();
     st->pause_last_ns = gcevents_pause_last_ns();
+    st->in_use_after_gc = gcevents_in_use_after_gc();
+    st->next_gc = gcheap_next_gc_estimate(st->in_use_after_gc, st->heap_size);
+    st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
+    st->obtained_from_os = ps->obtained_from_os_bytes;
+}
+
+uint64_t gcheap_next_gc_estimate(uint64_t in_use_after_gc, uint64_t heap_size)
+{
+    GC_word divisor = GC_get_free_space_divisor();
+    uint64_t step = in_use_after_gc / (divisor ? divisor : 1);
+    uint64_t goal = in_use_after_gc + (step < GCHEAP_MIN_GC_STEP ? GCHEAP_MIN_GC_STEP : step);
+    return goal > heap_size ? goal : heap_size;
+}
+
+void gcheap_version(char *out, size_t n)
+{
+    unsigned v = GC_get_version();   /* (major << 16) | (minor << 8) | micro */
+    snprintf(out, n, "%u.%u.%u", v >> 16, (v >> 8) & 0xff, v & 0xff);
 }
 
 void gcheap_stats(struct gcheap_stats *st)

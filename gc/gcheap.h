@@ -100,6 +100,12 @@ struct gcheap_stats {
     uint64_t pause_total_ns;       /* sum of stop-the-world pauses */
     uint64_t pause_max_ns;         /* longest stop-the-world pause */
     uint64_t pause_last_ns;        /* the last one */
+    uint64_t in_use_after_gc;      /* in_use_bytes as the last collection ended */
+    uint64_t next_gc;              /* estimated in-use figure at which the next collection
+                                      runs (gcheap_next_gc_estimate) */
+    uint64_t last_gc_unix_ns;      /* wall clock when the last collection ended, 0 = none */
+    uint64_t obtained_from_os;     /* bytes bdwgc got from the OS (heap and its own
+                                      structures), unmapped parts included; never falls */
 };
 
 /* X(name, field): the figures every report prints (/debug/vars memstats, the
@@ -110,7 +116,23 @@ struct gcheap_stats {
     X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
     X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
     X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
-    X("LastPauseNs", pause_last_ns)
+    X("LastPauseNs", pause_last_ns) X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)  \
+    X("Sys", obtained_from_os)
+
+/* Where bdwgc will collect next, as a heap-in-use figure (Go's NextGC), estimated.
+ * bdwgc takes free heap blocks (splitting large ones) before it considers collecting;
+ * once none fits, it collects if about (scanned heap) / free-space divisor bytes were
+ * allocated since the last collection (at least GCHEAP_MIN_GC_STEP; GC_should_collect
+ * and min_bytes_allocd in its alloc.c, which also weigh pointer-free data less and add
+ * roots and stacks), and grows the heap otherwise. So the blocks in use reach the heap
+ * size, or in_use + in_use / divisor if that is larger:
+ * max(heap_size, in_use_after_gc + max(in_use_after_gc / divisor, GCHEAP_MIN_GC_STEP)),
+ * with the divisor in force. Lock-free, no allocation: safe in collection listeners. */
+#define GCHEAP_MIN_GC_STEP (64u << 10)
+uint64_t gcheap_next_gc_estimate(uint64_t in_use_after_gc, uint64_t heap_size);
+
+/* bdwgc's version as "major.minor.micro" into out (size n). Any thread. */
+void gcheap_version(char *out, size_t n);
 
 /* Fills *st with one consistent snapshot. Takes the allocation lock; never call from
  * a collection listener (use gcheap_stats_unlocked() there). Any registered thread. */

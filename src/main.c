@@ -80,7 +80,6 @@ int main(int argc, char **argv)
         return 1;
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
-    trace_set_goal_divisor((unsigned)f.gcdivisor);
 
     char url[128], settings[256];
     if (server_start(f.addr, (int)f.threads, url, sizeof url) < 0) return 1;

@@ -95,8 +95,14 @@ int main(int argc, char **argv)
     trace_set_buffer_cap((size_t)f.tracebuf);
     trace_set_goal_divisor((unsigned)f.gcdivisor);
 
-    char url[128], settings[256];
-    if (server_start(f.addr, (int)f.threads, url, sizeof url) < 0) return 1;
+    char url[128], settings[512];
+    struct conns_limits limits = {
+        .max = f.max_conns, .max_per_addr = f.max_conns_per_ip,
+        .header_ns = f.read_header_timeout, .read_ns = f.read_timeout,
+        .write_ns = f.write_timeout, .idle_ns = f.idle_timeout,
+    };
+    if (server_start(f.addr, (int)f.threads, &limits, url, sizeof url) < 0) return 1;
+    f.max_conns = limits.max;   /* as lowered to fit the descriptor limit, if it was */
     flags_describe(&f, settings, sizeof settings);
     fprintf(stderr, "memdemo: listening on %s (%s)\n", url, settings);
 

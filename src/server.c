@@ -66,11 +66,8 @@
 #define MAX_EXTRA_HEADERS 8
 #define DEFER_TICK_MS 50
 
-struct worker;
-
 struct http_request {
     struct MHD_Connection *conn;
-    struct worker *worker;
     const char *method, *path;
     struct buf body;
     int presented;                  /* the access handler has seen it (in flight) */
@@ -470,12 +467,11 @@ static void pending_remove(struct http_request *r)
     r->pending_next = NULL;
 }
 
-static struct http_request *new_request(struct worker *w, struct MHD_Connection *conn)
+static struct http_request *new_request(struct MHD_Connection *conn)
 {
     struct http_request *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->conn = conn;
-    r->worker = w;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = ci ? ci->connect_fd : -1;
     return r;
@@ -487,7 +483,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 {
     struct worker *w = cls;
     if (!w->thread_known) { w->thread = pthread_self(); w->thread_known = 1; }
-    struct http_request *r = new_request(w, conn);
+    struct http_request *r = new_request(conn);
     if (!r) return NULL;   /* the first handler call tries again */
     size_t path_len = strcspn(uri, "?");   /* a %00 in the query is the handlers' to refuse */
     for (size_t i = 0; i + 2 < path_len; i++)
@@ -524,10 +520,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
+    (void)cls;
     if (gcthreads_enter() < 0) return MHD_NO;
     struct http_request *r = *con_cls;
     if (!r) {
-        r = new_request(cls, conn);
+        r = new_request(conn);
         if (!r) return MHD_NO;
         *con_cls = r;
     }
@@ -565,7 +562,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->client_gone = 1;
         run_resume(r);
     }
-    conns_enter(r->fd, CONNS_IDLE);   /* if the connection stays open: until the next request line */
+    conns_enter(r->fd, CONNS_IDLE);   /* if the connection stays open: until the next request */
     int presented = r->presented;
     drop_headers(r);
     buf_free(&r->body);

@@ -14,6 +14,7 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "profile/sampler.h"
+#include "src/conns.h"
 #include "src/routes.h"
 #include "src/strlist.h"
 
@@ -131,6 +132,16 @@ void handle_vars(struct http_request *req)
     SAMPLER_STATS_FIELDS(JSON_PROFILER_FIELD)
 #undef JSON_PROFILER_FIELD
     buf_puts(&b, "},\n");
+    struct conns_stats cs;
+    conns_stats(&cs);
+    buf_printf(&b, "\"connections\": {\"open\": %llu, \"accepted\": %llu, \"refused_total\": %llu, "
+                   "\"refused_addr\": %llu, \"cut_header\": %llu, \"cut_body\": %llu, \"cut_write\": %llu, "
+                   "\"cut_idle\": %llu, \"trims\": %llu},\n",
+               (unsigned long long)cs.open, (unsigned long long)cs.accepted,
+               (unsigned long long)cs.refused_total, (unsigned long long)cs.refused_addr,
+               (unsigned long long)cs.cut[CONNS_HEADER], (unsigned long long)cs.cut[CONNS_BODY],
+               (unsigned long long)cs.cut[CONNS_WRITE], (unsigned long long)cs.cut[CONNS_IDLE],
+               (unsigned long long)cs.trims);
     buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu}\n}\n",
                requests, strings, bytes);
     http_respond(req, 200, "application/json; charset=utf-8", &b);

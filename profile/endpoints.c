@@ -15,9 +15,11 @@
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "profile/lockprof.h"
 #include "profile/pprof.h"
 #include "profile/sampler.h"
 #include "profile/symbols.h"
+#include "profile/threads.h"
 #include "profile/trace.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
@@ -271,36 +273,64 @@ static void serve_trace(struct http_request *req)
 
 /* ---- index and dispatch ----------------------------------------------------------------- */
 
-/* X(name, description): the profiles the index lists, in Go's words where Go has them. */
-#define PROFILE_TABLE(X)                                                                         \
-    X("allocs", "A sampling of all past memory allocations (alloc_space by default).")          \
-    X("heap", "A sampling of memory allocations of live objects, as of the last collection. "   \
-              "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta.")           \
-    X("cmdline", "The command line invocation of the current program.")                         \
-    X("symbol", "Looks up program counters posted to it (used by go tool pprof).")             \
-    X("trace", "A trace of execution of the current program (GC cycles, pauses, requests); "   \
-               "?seconds=N sets the window (default 1).")
+/* X(name, link query, description): the profiles the index lists, in Go's order (by
+ * name) and in Go's words, where memdemo's meaning differs, amended. */
+#define PROFILE_TABLE(X)                                                                          \
+    X("allocs", "?debug=1", "A sampling of all past memory allocations (alloc_space by default)") \
+    X("block", "?debug=1", "Stack traces that led to blocking on synchronization primitives "    \
+      "(memdemo's locks; off until -blockprofilerate or /debug/blockprofilerate sets a rate)")    \
+    X("cmdline", "", "The command line invocation of the current program")                       \
+    X("goroutine", "?debug=1", "Stack traces of all current goroutines: in memdemo, every "      \
+      "thread of the process (workers, acceptor, deferral thread, the collector's markers)")      \
+    X("heap", "?debug=1", "A sampling of memory allocations of live objects. You can specify "   \
+      "the gc GET parameter to run GC before taking the heap sample")                             \
+    X("mutex", "?debug=1", "Stack traces of holders of contended mutexes (memdemo's locks; off " \
+      "until -mutexprofilefraction or /debug/mutexprofilefraction sets a fraction)")              \
+    X("profile", "", "CPU profile. You can specify the duration in the seconds GET parameter. "  \
+      "After you get the profile file, use the go tool pprof command to investigate the profile") \
+    X("symbol", "", "Looks up program counters posted to it (used by go tool pprof)")           \
+    X("threadcreate", "?debug=1", "Stack traces that led to the creation of new OS threads")     \
+    X("trace", "", "A trace of execution of the current program. You can specify the duration " \
+      "in the seconds GET parameter. After you get the trace file, use the go tool trace "       \
+      "command to investigate the trace")
+
+/* The index's Count column: live figures, as Go's (blank where Go shows none). */
+static void profile_count(const char *name, const struct sampler_stats *ps, char *out, size_t n)
+{
+    out[0] = 0;
+    if (strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0)
+        snprintf(out, n, "%llu", (unsigned long long)ps->stacks);
+    else if (strcmp(name, "goroutine") == 0)
+        snprintf(out, n, "%d", threads_count());
+    else if (strcmp(name, "threadcreate") == 0)
+        snprintf(out, n, "%llu", (unsigned long long)threads_created());
+    else if (strcmp(name, "mutex") == 0)
+        snprintf(out, n, "%zu", lockprof_count(LOCKPROF_MUTEX));
+    else if (strcmp(name, "block") == 0)
+        snprintf(out, n, "%zu", lockprof_count(LOCKPROF_BLOCK));
+}
 
 static void serve_index(struct http_request *req)
 {
     struct sampler_stats ps;
     sampler_stats(&ps);
     struct buf b = BUF_INIT;
+    char count[32];
     buf_puts(&b, "<!DOCTYPE html>\n<html><head><title>/debug/pprof/</title></head><body>\n"
                  "/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<table>\n"
                  "<thead><td>Count</td><td>Profile</td></thead>\n");
-#define ROW(name, about) buf_printf(&b, "<tr><td>%s</td><td><a href=\"%s%s\">%s</a></td></tr>\n", \
-        strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0 ? count : "", name,             \
-        strcmp(name, "heap") == 0 || strcmp(name, "allocs") == 0 ? "?debug=1" : "", name);
-    char count[32];
-    snprintf(count, sizeof count, "%llu", (unsigned long long)ps.stacks);
+#define ROW(name, query, about) profile_count(name, &ps, count, sizeof count);                 \
+    buf_printf(&b, "<tr><td>%s</td><td><a href=\"%s%s\">%s</a></td></tr>\n", count, name, query, name);
     PROFILE_TABLE(ROW)
 #undef ROW
-    buf_printf(&b, "</table>\n<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">change</a>), "
-                   "%llu samples, %llu stacks, %llu sampled objects tracked.</p>\n<ul>\n",
+    buf_printf(&b, "</table>\n<a href=\"goroutine?debug=2\">full goroutine stack dump</a>\n<br>\n"
+                   "<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">change</a>), "
+                   "%llu samples, %llu stacks, %llu sampled objects tracked; "
+                   "mutexprofilefraction %lld, blockprofilerate %lld.</p>\n<ul>\n",
                (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
-               (unsigned long long)ps.tracked);
-#define ABOUT(name, about) buf_printf(&b, "<li><div class=profile-name>%s:</div> %s</li>\n", name, about);
+               (unsigned long long)ps.tracked, (long long)lockprof_mutex_fraction(),
+               (long long)lockprof_block_rate());
+#define ABOUT(name, query, about) buf_printf(&b, "<li><div class=profile-name>%s: </div> %s</li>\n", name, about);
     PROFILE_TABLE(ABOUT)
 #undef ABOUT
     buf_puts(&b, "</ul>\n</body></html>\n");
@@ -321,7 +351,8 @@ void endpoints_pprof(struct http_request *req)
     else if (strcmp(name, "cmdline") == 0) serve_cmdline(req);
     else if (strcmp(name, "symbol") == 0) serve_symbol(req);
     else if (strcmp(name, "trace") == 0) serve_trace(req);
-    else http_respond_pprof_error(req, 404, "Unknown profile: %s (memdemo serves heap, allocs, trace, cmdline, symbol)", name);
+    else http_respond_pprof_error(req, 404, "Unknown profile: %s (memdemo serves allocs, block, cmdline, "
+                                  "goroutine, heap, mutex, profile, symbol, threadcreate, trace)", name);
 }
 
 void endpoints_pprof_redirect(struct http_request *req)

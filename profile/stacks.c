@@ -3,6 +3,8 @@
 
 #include <execinfo.h>
 #include <pthread.h>
+#include <signal.h>
+#include <ucontext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +93,41 @@ void stacks_init(void)
 {
     void *raw[4];
     backtrace(raw, 4);
+    know_stack_bounds();
+}
+
+/* Reads only thread-local variables of the executable (local-exec TLS) and the
+ * thread pointer: async-signal-safe. */
+uintptr_t stacks_signal_stack_top(uintptr_t sp)
+{
+    if (stack_hi && sp >= stack_lo && sp < stack_hi) return stack_hi;
+    uintptr_t tp = (uintptr_t)__builtin_thread_pointer();   /* == pthread_self() */
+    if (tp > sp && tp - sp < ((uintptr_t)256 << 20)) return tp;
+    return 0;
+}
+
+int stacks_walk_context(const void *ucontext, uintptr_t *pcs, int max)
+{
+    const ucontext_t *uc = ucontext;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    const uintptr_t *fp = (const uintptr_t *)uc->uc_mcontext.gregs[REG_RBP];
+    if (max < 1) return 0;
+    if (max > STACKS_MAX_DEPTH) max = STACKS_MAX_DEPTH;
+    int kept = 0;
+    pcs[kept++] = pc + 1;
+    uintptr_t top = stacks_signal_stack_top(sp);
+    while (kept < max && ((uintptr_t)fp & 7) == 0 && (uintptr_t)fp >= sp &&
+           (uintptr_t)fp + 2 * sizeof(uintptr_t) <= top) {
+        uintptr_t ret = fp[1];
+        if (!ret) break;
+        pcs[kept++] = ret;
+        if (!in_executable(ret)) break;
+        const uintptr_t *next = (const uintptr_t *)fp[0];
+        if (next <= fp) break;
+        fp = next;
+    }
+    return kept;
 }
 
 #define ARENA_CHUNK_PCS 8192
@@ -123,6 +160,18 @@ struct stacks_table *stacks_table_new(void)
     t->slots = calloc(t->nslots, sizeof *t->slots);
     if (!t->slots) { free(t); return NULL; }
     return t;
+}
+
+void stacks_table_free(struct stacks_table *t)
+{
+    if (!t) return;
+    for (struct arena_chunk *c = t->arena, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(t->entries);
+    free(t->slots);
+    free(t);
 }
 
 static uint64_t hash_pcs(const uintptr_t *pcs, int n)
@@ -202,3 +251,20 @@ const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n)
 }
 
 size_t stacks_count(const struct stacks_table *t) { return t->count; }
+
+static const int dwarf_to_greg[STACKS_NREGS] = {
+    REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
+    REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP,
+};
+
+size_t stacks_copy_context(const void *ucontext, struct stacks_regs *regs, void *dst, size_t cap)
+{
+    const ucontext_t *uc = ucontext;
+    for (int r = 0; r < STACKS_NREGS; r++)
+        regs->r[r] = (uint64_t)uc->uc_mcontext.gregs[dwarf_to_greg[r]];
+    uintptr_t sp = (uintptr_t)regs->r[7], top = stacks_signal_stack_top(sp);
+    size_t len = top > sp ? top - sp : 0;
+    if (len > cap) len = cap;
+    __builtin_memcpy(dst, (const void *)sp, len);
+    return len;
+}

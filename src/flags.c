@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "profile/lockprof.h"
+
 /* X(name, field, kind, minimum, maximum, help). kind: INT or STR. The default comes from
  * flags_defaults() since some depend on the machine. */
 #define FLAG_TABLE(X)                                                                        \
@@ -19,6 +21,14 @@
       "heap profile: on average one sample per N bytes allocated (Go's\n"                    \
       "\truntime.MemProfileRate); 1 records every allocation, 0 turns the profiler off;\n"    \
       "\tchange it at run time with /debug/memprofilerate?rate=N")                               \
+    X("mutexprofilefraction", mutexprofilefraction, INT, 0, INT64_C(1) << 40,               \
+      "mutex profile: record on average one in N contentions on memdemo's locks (Go's\n"       \
+      "\truntime.SetMutexProfileFraction); 1 records all, 0 is off; change it at run time\n"  \
+      "\twith /debug/mutexprofilefraction?rate=N")                                            \
+    X("blockprofilerate", blockprofilerate, INT, 0, INT64_C(1) << 40,                       \
+      "block profile: record on average one wait for a lock per N ns waited (Go's\n"          \
+      "\truntime.SetBlockProfileRate); 1 records every wait, 0 is off; change it at run\n"   \
+      "\ttime with /debug/blockprofilerate?rate=N")                                           \
     X("tracebuf", tracebuf, INT, 4096, INT64_C(1) << 32,                                     \
       "bytes of trace events each thread may buffer during /debug/pprof/trace; past that\n"  \
       "\tthe thread's further events are dropped and counted")                               \
@@ -35,6 +45,8 @@ static void flags_defaults(struct flags *f)
         .addr = "localhost:8080",
         .threads = cpus > 0 ? (cpus > 200 ? 200 : cpus) : 1,
         .memprofilerate = 512 * 1024,
+        .mutexprofilefraction = LOCKPROF_DEFAULT_MUTEX_FRACTION,
+        .blockprofilerate = LOCKPROF_DEFAULT_BLOCK_RATE,
         .tracebuf = 64 << 20,
         .gcdivisor = 3,
         .gcinitheap = 4 << 20,
@@ -47,7 +59,8 @@ static void usage(FILE *out)
     flags_defaults(&d);
     fprintf(out, "Usage of memdemo:\n"
                  "memdemo serves /leaker (keeps what it allocates) and /noleaker (makes garbage)\n"
-                 "on the Boehm GC, with Go-compatible /debug/pprof/heap and /debug/pprof/trace.\n");
+                 "on the Boehm GC, with Go-compatible /debug/pprof profiles (heap, allocs, CPU,\n"
+                 "goroutine, threadcreate, mutex, block) and /debug/pprof/trace.\n");
 #define INT_USAGE(field) fprintf(out, "  -%s int\n\t%s (default %lld)\n", name, help, (long long)d.field)
 #define STR_USAGE(field) fprintf(out, "  -%s string\n\t%s (default \"%s\")\n", name, help, d.field)
 #define X(n, field, kind, lo, hi, h) { const char *name = n, *help = h; kind##_USAGE(field); }
@@ -126,7 +139,9 @@ void flags_parse(struct flags *f, int argc, char **argv)
 
 void flags_describe(const struct flags *f, char *out, int n)
 {
-    snprintf(out, (size_t)n, "repetitions=%lld threads=%lld memprofilerate=%lld tracebuf=%lld gcdivisor=%lld",
+    snprintf(out, (size_t)n, "repetitions=%lld threads=%lld memprofilerate=%lld "
+             "mutexprofilefraction=%lld blockprofilerate=%lld tracebuf=%lld gcdivisor=%lld",
              (long long)f->repetitions, (long long)f->threads, (long long)f->memprofilerate,
+             (long long)f->mutexprofilefraction, (long long)f->blockprofilerate,
              (long long)f->tracebuf, (long long)f->gcdivisor);
 }

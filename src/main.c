@@ -17,6 +17,7 @@
 
 #include "gc/gcheap.h"
 #include "profile/endpoints.h"
+#include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/flags.h"
@@ -80,6 +81,8 @@ int main(int argc, char **argv)
         return 1;
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
+    lockprof_set_mutex_fraction(f.mutexprofilefraction);
+    lockprof_set_block_rate(f.blockprofilerate);
     trace_set_goal_divisor((unsigned)f.gcdivisor);
 
     char url[128], settings[256];

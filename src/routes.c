@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "profile/endpoints.h"
+#include "src/debug_profiles.h"
 #include "src/handlers.h"
 
 #define GET_HEAD (ROUTE_GET | ROUTE_HEAD)
@@ -19,9 +20,19 @@ const struct route routes_table[] = {
      "expvar-style JSON: command line, bdwgc's heap and pause figures, the leaker's totals"},
     {"/debug/pprof", 0, GET_HEAD, endpoints_pprof_redirect, NULL, NULL},
     {"/debug/pprof/", 1, GET_HEAD | ROUTE_POST, endpoints_pprof, NULL,
-     "profiles for go tool pprof (heap, allocs) and go tool trace (trace?seconds=N)"},
+     "profiles for go tool pprof (heap, allocs, profile, goroutine, threadcreate, mutex, block) "
+     "and go tool trace (trace?seconds=N)"},
+    {"/debug/pprof/profile", 0, GET_HEAD, debug_profiles_cpu, NULL, NULL},
+    {"/debug/pprof/goroutine", 0, GET_HEAD, debug_profiles_goroutine, NULL, NULL},
+    {"/debug/pprof/threadcreate", 0, GET_HEAD, debug_profiles_threadcreate, NULL, NULL},
+    {"/debug/pprof/mutex", 0, GET_HEAD, debug_profiles_mutex, NULL, NULL},
+    {"/debug/pprof/block", 0, GET_HEAD, debug_profiles_block, NULL, NULL},
     {"/debug/memprofilerate", 0, GET_HEAD, endpoints_memprofilerate, NULL,
      "the heap profiler's sampling rate; ?rate=N changes it (1: every allocation, 0: off)"},
+    {"/debug/mutexprofilefraction", 0, GET_HEAD, debug_profiles_mutexprofilefraction, NULL,
+     "the mutex profile's fraction; ?rate=N records one contention in N (1: all, 0: off)"},
+    {"/debug/blockprofilerate", 0, GET_HEAD, debug_profiles_blockprofilerate, NULL,
+     "the block profile's rate; ?rate=N records one wait per N ns waited (1: all, 0: off)"},
 };
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];
 

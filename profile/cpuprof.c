@@ -62,7 +62,7 @@ struct deep {
 struct timed {
     pid_t tid;
     timer_t timer;
-    int name;                                /* index into names */
+    int name;                                /* index into names; -1 until its first sample */
 };
 
 struct rec { int stack, name; int64_t periods; };
@@ -222,7 +222,7 @@ static int arm(pid_t tid, unsigned gen)
         return -1;
     }
     t->tid = tid;
-    t->name = name_index(tid);
+    t->name = -1;                    /* read at its first sample: a new thread names itself */
     ntimed++;
     return 0;
 }
@@ -340,7 +340,10 @@ static void take_cell(struct cell *c)
     unsigned idx = c->tag & 0xffff;
     int name = 0;
     pthread_mutex_lock(&table_lock);
-    if (idx < (unsigned)ntimed) name = timed[idx].name;
+    if (idx < (unsigned)ntimed) {
+        if (timed[idx].name < 0) timed[idx].name = name_index(timed[idx].tid);
+        name = timed[idx].name;
+    }
     pthread_mutex_unlock(&table_lock);
     if (stack < 0) drain_oom = 1;
     else add_periods(stack, name, c->weight);

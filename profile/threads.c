@@ -32,7 +32,6 @@
 #include "profile/stacks.h"
 #include "profile/symbols.h"
 
-#define THREADS_SIGNAL (SIGRTMIN + 4)   /* glibc keeps the two below SIGRTMIN; bdwgc uses SIGPWR/SIGXCPU */
 #define CREATE_DEPTH 32
 #define THREADS_STACK_COPY (32 << 10)       /* bytes of each stack copied for unwinding */
 
@@ -53,6 +52,16 @@ static unsigned char *stack_copies;         /* THREADS_MAX x THREADS_STACK_COPY,
                                                only the pages a capture writes get memory */
 static _Atomic int nslots;
 static int handler_installed;
+
+/* ---- placeholders ---------------------------------------------------------------- */
+
+/* Like Go's runtime._ExternalCode, a real function that never runs, whose address
+ * stands in a profile for a stack that could not be taken, so that pprof counts and
+ * names the thread (it drops samples without locations, and its legacy parser rejects
+ * a stack without addresses). */
+__attribute__((noinline, used)) void threads_stack_not_captured(void) { __asm__ volatile(""); }
+
+extern void _start(void);        /* the entry point: where the main thread began */
 
 /* ---- creation stacks ----------------------------------------------------------- */
 
@@ -185,8 +194,10 @@ struct threads_creation *threads_creations(size_t *n)
     pthread_mutex_lock(&create_lock);
     size_t m = creations ? stacks_count(creations) : 0;
     struct threads_creation *c = calloc(m + 1, sizeof *c);
+    static uintptr_t entry[1];
+    entry[0] = (uintptr_t)_start + 1;              /* return-address convention: pc - 1 */
     if (c) {
-        c[0] = (struct threads_creation){NULL, 0, 1};            /* the main thread */
+        c[0] = (struct threads_creation){entry, 1, 1};           /* the main thread */
         for (size_t i = 0; i < m; i++) {
             c[i + 1].pcs = stacks_get(creations, (int)i, &c[i + 1].npcs);
             c[i + 1].count = creation_counts[i];
@@ -365,6 +376,19 @@ static void take_stack(struct threads_entry *e, const struct slot *sl, const uns
     }
 }
 
+/* A thread that did not answer: its user pc as the kernel saw it entering the system
+ * call it waits in (/proc/self/task/TID/syscall, last field), else the placeholder. */
+static void leaf_from_kernel(struct threads_entry *e)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)e->tid);
+    read_line(path, line, sizeof line);
+    const char *last = strrchr(line, ' ');
+    unsigned long long pc = last ? strtoull(last + 1, NULL, 16) : 0;
+    e->pcs[0] = pc ? (uintptr_t)pc + 1 : (uintptr_t)threads_stack_not_captured + 1;
+    e->npcs = 1;
+}
+
 static void capture_stacks(struct threads_snapshot *s)
 {
     atomic_store(&nslots, 0);
@@ -382,6 +406,7 @@ static void capture_stacks(struct threads_snapshot *s)
         struct threads_entry *e = &s->t[i];
         e->captured = atomic_load(&slots[i].state) == SLOT_DONE;
         if (e->captured) take_stack(e, &slots[i], &stack_copies[(size_t)i * THREADS_STACK_COPY]);
+        else leaf_from_kernel(e);
     }
 }
 
@@ -506,12 +531,12 @@ static void dump_thread(struct buf *out, const struct threads_entry *e, pid_t se
 {
     buf_printf(out, "goroutine %d [%s, thread \"%s\"%s]:\n", (int)e->tid,
                e->tid == self ? "running" : e->state, e->name, e->tid == self ? ", serving this request" : "");
-    if (!e->captured) buf_puts(out, "(stack not captured: the thread did not answer in time)\n");
+    if (!e->captured) buf_puts(out, "(stack not captured: the thread did not answer; its leaf is where the kernel saw it)\n");
     for (int k = 0; k < e->npcs; k++) dump_frame(out, e->pcs[k], "");
     if (e->creation > 0 && (size_t)e->creation < nc && c[e->creation].npcs > 0)
         dump_creator(out, &c[e->creation]);
     else if (e->creation == 0)
-        buf_puts(out, "created by exec (the main thread)\n");
+        buf_puts(out, "created by exec (the main thread: it began at _start)\n");
     else
         buf_puts(out, "created by ? (before memdemo could see it)\n");
     buf_putc(out, '\n');

@@ -14,7 +14,7 @@
  * records the caller's stack (glibc's backtrace(), which unwinds through libraries by
  * their unwind tables), then calls the C library's pthread_create (dlsym RTLD_NEXT)
  * with a small start routine that notes the new thread's TID before running the real
- * one. The main thread was created by exec: its creation stack is empty, as Go's m0.
+ * one. The main thread was created by exec: its creation stack is the entry point.
  *
  * Threads: every function may be called from any thread except inside a collection
  * listener; captures are serialized by an internal lock. Memory: malloc'd only.
@@ -22,11 +22,14 @@
 #ifndef MEMDEMO_THREADS_H
 #define MEMDEMO_THREADS_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "profile/buf.h"
 
+#define THREADS_SIGNAL (SIGRTMIN + 4)   /* the capture signal (glibc keeps the two below
+                                           SIGRTMIN; bdwgc uses SIGPWR and SIGXCPU) */
 #define THREADS_MAX 512          /* threads one capture lists */
 #define THREADS_MAX_DEPTH 64     /* frames per stack */
 #define THREADS_ANSWER_MS 200    /* how long a capture waits for threads to answer */
@@ -35,7 +38,9 @@ struct threads_entry {
     pid_t tid;
     char name[16];               /* /proc/self/task/TID/comm */
     char state[72];              /* "running", "sleeping in do_epoll_wait", ... */
-    int captured;                /* 1: pcs hold the thread's stack at capture time */
+    int captured;                /* 1: pcs hold the thread's stack at capture time; 0: the
+                                    thread did not answer and pcs[0] is the pc it entered
+                                    its system call at, or threads_stack_not_captured */
     int npcs;
     uintptr_t pcs[THREADS_MAX_DEPTH];   /* pcs[0] = interrupted pc + 1, then returns */
     int creation;                /* index into threads_creations(), -1 unknown */
@@ -67,7 +72,10 @@ struct threads_creation {
     uint64_t count;
 };
 
-/* A malloc'd copy of the creation table (the main thread first, with no frames);
+/* Stands in for a stack that could not be taken (never runs). */
+void threads_stack_not_captured(void);
+
+/* A malloc'd copy of the creation table (the main thread first: one frame, _start);
  * *n gets its length. Returns NULL (and *n = 0) when out of memory. */
 struct threads_creation *threads_creations(size_t *n);
 

@@ -1,8 +1,11 @@
 /* handlers: /noleaker, /leaker, the index page and /debug/vars. See handlers.h.
  *
- * Both string handlers build their strings in a request-local list first (no lock
- * held while allocating, so collections never wait on the leaker's mutex); the
- * leaker then splices that list onto the global one under the mutex, which keeps
+ * /noleaker builds its strings in a request-local list. /leaker builds them while it
+ * holds the global list's mutex, as the Go peer (bench/goref) does under its
+ * sync.Mutex: concurrent /leaker requests queue for it, which is the contention the
+ * mutex and block profiles show (a collection triggered inside lengthens the wait of
+ * the others). Building outside and splicing under the lock made it a few-nanosecond
+ * section that two clients never collided on in 70,000 requests. The mutex keeps
  * the total exact under concurrency: strings == requests x repetitions.
  */
 #include "src/handlers.h"
@@ -55,9 +58,9 @@ __attribute__((noinline)) void handle_noleaker(struct http_request *req)
 __attribute__((noinline)) void handle_leaker(struct http_request *req)
 {
     struct strlist mine = STRLIST_INIT;
+    lockprof_lock(&leaked_lock);
     strlist_fill_numbers(&mine, repetitions);
     size_t made = mine.count;
-    lockprof_lock(&leaked_lock);
     strlist_splice(&leaked, &mine);
     leaked_requests++;
     size_t total = leaked.count;

@@ -110,7 +110,7 @@ bad seconds_not_integer_is_400 400 'invalid value for "seconds"' '/debug/pprof/h
 bad seconds_with_debug_is_400 400 'seconds and debug params are incompatible' '/debug/pprof/heap?seconds=1&debug=1'
 bad seconds_too_large_is_400 400 'at most' '/debug/pprof/allocs?seconds=99999999999999999999'
 bad gc_not_integer_is_400 400 'invalid value for "gc"' '/debug/pprof/heap?gc=yes'
-bad unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/goroutine'
+bad unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/nonesuch'
 bad post_heap_is_405 405 'Method Not Allowed' '/debug/pprof/heap' -X POST
 bad trace_too_long_is_400 400 'at most' '/debug/pprof/trace?seconds=1e9'
 http "/debug/memprofilerate?rate=-1" >/dev/null; expect_eq negative_rate_is_400 "$(status)" 400

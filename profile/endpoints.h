@@ -4,8 +4,11 @@
  *
  * Owns: parameter parsing and validation (gc, debug, seconds, rate), Go's error
  * answers (text/plain with X-Go-Pprof: 1), delta profiles over a deferred window, and
- * the index page. Leaves the data to profile/sampler and profile/trace, the encodings
- * to profile/pprof and the trace writer, routing to src/routes.c.
+ * the index page (which lists every profile, those src/debug_profiles serves too, with
+ * live counts from profile/threads and profile/lockprof). Leaves the data to
+ * profile/sampler and profile/trace, the encodings to profile/pprof and the trace
+ * writer, routing to src/routes.c (where the exact /debug/pprof/<name> routes of
+ * src/debug_profiles take precedence over this prefix route).
  */
 #ifndef MEMDEMO_ENDPOINTS_H
 #define MEMDEMO_ENDPOINTS_H

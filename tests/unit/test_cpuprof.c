@@ -157,10 +157,9 @@ TEST(window_accounts_for_every_threads_cpu_time)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_join(left, NULL);
     pthread_join(right, NULL);
-    struct cpuprof_stats st;
-    cpuprof_stats(&st);
+    uint64_t cpu = process_cpu_ns() - cpu0;        /* the window's: writing it comes after */
     CHECK_EQ_INT(stop_into("cpu.pb.gz"), 0);
-    uint64_t cpu = process_cpu_ns() - cpu0;
+    struct cpuprof_stats st;
     cpuprof_stats(&st);
     double profiled = (double)st.periods * (1e9 / CPUPROF_HZ);
     if (profiled < 0.9 * (double)cpu || profiled > 1.1 * (double)cpu)

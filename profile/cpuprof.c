@@ -94,7 +94,7 @@ static size_t nrecs, caprecs;
 static int32_t *rec_slots;                   /* open addressing: index + 1 */
 static size_t nslots;
 static int drain_oom;
-static uint64_t samples, periods;
+static _Atomic uint64_t samples, periods;   /* written by the drain thread, read by stats */
 static pthread_t drainer;
 static _Atomic int drain_stop;
 static int64_t start_wall_ns;
@@ -347,8 +347,8 @@ static void take_cell(struct cell *c)
     pthread_mutex_unlock(&table_lock);
     if (stack < 0) drain_oom = 1;
     else add_periods(stack, name, c->weight);
-    samples++;
-    periods += c->weight;
+    atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&periods, c->weight, memory_order_relaxed);
 }
 
 /* Empties the ring: every published cell is added to the table and freed. */
@@ -426,7 +426,8 @@ static int start_locked(void)
     if (install_handler() < 0) return -1;
     if (alloc_window() < 0) { free_window(); errno = ENOMEM; return -1; }
     drain();                         /* nothing should be left, but start clean */
-    samples = periods = 0;
+    atomic_store(&samples, 0);
+    atomic_store(&periods, 0);
     nnames = 0;
     ntimed = 0;
     drain_oom = 0;
@@ -526,7 +527,7 @@ void cpuprof_stats(struct cpuprof_stats *st)
     pthread_mutex_lock(&table_lock);
     st->threads = ntimed;
     pthread_mutex_unlock(&table_lock);
-    st->samples = samples;           /* the drain thread's running figures: for display */
-    st->periods = periods;
+    st->samples = atomic_load(&samples);
+    st->periods = atomic_load(&periods);
     st->lost = atomic_load(&lost_samples);
 }

@@ -106,7 +106,9 @@ uintptr_t stacks_signal_stack_top(uintptr_t sp)
     return 0;
 }
 
-int stacks_walk_context(const void *ucontext, uintptr_t *pcs, int max)
+/* Not instrumented by SANITIZER=address: the interrupted code may be one that uses rbp
+ * as a plain register pointing at a local, whose neighbours are poisoned redzones. */
+__attribute__((no_sanitize_address)) int stacks_walk_context(const void *ucontext, uintptr_t *pcs, int max)
 {
     const ucontext_t *uc = ucontext;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];

@@ -231,6 +231,17 @@ static int resolve_elf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *out
     return 1;
 }
 
+/* 1 if mod is the main executable (memdemo and the libgc.a linked into it), whose
+ * DWARF is read for files, lines and inlined calls. Libraries get names only: the CPU
+ * and goroutine profiles reach into libc, and where its separate debug info is
+ * installed, reading its DWARF scopes for one pc cost 16 MB of RSS. Lock held. */
+static int is_main_module(Dwfl_Module *mod)
+{
+    Dwarf_Addr low, high;
+    if (!symbols__nmaps || !dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL)) return 0;
+    return symbols__maps[0].start >= low && symbols__maps[0].start < high;
+}
+
 /* Resolves pc into frames (leaf first, at most SYMBOLS_MAX_FRAMES). Lock held. */
 static int resolve(uintptr_t pc, struct symbols_frame *out)
 {
@@ -238,6 +249,7 @@ static int resolve(uintptr_t pc, struct symbols_frame *out)
     struct symbols_frame chain[DEEP];
     Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, pc) : NULL;
     if (!mod) return 0;
+    if (!is_main_module(mod)) return resolve_elf(mod, pc, out);
     int n = resolve_dwarf(mod, pc, chain, DEEP);
     if (n == 0) return resolve_elf(mod, pc, out);
     int skip = n > SYMBOLS_MAX_FRAMES ? n - SYMBOLS_MAX_FRAMES : 0;   /* keep the outer end */

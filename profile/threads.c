@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -323,7 +324,15 @@ static void on_capture_signal(int sig, siginfo_t *si, void *uc)
 static int prepare_capture(void)
 {
     if (!slots && !(slots = calloc(THREADS_MAX, sizeof *slots))) { errno = ENOMEM; return -1; }
-    if (!stack_copies && !(stack_copies = calloc(THREADS_MAX, THREADS_STACK_COPY))) { errno = ENOMEM; return -1; }
+    if (!stack_copies) {
+        /* mmap, not calloc: a calloc this size may come from the heap and be cleared,
+         * which makes all 16 MiB resident; fresh anonymous pages cost nothing until a
+         * capture writes them. */
+        void *p = mmap(NULL, (size_t)THREADS_MAX * THREADS_STACK_COPY, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) { errno = ENOMEM; return -1; }
+        stack_copies = p;
+    }
     if (handler_installed) return 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -14,15 +14,19 @@
  * CPU it consumes. A process-wide setitimer would deliver the signal to whichever
  * thread happens to run, unevenly between busy threads (golang/go#14434, #35057).
  * The handler walks frame pointers from the interrupted context (stacks_walk_context)
- * into a preallocated ring slot: no allocation, no locks, no stdio. Code without frame
- * pointers (bdwgc, a static libgc.a built without them, and libc) is attributed by its
- * leaf pc at least. A sample whose timer overran counts 1 + overruns periods.
+ * into a preallocated ring slot and, when one of a few preallocated stack copies is
+ * free, copies the registers and the live stack too (stacks_copy_context): no
+ * allocation, no locks, no stdio. The drain thread unwinds the copy by the unwind
+ * tables (symbols_unwind), which follows code without frame pointers (bdwgc, a static
+ * libgc.a built without them, and libc); it keeps whichever of the two stacks is
+ * longer, so such code is attributed at least by its leaf pc. A sample whose timer
+ * overran counts 1 + overruns periods.
  *
  * Error convention: functions that can fail return 0 or -1 with errno set.
  * Threads: start/stop/cancel from any thread, serialized by an internal lock; not
  * inside a collection listener. Nothing here touches GC memory (the deferral thread
- * may stop a window). Memory: the ring (~0.5 MiB) is malloc'd at the first window and
- * kept; the tables of a window are freed when it ends.
+ * may stop a window). Memory: the ring and the stack copies (~1 MiB) are malloc'd at
+ * the first window and kept; the tables of a window are freed when it ends.
  */
 #ifndef MEMDEMO_CPUPROF_H
 #define MEMDEMO_CPUPROF_H

@@ -4,7 +4,8 @@
 #include "gc/gcheap.h"
 #include "src/numstr.h"
 
-void strlist_push(struct strlist *l, char *s, size_t len)
+/* Stores s in the tail chunk, adding a chunk when it is full; counts nothing. */
+static void store(struct strlist *l, char *s)
 {
     struct strlist_chunk *t = l->tail;
     if (!t || t->used == STRLIST_CHUNK) {
@@ -13,18 +14,21 @@ void strlist_push(struct strlist *l, char *s, size_t len)
         l->tail = t = c;
     }
     t->items[t->used++] = s;
+}
+
+void strlist_push(struct strlist *l, char *s, size_t len)
+{
+    store(l, s);
     l->count++;
     l->bytes += len + 1;
 }
 
-void strlist_splice(struct strlist *to, struct strlist *from)
+void strlist_append_all(struct strlist *to, const struct strlist *from)
 {
-    if (!from->head) return;
-    if (to->tail) to->tail->next = from->head; else to->head = from->head;
-    to->tail = from->tail;
+    for (const struct strlist_chunk *c = from->head; c; c = c->next)
+        for (size_t i = 0; i < c->used; i++) store(to, c->items[i]);
     to->count += from->count;
     to->bytes += from->bytes;
-    *from = (struct strlist)STRLIST_INIT;
 }
 
 void strlist_fill_numbers(struct strlist *l, long n)

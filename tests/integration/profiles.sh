@@ -181,7 +181,7 @@ done
 for p in mutex block; do
     fetch "/debug/pprof/$p" "$T/$p.pb.gz" >/dev/null
     contentions=$(raw_total "$T/$p.pb.gz" 1); delay=$(raw_total "$T/$p.pb.gz" 2)
-    echo "# $p profile after 2 s of two clients on /leaker: $contentions contentions, $delay ns"
+    echo "# $p profile after $round round(s) of two clients on /leaker: $contentions contentions, $delay ns"
     expect_ge "${p}_shows_contentions_on_the_leaker_lock" "$contentions" 1
     expect_ge "${p}_shows_delay_on_the_leaker_lock" "$delay" 1
     check "${p}_stack_is_the_leakers" grep -q ' handle_leaker$' <(pp -top -nodefraction=0 "$T/$p.pb.gz")

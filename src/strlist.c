@@ -1,11 +1,12 @@
 /* strlist: chunked list of GC strings. See strlist.h. */
 #include "src/strlist.h"
 
+#include <string.h>
+
 #include "gc/gcheap.h"
 #include "src/numstr.h"
 
-/* Stores s in the tail chunk, adding a chunk when it is full; counts nothing. */
-static void store(struct strlist *l, char *s)
+void strlist_push(struct strlist *l, char *s, size_t len)
 {
     struct strlist_chunk *t = l->tail;
     if (!t || t->used == STRLIST_CHUNK) {
@@ -14,11 +15,6 @@ static void store(struct strlist *l, char *s)
         l->tail = t = c;
     }
     t->items[t->used++] = s;
-}
-
-void strlist_push(struct strlist *l, char *s, size_t len)
-{
-    store(l, s);
     l->count++;
     l->bytes += len + 1;
 }
@@ -26,9 +22,7 @@ void strlist_push(struct strlist *l, char *s, size_t len)
 void strlist_append_all(struct strlist *to, const struct strlist *from)
 {
     for (const struct strlist_chunk *c = from->head; c; c = c->next)
-        for (size_t i = 0; i < c->used; i++) store(to, c->items[i]);
-    to->count += from->count;
-    to->bytes += from->bytes;
+        for (size_t i = 0; i < c->used; i++) strlist_push(to, c->items[i], strlen(c->items[i]));
 }
 
 void strlist_fill_numbers(struct strlist *l, long n)

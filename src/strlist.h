@@ -31,8 +31,8 @@ struct strlist {
  * Allocates a chunk when the tail is full. Registered thread. */
 void strlist_push(struct strlist *l, char *s, size_t len);
 
-/* Appends the strings of `from` to `to`, one by one, in order (O(n) pointer copies; to's
- * chunks are allocated as they fill); `from` is left as it was. Registered thread. */
+/* Appends the strings of `from` to `to`, one by one, in order, with strlist_push (O(n);
+ * to's chunks are allocated as they fill); `from` is left as it was. Registered thread. */
 void strlist_append_all(struct strlist *to, const struct strlist *from);
 
 /* Fills l with the decimal strings of 0 .. n-1 made by numstr_itoa. Registered thread. */

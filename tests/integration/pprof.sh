@@ -137,9 +137,12 @@ start_server -repetitions 10000 || exit 1
 n=4800
 requests $n /leaker >/dev/null
 strings_bytes=$(vars_num bytes)
+# Chunks: each request's local list, then the global list's (the leaker appends its
+# strings to it one by one: one chunk per 1020 strings kept).
 chunks_per_request=$(( (10000 + 1019) / 1020 ))
+global_chunks=$(( (n * 10000 + 1019) / 1020 ))
 chunk_size=$(( 8 * 2 + 8 * 1020 ))
-truth=$(( strings_bytes + n * chunks_per_request * chunk_size ))
+truth=$(( strings_bytes + (n * chunks_per_request + global_chunks) * chunk_size ))
 pp -top -cum -nodefraction=0 -unit=B -sample_index=alloc_space "$BASE/debug/pprof/heap" >"$T/u.top"
 est=$(cum_of handle_leaker <"$T/u.top")
 echo "# leaker truth ${truth}B, estimate ${est}B"

@@ -36,6 +36,7 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_SRC:.c=.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 BENCH_BINS := $(BUILD)/bench/heapstacks
 
 .PHONY: all run test bench images install clean deps unit-tests
@@ -65,7 +66,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
 
-unit-tests: $(UNIT_BINS)
+# Test helpers with their own main() (tests/tools/), linked like a unit test.
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
+
+unit-tests: $(UNIT_BINS) $(TOOL_BINS)
 
 # Benchmark programs: their own main(), linked with the library objects like a unit test.
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)

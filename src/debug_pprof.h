@@ -13,6 +13,7 @@
 #ifndef MEMDEMO_DEBUG_PPROF_H
 #define MEMDEMO_DEBUG_PPROF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "src/http.h"
@@ -36,6 +37,13 @@ void debug_pprof_allocs(struct http_request *req);
 void debug_pprof_cmdline(struct http_request *req);
 /* /debug/pprof/symbol: Go's symbol lookup protocol (GET, or POST of addresses). */
 void debug_pprof_symbol(struct http_request *req);
+/* The address list of a symbol request, one word at a time: skips separators ('+', as
+ * Go splits, and white space) from *p, reads the word up to the next separator or end,
+ * and sets *pc to its value as Go reads it (strconv.ParseUint(word, 0, 64), see
+ * src/numparse.h), or to 0 when it is not a number (Go skips those, and pc 0). Advances
+ * *p past the word and returns 1; returns 0 when only separators were left. Pure; the
+ * handler and tests/fuzz call it. */
+int debug_pprof_next_pc(const char **p, const char *end, uint64_t *pc);
 /* /debug/pprof/trace?seconds=N: an execution trace of the next N seconds. */
 void debug_pprof_trace(struct http_request *req);
 /* /debug/memprofilerate: GET shows the rate; ?rate=N sets it (0 off, 1 exact). */

@@ -6,6 +6,7 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MEMDEMO=$ROOT/memdemo
+MEMDEMO_BUILD=build
 T=$(mktemp -d "${TMPDIR:-/tmp}/memdemo-test.XXXXXX")
 SERVER_PIDS=()
 
@@ -18,6 +19,7 @@ trap cleanup_servers EXIT
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
 
 # check NAME CONDITION-COMMAND...: PASS if the command succeeds.
 check() {

@@ -70,7 +70,9 @@ pipelined=$(timeout 5 cat <&3 | grep -c '^HTTP/1.1 200')
 exec 3>&-
 expect_eq pipelined_requests_both_answered "$pipelined" 2
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-printf 'GARBAGE\r\n\r\n\x00\xff\r\n\r\n' >&3
+# The server may answer 400 and close before printf's last write (bash writes around the
+# NUL): that write must fail with EPIPE, not kill this script with SIGPIPE (exit 141).
+( trap '' PIPE; printf 'GARBAGE\r\n\r\n\x00\xff\r\n\r\n' >&3 ) 2>/dev/null
 timeout 5 cat <&3 >/dev/null
 exec 3>&-
 code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/noleaker"); expect_eq serves_after_hostile_input "$code" 200

@@ -10,12 +10,15 @@
 #   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
 #   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
 #   make clean        remove build products
-# Variables: SANITIZER=address|undefined builds everything with that sanitizer (thread
-# sanitizer cannot work with a conservative collector's signals); CC, CFLAGS_EXTRA.
+# Variables: SANITIZER=address|undefined builds everything with that sanitizer into its
+# own build-$(SANITIZER)/ and ./memdemo-$(SANITIZER), so a sanitizer build never clobbers
+# the normal one (`make test SANITIZER=address` tests that binary; thread sanitizer
+# cannot work with a conservative collector's signals); CC, CFLAGS_EXTRA.
 
 CC        ?= gcc
 PREFIX    ?= /usr/local
-BUILD     := build
+BUILD     := build$(if $(SANITIZER),-$(SANITIZER))
+BIN       := memdemo$(if $(SANITIZER),-$(SANITIZER))
 PKGS      := bdw-gc libmicrohttpd libprotobuf-c zlib libdw
 
 # Flags are computed lazily so that `make run`/`make test` can install pkg-config and
@@ -40,12 +43,12 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/
 BENCH_BINS := $(BUILD)/bench/heapstacks
 
 .PHONY: all run test bench images install clean deps unit-tests
-all: memdemo
+all: $(BIN)
 
 deps:
 	@.ci/deps
 
-memdemo: $(LIB_OBJS) $(MAIN_OBJ)
+$(BIN): $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Objects that include the generated protobuf header must wait for it.
@@ -55,9 +58,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/profile/profile.pb-c.c: profile/profile.proto
-	@mkdir -p $(BUILD)/profile
-	protoc-c --proto_path=profile --c_out=$(BUILD)/profile profile/profile.proto
+%/profile/profile.pb-c.c: profile/profile.proto
+	@mkdir -p $*/profile
+	protoc-c --proto_path=profile --c_out=$*/profile profile/profile.proto
 
 $(BUILD)/profile/profile.pb-c.o: $(BUILD)/profile/profile.pb-c.c
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -79,26 +82,27 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory memdemo
-	./memdemo -repetitions 1000
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) -repetitions 1000
 
 test: deps
-	@$(MAKE) --no-print-directory memdemo unit-tests
-	@tests/run
+	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS)
+	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
 bench: deps
-	@$(MAKE) --no-print-directory memdemo $(BENCH_BINS)
+	@$(MAKE) --no-print-directory SANITIZER= memdemo build/bench/heapstacks
 	@bench/run
 
 images: deps
-	@$(MAKE) --no-print-directory memdemo
+	@$(MAKE) --no-print-directory SANITIZER= memdemo
 	@bench/make-images
 
-install: memdemo
+install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 memdemo $(DESTDIR)$(PREFIX)/bin/memdemo
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/memdemo
 
 clean:
-	rm -rf $(BUILD) memdemo bench/goref/goref
+	rm -rf build build-address build-undefined memdemo memdemo-address \
+	       memdemo-undefined bench/goref/goref
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -8,12 +8,14 @@
 #   make bench        install missing packages, build, compare memdemo with the Go peer (bench/)
 #                     and time heap profiles with 10,000 stacks (build/bench/heapstacks)
 #   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
+#   make fuzz         install missing packages, build the libFuzzer harnesses (tests/fuzz/)
+#                     and run each for FUZZ_SECONDS (default 300; FUZZ_TARGETS picks some)
 #   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
 #   make clean        remove build products
 # Variables: SANITIZER=address|undefined builds everything with that sanitizer into its
 # own build-$(SANITIZER)/ and ./memdemo-$(SANITIZER), so a sanitizer build never clobbers
 # the normal one (`make test SANITIZER=address` tests that binary; thread sanitizer
-# cannot work with a conservative collector's signals); CC, CFLAGS_EXTRA.
+# cannot work with a conservative collector's signals); CC, CFLAGS_EXTRA; FUZZ_CC.
 
 CC        ?= gcc
 PREFIX    ?= /usr/local
@@ -42,7 +44,23 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 BENCH_BINS := $(BUILD)/bench/heapstacks
 
-.PHONY: all run test bench images install clean deps unit-tests
+# Fuzzing: every tests/fuzz/fuzz_NAME.c is one target. FUZZ_BUILD holds the libFuzzer
+# binaries (clang, coverage, ASan + UBSan); $(BUILD)/fuzz/replay_NAME is the same
+# harness built with $(CC) and tests/fuzz/replay.c, which runs the seed corpus (and every
+# reproducer in it) as a regression test, also under SANITIZER= and without clang.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_BUILD   := build-fuzz
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   = -std=c11 -O1 -g -Wall -Wextra -Wstrict-prototypes -D_GNU_SOURCE -DGC_THREADS \
+                -fno-omit-frame-pointer -MMD -MP -I. -I$(FUZZ_BUILD) $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRCS)) $(FUZZ_BUILD)/profile/profile.pb-c.o
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+REPLAY_BINS  := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
+HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
+
+.PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins
 all: $(BIN)
 
 deps:
@@ -74,7 +92,30 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
 
-unit-tests: $(UNIT_BINS) $(TOOL_BINS)
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(PKG_LIBS)
+
+unit-tests: $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS)
+
+# The library again, instrumented for libFuzzer's coverage and the sanitizers.
+$(FUZZ_LIB_OBJS): | $(FUZZ_BUILD)/profile/profile.pb-c.c
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/profile/profile.pb-c.o: $(FUZZ_BUILD)/profile/profile.pb-c.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -rdynamic -o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ_TARGETS)
 
 # Benchmark programs: their own main(), linked with the library objects like a unit test.
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
@@ -85,8 +126,10 @@ run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN) -repetitions 1000
 
+# The fuzzers' bounded runs (tests/integration/fuzz.sh) belong to the plain suite; a
+# sanitizer suite replays their corpus with its own build instead.
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(HAVE_FUZZ_CC),fuzz-bins))
 	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
 bench: deps
@@ -102,7 +145,7 @@ install: $(BIN)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/memdemo
 
 clean:
-	rm -rf build build-address build-undefined memdemo memdemo-address \
+	rm -rf build build-address build-undefined $(FUZZ_BUILD) memdemo memdemo-address \
 	       memdemo-undefined bench/goref/goref
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -108,12 +108,32 @@ static int set_flag(struct flags *f, const char *name, size_t n, const char *val
     return 0;
 }
 
+/* s[0..n) (n may be SIZE_MAX for "to its NUL") as it goes into a message: at most 200
+ * bytes, with '"', '\\' and control bytes escaped as Go's %q escapes them, so that every
+ * message stays one line. Returns out (size 1024: room for 200 bytes escaped). */
+static const char *escaped(const char *s, size_t n, char out[1024])
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && s[i] && i < 200; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') k += (size_t)sprintf(out + k, "\\%c", c);
+        else if (c == '\n') k += (size_t)sprintf(out + k, "\\n");
+        else if (c == '\t') k += (size_t)sprintf(out + k, "\\t");
+        else if (c == '\r') k += (size_t)sprintf(out + k, "\\r");
+        else if (c < 0x20 || c == 0x7f) k += (size_t)sprintf(out + k, "\\x%02x", c);
+        else out[k++] = (char)c;
+    }
+    out[k] = '\0';
+    return out;
+}
+
 /* Reads argv[*i] (and its value, advancing *i past it); see flags_parse_args. */
 static int parse_one(struct flags *f, int argc, char **argv, int *i, char *err, size_t errn)
 {
     const char *arg = argv[*i];
+    char e1[1024], e2[1024];
     if (arg[0] != '-' || arg[1] == '\0') {
-        snprintf(err, errn, "unexpected argument %s (memdemo takes only flags)", arg);
+        snprintf(err, errn, "unexpected argument %s (memdemo takes only flags)", escaped(arg, SIZE_MAX, e1));
         return FLAGS_ERROR;
     }
     const char *name = arg + (arg[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
@@ -122,19 +142,20 @@ static int parse_one(struct flags *f, int argc, char **argv, int *i, char *err, 
     if ((n == 1 && name[0] == 'h') || (n == 4 && memcmp(name, "help", 4) == 0)) return FLAGS_HELP;
     /* As Go's flag package: an unknown name is reported before a missing value. */
     if (!is_defined(name, n)) {
-        snprintf(err, errn, "flag provided but not defined: -%.*s", (int)(n > 200 ? 200 : n), name);
+        snprintf(err, errn, "flag provided but not defined: -%s", escaped(name, n, e1));
         return FLAGS_ERROR;
     }
     if (!value) {
         if (*i + 1 >= argc) {
-            snprintf(err, errn, "flag needs an argument: -%.*s", (int)n, name);
+            snprintf(err, errn, "flag needs an argument: -%s", escaped(name, n, e1));
             return FLAGS_ERROR;
         }
         value = argv[++*i];
     }
     char why[128] = "";
     if (set_flag(f, name, n, value, why, sizeof why) < 0) {
-        snprintf(err, errn, "invalid value \"%.200s\" for flag -%.*s: %s", value, (int)n, name, why);
+        snprintf(err, errn, "invalid value \"%s\" for flag -%s: %s", escaped(value, SIZE_MAX, e1),
+                 escaped(name, n, e2), why);
         return FLAGS_ERROR;
     }
     return FLAGS_OK;
@@ -147,7 +168,8 @@ int flags_parse_args(struct flags *f, int argc, char **argv, char *err, size_t e
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             if (i + 1 < argc) {
-                snprintf(err, errn, "unexpected argument %s", argv[i + 1]);
+                char e[1024];
+                snprintf(err, errn, "unexpected argument %s", escaped(argv[i + 1], SIZE_MAX, e));
                 return FLAGS_ERROR;
             }
             break;

@@ -195,6 +195,9 @@ TEST(flags_report_errors_and_help_without_exiting)
     CHECK_EQ_INT(parse(&f, err, sizeof err, 4, help), FLAGS_HELP);
     const char *prefix[] = {"memdemo", "-threadsx=2"};       /* a longer name is another name */
     CHECK_EQ_INT(parse(&f, err, sizeof err, 2, prefix), FLAGS_ERROR);
+    const char *newline[] = {"memdemo", "-repetitions", "1\n2"};   /* found by fuzz_flags */
+    CHECK_EQ_INT(parse(&f, err, sizeof err, 3, newline), FLAGS_ERROR);
+    CHECK_EQ_STR(err, "invalid value \"1\\n2\" for flag -repetitions: must be an integer from 0 to 10000000");
     char tiny[8];
     CHECK_EQ_INT(parse(&f, tiny, sizeof tiny, 2, unknown), FLAGS_ERROR);
     CHECK_EQ_INT(strlen(tiny), sizeof tiny - 1);            /* truncated, terminated */

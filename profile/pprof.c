@@ -229,17 +229,21 @@ static uint64_t location_id(struct builder *b, uintptr_t pc)
 
 /* ---- unsampling ------------------------------------------------------------------- */
 
+/* v (>= 0) as an int64, saturated at INT64_MAX: converting a double out of int64's range
+ * is undefined behaviour (2^40 sampled objects of 4 GiB each reach it). */
+static int64_t saturated(double v) { return v >= 0x1p63 ? INT64_MAX : (int64_t)v; }
+
 void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, int64_t *bytes)
 {
     double total = (double)count * (double)size;
     if (count == 0 || size == 0) { *objects = *bytes = 0; return; }
-    if (rate <= 1) { *objects = (int64_t)count; *bytes = (int64_t)total; return; }
+    if (rate <= 1) { *objects = count > INT64_MAX ? INT64_MAX : (int64_t)count; *bytes = saturated(total); return; }
     /* heapsample_weight() of the average size, computed as pprof does (total/count) so
      * the doubles agree bit for bit with pprof's own unsampling of legacy text. */
     double avg = total / (double)count;
     double scale = heapsample_weight(avg, rate);
-    *objects = (int64_t)((double)count * scale);
-    *bytes = (int64_t)(total * scale);
+    *objects = saturated((double)count * scale);
+    *bytes = saturated(total * scale);
 }
 
 /* ---- protobuf layout -------------------------------------------------------------- */

@@ -32,7 +32,7 @@ struct pprof_heap_opts {
  * object of size s stands for 1/(1-exp(-s/r)) objects. Truncates toward zero exactly
  * as Go's runtime/pprof and pprof's legacy parser do, so the protobuf and the legacy
  * text give pprof identical totals. rate <= 1, count 0 or size 0: no scaling.
- * Pure; any thread. */
+ * Results past INT64_MAX are INT64_MAX. Pure; any thread. */
 void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, int64_t *bytes);
 
 /* Appends to out a gzipped profile.proto heap profile of s[0..n): sample types

@@ -530,9 +530,10 @@ static void text_frames(struct buf *out, uintptr_t pc)
     uintptr_t off = 0;
     int n = symbols_lookup(pc - 1, fr, SYMBOLS_MAX_FRAMES);
     const char *sym = symbols_name(pc - 1, &off);
-    if (n == 0) buf_printf(out, "#\t%#lx\n", (unsigned long)(pc - 1));
+    /* "0x%lx", not "%#lx": C writes 0 as "0" where Go's %#x (and pprof) write "0x0". */
+    if (n == 0) buf_printf(out, "#\t0x%lx\n", (unsigned long)(pc - 1));
     for (int i = 0; i < n; i++)
-        buf_printf(out, "#\t%#lx\t%s+%#lx\t%s:%d\n", (unsigned long)(pc - 1), fr[i].function,
+        buf_printf(out, "#\t0x%lx\t%s+0x%lx\t%s:%d\n", (unsigned long)(pc - 1), fr[i].function,
                    (unsigned long)(sym ? off : 0), fr[i].file ? fr[i].file : "??", fr[i].line);
 }
 
@@ -542,7 +543,7 @@ static void text_record(struct buf *out, const struct heapsample *r)
                (unsigned long long)(r->inuse_count * r->size), (unsigned long long)r->alloc_count,
                (unsigned long long)(r->alloc_count * r->size));
     for (int k = 0; k < r->npcs; k++)
-        if (r->pcs[k]) buf_printf(out, " %#lx", (unsigned long)r->pcs[k]);
+        if (r->pcs[k]) buf_printf(out, " 0x%lx", (unsigned long)r->pcs[k]);
     buf_putc(out, '\n');
     for (int k = 0; k < r->npcs; k++)
         if (r->pcs[k]) text_frames(out, r->pcs[k]);

@@ -504,6 +504,13 @@ static int by_inuse_bytes_desc(const void *x, const void *y)
     return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* pprof reads every figure of the text as an int64: counts, products and sums are
+ * written saturated at INT64_MAX rather than wrapped or past its range (which pprof
+ * rejects: "malformed sample"). */
+static uint64_t sat(uint64_t a) { return a > INT64_MAX ? INT64_MAX : a; }
+static uint64_t sat_mul(uint64_t a, uint64_t b) { return b && a > INT64_MAX / b ? INT64_MAX : a * b; }
+static uint64_t sat_add(uint64_t a, uint64_t b) { return sat(sat(a) + sat(b)); }
+
 /* The header. Raw totals, like Go; pprof reads 4 columns only when the alloc
  * totals differ from the inuse ones (and are nonzero), so when nothing was freed
  * the header's alloc bytes are bumped by one. The header totals feed nothing else. */
@@ -511,13 +518,13 @@ static void text_header(struct buf *out, const struct heapsample *s, size_t n, i
 {
     uint64_t io = 0, ib = 0, ao = 0, ab = 0;
     for (size_t i = 0; i < n; i++) {
-        io += s[i].inuse_count;
-        ib += s[i].inuse_count * s[i].size;
-        ao += s[i].alloc_count;
-        ab += s[i].alloc_count * s[i].size;
+        io = sat_add(io, s[i].inuse_count);
+        ib = sat_add(ib, sat_mul(s[i].inuse_count, s[i].size));
+        ao = sat_add(ao, s[i].alloc_count);
+        ab = sat_add(ab, sat_mul(s[i].alloc_count, s[i].size));
     }
     int four_columns = (ao != io && ao != 0) || (ab != ib && ab != 0);
-    if (!four_columns) ab = (ab > ib ? ab : ib) + 1;
+    if (!four_columns) ab = (ab > ib ? ab : ib) < INT64_MAX ? (ab > ib ? ab : ib) + 1 : INT64_MAX - 1;
     buf_printf(out, "heap profile: %llu: %llu [%llu: %llu] @ heap/%lld\n",
                (unsigned long long)io, (unsigned long long)ib, (unsigned long long)ao,
                (unsigned long long)ab, (long long)(2 * rate));
@@ -539,9 +546,9 @@ static void text_frames(struct buf *out, uintptr_t pc)
 
 static void text_record(struct buf *out, const struct heapsample *r)
 {
-    buf_printf(out, "%llu: %llu [%llu: %llu] @", (unsigned long long)r->inuse_count,
-               (unsigned long long)(r->inuse_count * r->size), (unsigned long long)r->alloc_count,
-               (unsigned long long)(r->alloc_count * r->size));
+    buf_printf(out, "%llu: %llu [%llu: %llu] @", (unsigned long long)sat(r->inuse_count),
+               (unsigned long long)sat_mul(r->inuse_count, r->size), (unsigned long long)sat(r->alloc_count),
+               (unsigned long long)sat_mul(r->alloc_count, r->size));
     for (int k = 0; k < r->npcs; k++)
         if (r->pcs[k]) buf_printf(out, " 0x%lx", (unsigned long)r->pcs[k]);
     buf_putc(out, '\n');
@@ -558,7 +565,7 @@ int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
     if (!ord) return -1;
     for (size_t i = 0; i < n; i++)
         if (s[i].alloc_count || s[i].inuse_count)
-            ord[m++] = (struct order){s[i].inuse_count * s[i].size, i};
+            ord[m++] = (struct order){sat_mul(s[i].inuse_count, s[i].size), i};
     qsort(ord, m, sizeof *ord, by_inuse_bytes_desc);
     text_header(out, s, n, opts->rate);
     for (size_t i = 0; i < m; i++) text_record(out, &s[ord[i].index]);

@@ -50,7 +50,8 @@ int pprof_write_heap(struct buf *out, const struct heapsample *s, size_t n,
  * line per record (largest in-use bytes first) with "#\t0xpc\tfunc+0xoff\tfile:line"
  * comments, then trailer (NULL or lines starting with "# ", newline added if
  * missing). Counts are RAW sampled counts: pprof unsamples them itself with the
- * header's rate, yielding the same totals as pprof_write_heap. Returns 0 or -1. */
+ * header's rate, yielding the same totals as pprof_write_heap. Every figure (counts,
+ * bytes, sums) saturates at INT64_MAX, the most pprof reads. Returns 0 or -1. */
 int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
                           const struct pprof_heap_opts *opts, const char *trailer);
 

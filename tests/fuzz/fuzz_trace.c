@@ -13,7 +13,9 @@
  * uvarints, length-prefixed records that end exactly at their length, strings, stacks,
  * frequency; no tick delta that is a negative one wrapped around) and then replays the events in time order (ties: whichever P's next event
  * is legal, as Go's parser orders them) against the rules Go 1.19's parser and both
- * viewers enforce: each event has the argument count Go expects; batches of one P in
+ * viewers enforce (and, for the collector's global events on different Ps, strictly
+ * increasing times: Go does not reorder those by legality): each event has the
+ * argument count Go expects; batches of one P in
  * time order; string ids unique, non-empty, and every reference resolved; stacks with
  * unique ids, at most 1000 frames and 2048 bytes, referenced ids existing; exactly one
  * positive frequency; Gomaxprocs first and twice, every P below it; goroutines created
@@ -455,6 +457,12 @@ static int step(struct sim *s, const struct ev *e, int apply)
     }
 }
 
+/* Events of the one global GC state: cycles and stop-the-world. */
+static int global_gc_event(int type)
+{
+    return type == EV_GC_START || type == EV_GC_DONE || type == EV_STW_START || type == EV_STW_DONE;
+}
+
 static void replay(struct tr *t)
 {
     struct sim s;
@@ -467,6 +475,8 @@ static void replay(struct tr *t)
     for (size_t i = 0; i < t->nev; i++) cnt[t->evs[i].p]++;
     for (int p = 0; p < 64; p++) { idx[p] = malloc((cnt[p] ? cnt[p] : 1) * sizeof **idx); FUZZ_CHECK(idx[p]); cnt[p] = 0; }
     for (size_t i = 0; i < t->nev; i++) idx[t->evs[i].p][cnt[t->evs[i].p]++] = i;
+    int have_global = 0, global_p = 0;
+    uint64_t global_ts = 0;
     for (size_t done = 0; done < t->nev; done++) {
         uint64_t tmin = UINT64_MAX;
         for (int p = 0; p < 64; p++)
@@ -476,6 +486,12 @@ static void replay(struct tr *t)
             if (next[p] < cnt[p] && t->evs[idx[p][next[p]]].ts == tmin && step(&s, &t->evs[idx[p][next[p]]], 0)) chosen = p;
         FUZZ_CHECK(chosen >= 0);                         /* no consistent ordering of events */
         const struct ev *e = &t->evs[idx[chosen][next[chosen]++]];
+        if (global_gc_event(e->type)) {
+            /* Go orders such events of different Ps by time alone: at one tick, its
+             * order need not be the legal one found above. */
+            FUZZ_CHECK(!have_global || e->p == global_p || e->ts > global_ts);
+            have_global = 1, global_p = e->p, global_ts = e->ts;
+        }
         step(&s, e, 1);
         FUZZ_CHECK(!s.maxprocs_seen || (uint64_t)e->p < s.procs);
     }

@@ -7,13 +7,14 @@
 #  2. in the plain suite each target fuzzes for FUZZ_TEST_SECONDS (default 20) with
 #     clang's libFuzzer, ASan and UBSan (tests/fuzz/run), and says how many inputs it ran.
 #     SKIP without clang, and in a sanitizer suite, whose build is not libFuzzer's;
-#  3. the Go tools read what the writers made of the corpus: go tool pprof -raw the
-#     profiles and legacy texts, go tool trace (Go 1.19 -d; Go 1.23 -d=1 when installed)
-#     the traces, the largest few of each.
+#  3. the Go tools read everything the writers made of the corpus: go tool pprof -raw
+#     every profile and legacy text, go tool trace (Go 1.19 -d; Go 1.23 -d=1 when
+#     installed) every trace (about 30 s: each run takes tens of ms; FUZZ_GO_CHECKS=N
+#     checks only the N largest of each kind).
 # New inputs from the bounded runs go to a temporary directory; `make fuzz` runs longer.
 source "$(dirname "$0")/../lib.sh"
 GO123=/usr/lib/go-1.23/bin/go
-FEW=${FUZZ_GO_CHECKS:-6}
+FEW=${FUZZ_GO_CHECKS:-0}
 targets=()
 for f in "$ROOT"/tests/fuzz/fuzz_*.c; do t=${f##*/fuzz_}; targets+=("${t%.c}"); done
 
@@ -38,9 +39,12 @@ else
     "$ROOT/tests/fuzz/run" -t "${FUZZ_TEST_SECONDS:-20}" -w "$T/work" "${targets[@]}"
 fi
 
-# The Go tools, on the largest outputs of each kind.
-largest() { ls -S "$T/out" 2>/dev/null | grep "^$1-" | head -n "$FEW"; }
-gocheck() { # NAME KIND COMMAND...: runs COMMAND FILE on the largest outputs of KIND
+# The Go tools, on every output (or the FEW largest) of each kind.
+largest() {
+    if [ "$FEW" -gt 0 ]; then ls -S "$T/out" 2>/dev/null | grep "^$1-" | head -n "$FEW"
+    else ls "$T/out" 2>/dev/null | grep "^$1-"; fi
+}
+gocheck() { # NAME KIND COMMAND...: runs COMMAND FILE on the outputs of KIND
     local name=$1 kind=$2; shift 2
     local files n=0 bad=""
     files=$(largest "$kind")

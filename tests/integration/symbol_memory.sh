@@ -15,7 +15,7 @@ body() { # N: the Nth body: 69,000 distinct addresses nothing is mapped at, 0x1N
 body 0 >"$T/b0"
 check symbol_body_is_about_1MiB test "$(wc -c <"$T/b0")" -gt 900000
 for i in 1 2 3; do   # warm up: every worker thread's buffers and malloc arena
-    curl -s -o /dev/null -X POST --data-binary @"$T/b0" "$BASE/debug/pprof/symbol" "$BASE/debug/pprof/symbol"
+    curl -s -o /dev/null -o /dev/null -X POST --data-binary @"$T/b0" "$BASE/debug/pprof/symbol" "$BASE/debug/pprof/symbol"
 done
 before=$(rss)
 for i in $(seq 1 30); do
@@ -26,5 +26,11 @@ after=$(rss)
 echo "# RSS ${before} kB after the warm-up, ${after} kB after 30 more bodies (2M distinct addresses)"
 expect_eq symbol_lookups_all_answered "$(grep -c '^200$' "$T/codes")" 30
 expect_eq unmapped_addresses_have_no_names "$(grep -vc '^num_symbols' "$T/sym")" 0
-expect_le symbol_lookups_leave_no_memory_behind "$after" $((2 * before))
+if [ "$MEMDEMO_SANITIZER" = address ]; then
+    # ASan holds freed blocks in its quarantine (256 MB by default) before reusing them,
+    # so RSS here measures ASan's allocator, not memdemo's.
+    skip symbol_lookups_leave_no_memory_behind "RSS is not memdemo's under ASan (its quarantine keeps freed memory)"
+else
+    expect_le symbol_lookups_leave_no_memory_behind "$after" $((2 * before))
+fi
 stop_server

@@ -9,14 +9,19 @@
 #                     time heap profiles with 10,000 stacks (build/bench/heapstacks) and
 #                     measure what a CPU-profile sample costs (build/bench/cpusample)
 #   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
+#   make fuzz         install missing packages, build the libFuzzer harnesses (tests/fuzz/)
+#                     and run each for FUZZ_SECONDS (default 300; FUZZ_TARGETS picks some)
 #   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
 #   make clean        remove build products
-# Variables: SANITIZER=address|undefined builds everything with that sanitizer (thread
-# sanitizer cannot work with a conservative collector's signals); CC, CFLAGS_EXTRA.
+# Variables: SANITIZER=address|undefined builds everything with that sanitizer into its
+# own build-$(SANITIZER)/ and ./memdemo-$(SANITIZER), so a sanitizer build never clobbers
+# the normal one (`make test SANITIZER=address` tests that binary; thread sanitizer
+# cannot work with a conservative collector's signals); CC, CFLAGS_EXTRA; FUZZ_CC.
 
 CC        ?= gcc
 PREFIX    ?= /usr/local
-BUILD     := build
+BUILD     := build$(if $(SANITIZER),-$(SANITIZER))
+BIN       := memdemo$(if $(SANITIZER),-$(SANITIZER))
 PKGS      := bdw-gc libmicrohttpd libprotobuf-c zlib libdw
 
 # Flags are computed lazily so that `make run`/`make test` can install pkg-config and
@@ -37,15 +42,32 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_SRC:.c=.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 BENCH_BINS := $(BUILD)/bench/heapstacks $(BUILD)/bench/cpusample
 
-.PHONY: all run test bench images install clean deps unit-tests
-all: memdemo
+# Fuzzing: every tests/fuzz/fuzz_NAME.c is one target. FUZZ_BUILD holds the libFuzzer
+# binaries (clang, coverage, ASan + UBSan); $(BUILD)/fuzz/replay_NAME is the same
+# harness built with $(CC) and tests/fuzz/replay.c, which runs the seed corpus (and every
+# reproducer in it) as a regression test, also under SANITIZER= and without clang.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_BUILD   := build-fuzz
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   = -std=c11 -O1 -g -Wall -Wextra -Wstrict-prototypes -D_GNU_SOURCE -DGC_THREADS \
+                -fno-omit-frame-pointer -MMD -MP -I. -I$(FUZZ_BUILD) $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRCS)) $(FUZZ_BUILD)/profile/profile.pb-c.o
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+REPLAY_BINS  := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
+HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
+
+.PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins
+all: $(BIN)
 
 deps:
 	@.ci/deps
 
-memdemo: $(LIB_OBJS) $(MAIN_OBJ)
+$(BIN): $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Objects that include the generated protobuf header must wait for it.
@@ -55,9 +77,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/profile/profile.pb-c.c: profile/profile.proto
-	@mkdir -p $(BUILD)/profile
-	protoc-c --proto_path=profile --c_out=$(BUILD)/profile profile/profile.proto
+%/profile/profile.pb-c.c: profile/profile.proto
+	@mkdir -p $*/profile
+	protoc-c --proto_path=profile --c_out=$*/profile profile/profile.proto
 
 # The dashboard's files are embedded with the assembler's .incbin, which -MMD cannot see.
 $(BUILD)/src/assets.o: $(wildcard src/dashboard/*.html src/dashboard/*.js src/dashboard/vendor/uplot/*)
@@ -69,7 +91,35 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
 
-unit-tests: $(UNIT_BINS)
+# Test helpers with their own main() (tests/tools/), linked like a unit test.
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(PKG_LIBS)
+
+unit-tests: $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS)
+
+# The library again, instrumented for libFuzzer's coverage and the sanitizers.
+$(FUZZ_LIB_OBJS): | $(FUZZ_BUILD)/profile/profile.pb-c.c
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/profile/profile.pb-c.o: $(FUZZ_BUILD)/profile/profile.pb-c.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -rdynamic -o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ_TARGETS)
 
 # Benchmark programs: their own main(), linked with the library objects like a unit test.
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
@@ -77,26 +127,29 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory memdemo
-	./memdemo -repetitions 1000
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) -repetitions 1000
 
+# The fuzzers' bounded runs (tests/integration/fuzz.sh) belong to the plain suite; a
+# sanitizer suite replays their corpus with its own build instead.
 test: deps
-	@$(MAKE) --no-print-directory memdemo unit-tests
-	@tests/run
+	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(HAVE_FUZZ_CC),fuzz-bins))
+	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
 bench: deps
-	@$(MAKE) --no-print-directory memdemo $(BENCH_BINS)
+	@$(MAKE) --no-print-directory SANITIZER= memdemo build/bench/heapstacks build/bench/cpusample
 	@bench/run
 
 images: deps
-	@$(MAKE) --no-print-directory memdemo
+	@$(MAKE) --no-print-directory SANITIZER= memdemo
 	@bench/make-images
 
-install: memdemo
+install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 memdemo $(DESTDIR)$(PREFIX)/bin/memdemo
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/memdemo
 
 clean:
-	rm -rf $(BUILD) memdemo bench/goref/goref
+	rm -rf build build-address build-undefined $(FUZZ_BUILD) memdemo memdemo-address \
+	       memdemo-undefined bench/goref/goref
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -190,17 +190,21 @@ static uint64_t location_id(struct builder *b, uintptr_t pc)
 
 /* ---- unsampling ------------------------------------------------------------------- */
 
+/* v (>= 0) as an int64, saturated at INT64_MAX: converting a double out of int64's range
+ * is undefined behaviour (2^40 sampled objects of 4 GiB each reach it). */
+static int64_t saturated(double v) { return v >= 0x1p63 ? INT64_MAX : (int64_t)v; }
+
 void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, int64_t *bytes)
 {
     double total = (double)count * (double)size;
     if (count == 0 || size == 0) { *objects = *bytes = 0; return; }
-    if (rate <= 1) { *objects = (int64_t)count; *bytes = (int64_t)total; return; }
+    if (rate <= 1) { *objects = count > INT64_MAX ? INT64_MAX : (int64_t)count; *bytes = saturated(total); return; }
     /* heapsample_weight() of the average size, computed as pprof does (total/count) so
      * the doubles agree bit for bit with pprof's own unsampling of legacy text. */
     double avg = total / (double)count;
     double scale = heapsample_weight(avg, rate);
-    *objects = (int64_t)((double)count * scale);
-    *bytes = (int64_t)(total * scale);
+    *objects = saturated((double)count * scale);
+    *bytes = saturated(total * scale);
 }
 
 /* ---- protobuf layout -------------------------------------------------------------- */
@@ -504,6 +508,13 @@ static int by_inuse_bytes_desc(const void *x, const void *y)
     return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* pprof reads every figure of the text as an int64: counts, products and sums are
+ * written saturated at INT64_MAX rather than wrapped or past its range (which pprof
+ * rejects: "malformed sample"). */
+static uint64_t sat(uint64_t a) { return a > INT64_MAX ? INT64_MAX : a; }
+static uint64_t sat_mul(uint64_t a, uint64_t b) { return b && a > INT64_MAX / b ? INT64_MAX : a * b; }
+static uint64_t sat_add(uint64_t a, uint64_t b) { return sat(sat(a) + sat(b)); }
+
 /* The header. Raw totals, like Go; pprof reads 4 columns only when the alloc
  * totals differ from the inuse ones (and are nonzero), so when nothing was freed
  * the header's alloc bytes are bumped by one. The header totals feed nothing else. */
@@ -511,13 +522,13 @@ static void text_header(struct buf *out, const struct heapsample *s, size_t n, i
 {
     uint64_t io = 0, ib = 0, ao = 0, ab = 0;
     for (size_t i = 0; i < n; i++) {
-        io += s[i].inuse_count;
-        ib += s[i].inuse_count * s[i].size;
-        ao += s[i].alloc_count;
-        ab += s[i].alloc_count * s[i].size;
+        io = sat_add(io, s[i].inuse_count);
+        ib = sat_add(ib, sat_mul(s[i].inuse_count, s[i].size));
+        ao = sat_add(ao, s[i].alloc_count);
+        ab = sat_add(ab, sat_mul(s[i].alloc_count, s[i].size));
     }
     int four_columns = (ao != io && ao != 0) || (ab != ib && ab != 0);
-    if (!four_columns) ab = (ab > ib ? ab : ib) + 1;
+    if (!four_columns) ab = (ab > ib ? ab : ib) < INT64_MAX ? (ab > ib ? ab : ib) + 1 : INT64_MAX - 1;
     buf_printf(out, "heap profile: %llu: %llu [%llu: %llu] @ heap/%lld\n",
                (unsigned long long)io, (unsigned long long)ib, (unsigned long long)ao,
                (unsigned long long)ab, (long long)(2 * rate));
@@ -530,9 +541,10 @@ static void text_frames(struct buf *out, uintptr_t pc)
     uintptr_t off = 0;
     int n = symbols_lookup(pc - 1, fr, SYMBOLS_MAX_FRAMES);
     const char *sym = symbols_name(pc - 1, &off);
-    if (n == 0) buf_printf(out, "#\t%#lx\n", (unsigned long)(pc - 1));
+    /* "0x%lx", not "%#lx": C writes 0 as "0" where Go's %#x (and pprof) write "0x0". */
+    if (n == 0) buf_printf(out, "#\t0x%lx\n", (unsigned long)(pc - 1));
     for (int i = 0; i < n; i++)
-        buf_printf(out, "#\t%#lx\t%s+%#lx\t%s:%d\n", (unsigned long)(pc - 1), fr[i].function,
+        buf_printf(out, "#\t0x%lx\t%s+0x%lx\t%s:%d\n", (unsigned long)(pc - 1), fr[i].function,
                    (unsigned long)(sym ? off : 0), fr[i].file ? fr[i].file : "??", fr[i].line);
 }
 
@@ -540,7 +552,7 @@ void pprof_text_addresses(struct buf *out, const uintptr_t *pcs, int n)
 {
     buf_putc(out, '@');
     for (int k = 0; k < n; k++)
-        if (pcs[k]) buf_printf(out, " %#lx", (unsigned long)pcs[k]);
+        if (pcs[k]) buf_printf(out, " 0x%lx", (unsigned long)pcs[k]);
     buf_putc(out, '\n');
 }
 
@@ -553,9 +565,9 @@ void pprof_text_stack(struct buf *out, const uintptr_t *pcs, int n)
 
 static void text_record(struct buf *out, const struct heapsample *r)
 {
-    buf_printf(out, "%llu: %llu [%llu: %llu] ", (unsigned long long)r->inuse_count,
-               (unsigned long long)(r->inuse_count * r->size), (unsigned long long)r->alloc_count,
-               (unsigned long long)(r->alloc_count * r->size));
+    buf_printf(out, "%llu: %llu [%llu: %llu] ", (unsigned long long)sat(r->inuse_count),
+               (unsigned long long)sat_mul(r->inuse_count, r->size), (unsigned long long)sat(r->alloc_count),
+               (unsigned long long)sat_mul(r->alloc_count, r->size));
     pprof_text_addresses(out, r->pcs, r->npcs);
     pprof_text_stack(out, r->pcs, r->npcs);
 }
@@ -609,7 +621,7 @@ int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
     if (!ord) return -1;
     for (size_t i = 0; i < n; i++)
         if (s[i].alloc_count || s[i].inuse_count)
-            ord[m++] = (struct order){s[i].inuse_count * s[i].size, i};
+            ord[m++] = (struct order){sat_mul(s[i].inuse_count, s[i].size), i};
     qsort(ord, m, sizeof *ord, by_inuse_bytes_desc);
     text_header(out, s, n, opts->rate);
     for (size_t i = 0; i < m; i++) text_record(out, &s[ord[i].index]);

@@ -103,7 +103,7 @@ struct pprof_heap_opts {
  * object of size s stands for 1/(1-exp(-s/r)) objects. Truncates toward zero exactly
  * as Go's runtime/pprof and pprof's legacy parser do, so the protobuf and the legacy
  * text give pprof identical totals. rate <= 1, count 0 or size 0: no scaling.
- * Pure; any thread. */
+ * Results past INT64_MAX are INT64_MAX. Pure; any thread. */
 void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, int64_t *bytes);
 
 /* Appends to out a gzipped profile.proto heap profile of s[0..n): sample types
@@ -123,7 +123,8 @@ int pprof_write_heap(struct buf *out, const struct heapsample *s, size_t n,
  * missing). The format has no labels: records that differ only in their label give
  * lines with the same stack, which pprof adds up. Counts are RAW sampled counts: pprof
  * unsamples them itself with the header's rate, yielding the same totals as
- * pprof_write_heap. Returns 0 or -1. */
+ * pprof_write_heap. Every figure (counts, bytes, sums) saturates at INT64_MAX, the most
+ * pprof reads. Returns 0 or -1. */
 int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
                           const struct pprof_heap_opts *opts, const char *trailer);
 

@@ -355,18 +355,16 @@ int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
     return n - skip;
 }
 
-/* The ELF symbol lookup scans the module's symbol table, so its answer is cached with
- * the pc's frames: a debug=1 profile asks once per frame of every record. */
+/* The ELF symbol lookup scans the module's symbol table, so its answer is kept with
+ * the pc's frames when symbols_lookup cached those: a debug=1 profile asks once per
+ * frame of every record, and those pcs come from real stacks. Any other pc (the
+ * addresses a client posts to /debug/pprof/symbol) is looked up and forgotten: caching
+ * those let every request add entries that lived until exit. */
 const char *symbols_name(uintptr_t pc, uintptr_t *offset)
 {
     if (symbols_init() < 0) return NULL;
     pthread_mutex_lock(&symbols__lock);
     struct cached *c = cache_find(pc);
-    if (!c) {
-        struct symbols_frame frames[SYMBOLS_MAX_FRAMES];
-        cache_put(pc, frames, resolve(pc, frames));
-        c = cache_find(pc);
-    }
     GElf_Off off = 0;
     GElf_Sym sym;
     const char *name;

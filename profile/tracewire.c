@@ -65,6 +65,8 @@ struct wr {
     /* global state */
     int gc_open, gc_p, stw;
     uint64_t gc_seq, next_g;
+    int gc_done_p;               /* P and time of the last GCDone, or -1 */
+    uint64_t gc_done_ts;
     /* interned names and stacks */
     uint32_t s_status, s_handler, s_dedicated, s_dropped_key;
     uint32_t stk_trace, stk_accept, stk_gc, stk_gc_site, stk_gcwrap, stk_assist,
@@ -215,6 +217,8 @@ static void gc_close(struct wr *w, uint64_t ts, uint64_t heap, uint64_t goal)
         EMIT(w, p, ts, EV_HEAP_GOAL, goal);
     }
     EMIT0(w, p, ts, EV_GC_DONE);
+    w->gc_done_p = p;
+    w->gc_done_ts = ps->last_ts;              /* the time it got (emit_v never goes back) */
     if (ps->kind == G_GCWRAP) {
         EMIT0(w, p, ts, EV_GO_END);
         ps->kind = G_NONE;
@@ -272,20 +276,25 @@ static void on_req_end(struct wr *w, int p, const struct tracewire_rec *r)
 static void on_gc_start(struct wr *w, int p, const struct tracewire_rec *r)
 {
     struct pstate *ps = &w->ps[p];
+    uint64_t ts = r->ts;
     if (w->gc_open) {
         /* The previous cycle lost its end (its thread's buffer filled up): close it at
-         * that thread's last event, so the GCDone sorts before this GCStart. */
+         * that thread's last event. */
         gc_close(w, w->gc_p == p ? r->ts : w->ps[w->gc_p].last_ts, 0, 0);
     }
+    /* Go's parser orders the GC events of different Ps by time alone, so a cycle that
+     * ended on another P at this tick or later (clamped records, the close above) must
+     * be seen to end first: this one starts one tick after it. */
+    if (w->gc_done_p >= 0 && w->gc_done_p != p && ts <= w->gc_done_ts) ts = w->gc_done_ts + 1;
     if (ps->kind == G_NONE) {
         uint64_t g = w->next_g++;
-        EMIT(w, p, r->ts, EV_GO_CREATE, g, w->stk_gcwrap, w->stk_gc_site);
-        EMIT(w, p, r->ts, EV_GO_START_LABEL, g, 1, w->s_dedicated);
+        EMIT(w, p, ts, EV_GO_CREATE, g, w->stk_gcwrap, w->stk_gc_site);
+        EMIT(w, p, ts, EV_GO_START_LABEL, g, 1, w->s_dedicated);
         ps->g = g;
         ps->seq = 2;
         ps->kind = G_GCWRAP;
     }
-    EMIT(w, p, r->ts, EV_GC_START, w->gc_seq, w->stk_gc);
+    EMIT(w, p, ts, EV_GC_START, w->gc_seq, w->stk_gc);
     w->gc_seq++;
     w->gc_open = 1;
     w->gc_p = p;
@@ -520,6 +529,7 @@ int tracewire_write(struct buf *out, const struct tracewire_window *win,
     struct wr w;
     memset(&w, 0, sizeof w);
     w.next_g = win->first_free_g ? win->first_free_g : 1;
+    w.gc_done_p = -1;
     const struct tracewire_stream **src = NULL;
     if (setup(&w, streams, nstreams, &src) < 0) {
         wr_free(&w);

@@ -7,7 +7,6 @@
 #include "src/debug_pprof.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "profile/symbols.h"
 #include "profile/threads.h"
 #include "profile/trace.h"
+#include "src/numparse.h"
 #include "src/routes.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
@@ -29,13 +29,11 @@ int debug_pprof_int_param(struct http_request *req, const char *key, long long d
                           long long hi, long long *out)
 {
     const char *v = http_query(req, key);
+    int64_t x;
     *out = dflt;
     if (!v) return 0;
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) {
-        http_respond_pprof_error(req, 400, "invalid value for \"%s\": must be an integer from %lld to %lld",
+    if (numparse_decimal(v, strlen(v), lo, hi, &x) != NUMPARSE_OK) {
+        http_respond_pprof_error(req, 400, "invalid value for \"%s\": must be a decimal integer from %lld to %lld",
                                  key, lo, hi);
         return -1;
     }
@@ -137,16 +135,17 @@ static void serve_heap(struct http_request *req, const char *name)
     if (http_query(req, "seconds")) {
         if (debug) { http_respond_pprof_error(req, 400, "seconds and debug params are incompatible"); return; }
         const char *v = http_query(req, "seconds");
-        char *end;
-        seconds = strtoll(v, &end, 10);
-        if (!*v || *end || seconds <= 0) {
+        int64_t sec = 0;
+        int rc = numparse_decimal(v, strlen(v), 0, INT64_MAX, &sec);
+        if (rc == NUMPARSE_SYNTAX || (rc == NUMPARSE_OK && sec == 0)) {
             http_respond_pprof_error(req, 400, "invalid value for \"seconds\": must be a positive integer");
             return;
         }
-        if (seconds > DEBUG_PPROF_MAX_SECONDS) {
+        if (rc != NUMPARSE_OK || sec > DEBUG_PPROF_MAX_SECONDS) {
             http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", DEBUG_PPROF_MAX_SECONDS);
             return;
         }
+        seconds = sec;
         struct delta_window *w = calloc(1, sizeof *w);
         if (!w || sampler_snapshot(&w->start, 0) < 0) {
             free(w);
@@ -189,6 +188,22 @@ void debug_pprof_cmdline(struct http_request *req)
     http_respond(req, 200, "text/plain; charset=utf-8", &b);
 }
 
+/* '+' is Go's separator; white space is what URL decoding makes of a '+' in a GET query,
+ * and what a hand-typed POST body ends with. */
+static int is_pc_separator(char c) { return c == '+' || c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+int debug_pprof_next_pc(const char **p, const char *end, uint64_t *pc)
+{
+    const char *s = *p;
+    while (s < end && is_pc_separator(*s)) s++;
+    if (s >= end) { *p = s; return 0; }
+    const char *w = s;
+    while (s < end && !is_pc_separator(*s)) s++;
+    if (numparse_go_uint(w, (size_t)(s - w), pc) != NUMPARSE_OK) *pc = 0;
+    *p = s;
+    return 1;
+}
+
 /* Go's symbol protocol: GET answers "num_symbols: 1"; POST (or a GET query) of
  * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. */
 void debug_pprof_symbol(struct http_request *req)
@@ -198,15 +213,10 @@ void debug_pprof_symbol(struct http_request *req)
     if (!in && (in = http_query_first_key(req))) len = strlen(in);   /* GET ?0xADDR+0xADDR */
     struct buf b = BUF_INIT;
     buf_puts(&b, "num_symbols: 1\n");
-    if (in) {
-        char *copy = strndup(in, len), *save = NULL;
-        for (char *w = copy ? strtok_r(copy, "+ \r\n", &save) : NULL; w; w = strtok_r(NULL, "+ \r\n", &save)) {
-            char *end;
-            unsigned long long pc = strtoull(w, &end, 0);
-            const char *name = (*end || !pc) ? NULL : symbols_name((uintptr_t)pc, NULL);
-            if (name) buf_printf(&b, "%#llx %s\n", pc, name);
-        }
-        free(copy);
+    uint64_t pc;
+    for (const char *p = in, *end = in ? in + len : NULL; in && debug_pprof_next_pc(&p, end, &pc);) {
+        const char *name = pc ? symbols_name((uintptr_t)pc, NULL) : NULL;
+        if (name) buf_printf(&b, "%#llx %s\n", (unsigned long long)pc, name);
     }
     http_add_header(req, "X-Content-Type-Options", "nosniff");
     http_respond(req, 200, "text/plain; charset=utf-8", &b);
@@ -249,13 +259,14 @@ static void finish_trace(struct http_request *req, int client_gone, void *state)
     free(t);
 }
 
-/* Go's rule: seconds is a float; missing, invalid or <= 0 means 1. */
+/* Go's rule: seconds is what strconv.ParseFloat reads (numparse_go_float); missing,
+ * not a float, out of range or not > 0 (NaN included) means 1. "0x10" is not a float
+ * to ParseFloat (a hex float needs its p exponent), so it means 1 s, not 16. */
 void debug_pprof_trace(struct http_request *req)
 {
     const char *v = http_query(req, "seconds");
-    char *end = NULL;
-    double seconds = v ? strtod(v, &end) : 1.0;
-    if (!v || !*v || *end || isnan(seconds) || seconds <= 0) seconds = 1.0;
+    double seconds = 1.0;
+    if (!v || numparse_go_float(v, strlen(v), &seconds) != NUMPARSE_OK || !(seconds > 0)) seconds = 1.0;
     if (seconds > DEBUG_PPROF_MAX_SECONDS) {
         http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", DEBUG_PPROF_MAX_SECONDS);
         return;

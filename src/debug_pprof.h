@@ -13,6 +13,7 @@
 #ifndef MEMDEMO_DEBUG_PPROF_H
 #define MEMDEMO_DEBUG_PPROF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "src/http.h"
@@ -21,7 +22,7 @@
 #define DEBUG_PPROF_MAX_SECONDS 600
 
 /* Reads integer query parameter `key` into *out (dflt when absent). Returns 0, or -1
- * after answering Go's 400 when it is not an integer in [lo, hi]. For every
+ * after answering 400 when it is not plain decimal digits in [lo, hi]. For every
  * /debug endpoint's parameters. */
 int debug_pprof_int_param(struct http_request *req, const char *key, long long dflt, long long lo,
                           long long hi, long long *out);
@@ -45,6 +46,13 @@ void debug_pprof_allocs(struct http_request *req);
 void debug_pprof_cmdline(struct http_request *req);
 /* /debug/pprof/symbol: Go's symbol lookup protocol (GET, or POST of addresses). */
 void debug_pprof_symbol(struct http_request *req);
+/* The address list of a symbol request, one word at a time: skips separators ('+', as
+ * Go splits, and white space) from *p, reads the word up to the next separator or end,
+ * and sets *pc to its value as Go reads it (strconv.ParseUint(word, 0, 64), see
+ * src/numparse.h), or to 0 when it is not a number (Go skips those, and pc 0). Advances
+ * *p past the word and returns 1; returns 0 when only separators were left. Pure; the
+ * handler and tests/fuzz call it. */
+int debug_pprof_next_pc(const char **p, const char *end, uint64_t *pc);
 /* /debug/pprof/trace?seconds=N: an execution trace of the next N seconds. */
 void debug_pprof_trace(struct http_request *req);
 /* /debug/memprofilerate: GET shows the rate; ?rate=N sets it (0 off, 1 exact). */

@@ -20,6 +20,7 @@
 #include "profile/lockprof.h"
 #include "profile/threads.h"
 #include "src/debug_pprof.h"
+#include "src/numparse.h"
 
 /* ---- parameters ------------------------------------------------------------------ */
 
@@ -30,14 +31,13 @@ static int seconds_param(struct http_request *req, long long dflt, long long *ou
     const char *v = http_query(req, "seconds");
     *out = dflt;
     if (!v) return 0;
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || (errno && errno != ERANGE) || x <= 0) {
+    int64_t x;
+    int rc = numparse_decimal(v, strlen(v), 0, INT64_MAX, &x);
+    if ((rc != NUMPARSE_OK && rc != NUMPARSE_RANGE) || (rc == NUMPARSE_OK && x == 0)) {
         http_respond_pprof_error(req, 400, "invalid value for \"seconds\": must be a positive integer");
         return -1;
     }
-    if (errno == ERANGE || x > DEBUG_PPROF_MAX_SECONDS) {
+    if (rc == NUMPARSE_RANGE || x > DEBUG_PPROF_MAX_SECONDS) {
         http_respond_pprof_error(req, 400, "profile duration exceeds server's WriteTimeout "
                                  "(memdemo's longest window is %d s)", DEBUG_PPROF_MAX_SECONDS);
         return -1;

@@ -19,6 +19,7 @@
 #include "profile/trace.h"
 #include "src/handlers.h"
 #include "src/conns.h"
+#include "src/numparse.h"
 #include "src/server.h"
 
 /* One worker per CPU, within the server's limit. */
@@ -137,15 +138,9 @@ static void usage(FILE *out)
 #undef INT_USAGE
 #undef STR_USAGE
 #undef DUR_USAGE
-    fprintf(out, "  -h, -help\n\tprint this help and exit\n");
-}
-
-static void die_usage(const char *fmt, const char *a)
-{
-    fprintf(stderr, fmt, a);
-    fputc('\n', stderr);
-    usage(stderr);
-    exit(2);
+    fprintf(out, "  -h, -help\n\tprint this help and exit\n"
+                 "Integers are Go integer literals without a sign, as Go's flag package reads them:\n"
+                 "1000, 1_000, 0x3e8 (hex), 0o1750 or 01750 (octal), 0b1111101000 (binary).\n");
 }
 
 /* A Go duration: "0", or one or more <decimal><unit> with unit ns, us, \xc2\xb5s, ms, s,
@@ -184,27 +179,25 @@ static int parse_duration(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
+/* Integer flags are Go integer literals, as Go's flag package reads them, without the
+ * sign none of memdemo's flags needs (src/numparse.h). */
 static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 0);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
+    return numparse_go_int_range(s, strlen(s), lo, hi, out) == NUMPARSE_OK ? 0 : -1;
 }
 
-/* 1 if the table defines flag `name`. */
-static int is_defined(const char *name)
+/* 1 if the table defines the flag named name[0..n). */
+static int is_defined(const char *name, size_t n)
 {
-#define X(n, field, kind, dflt, lo, hi, h) if (strcmp(name, n) == 0) return 1;
+#define X(nm, field, kind, dflt, lo, hi, h) if (strlen(nm) == n && memcmp(name, nm, n) == 0) return 1;
     FLAG_TABLE(X)
 #undef X
     return 0;
 }
 
-/* Sets defined flag `name` from `value`; returns 0, or -1 for a bad value (why says why). */
-static int set_flag(struct flags *f, const char *name, const char *value, char *why, size_t why_n)
+/* Sets defined flag name[0..n) from `value`; returns 0, or -1 for a bad value (why
+ * says why). */
+static int set_flag(struct flags *f, const char *name, size_t n, const char *value, char *why, size_t why_n)
 {
 #define INT_SET(field, lo, hi)                                                   \
     if (parse_int(value, lo, hi, &f->field) < 0) {                               \
@@ -217,7 +210,8 @@ static int set_flag(struct flags *f, const char *name, const char *value, char *
         snprintf(why, why_n, "must be a duration such as 10s, 1m30s or 500ms, at most 24h"); \
         return -1;                                                               \
     }
-#define X(n, field, kind, dflt, lo, hi, h) if (strcmp(name, n) == 0) { kind##_SET(field, lo, hi) return 0; }
+#define X(nm, field, kind, dflt, lo, hi, h)                                      \
+    if (strlen(nm) == n && memcmp(name, nm, n) == 0) { kind##_SET(field, lo, hi) return 0; }
     FLAG_TABLE(X)
 #undef X
 #undef INT_SET
@@ -226,38 +220,87 @@ static int set_flag(struct flags *f, const char *name, const char *value, char *
     return 0;
 }
 
-void flags_parse(struct flags *f, int argc, char **argv)
+/* s[0..n) (n may be SIZE_MAX for "to its NUL") as it goes into a message: at most 200
+ * bytes, with '"', '\\' and control bytes escaped as Go's %q escapes them, so that every
+ * message stays one line. Returns out (size 1024: room for 200 bytes escaped). */
+static const char *escaped(const char *s, size_t n, char out[1024])
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && s[i] && i < 200; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') k += (size_t)sprintf(out + k, "\\%c", c);
+        else if (c == '\n') k += (size_t)sprintf(out + k, "\\n");
+        else if (c == '\t') k += (size_t)sprintf(out + k, "\\t");
+        else if (c == '\r') k += (size_t)sprintf(out + k, "\\r");
+        else if (c < 0x20 || c == 0x7f) k += (size_t)sprintf(out + k, "\\x%02x", c);
+        else out[k++] = (char)c;
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Reads argv[*i] (and its value, advancing *i past it); see flags_parse_args. */
+static int parse_one(struct flags *f, int argc, char **argv, int *i, char *err, size_t errn)
+{
+    const char *arg = argv[*i];
+    char e1[1024], e2[1024];
+    if (arg[0] != '-' || arg[1] == '\0') {
+        snprintf(err, errn, "unexpected argument %s (memdemo takes only flags)", escaped(arg, SIZE_MAX, e1));
+        return FLAGS_ERROR;
+    }
+    const char *name = arg + (arg[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
+    const char *value = eq ? eq + 1 : NULL;
+    size_t n = eq ? (size_t)(eq - name) : strlen(name);
+    if ((n == 1 && name[0] == 'h') || (n == 4 && memcmp(name, "help", 4) == 0)) return FLAGS_HELP;
+    /* As Go's flag package: an unknown name is reported before a missing value. */
+    if (!is_defined(name, n)) {
+        snprintf(err, errn, "flag provided but not defined: -%s", escaped(name, n, e1));
+        return FLAGS_ERROR;
+    }
+    if (!value) {
+        if (*i + 1 >= argc) {
+            snprintf(err, errn, "flag needs an argument: -%s", escaped(name, n, e1));
+            return FLAGS_ERROR;
+        }
+        value = argv[++*i];
+    }
+    char why[128] = "";
+    if (set_flag(f, name, n, value, why, sizeof why) < 0) {
+        snprintf(err, errn, "invalid value \"%s\" for flag -%s: %s", escaped(value, SIZE_MAX, e1),
+                 escaped(name, n, e2), why);
+        return FLAGS_ERROR;
+    }
+    return FLAGS_OK;
+}
+
+int flags_parse_args(struct flags *f, int argc, char **argv, char *err, size_t errn)
 {
     flags_defaults(f);
+    if (errn) err[0] = '\0';
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (arg[0] != '-' || arg[1] == '\0')
-            die_usage("unexpected argument %s (memdemo takes only flags)", arg);
-        if (strcmp(arg, "--") == 0) {
-            if (i + 1 < argc) die_usage("unexpected argument %s", argv[i + 1]);
+        if (strcmp(argv[i], "--") == 0) {
+            if (i + 1 < argc) {
+                char e[1024];
+                snprintf(err, errn, "unexpected argument %s", escaped(argv[i + 1], SIZE_MAX, e));
+                return FLAGS_ERROR;
+            }
             break;
         }
-        const char *name = arg + (arg[1] == '-' ? 2 : 1);
-        char namebuf[64];
-        const char *eq = strchr(name, '='), *value = NULL;
-        if (eq) {
-            snprintf(namebuf, sizeof namebuf, "%.*s", (int)(eq - name), name);
-            name = namebuf;
-            value = eq + 1;
-        }
-        if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) { usage(stdout); exit(0); }
-        /* As Go's flag package: an unknown name is reported before a missing value. */
-        if (!is_defined(name)) die_usage("flag provided but not defined: -%s", name);
-        if (!value) {
-            if (i + 1 >= argc) die_usage("flag needs an argument: -%s", name);
-            value = argv[++i];
-        }
-        char why[128] = "";
-        if (set_flag(f, name, value, why, sizeof why) < 0) {
-            fprintf(stderr, "invalid value \"%s\" for flag -%s: %s\n", value, name, why);
-            usage(stderr);
-            exit(2);
-        }
+        int rc = parse_one(f, argc, argv, &i, err, errn);
+        if (rc != FLAGS_OK) return rc;
+    }
+    return FLAGS_OK;
+}
+
+void flags_parse(struct flags *f, int argc, char **argv)
+{
+    char err[512];
+    int rc = flags_parse_args(f, argc, argv, err, sizeof err);
+    if (rc == FLAGS_HELP) { usage(stdout); exit(0); }
+    if (rc == FLAGS_ERROR) {
+        fprintf(stderr, "%s\n", err);
+        usage(stderr);
+        exit(2);
     }
 }
 

@@ -11,6 +11,7 @@
 #ifndef MEMDEMO_FLAGS_H
 #define MEMDEMO_FLAGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct flags {
@@ -27,6 +28,16 @@ struct flags {
     int64_t max_conns_per_ip; /* from one address; 0 no limit */
     int64_t read_header_timeout, read_timeout, write_timeout, idle_timeout;   /* ns; 0 none */
 };
+
+enum flags_result { FLAGS_OK = 0, FLAGS_HELP = 1, FLAGS_ERROR = -1 };
+
+/* The parser itself, which neither prints nor exits (flags_parse wraps it; the fuzzer
+ * calls it directly): fills *f from argv[1..argc) after setting every default. Returns
+ * FLAGS_OK; FLAGS_HELP when -h/-help/--help was given (parsing stops there); or
+ * FLAGS_ERROR with one line saying why in err (size errn, truncated to fit). String
+ * fields point into argv. Integers are Go integer literals without a sign (see
+ * src/numparse.h): 1000, 1_000, 0x3e8, 0o1750, 01750, 0b1111101000. Thread-safe. */
+int flags_parse_args(struct flags *f, int argc, char **argv, char *err, size_t errn);
 
 /* Parses argv into *f (defaults first). On -h prints usage to stdout and exits 0; on
  * any error prints it and the usage to stderr and exits 2. Returns only on success. */

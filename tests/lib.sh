@@ -5,7 +5,10 @@
 # never sends traffic anywhere but 127.0.0.1. Everything it leaves goes under $T.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MEMDEMO=$ROOT/memdemo
+# The binary under test: ./memdemo, or the one `make test SANITIZER=...` built.
+MEMDEMO=${MEMDEMO:-$ROOT/memdemo}
+MEMDEMO_BUILD=${MEMDEMO_BUILD:-build}
+MEMDEMO_SANITIZER=${MEMDEMO_SANITIZER:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/memdemo-test.XXXXXX")
 SERVER_PIDS=()
 
@@ -18,6 +21,7 @@ trap cleanup_servers EXIT
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
 
 # check NAME CONDITION-COMMAND...: PASS if the command succeeds.
 check() {

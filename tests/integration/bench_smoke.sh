@@ -9,7 +9,9 @@ name=bench_script_runs_tiny
 results=$ROOT/bench/RESULTS.md
 before=$( [ -e "$results" ] && cksum <"$results" || echo none)
 
-BENCH_TINY=1 BENCH_RESULTS=$T/tiny.md timeout -k 10 300 "$ROOT/bench/run" >"$T/bench.out" 2>"$T/bench.err"
+# The binaries under test (a sanitizer suite's own build, too).
+MEMDEMO_BIN=$MEMDEMO HEAPSTACKS_BIN=$ROOT/$MEMDEMO_BUILD/bench/heapstacks BENCH_TINY=1 BENCH_RESULTS=$T/tiny.md \
+    timeout -k 10 300 "$ROOT/bench/run" >"$T/bench.out" 2>"$T/bench.err"
 rc=$?
 after=$( [ -e "$results" ] && cksum <"$results" || echo none)
 

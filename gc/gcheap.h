@@ -2,14 +2,19 @@
  * program uses.
  *
  * Owns: bdwgc initialisation and tuning, the two allocation kinds (objects that hold
- * pointers, pointer-free data), the per-thread sampling countdown that feeds the heap
- * profiler, explicit collections, and the heap statistics /debug/vars publishes.
- * Leaves to others: thread registration (gcthreads.h), collection events and pause
- * accounting (gcevents.h), what a sampled allocation records (profile/sampler).
+ * pointers, pointer-free data), bounded allocation (work that keeps what it allocates
+ * fails soft at the heap cap), the per-thread countdown that feeds the heap profiler
+ * and polls the pacer, explicit collections, and the heap statistics /debug/vars
+ * publishes. Leaves to others: when to collect and the heap's limits (gcpacer.h),
+ * thread registration (gcthreads.h), collection events and pause accounting
+ * (gcevents.h), what a sampled allocation records (profile/sampler).
  *
- * Error convention: allocation never returns NULL; on exhaustion it prints one line
- * and aborts (a demo server has nothing better to do). Every function is safe to call
- * from any thread registered with gcthreads_enter() unless it says otherwise.
+ * Error convention: outside a bounded scope allocation never returns NULL: at the cap
+ * it collects and retries, then overruns the cap by a step (counted), and only when
+ * the system itself refuses memory does it print one line and abort. Inside a bounded
+ * scope it returns NULL instead of growing the kept heap past the cap. Every function
+ * is safe to call from any thread registered with gcthreads_enter() unless it says
+ * otherwise.
  */
 #ifndef MEMDEMO_GCHEAP_H
 #define MEMDEMO_GCHEAP_H
@@ -17,8 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* bdwgc's own default free-space divisor (GC_free_space_divisor), -gcdivisor's default. */
-#define GCHEAP_DEFAULT_FREE_SPACE_DIVISOR 3
 /* GC heap reserved at start, -gcinitheap's default: the heap /noleaker traffic settles
  * at, so start-up does not grow it step by step. */
 #define GCHEAP_DEFAULT_INITIAL_HEAP ((size_t)4 << 20)
@@ -27,19 +30,43 @@
  * any other thread exists. Also allows later threads to register themselves. */
 void gcheap_init(void);
 
-/* Sets bdwgc's free-space divisor (larger: collect more often, smaller heap) and, if
- * initial_heap > 0, grows the heap to that many bytes now. Main thread, after
- * gcheap_init(), before serving. */
-void gcheap_configure(unsigned long free_space_divisor, size_t initial_heap);
+struct gcheap_config {
+    size_t initial_heap;   /* bytes to grow the heap to now; 0: bdwgc's default */
+    int gogc;              /* pacing, percent (gcpacer.h); GCPACER_GOGC_OFF: off */
+    uint64_t memlimit;     /* soft memory limit, bytes; 0: none */
+    uint64_t maxheap;      /* hard cap on the GC heap, bytes; 0: none */
+};
+
+/* Applies c: grows the heap, hands pacing and limits to gcpacer (bdwgc's automatic
+ * collection goes off). Main thread, after gcheap_init(), before serving; the limits
+ * are checked by the caller (gcpacer_check_maxheap). */
+void gcheap_configure(const struct gcheap_config *c);
 
 /* Allocates n zeroed bytes that may hold pointers to other GC objects (they are
- * scanned). Never NULL. May run a collection, and so collection listeners, on the
- * calling thread. Caller: a registered thread. */
+ * scanned). Never NULL outside a bounded scope. May run a collection, and so
+ * collection listeners, on the calling thread. Caller: a registered thread. */
 void *gcheap_alloc(size_t n);
 
 /* Allocates n bytes of pointer-free data (never scanned; e.g. string bytes). Contents
- * are NOT zeroed. Never NULL. Same threading rules as gcheap_alloc(). */
+ * are NOT zeroed. Never NULL outside a bounded scope. Same threading rules as
+ * gcheap_alloc(). */
 void *gcheap_alloc_data(size_t n);
+
+/* --- bounded allocation ----------------------------------------------------------
+ * For work that keeps what it allocates (the leaker): between gcheap_bounded_begin()
+ * and gcheap_bounded_end() on one thread, each allocation is admitted against the
+ * kept-heap limit (the cap minus its reserve, gcpacer.h); the first that does not fit
+ * returns NULL, and so does every later allocation of the scope, so the caller may
+ * just stop, drop what it made (garbage then) and report the refusal at the end.
+ * Without a cap every allocation is admitted. Scopes do not nest. */
+void gcheap_bounded_begin(void);
+
+/* Ends the scope. Returns 0, or -1 if an allocation in it was refused. */
+int gcheap_bounded_end(void);
+
+/* Bytes an allocation of n bytes takes in the heap (bdwgc's granules and blocks,
+ * approximately): what bounded allocations are charged. Pure. */
+size_t gcheap_footprint(size_t n);
 
 /* Runs a full, stop-the-world collection now and returns when it has finished.
  * Caller: a registered thread. */
@@ -78,8 +105,7 @@ void gcheap_reset_sample_countdowns(void);
 int gcheap_pc_is_alloc_text(uintptr_t pc);
 
 /* Bytes requested from gcheap_alloc*() since start by all threads, as credited on the
- * sampling slow path: each thread's share lags by at most its current sampling
- * interval (512 KiB on average at the default rate, 256 KiB with the profiler off).
+ * slow path: each thread's share lags by at most GCPACER_POLL_GAP (64 KiB).
  * Unlike bdwgc's own figures it moves between collections. Lock-free, no allocation:
  * safe in collection listeners and on hot paths. */
 uint64_t gcheap_allocated_total(void);
@@ -94,6 +120,7 @@ struct gcheap_stats {
     uint64_t total_allocated;      /* bytes allocated since start (approx., bdwgc's) */
     uint64_t allocated_since_gc;   /* bytes allocated since the last collection */
     uint64_t reclaimed_last_gc;    /* bytes the last collection reclaimed (approx.) */
+    uint64_t next_gc;              /* heap in use at which the next collection starts */
     uint64_t pause_total_ns;       /* sum of stop-the-world pauses */
     uint64_t pause_max_ns;         /* longest stop-the-world pause */
     uint64_t pause_last_ns;        /* the last one */
@@ -106,6 +133,7 @@ struct gcheap_stats {
     X("NumGC", collections) X("HeapSys", heap_size) X("HeapIdle", free_bytes)         \
     X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
     X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
+    X("NextGC", next_gc)                                                              \
     X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
     X("LastPauseNs", pause_last_ns)
 

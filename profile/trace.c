@@ -18,11 +18,11 @@
 
 #include "gc/clock.h"
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
 #include "profile/tracewire.h"
 
 #define REC_SIZE sizeof(struct tracewire_rec)
-#define MIN_GOAL_STEP (64u << 10)   /* bdwgc's floor for bytes between collections */
 
 struct slot {
     _Alignas(64) atomic_int busy;   /* the owning thread is inside a record */
@@ -41,7 +41,6 @@ static atomic_uint_fast64_t lost;         /* events of unregistered threads */
 static atomic_uint_fast64_t heap_hint;    /* heap in use as of the last collection */
 static atomic_uint_fast64_t allocated_at_hint;   /* gcheap_allocated_total() then */
 static atomic_size_t cap_bytes = TRACE_DEFAULT_BUFFER_CAP;
-static atomic_uint goal_divisor = GCHEAP_DEFAULT_FREE_SPACE_DIVISOR;
 
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int running;                       /* under ctl_lock */
@@ -50,17 +49,6 @@ static struct tracewire_window win;       /* under ctl_lock */
 
 /* Listener-only state: collections are serialised by the allocation lock. */
 static uint64_t gc_in_use_at_start;
-
-/* Estimated heap size at which bdwgc collects next (Go's "NextGC"): bdwgc collects
- * once about (scanned heap) / free-space divisor bytes have been allocated since the
- * last collection, and at least MIN_GOAL_STEP (GC_min_bytes_allocd() in alloc.c, which
- * also weighs pointer-free data less and adds roots and stacks; we only know the total
- * in use, so goal = in_use + max(in_use / divisor, MIN_GOAL_STEP)). */
-static uint64_t goal_estimate(uint64_t in_use)
-{
-    uint64_t step = in_use / atomic_load_explicit(&goal_divisor, memory_order_relaxed);
-    return in_use + (step < MIN_GOAL_STEP ? MIN_GOAL_STEP : step);
-}
 
 /* ---- hand-over ------------------------------------------------------------------- */
 
@@ -180,7 +168,7 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
     case GCEV_END:
         gcheap_stats_unlocked(&st);
         a = st.in_use_bytes;
-        b = goal_estimate(a);
+        b = gcpacer_next_gc();   /* the pacer's listener ran first */
         atomic_store_explicit(&allocated_at_hint, gcheap_allocated_total(), memory_order_relaxed);
         atomic_store_explicit(&heap_hint, a, memory_order_relaxed);
         break;
@@ -205,11 +193,6 @@ int trace_init(void)
 void trace_set_buffer_cap(size_t bytes)
 {
     atomic_store(&cap_bytes, bytes ? bytes : TRACE_DEFAULT_BUFFER_CAP);
-}
-
-void trace_set_goal_divisor(unsigned divisor)
-{
-    atomic_store(&goal_divisor, divisor ? divisor : GCHEAP_DEFAULT_FREE_SPACE_DIVISOR);
 }
 
 int trace_running(void)
@@ -244,7 +227,7 @@ int trace_start(void)
     alloc_buffers();
     memset(&win, 0, sizeof win);
     win.heap_alloc = st.in_use_bytes;
-    win.heap_goal = goal_estimate(st.in_use_bytes);
+    win.heap_goal = gcpacer_next_gc();
     atomic_store(&allocated_at_hint, gcheap_allocated_total());
     atomic_store(&heap_hint, st.in_use_bytes);
     atomic_store(&next_g, 1);

@@ -44,11 +44,6 @@ int trace_init(void);
  * restores the default) for windows started afterwards. Any thread, any time. */
 void trace_set_buffer_cap(size_t bytes);
 
-/* Tells the HeapGoal estimate which bdwgc free-space divisor is in force (the value
- * given to gcheap_configure(); 0 means GCHEAP_DEFAULT_FREE_SPACE_DIVISOR). Any thread,
- * any time. */
-void trace_set_goal_divisor(unsigned divisor);
-
 /* Opens a trace window now. Pre-allocates a buffer for every registered live thread
  * (threads registered later get one at their first request; a thread whose buffer
  * cannot be allocated loses its events, counted as dropped). Returns 0, or -1 with

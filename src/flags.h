@@ -19,7 +19,9 @@ struct flags {
     int64_t threads;          /* request worker threads */
     int64_t memprofilerate;   /* bytes per heap-profile sample; 1 exact; 0 off */
     int64_t tracebuf;         /* trace buffer cap per thread, bytes */
-    int64_t gcdivisor;        /* bdwgc free-space divisor */
+    int64_t gogc;             /* pacing percent, GCPACER_GOGC_OFF for off */
+    int64_t memlimit;         /* soft memory limit, bytes; 0 none */
+    int64_t maxheap;          /* hard GC heap cap, bytes; 0 none */
     int64_t gcinitheap;       /* initial GC heap, bytes */
 };
 

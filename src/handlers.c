@@ -8,11 +8,14 @@
 #include "src/handlers.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "profile/sampler.h"
 #include "src/routes.h"
 #include "src/strlist.h"
@@ -24,6 +27,7 @@ static char **cmd_argv;
 /* The leaker's root: static memory is scanned by the collector. */
 static struct strlist leaked = STRLIST_INIT;
 static size_t leaked_requests;   /* /leaker requests whose strings are in `leaked` */
+static _Atomic uint64_t leaked_refused;   /* /leaker requests refused at the heap cap */
 static pthread_mutex_t leaked_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void handlers_init(long reps, int argc, char **argv)
@@ -50,10 +54,24 @@ __attribute__((noinline)) void handle_noleaker(struct http_request *req)
     http_respond_text(req, 200, "noleaker: made %zu strings; they are garbage now", mine.count);
 }
 
+/* The strings are made in a bounded allocation scope: past the heap cap's kept limit
+ * an allocation is refused, the request drops what it made (garbage from then on) and
+ * answers 503, so the leaker's totals count accepted requests only. */
 __attribute__((noinline)) void handle_leaker(struct http_request *req)
 {
     struct strlist mine = STRLIST_INIT;
+    gcheap_bounded_begin();
     strlist_fill_numbers(&mine, repetitions);
+    if (gcheap_bounded_end() < 0) {
+        mine = (struct strlist)STRLIST_INIT;   /* no pointer to the prefix stays behind */
+        atomic_fetch_add_explicit(&leaked_refused, 1, memory_order_relaxed);
+        struct gcpacer_stats ps;
+        gcpacer_stats(&ps);
+        http_respond_text(req, 503, "leaker: refused: keeping %ld more strings would grow the heap "
+                          "past -maxheap %llu (kept heap limit %llu bytes reached); nothing was kept",
+                          repetitions, (unsigned long long)ps.maxheap, (unsigned long long)ps.kept_limit);
+        return;
+    }
     size_t made = mine.count;
     pthread_mutex_lock(&leaked_lock);
     strlist_splice(&leaked, &mine);
@@ -128,7 +146,21 @@ void handle_vars(struct http_request *req)
                    "\"records\": %llu, \"tracked\": %llu},\n",
                (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
                (unsigned long long)ps.records, (unsigned long long)ps.tracked);
-    buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu}\n}\n",
-               requests, strings, bytes);
+    struct gcpacer_stats gp;
+    gcpacer_stats(&gp);
+    buf_printf(&b, "\"pacer\": {\"gogc\": %d, \"memlimit\": %llu, \"maxheap\": %llu, \"keptlimit\": %llu, "
+                   "\"heapcap\": %llu, \"live\": %llu, \"nextgc\": %llu, \"othermemory\": %llu, "
+                   "\"paced\": %llu, \"limitunmaps\": %llu, \"refused\": %llu, \"capoverruns\": %llu, "
+                   "\"limitoverruns\": %llu, \"outofmemory\": %llu},\n",
+               gp.gogc, (unsigned long long)gp.memlimit, (unsigned long long)gp.maxheap,
+               (unsigned long long)gp.kept_limit, (unsigned long long)gp.heap_cap,
+               (unsigned long long)gp.live, (unsigned long long)gp.next_gc,
+               (unsigned long long)gp.other_memory, (unsigned long long)gp.paced,
+               (unsigned long long)gp.limit_unmaps, (unsigned long long)gp.refused,
+               (unsigned long long)gp.cap_overruns, (unsigned long long)gp.limit_overruns,
+               (unsigned long long)gp.bdwgc_out_of_memory);
+    buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu, \"refused\": %llu}\n}\n",
+               requests, strings, bytes,
+               (unsigned long long)atomic_load_explicit(&leaked_refused, memory_order_relaxed));
     http_respond(req, 200, "application/json; charset=utf-8", &b);
 }

@@ -70,7 +70,12 @@ int main(int argc, char **argv)
     if (install_stop_handlers() < 0) { perror("memdemo: signal set-up"); return 1; }
 
     gcheap_init();
-    gcheap_configure((unsigned long)f.gcdivisor, (size_t)f.gcinitheap);
+    gcheap_configure(&(struct gcheap_config){
+        .initial_heap = (size_t)f.gcinitheap,
+        .gogc = (int)f.gogc,
+        .memlimit = (uint64_t)f.memlimit,
+        .maxheap = (uint64_t)f.maxheap,
+    });
     handlers_init((long)f.repetitions, argc, argv);
     debug_pprof_set_cmdline(argc, argv);
     /* The symbolizer (libdw) starts on the first profile request, not here: reading
@@ -80,7 +85,6 @@ int main(int argc, char **argv)
         return 1;
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
-    trace_set_goal_divisor((unsigned)f.gcdivisor);
 
     char url[128], settings[256];
     if (server_start(f.addr, (int)f.threads, url, sizeof url) < 0) return 1;

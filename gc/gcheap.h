@@ -105,7 +105,7 @@ void gcheap_reset_sample_countdowns(void);
 int gcheap_pc_is_alloc_text(uintptr_t pc);
 
 /* Bytes requested from gcheap_alloc*() since start by all threads, as credited on the
- * slow path: each thread's share lags by at most GCPACER_POLL_GAP (64 KiB).
+ * slow path: each thread's share lags by at most GCPACER_POLL_GAP (16 KiB).
  * Unlike bdwgc's own figures it moves between collections. Lock-free, no allocation:
  * safe in collection listeners and on hot paths. */
 uint64_t gcheap_allocated_total(void);

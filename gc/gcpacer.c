@@ -13,7 +13,7 @@
  * no divisor gives "100% of a heap of pointer-free strings") or through its minimum
  * bytes between collections, and either way it collects only when the heap has no free
  * block left. The poll on each thread's countdown is exact to GCPACER_POLL_GAP bytes per
- * thread.
+ * thread (requested bytes; the heap counts them in granules).
  */
 #include "gc/gcpacer.h"
 
@@ -32,11 +32,7 @@
  * at the limit costs a bounded share of the time instead of a collection per poll. */
 #define LIMIT_LEAST_STEP ((uint64_t)1 << 20)
 /* Near the hard cap the goal keeps at least this much room above the live heap. */
-#define CAP_LEAST_STEP ((uint64_t)4 * GCPACER_POLL_GAP)
-/* The trigger comes this much before the goal (at most a quarter of the way): each
- * thread's poll lags by up to GCPACER_POLL_GAP, and the goal is the peak the heap in use
- * should reach, not the point where collecting starts (Go triggers early too). */
-#define TRIGGER_LEAD ((uint64_t)4 * GCPACER_POLL_GAP)
+#define CAP_LEAST_STEP ((uint64_t)256 << 10)
 /* How far above the cap an infallible allocation may raise bdwgc's maximum heap, in
  * steps of cap/16 (at least 4 MB). */
 #define CAP_RAISE_MIN ((uint64_t)4 << 20)
@@ -183,7 +179,7 @@ static void set_bdwgc_max_heap(uint64_t bytes)
 static uint64_t budget_for(uint64_t goal, uint64_t in_use)
 {
     uint64_t b = goal > in_use ? goal - in_use : 0;
-    uint64_t lead = b / 4 < TRIGGER_LEAD ? b / 4 : TRIGGER_LEAD;
+    uint64_t lead = b / 4 < GCPACER_TRIGGER_LEAD ? b / 4 : GCPACER_TRIGGER_LEAD;
     return b - lead;
 }
 

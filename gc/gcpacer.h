@@ -44,9 +44,17 @@
 #define GCPACER_HEAP_MINIMUM ((uint64_t)4 << 20)
 /* -memlimit's default: none (Go's default, math.MaxInt64, is none in practice). */
 #define GCPACER_DEFAULT_MEMLIMIT 0
-/* Each thread looks at the trigger at least every this many bytes it allocates: the
- * collection starts at most this much per thread after the goal. */
-#define GCPACER_POLL_GAP ((intptr_t)64 << 10)
+/* Each thread looks at the trigger at least every this many bytes it requests (for
+ * 5-byte strings in 16-byte granules, up to three times as many bytes of heap): the
+ * collection starts at most that much per thread after the trigger. */
+#define GCPACER_POLL_GAP ((intptr_t)16 << 10)
+/* The trigger comes this much before the goal (at most a quarter of the way), because
+ * the goal is the peak the heap in use should reach, not the point where collecting
+ * starts (Go triggers early too): each thread's poll lags by up to GCPACER_POLL_GAP
+ * requested bytes (up to 48 KiB of heap for 5-byte strings), and the thread that
+ * decided to collect may wait for the allocation lock, or for a CPU, while the others
+ * go on allocating; with less lead an empty heap's 4 MiB sometimes grew by a step. */
+#define GCPACER_TRIGGER_LEAD ((uint64_t)512 << 10)
 /* The hard cap may not be below this (room for the reserve and the server itself). */
 #define GCPACER_MIN_MAXHEAP ((uint64_t)8 << 20)
 

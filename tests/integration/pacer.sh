@@ -77,7 +77,8 @@ stop_server
 # Two servers with the same live heap (~8 MB of leaked strings), -gogc 50 and 200, then
 # the same garbage through /noleaker. Go's rule: after a collection that left L bytes in
 # use, the next starts once gogc% of L has been allocated (the goal L + gogc% of L is
-# at least 4 MiB x gogc/100), less the pacer's lead of min(quarter, 256 KiB). So
+# at least 4 MiB x gogc/100), less the pacer's lead of min(quarter, 512 KiB:
+# GCPACER_TRIGGER_LEAD). So
 # collections per MB are 1/budget: their ratio is budget(200)/budget(50), about 4.
 declare -A GB GP
 for g in 50 200; do
@@ -92,7 +93,7 @@ wait "${pids[@]}"
 for g in 50 200; do BASE=${GB[$g]}; snap "g$g.1"; done
 predict() { # predict GOGC LIVE: the budget in bytes
     awk -v g="$1" -v l="$2" 'BEGIN { goal = l + l * g / 100; fl = 4194304 * g / 100; if (goal < fl) goal = fl
-        b = goal - l; lead = b / 4; if (lead > 262144) lead = 262144; printf "%.0f\n", b - lead }'
+        b = goal - l; lead = b / 4; if (lead > 524288) lead = 524288; printf "%.0f\n", b - lead }'
 }
 declare -A PER PRED
 for g in 50 200; do

@@ -279,6 +279,7 @@ static int GC_CALLBACK is_root_segment(const char *dso_name, void *start, size_t
 void gcheap_init(void)
 {
     GC_register_has_static_roots_callback(is_root_segment);
+    GC_set_markers_count(GCHEAP_MARKERS);   /* bdwgc's GC_MARKERS variable still overrides */
     GC_INIT();
     GC_allow_register_threads();
     accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);

@@ -33,6 +33,11 @@
 #define LIMIT_LEAST_STEP ((uint64_t)1 << 20)
 /* Near the hard cap the goal keeps at least this much room above the live heap. */
 #define CAP_LEAST_STEP ((uint64_t)256 << 10)
+/* With automatic collection off, bdwgc's free-space divisor only sizes the steps by
+ * which it grows the heap (heap/divisor, at most 16 MB at a time): 1/16 instead of its
+ * default 1/3 keeps the mapped heap nearer the goal (at 8 MB leaked: HeapSys 17.4 MB
+ * instead of 18.0 MB for a 16.9 MB goal). */
+#define HEAP_GROWTH_DIVISOR 16
 /* How far above the cap an infallible allocation may raise bdwgc's maximum heap, in
  * steps of cap/16 (at least 4 MB). */
 #define CAP_RAISE_MIN ((uint64_t)4 << 20)
@@ -257,6 +262,7 @@ void gcpacer__start(const struct gcpacer_settings *s)
     cfg = *s;
     kept_limit = cfg.maxheap ? cfg.maxheap - cfg.maxheap / 8 : 0;
     GC_set_disable_automatic_collection(1);
+    GC_set_free_space_divisor(HEAP_GROWTH_DIVISOR);
     GC_set_oom_fn(on_out_of_memory);
     bdwgc_warn = GC_get_warn_proc();
     GC_set_warn_proc(on_warning);

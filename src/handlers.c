@@ -122,8 +122,16 @@ static void write_pause_ring(struct buf *b, uint64_t collections)
     buf_puts(b, "]},\n");
 }
 
+/* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, so that the figures are those
+ * of the live heap, without building (and symbolizing) a profile. */
 void handle_vars(struct http_request *req)
 {
+    const char *gc = http_query(req, "gc");
+    if (gc && strcmp(gc, "0") != 0 && strcmp(gc, "1") != 0) {
+        http_respond_text(req, 400, "gc must be 0 or 1, got \"%s\"", gc);
+        return;
+    }
+    if (gc && gc[0] == '1') gcheap_collect();
     struct gcheap_stats st;
     gcheap_stats(&st);
     size_t requests, strings, bytes;

@@ -4,7 +4,7 @@
 # Targets:
 #   make              build ./memdemo (needs the packages listed in .ci/deps)
 #   make run          install missing packages, build, run ./memdemo -repetitions 1000
-#   make test         install missing packages, build, run every test; last line "N passed, N failed"
+#   make test         install missing packages, build, run every test; last line "N passed, N failed, N skipped"
 #   make bench        install missing packages, build, compare memdemo with the Go peer (bench/)
 #                     and time heap profiles with 10,000 stacks (build/bench/heapstacks)
 #   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
@@ -57,6 +57,9 @@ $(BUILD)/%.o: %.c
 $(BUILD)/profile/profile.pb-c.c: profile/profile.proto
 	@mkdir -p $(BUILD)/profile
 	protoc-c --proto_path=profile --c_out=$(BUILD)/profile profile/profile.proto
+
+# The dashboard's files are embedded with the assembler's .incbin, which -MMD cannot see.
+$(BUILD)/src/assets.o: $(wildcard src/dashboard/*.html src/dashboard/*.js src/dashboard/vendor/uplot/*)
 
 $(BUILD)/profile/profile.pb-c.o: $(BUILD)/profile/profile.pb-c.c
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -1,5 +1,6 @@
 /* gcevents: fan-out of the collector's progress events to listeners in other modules,
- * and stop-the-world pause accounting.
+ * stop-the-world pause accounting, and what the last collection left behind (when it
+ * ended, the heap it left in use).
  *
  * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook. bdwgc has
  * one slot for each; this module multiplexes it. Leaves to others: what a listener does
@@ -53,6 +54,28 @@ uint64_t gcevents_pause_last_ns(void);
 uint64_t gcevents_pause_count(void);
 
 #define GCEVENTS_PAUSE_HISTORY 256
+
+/* One recorded pause: its number (0 = the first pause since start), when the world
+ * started again (clock_mono_ns() clock) and how long it was stopped. */
+struct gcevents_pause {
+    uint64_t number;
+    uint64_t end_ns;
+    uint64_t duration_ns;
+};
+
+/* Copies the pauses numbered `first` and later that the history still holds (the last
+ * GCEVENTS_PAUSE_HISTORY), oldest first, into out (at most max) and returns how many.
+ * Entries overwritten while being copied are left out, so each one returned is whole.
+ * Lock-free, no allocation; any thread. */
+int gcevents_pauses_since(uint64_t first, struct gcevents_pause *out, int max);
+
+/* Wall clock (ns since the Unix epoch) when the last collection ended; 0 before the
+ * first. Relaxed atomic load; any thread, also listeners. */
+uint64_t gcevents_last_gc_unix_ns(void);
+
+/* Bytes of heap in use (heap size minus free blocks) as the last collection ended,
+ * i.e. what the collector could not reclaim; 0 before the first. Same rules. */
+uint64_t gcevents_in_use_after_gc(void);
 
 /* Copies the most recent pauses (ns), newest first, into out (at most max, at most
  * GCEVENTS_PAUSE_HISTORY) and returns how many. A pause being recorded concurrently

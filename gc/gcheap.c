@@ -18,10 +18,16 @@
  * unchanged by the extra stops: the sample is still taken by the allocation during
  * which the thread's bytes cross the drawn interval. The slow path lives in the
  * allocator text section so stack capture can cut it off.
+ *
+ * Sizes: the countdown and the sampler count what bdwgc handed out (GC_size), which is
+ * what its TotalAlloc adds, so the profile's bytes and bdwgc's agree. For small
+ * requests that size is computed here instead of asked (see count_handed_out()).
  */
 #include "gc/gcheap.h"
 
 #include <gc.h>
+#include <gc/gc_mark.h>
+#include <gc/gc_tiny_fl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,10 +130,47 @@ GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t n)
     a->sample_left -= consumed;
     if (a->sample_left < 0) {
         gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
-        a->sample_left = sample ? sample(obj, n) : GCHEAP_UNSAMPLED_COUNTDOWN;
+        /* The sampler is told what bdwgc really gave (the rule below is exact for nearly
+         * every small allocation, not for all of them). */
+        a->sample_left = sample ? sample(obj, GC_size(obj)) : GCHEAP_UNSAMPLED_COUNTDOWN;
     }
     gcpacer__poll();
     set_countdown(a->sample_left < GCPACER_POLL_GAP ? a->sample_left : GCPACER_POLL_GAP);
+}
+
+/* ---- handed-out sizes -------------------------------------------------------------
+ * bdwgc (interior pointers recognised, its default, which memdemo keeps) gives every
+ * object one extra byte, so that a pointer just past its end still points into it,
+ * and rounds up to whole granules (GC_GRANULE_BYTES, 16 on x86-64). A request whose
+ * rounded size is below GC_TINY_FREELISTS granules (up to 383 bytes) is served from
+ * the free list of exactly that many granules, thread-local or global alike; above,
+ * size classes (GC_size_map) are chosen lazily, in the order sizes are first asked
+ * for, so there we ask GC_size. Even below, once the heap has been churned, a thread's
+ * free list is sometimes refilled with objects a granule larger (seen for about one
+ * request size in a hundred, now and then), so the rule feeds only the countdown and
+ * the allocated-bytes credit, where such a granule is noise; a sampled object's size is
+ * always GC_size's (sample_slow). gcheap_init() checks the rule against GC_size, and
+ * tests/unit/test_gc.c checks what the sampler is told for every request up to 8 KiB. */
+#define EXTRA_BYTES 1
+#define SMALL_RULE_MAX ((size_t)(GC_TINY_FREELISTS - 1) * GC_GRANULE_BYTES - EXTRA_BYTES)
+
+static inline size_t small_size(size_t n)
+{
+    return (n + EXTRA_BYTES + GC_GRANULE_BYTES - 1) & ~(size_t)(GC_GRANULE_BYTES - 1);
+}
+
+/* Aborts if this bdwgc build does not round small requests as small_size() says (a
+ * build without the extra byte, or with other granules). Main thread, at init. */
+static void check_small_rule(void)
+{
+    static const size_t probes[] = {0, 1, GC_GRANULE_BYTES - EXTRA_BYTES, GC_GRANULE_BYTES, SMALL_RULE_MAX};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        void *p = GC_MALLOC_ATOMIC(probes[i]);
+        if (p && GC_size(p) == small_size(probes[i])) continue;
+        fprintf(stderr, "memdemo: bdwgc gives %zu bytes for a %zu-byte request, expected %zu\n",
+                p ? GC_size(p) : 0, probes[i], small_size(probes[i]));
+        abort();
+    }
 }
 
 static inline void count_allocation(void *obj, size_t n)
@@ -136,6 +179,17 @@ static inline void count_allocation(void *obj, size_t n)
     intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n;
     atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
     if (__builtin_expect(left < 0, 0)) slow_path(obj, n);
+}
+
+/* Requests above the small rule: bdwgc says how much it gave. Out of line, so that the
+ * fast path keeps its registers (and its shape) for the common small request. */
+GCHEAP_ALLOC_TEXT static void count_larger(void *obj) { count_allocation(obj, GC_size(obj)); }
+
+/* Counts the allocation of obj for a request of n bytes, at the size bdwgc handed out. */
+static inline void count_handed_out(void *obj, size_t n)
+{
+    if (__builtin_expect(n <= SMALL_RULE_MAX, 1)) count_allocation(obj, small_size(n));
+    else count_larger(obj);
 }
 
 static void *bdwgc_alloc(size_t n, int pointer_free)
@@ -159,18 +213,18 @@ GCHEAP_ALLOC_TEXT static void *alloc_failed(size_t n, int pointer_free)
     abort();
 }
 
-/* Bytes an object of n requested bytes takes in bdwgc's heap: small objects (with the
- * byte bdwgc adds so that a pointer past the end stays inside) in their size class,
- * from bdwgc's size map once that size has been allocated (a word read without the
- * lock: a stale 0 only means the granule estimate), else in 16-byte granules; large
- * ones in whole 4 KiB blocks. tests/unit checks it against GC_size. */
+/* Bytes an object of n requested bytes takes in bdwgc's heap: small requests by the
+ * rule above; up to 2 KiB their size class, from bdwgc's size map once that size has
+ * been allocated (a word read without the lock: a stale 0 only means the granule
+ * estimate); larger ones in whole 4 KiB blocks. tests/unit checks it against GC_size. */
 size_t gcheap_footprint(size_t n)
 {
-    size_t with_byte = n + 1;
+    if (n <= SMALL_RULE_MAX) return small_size(n);
+    size_t with_byte = n + EXTRA_BYTES;
     if (with_byte > 2048) return (with_byte + 4095) & ~(size_t)4095;
     size_t mapped = GC_get_size_map_at((int)n);
     if (mapped && mapped != (size_t)-1 && mapped >= with_byte) return mapped;
-    return (with_byte + 15) & ~(size_t)15;
+    return small_size(n);
 }
 
 /* An allocation inside a bounded scope: admitted against the kept-heap limit first
@@ -195,7 +249,7 @@ GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
         p = bdwgc_alloc(n, pointer_free);
         if (!p) { gcpacer__refused(); a->refused = 1; return NULL; }
     }
-    count_allocation(p, n);
+    count_handed_out(p, n);
     return p;
 }
 
@@ -204,7 +258,7 @@ GCHEAP_ALLOC_TEXT void *gcheap_alloc(size_t n)
     if (__builtin_expect(me->bounded, 0)) return bounded_alloc(n, 0);
     void *p = GC_MALLOC(n);
     if (__builtin_expect(!p, 0)) p = alloc_failed(n, 0);
-    count_allocation(p, n);
+    count_handed_out(p, n);
     return p;
 }
 
@@ -213,7 +267,7 @@ GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
     if (__builtin_expect(me->bounded, 0)) return bounded_alloc(n, 1);
     void *p = GC_MALLOC_ATOMIC(n);
     if (__builtin_expect(!p, 0)) p = alloc_failed(n, 1);
-    count_allocation(p, n);
+    count_handed_out(p, n);
     return p;
 }
 
@@ -282,6 +336,7 @@ void gcheap_init(void)
     GC_set_markers_count(GCHEAP_MARKERS);   /* bdwgc's GC_MARKERS variable still overrides */
     GC_INIT();
     GC_allow_register_threads();
+    check_small_rule();
     accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
     if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
     gcevents__install();
@@ -312,6 +367,15 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->pause_total_ns = gcevents_pause_total_ns();
     st->pause_max_ns = gcevents_pause_max_ns();
     st->pause_last_ns = gcevents_pause_last_ns();
+    st->in_use_after_gc = gcevents_in_use_after_gc();
+    st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
+    st->obtained_from_os = ps->obtained_from_os_bytes;
+}
+
+void gcheap_version(char *out, size_t n)
+{
+    unsigned v = GC_get_version();   /* (major << 16) | (minor << 8) | micro */
+    snprintf(out, n, "%u.%u.%u", v >> 16, (v >> 8) & 0xff, v & 0xff);
 }
 
 void gcheap_stats(struct gcheap_stats *st)
@@ -338,10 +402,11 @@ void *gcheap_blocking(void *(*fn)(void *), void *arg)
     return GC_do_blocking(fn, arg);
 }
 
+size_t gcheap_size(const void *obj) { return GC_size(obj); }
+
 uintptr_t gcheap_hide(const void *obj) { return (uintptr_t)GC_HIDE_POINTER(obj); }
 
-int gcheap_watch_free(uintptr_t *link, const void *obj)
+int gcheap_survives_unlocked(uintptr_t hidden)
 {
-    int rc = GC_general_register_disappearing_link((void **)link, obj);
-    return rc == GC_NO_MEMORY ? -1 : 0;
+    return GC_is_marked(GC_REVEAL_POINTER(hidden));
 }

@@ -82,12 +82,14 @@ size_t gcheap_footprint(size_t n);
 void gcheap_collect(void);
 
 /* --- sampling hook -------------------------------------------------------------
- * Each thread keeps a countdown of bytes; every allocation subtracts its size. When the
- * countdown goes below zero the allocation is handed to the sampler, which returns the
- * next countdown. Unsampled allocations pay one thread-local subtract and compare: no
- * lock, no system call, no function call. */
+ * Each thread keeps a countdown of bytes; every allocation subtracts the size bdwgc
+ * handed out for it (see gcheap_size()). When the countdown goes below zero the
+ * allocation is handed to the sampler, which returns the next countdown. Unsampled
+ * allocations pay one thread-local subtract and compare (and, for requests of 384
+ * bytes and more, one GC_size call): no lock, no system call. */
 
-/* Called for a sampled allocation, on the allocating thread, after the object exists.
+/* Called for a sampled allocation, on the allocating thread, after the object exists;
+ * `size` is what bdwgc handed out (gcheap_size(obj)), not what was asked for.
  * Not inside a GC callback: it may lock and call gc/ (not allocate GC memory with the
  * profiler's own lock held). Returns the number of bytes until the next sample. */
 typedef intptr_t (*gcheap_sample_fn)(void *obj, size_t size);
@@ -113,10 +115,11 @@ void gcheap_reset_sample_countdowns(void);
 #define GCHEAP_ALLOC_TEXT __attribute__((section("memdemo_alloc_text"), noinline))
 int gcheap_pc_is_alloc_text(uintptr_t pc);
 
-/* Bytes requested from gcheap_alloc*() since start by all threads, as credited on the
- * slow path: each thread's share lags by at most GCPACER_POLL_GAP (16 KiB).
- * Unlike bdwgc's own figures it moves between collections. Lock-free, no allocation:
- * safe in collection listeners and on hot paths. */
+/* Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
+ * each object, the unit of bdwgc's own TotalAlloc), as credited on the slow path: each
+ * thread's share lags by at most GCPACER_POLL_GAP (16 KiB). Unlike bdwgc's own figures
+ * it moves between collections. Lock-free, no allocation: safe in collection listeners
+ * and on hot paths. */
 uint64_t gcheap_allocated_total(void);
 
 /* --- statistics ------------------------------------------------------------------ */
@@ -129,10 +132,15 @@ struct gcheap_stats {
     uint64_t total_allocated;      /* bytes allocated since start (approx., bdwgc's) */
     uint64_t allocated_since_gc;   /* bytes allocated since the last collection */
     uint64_t reclaimed_last_gc;    /* bytes the last collection reclaimed (approx.) */
-    uint64_t next_gc;              /* heap in use at which the next collection starts */
     uint64_t pause_total_ns;       /* sum of stop-the-world pauses */
     uint64_t pause_max_ns;         /* longest stop-the-world pause */
     uint64_t pause_last_ns;        /* the last one */
+    uint64_t in_use_after_gc;      /* in_use_bytes as the last collection ended */
+    uint64_t next_gc;              /* heap in use at which the next collection starts: the
+                                      pacer's goal (gcpacer_next_gc) */
+    uint64_t last_gc_unix_ns;      /* wall clock when the last collection ended, 0 = none */
+    uint64_t obtained_from_os;     /* bytes bdwgc got from the OS (heap and its own
+                                      structures), unmapped parts included; never falls */
 };
 
 /* X(name, field): the figures every report prints (/debug/vars memstats, the
@@ -142,9 +150,12 @@ struct gcheap_stats {
     X("NumGC", collections) X("HeapSys", heap_size) X("HeapIdle", free_bytes)         \
     X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
     X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
-    X("NextGC", next_gc)                                                              \
     X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
-    X("LastPauseNs", pause_last_ns)
+    X("LastPauseNs", pause_last_ns) X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)  \
+    X("Sys", obtained_from_os)
+
+/* bdwgc's version as "major.minor.micro" into out (size n). Any thread. */
+void gcheap_version(char *out, size_t n);
 
 /* Fills *st with one consistent snapshot. Takes the allocation lock; never call from
  * a collection listener (use gcheap_stats_unlocked() there). Any registered thread. */
@@ -165,14 +176,25 @@ void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg);
  * long time (main() waiting for a signal). Returns fn's result. Registered thread. */
 void *gcheap_blocking(void *(*fn)(void *), void *arg);
 
+/* The bytes bdwgc handed out for obj (bdwgc's GC_size): the request plus the one byte
+ * bdwgc adds so that a pointer just past the end still points into the object,
+ * rounded up to its 16-byte granules, or up to a size class for requests of 384 to
+ * 2047 bytes. This is what bdwgc's allocated-bytes counter (TotalAlloc) adds for it,
+ * and what the sampling countdown and the heap profile count. obj must be the start
+ * of a GC object. Any thread. */
+size_t gcheap_size(const void *obj);
+
 /* Hides an object address so that a table the GC may scan does not keep the object
  * alive (bdwgc's GC_HIDE_POINTER). */
 uintptr_t gcheap_hide(const void *obj);
 
-/* Arranges for *link (which must hold gcheap_hide(obj) and live outside the GC heap, at
- * a fixed address) to be set to 0 by the collection that finds obj unreachable; that
- * collection also forgets the registration. Returns 0, or -1 if out of memory.
- * Read such links only inside gcheap_with_alloc_lock(). Registered thread. */
-int gcheap_watch_free(uintptr_t *link, const void *obj);
+/* Whether the object named by `hidden` (gcheap_hide(obj)) survives the collection in
+ * progress: 1 if its mark reached it, 0 if the collection will free it. ONLY from a
+ * GCEV_MARK_END listener (world stopped, allocation lock held, marking complete).
+ * `hidden` must name an object that was live at the previous collection or allocated
+ * since (never one this function already reported dead: its memory may be reused).
+ * Exact for memdemo, which registers no finalizers (bdwgc may keep an object that
+ * only a finalizable object reaches after this point). No allocation, no locks. */
+int gcheap_survives_unlocked(uintptr_t hidden);
 
 #endif

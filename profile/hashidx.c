@@ -9,7 +9,7 @@
 
 static void place(uint32_t *slots, size_t cap, uint64_t hash, uint32_t id)
 {
-    size_t j = (size_t)hash & (cap - 1);
+    size_t j = hashidx__slot(hash, cap);
     while (slots[j]) j = (j + 1) & (cap - 1);
     slots[j] = id + 1;
 }

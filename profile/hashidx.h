@@ -29,6 +29,14 @@ typedef int (*hashidx_match_fn)(const void *ctx, uint32_t id, const void *key);
 /* The hash entry `id` was added with. */
 typedef uint64_t (*hashidx_hash_fn)(const void *ctx, uint32_t id);
 
+/* The first slot to probe for `hash`: the hash is mixed first, so callers may pass any
+ * 64-bit hash (FNV-1a, for one, leaves its low bits blind to the input's high bits). */
+static inline size_t hashidx__slot(uint64_t hash, size_t cap)
+{
+    hash *= 0x9e3779b97f4a7c15ull;
+    return (size_t)(hash ^ (hash >> 32)) & (cap - 1);
+}
+
 /* The id of the entry with this hash that matches key, or -1. Inline so that a static
  * match function is inlined into the probe loop (stacks and records are looked up on
  * every sampled allocation). */
@@ -37,7 +45,7 @@ static inline int64_t hashidx_find(const struct hashidx *h, uint64_t hash, hashi
 {
     if (!h->cap) return -1;
     size_t mask = h->cap - 1;
-    for (size_t j = (size_t)hash & mask; h->slots[j]; j = (j + 1) & mask)
+    for (size_t j = hashidx__slot(hash, h->cap); h->slots[j]; j = (j + 1) & mask)
         if (match(ctx, h->slots[j] - 1, key)) return (int64_t)h->slots[j] - 1;
     return -1;
 }
@@ -49,6 +57,9 @@ int hashidx_add(struct hashidx *h, uint64_t hash, uint32_t id, hashidx_hash_fn r
 
 /* Frees the slots; the index is empty and reusable afterwards. */
 void hashidx_free(struct hashidx *h);
+
+/* Bytes the slots take (malloc'd). Pure. */
+static inline size_t hashidx_bytes(const struct hashidx *h) { return h->cap * sizeof *h->slots; }
 
 /* Hash functions. Pure; any thread, any context (signal handlers included). */
 uint64_t hash_mix(uint64_t x);                     /* one word: a multiply-xorshift mix */

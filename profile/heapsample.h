@@ -15,9 +15,11 @@
 struct heapsample {
     const uintptr_t *pcs;    /* return addresses, caller of the allocator first (leaf first) */
     int npcs;
-    size_t size;             /* bytes requested per object in this record */
+    size_t size;             /* bytes bdwgc handed out per object in this record */
     uint64_t alloc_count;    /* sampled objects allocated (ever, or in the delta window) */
     uint64_t inuse_count;    /* sampled objects live as of the last completed collection */
+    const char *label_key;   /* a string label every sample carries ("route"), or NULL */
+    const char *label_value; /* its value ("/leaker") */
 };
 
 /* The one unsampling formula: how many objects a sampled object of `size` bytes stands

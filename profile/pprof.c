@@ -222,6 +222,13 @@ static uint64_t location_id(struct builder *b, uintptr_t pc)
     struct loc *loc = &b->locs[b->nlocs];
     *loc = (struct loc){addr, mi < 0 ? 0 : (uint64_t)mi + 1, 0, 0};
     location_lines(b, loc, mi < 0 ? NULL : &b->mapstats[mi]);
+    /* A location memdemo symbolized names no mapping, so pprof takes its functions, files
+     * and lines from the profile. Given a mapping whose file exists on disk, pprof's
+     * source view (weblist, /ui/source) re-reads the binary instead: Go 1.19's object
+     * reader then disassembles a PIE at run-time addresses and finds nothing (a blank
+     * page), and both versions take gcc's DWARF 5 file names, which are relative to the
+     * build directory ("???" outside it). The mapping still carries the build id. */
+    if (loc->nlines) loc->mapping_id = 0;
     id = (uint32_t)++b->nlocs;
     if (idmap_put(&b->loc_ids, pc, id) < 0) b->oom = 1;
     return b->oom ? 0 : id;
@@ -273,8 +280,8 @@ static int layout_alloc_samples(struct layout *l, const struct heapsample *s, si
     for (size_t i = 0; i < n; i++) npcs += s[i].npcs > 0 ? (size_t)s[i].npcs : 0;
     l->samples = xcalloc(n, sizeof *l->samples);
     l->samplep = xcalloc(n, sizeof *l->samplep);
-    l->labels = xcalloc(n, sizeof *l->labels);
-    l->labelp = xcalloc(n, sizeof *l->labelp);
+    l->labels = xcalloc(2 * n, sizeof *l->labels);   /* bytes, and the record's label */
+    l->labelp = xcalloc(2 * n, sizeof *l->labelp);
     l->loc_ids = xcalloc(npcs, sizeof *l->loc_ids);
     l->values = xcalloc(4 * n, sizeof *l->values);
     return l->samples && l->samplep && l->labels && l->labelp && l->loc_ids && l->values ? 0 : -1;
@@ -294,14 +301,20 @@ static void layout_sample(struct builder *b, struct layout *l, size_t i, uint64_
     sm->location_id = loc_ids;
     for (int k = 0; k < r->npcs; k++)
         if (r->pcs[k]) loc_ids[sm->n_location_id++] = location_id(b, r->pcs[k]);
+    sm->label = &l->labelp[2 * i];
     if (r->size) {
-        Perftools__Profiles__Label *lb = &l->labels[i];
+        Perftools__Profiles__Label *lb = &l->labels[2 * i + sm->n_label];
         perftools__profiles__label__init(lb);
         lb->key = str_index(b, "bytes");
         lb->num = (int64_t)r->size;
-        l->labelp[i] = lb;
-        sm->n_label = 1;
-        sm->label = &l->labelp[i];
+        sm->label[sm->n_label++] = lb;
+    }
+    if (r->label_key) {   /* a string label: -tagfocus=key=value, -tags */
+        Perftools__Profiles__Label *lb = &l->labels[2 * i + sm->n_label];
+        perftools__profiles__label__init(lb);
+        lb->key = str_index(b, r->label_key);
+        lb->str = str_index(b, r->label_value);
+        sm->label[sm->n_label++] = lb;
     }
     l->samplep[i] = sm;
 }
@@ -363,8 +376,9 @@ static int layout_functions(struct builder *b, struct layout *l)
     return 0;
 }
 
-/* Mappings with has_* set only when every location in them resolved that far (as Go
- * does), so pprof symbolizes nothing itself unless something is really missing. */
+/* Mappings with has_* set only when every location in their address range resolved
+ * that far (as Go does), so pprof symbolizes nothing itself unless something is really
+ * missing. */
 static int layout_mappings(struct builder *b, struct layout *l)
 {
     l->maps = xcalloc(b->nmaps, sizeof *l->maps);

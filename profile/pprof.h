@@ -37,8 +37,9 @@ void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, in
 
 /* Appends to out a gzipped profile.proto heap profile of s[0..n): sample types
  * alloc_objects/count, alloc_space/bytes, inuse_objects/count, inuse_space/bytes;
- * period_type space/bytes, period = rate; values unsampled with pprof_scale; label
- * bytes = object size; locations at pc - 1 with their inline chains from
+ * period_type space/bytes, period = rate; values unsampled with pprof_scale; labels
+ * bytes = object size (numeric) and, for a record that has one, label_key =
+ * label_value (a string); locations at pc - 1 with their inline chains from
  * profile/symbols; mapping 1 = this executable. Records whose alloc and inuse counts
  * are both 0 are left out (as Go does). s may be NULL when n is 0: the result is
  * still a valid, empty profile. opts must not be NULL. Returns 0 or -1. */
@@ -49,8 +50,10 @@ int pprof_write_heap(struct buf *out, const struct heapsample *s, size_t n,
  * "heap profile: IN: IB [AN: AB] @ heap/<2*rate>", one "IN: IB [AN: AB] @ 0xpc..."
  * line per record (largest in-use bytes first) with "#\t0xpc\tfunc+0xoff\tfile:line"
  * comments, then trailer (NULL or lines starting with "# ", newline added if
- * missing). Counts are RAW sampled counts: pprof unsamples them itself with the
- * header's rate, yielding the same totals as pprof_write_heap. Returns 0 or -1. */
+ * missing). The format has no labels: records that differ only in their label give
+ * lines with the same stack, which pprof adds up. Counts are RAW sampled counts: pprof
+ * unsamples them itself with the header's rate, yielding the same totals as
+ * pprof_write_heap. Returns 0 or -1. */
 int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
                           const struct pprof_heap_opts *opts, const char *trailer);
 

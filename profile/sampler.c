@@ -28,15 +28,16 @@
 #define MAX_TRACK_CHUNKS 65536    /* up to 268 M tracked objects */
 #define NO_RECORD UINT32_MAX
 
-struct record {                   /* one (stack, size, rate) group */
+struct record {                   /* one (stack, size, rate, label) group */
     int stack;
     size_t size;
     int64_t rate;
-    uint64_t allocs, frees;
+    const char *label_key, *label_value;   /* NULL: no label */
+    uint64_t allocs;               /* sampled objects ever; in-use counts come from the tracked slots */
 };
 
 struct tracked {                  /* one sampled object not yet seen freed */
-    uintptr_t link;               /* hidden pointer; the collector zeroes it */
+    _Atomic uintptr_t link;       /* hidden pointer; 0 once a collection freed it */
     uint32_t record;              /* NO_RECORD: slot free */
     uint32_t cycle;               /* completed collections when it was allocated */
 };
@@ -50,16 +51,21 @@ static _Atomic int64_t last_rate = SAMPLER_DEFAULT_RATE;   /* last non-zero rate
 static struct stacks_table *stacks;
 static struct record *records;
 static size_t nrecords, records_cap;
-static struct hashidx record_index;              /* (stack, size, rate) -> record id */
+static struct hashidx record_index;              /* (stack, size, rate, label) -> record id */
 
 static struct tracked **track_chunks;            /* malloc'd: kept out of the GC's roots */
-static size_t track_used;                        /* high-water mark of slots */
+static size_t track_nchunks;                     /* chunks allocated so far */
+/* High-water mark of slots, published (release) only after the slot is initialised:
+ * the mark-end walk reads it with the world stopped, maybe while the thread that
+ * was adding a slot is stopped half-way. */
+static _Atomic size_t track_used;
 static size_t track_live;
 static uint32_t *track_free;                     /* stack of free slot indexes */
 static size_t track_free_n, track_free_cap;
 static uint32_t reaped_at_cycle;
 
 static __thread uint64_t rng_state;
+static __thread const char *label_key, *label_value;   /* sampler_set_label() */
 
 /* ---- intervals ------------------------------------------------------------------- */
 
@@ -83,11 +89,13 @@ static intptr_t draw_interval(void)
 
 /* ---- records ------------------------------------------------------------------------ */
 
-struct record_key { int stack; size_t size; int64_t rate; };
+/* Labels are compared by address: they live for the process (sampler_set_label). */
+struct record_key { int stack; size_t size; int64_t rate; const char *label_key, *label_value; };
 
-static uint64_t record_hash(int stack, size_t size, int64_t r)
+static uint64_t record_hash(const struct record_key *k)
 {
-    return hash_mix((uint64_t)stack ^ hash_mix((uint64_t)size ^ hash_mix((uint64_t)r)));
+    uint64_t label = hash_mix((uintptr_t)k->label_key ^ hash_mix((uintptr_t)k->label_value));
+    return hash_mix((uint64_t)k->stack ^ hash_mix((uint64_t)k->size ^ hash_mix((uint64_t)k->rate ^ label)));
 }
 
 static int record_matches(const void *ctx, uint32_t id, const void *key)
@@ -95,24 +103,26 @@ static int record_matches(const void *ctx, uint32_t id, const void *key)
     (void)ctx;
     const struct record *rec = &records[id];
     const struct record_key *k = key;
-    return rec->stack == k->stack && rec->size == k->size && rec->rate == k->rate;
+    return rec->stack == k->stack && rec->size == k->size && rec->rate == k->rate &&
+           rec->label_key == k->label_key && rec->label_value == k->label_value;
 }
 
 static uint64_t record_rehash(const void *ctx, uint32_t id)
 {
     (void)ctx;
-    return record_hash(records[id].stack, records[id].size, records[id].rate);
+    const struct record *r = &records[id];
+    struct record_key k = {r->stack, r->size, r->rate, r->label_key, r->label_value};
+    return record_hash(&k);
 }
 
-/* The record id for (stack, size, r), created if new; -1 when out of memory. Locked. */
-static int find_record(int stack, size_t size, int64_t r)
+/* The record id for key k, created if new; -1 when out of memory. Locked. */
+static int find_record(const struct record_key *k)
 {
-    struct record_key k = {stack, size, r};
-    uint64_t h = record_hash(stack, size, r);
-    int64_t found = hashidx_find(&record_index, h, record_matches, NULL, &k);
+    uint64_t h = record_hash(k);
+    int64_t found = hashidx_find(&record_index, h, record_matches, NULL, k);
     if (found >= 0) return (int)found;
     if (buf_grow_array(&records, &records_cap, nrecords + 1, sizeof *records) < 0) return -1;
-    records[nrecords] = (struct record){stack, size, r, 0, 0};
+    records[nrecords] = (struct record){k->stack, k->size, k->rate, k->label_key, k->label_value, 0};
     if (hashidx_add(&record_index, h, (uint32_t)nrecords, record_rehash, NULL) < 0) return -1;
     return (int)nrecords++;
 }
@@ -121,19 +131,32 @@ static int find_record(int stack, size_t size, int64_t r)
 
 static struct tracked *slot_at(size_t i) { return &track_chunks[i / TRACK_CHUNK][i % TRACK_CHUNK]; }
 
-/* The index of a free tracking slot, or -1 when out of memory. Locked. */
+/* Slots in use or on the free list. Profiler lock held (or world stopped). */
+static size_t used_slots(void) { return atomic_load_explicit(&track_used, memory_order_acquire); }
+
+/* The index of a free tracking slot (link 0, record NO_RECORD), or -1 when out of
+ * memory. Locked. */
 static long new_tracked(void)
 {
     if (track_free_n) return (long)track_free[--track_free_n];
-    if (track_used % TRACK_CHUNK == 0) {
-        size_t c = track_used / TRACK_CHUNK;
+    size_t used = used_slots();
+    if (used % TRACK_CHUNK == 0) {
+        size_t c = used / TRACK_CHUNK;
         if (c >= MAX_TRACK_CHUNKS) return -1;
         if (!track_chunks && !(track_chunks = calloc(MAX_TRACK_CHUNKS, sizeof *track_chunks))) return -1;
-        if (!track_chunks[c] && !(track_chunks[c] = malloc(TRACK_CHUNK * sizeof(struct tracked)))) return -1;
+        if (!track_chunks[c]) {
+            if (!(track_chunks[c] = malloc(TRACK_CHUNK * sizeof(struct tracked)))) return -1;
+            track_nchunks++;
+        }
     }
-    return (long)track_used++;
+    struct tracked *t = slot_at(used);
+    atomic_store_explicit(&t->link, 0, memory_order_relaxed);
+    t->record = NO_RECORD;
+    atomic_store_explicit(&track_used, used + 1, memory_order_release);
+    return (long)used;
 }
 
+/* Frees a slot whose link is 0. */
 static void release_tracked(size_t i)
 {
     slot_at(i)->record = NO_RECORD;
@@ -147,21 +170,22 @@ static void release_tracked(size_t i)
  * Returns 0 or -1 (out of memory: the caller skips the reap, counts stay as they are). */
 static int reserve_free_list(void)
 {
-    return buf_grow_array(&track_free, &track_free_cap, track_used ? track_used : 1, sizeof *track_free);
+    size_t used = used_slots();
+    return buf_grow_array(&track_free, &track_free_cap, used ? used : 1, sizeof *track_free);
 }
 
 /* With the allocation lock held (no collection can clear links meanwhile; bdwgc's
- * lock, taken by gcheap_with_alloc_lock): counts every object whose link the collector
+ * lock, taken by gcheap_with_alloc_lock): counts every object whose link a collection
  * cleared as freed. No allocation here: reserve_free_list() made room first. Walks
  * every tracked slot: in exact mode with millions of objects this is the longest time
  * the profiler holds the allocation lock. */
 static void *reap_locked(void *unused)
 {
     (void)unused;
-    for (size_t i = 0; i < track_used; i++) {
+    size_t used = used_slots();
+    for (size_t i = 0; i < used; i++) {
         struct tracked *t = slot_at(i);
-        if (t->record == NO_RECORD || t->link) continue;
-        records[t->record].frees++;
+        if (t->record == NO_RECORD || atomic_load_explicit(&t->link, memory_order_relaxed)) continue;
         release_tracked(i);
     }
     return NULL;
@@ -179,27 +203,23 @@ static void reap_if_collected(void)
 
 /* ---- the sampling hook --------------------------------------------------------------- */
 
-/* Records obj under the profiler lock. Returns 0 or -1 (out of memory: sample lost). */
+/* Records obj under the profiler lock. Returns 0 or -1 (out of memory: sample lost).
+ * The link is stored last: from then on the mark-end walk watches the object. */
 static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, uint32_t cycle)
 {
     int64_t r = atomic_load(&rate);
-    int stack = stacks_intern(stacks, pcs, n);
-    if (stack < 0) return -1;
-    int rec = find_record(stack, size, r <= 1 ? 1 : r);
+    struct record_key k = {stacks_intern(stacks, pcs, n), size, r <= 1 ? 1 : r, label_key, label_value};
+    if (k.stack < 0) return -1;
+    int rec = find_record(&k);
     if (rec < 0) return -1;
     long i = new_tracked();
     if (i < 0) return -1;
     struct tracked *t = slot_at((size_t)i);
     records[rec].allocs++;
-    t->link = gcheap_hide(obj);
     t->record = (uint32_t)rec;
     t->cycle = cycle;
     track_live++;
-    if (gcheap_watch_free(&t->link, obj) < 0) {   /* untracked: count it freed at once */
-        records[rec].frees++;
-        reserve_free_list();
-        release_tracked((size_t)i);
-    }
+    atomic_store_explicit(&t->link, gcheap_hide(obj), memory_order_relaxed);
     return 0;
 }
 
@@ -219,10 +239,31 @@ GCHEAP_ALLOC_TEXT static intptr_t on_sampled_allocation(void *obj, size_t size)
     return draw_interval();
 }
 
-/* Collection listener: allocation lock held or world stopped; one atomic add. */
+/* At the end of a collection's mark (world stopped, allocation lock held): clears the
+ * link of every tracked object the mark did not reach, as a disappearing link would,
+ * but with no bookkeeping in the collector's heap. A thread stopped while adding a
+ * slot is harmless: slots are published initialised (link 0), and an object whose
+ * link is already set is held by that thread, so marked. No allocation, no locks. In
+ * exact mode this walk of every tracked object is part of the pause. */
+static void clear_dead_links(void)
+{
+    size_t used = used_slots();
+    for (size_t c = 0; c * TRACK_CHUNK < used; c++) {
+        struct tracked *chunk = track_chunks[c];
+        size_t n = used - c * TRACK_CHUNK < TRACK_CHUNK ? used - c * TRACK_CHUNK : TRACK_CHUNK;
+        for (size_t j = 0; j < n; j++) {
+            uintptr_t h = atomic_load_explicit(&chunk[j].link, memory_order_relaxed);
+            if (h && !gcheap_survives_unlocked(h))
+                atomic_store_explicit(&chunk[j].link, 0, memory_order_relaxed);
+        }
+    }
+}
+
+/* Collection listener: allocation lock held or world stopped. */
 static void on_collection(enum gcevent ev, int thread, void *ctx)
 {
     (void)thread; (void)ctx;
+    if (ev == GCEV_MARK_END) clear_dead_links();
     if (ev == GCEV_END) atomic_fetch_add_explicit(&completed_collections, 1, memory_order_release);
 }
 
@@ -246,6 +287,12 @@ int sampler_set_rate(int64_t r)
 
 int64_t sampler_rate(void) { return atomic_load(&rate); }
 
+void sampler_set_label(const char *key, const char *value)
+{
+    label_key = key;
+    label_value = key ? value : NULL;
+}
+
 /* ---- snapshots ----------------------------------------------------------------------- */
 
 /* count samples taken at rate `from`, expressed as samples at rate `to`. */
@@ -265,7 +312,8 @@ static void *reap_and_count_locked(void *arg)
     struct inuse_walk *w = arg;
     reap_locked(NULL);
     w->collections = atomic_load(&completed_collections);
-    for (size_t i = 0; i < track_used; i++) {
+    size_t used = used_slots();
+    for (size_t i = 0; i < used; i++) {
         const struct tracked *t = slot_at(i);
         if (t->record != NO_RECORD && t->cycle < w->collections) w->inuse[t->record]++;
     }
@@ -294,6 +342,8 @@ int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
         struct heapsample *h = &s->records[id];
         h->pcs = stacks_get(stacks, r->stack, &h->npcs);
         h->size = r->size;
+        h->label_key = r->label_key;
+        h->label_value = r->label_value;
         h->alloc_count = convert_count(r->allocs, r->size, r->rate, to);
         h->inuse_count = convert_count(w.inuse[id], r->size, r->rate, to);
     }
@@ -325,13 +375,24 @@ void sampler_snapshot_free(struct sampler_snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Bytes malloc'd for tracking: the chunk table, the chunks, the free list. Locked. */
+static uint64_t tracked_bytes(void)
+{
+    return (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
+           track_nchunks * TRACK_CHUNK * sizeof(struct tracked) + track_free_cap * sizeof *track_free;
+}
+
 void sampler_stats(struct sampler_stats *st)
 {
     pthread_mutex_lock(&lock);
-    st->rate = atomic_load(&rate);
+    st->rate = (uint64_t)atomic_load(&rate);
     st->samples = atomic_load(&samples_taken);
     st->stacks = stacks ? stacks_count(stacks) : 0;
     st->records = nrecords;
     st->tracked = track_live;
+    st->records_bytes = records_cap * sizeof *records + hashidx_bytes(&record_index);
+    st->stacks_bytes = stacks ? stacks_bytes(stacks) : 0;
+    st->tracked_bytes = tracked_bytes();
+    st->bookkeeping_bytes = st->records_bytes + st->stacks_bytes + st->tracked_bytes;
     pthread_mutex_unlock(&lock);
 }

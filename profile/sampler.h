@@ -5,13 +5,16 @@
  * bytes, at exponentially distributed byte intervals drawn per thread (a Poisson
  * process over allocated bytes), so an object of size s is sampled with probability
  * 1 - exp(-s/rate), which the writers undo (profile/pprof). rate 1 samples every
- * allocation; rate 0 turns the profiler off.
+ * allocation; rate 0 turns the profiler off. Sizes are what bdwgc handed out
+ * (gcheap_size), the unit of its TotalAlloc and HeapInuse.
  *
- * Records are grouped by (stack, size, rate): memory grows with distinct stacks.
- * A sampled object is remembered by a hidden pointer registered as a disappearing
- * link (bdwgc 8.2 has no free hook): the collection that finds it unreachable clears
- * the link, and the next reap counts it freed. In-use figures are "as of the last
- * completed collection", like Go: an object allocated after it is not yet in use.
+ * Records are grouped by (stack, size, rate, label): memory grows with distinct
+ * stacks and labels, not with traffic. A sampled object is remembered by a hidden
+ * pointer (bdwgc 8.2 has no free hook): at the end of each collection's mark, with
+ * the world stopped, every tracked object the mark did not reach has its pointer
+ * cleared, and the next reap counts it freed. Nothing of this is in the GC heap:
+ * exact mode adds nothing to HeapInuse. In-use figures are "as of the last completed
+ * collection", like Go: an object allocated after it is not yet in use.
  *
  * Locking: one mutex (the profiler lock), taken only on sampled allocations and by
  * snapshots; lock order profiler lock -> bdwgc allocation lock. The collection
@@ -37,6 +40,12 @@ int sampler_init(int64_t rate);
 int sampler_set_rate(int64_t rate);
 int64_t sampler_rate(void);
 
+/* Sets the label that this thread's sampled allocations carry from now on, e.g.
+ * ("route", "/leaker") while it serves a request; key NULL: none. Both strings must
+ * live as long as the process (literals, a static table): records keep the pointers
+ * and compare them by address. Thread-local, lock-free, two stores; any thread. */
+void sampler_set_label(const char *key, const char *value);
+
 /* A consistent view of the profile: records[] with raw counts expressed at `rate`
  * (records sampled at another rate are converted), in malloc'd memory. */
 struct sampler_snapshot {
@@ -58,14 +67,28 @@ void sampler_snapshot_delta(struct sampler_snapshot *end, const struct sampler_s
 
 void sampler_snapshot_free(struct sampler_snapshot *s);
 
-/* Profiler bookkeeping for /debug/vars and tests. Takes the profiler lock. */
+/* Profiler bookkeeping for /debug/vars and debug=1. All of it is malloc'd memory,
+ * outside the GC heap (none of it is in HeapInuse); tracking costs 20 bytes per
+ * tracked object plus a 512 KiB chunk table. Takes the profiler lock. */
 struct sampler_stats {
-    int64_t rate;
-    uint64_t samples;       /* sampled allocations so far */
-    uint64_t stacks;        /* distinct stacks */
-    uint64_t records;       /* distinct (stack, size, rate) records */
-    uint64_t tracked;       /* sampled objects not yet seen freed */
+    uint64_t rate;
+    uint64_t samples;            /* sampled allocations so far */
+    uint64_t stacks;             /* distinct stacks */
+    uint64_t records;            /* distinct (stack, size, rate, label) records */
+    uint64_t tracked;            /* sampled objects not yet seen freed */
+    uint64_t records_bytes;      /* records and their index */
+    uint64_t stacks_bytes;       /* interned stacks and their index */
+    uint64_t tracked_bytes;      /* tracked-object table and its free list */
+    uint64_t bookkeeping_bytes;  /* the three above */
 };
 void sampler_stats(struct sampler_stats *st);
+
+/* X(name, field): the figures every report prints (/debug/vars "profiler", the
+ * debug=1 profile's trailer). */
+#define SAMPLER_STATS_FIELDS(X)                                                        \
+    X("memprofilerate", rate) X("samples", samples) X("stacks", stacks)               \
+    X("records", records) X("tracked", tracked) X("records_bytes", records_bytes)     \
+    X("stacks_bytes", stacks_bytes) X("tracked_bytes", tracked_bytes)                 \
+    X("bookkeeping_bytes", bookkeeping_bytes)
 
 #endif

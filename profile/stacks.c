@@ -43,10 +43,12 @@ static int know_stack_bounds(void)
 
 /* Walks the frame-pointer chain (memdemo is built with -fno-omit-frame-pointer). Each
  * frame pointer is checked to lie inside this thread's stack and to grow, so a
- * corrupt chain ends the walk instead of faulting. The walk stops after the first
- * return address outside the executable (libmicrohttpd's code keeps no frame
- * pointers, so its frames cannot be followed). Skips the leading allocator/profiler
- * frames. Returns the number of pcs written. */
+ * corrupt chain ends the walk instead of faulting. The walk ends at memdemo's
+ * outermost frame: the first return address outside the executable is not kept
+ * (libmicrohttpd keeps no frame pointers, so its frames cannot be followed, and a
+ * bare library address would be every graph's root), so a request's stack ends in
+ * the server's request callback and the main thread's in main. Skips the leading
+ * allocator/profiler frames. Returns the number of pcs written. */
 GCHEAP_ALLOC_TEXT static int walk_frame_pointers(uintptr_t *pcs, int max)
 {
     const uintptr_t *fp = __builtin_frame_address(0);
@@ -54,11 +56,10 @@ GCHEAP_ALLOC_TEXT static int walk_frame_pointers(uintptr_t *pcs, int max)
     while (kept < max && ((uintptr_t)fp & 7) == 0 && (uintptr_t)fp >= stack_lo &&
            (uintptr_t)fp + 2 * sizeof(uintptr_t) <= stack_hi) {
         uintptr_t ret = fp[1];
-        if (!ret) break;
+        if (!ret || !in_executable(ret)) break;
         if (!(leading && gcheap_pc_is_alloc_text(ret))) {
             leading = 0;
             pcs[kept++] = ret;
-            if (!in_executable(ret)) break;
         }
         const uintptr_t *next = (const uintptr_t *)fp[0];
         if (next <= fp) break;
@@ -69,7 +70,8 @@ GCHEAP_ALLOC_TEXT static int walk_frame_pointers(uintptr_t *pcs, int max)
 
 /* glibc's backtrace() (libgcc's DWARF unwinder): complete through libraries, but about
  * 3 us a call, which made exact mode (a stack per allocation) 80x slower. The fallback
- * when the stack bounds are unknown. */
+ * when the stack bounds are unknown. Ends, like the walk, at memdemo's outermost
+ * frame. */
 GCHEAP_ALLOC_TEXT static int unwind_with_backtrace(uintptr_t *pcs, int max)
 {
     void *raw[STACKS_MAX_DEPTH + STACKS_OWN_FRAMES];
@@ -78,7 +80,7 @@ GCHEAP_ALLOC_TEXT static int unwind_with_backtrace(uintptr_t *pcs, int max)
     while (i < n && !gcheap_pc_is_alloc_text((uintptr_t)raw[i])) i++;   /* libc's frames */
     while (i < n && gcheap_pc_is_alloc_text((uintptr_t)raw[i])) i++;    /* ours */
     int kept = 0;
-    for (; i < n && kept < max; i++) pcs[kept++] = (uintptr_t)raw[i];
+    for (; i < n && kept < max && in_executable((uintptr_t)raw[i]); i++) pcs[kept++] = (uintptr_t)raw[i];
     return kept;
 }
 
@@ -114,6 +116,7 @@ struct stacks_table {
     size_t count, cap;
     struct hashidx index;          /* hash of the frames -> id */
     struct arena_chunk *arena;     /* the frames themselves; chunks never move */
+    size_t arena_chunks;
 };
 
 struct stacks_table *stacks_table_new(void)
@@ -144,6 +147,7 @@ static const uintptr_t *arena_copy(struct stacks_table *t, const uintptr_t *pcs,
         c->next = t->arena;
         c->used = 0;
         t->arena = c;
+        t->arena_chunks++;
     }
     uintptr_t *dst = c->pcs + c->used;
     memcpy(dst, pcs, (size_t)n * sizeof *pcs);
@@ -174,3 +178,9 @@ const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n)
 }
 
 size_t stacks_count(const struct stacks_table *t) { return t->count; }
+
+size_t stacks_bytes(const struct stacks_table *t)
+{
+    return sizeof *t + t->cap * sizeof *t->entries + hashidx_bytes(&t->index) +
+           t->arena_chunks * sizeof(struct arena_chunk);
+}

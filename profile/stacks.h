@@ -2,8 +2,8 @@
  * them so that profiler memory grows with distinct stacks, not with samples.
  *
  * Owns: unwinding (memdemo's frame-pointer chain, checked against the thread's stack
- * bounds, up to the first frame outside the executable; glibc's backtrace() when the
- * bounds are unknown), cutting off the
+ * bounds, up to memdemo's outermost frame: library frames below it are not kept;
+ * glibc's backtrace() when the bounds are unknown), cutting off the
  * allocator's and the profiler's own frames (everything in the memdemo_alloc_text
  * section, see gcheap.h) so the top frame is the function that asked for memory, and
  * a hash table of unique stacks in malloc'd memory (never the GC heap).
@@ -41,5 +41,8 @@ const uintptr_t *stacks_get(const struct stacks_table *t, int id, int *n);
 
 /* Number of distinct stacks interned. */
 size_t stacks_count(const struct stacks_table *t);
+
+/* Bytes the table has malloc'd (entries, index, frames). Not synchronised. */
+size_t stacks_bytes(const struct stacks_table *t);
 
 #endif

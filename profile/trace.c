@@ -18,7 +18,6 @@
 
 #include "gc/clock.h"
 #include "gc/gcheap.h"
-#include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
 #include "profile/tracewire.h"
 
@@ -49,6 +48,7 @@ static struct tracewire_window win;       /* under ctl_lock */
 
 /* Listener-only state: collections are serialised by the allocation lock. */
 static uint64_t gc_in_use_at_start;
+
 
 /* ---- hand-over ------------------------------------------------------------------- */
 
@@ -114,7 +114,7 @@ void trace_request_end(int status)
     struct slot *s = enter();
     if (!s) return;
     if (s->cur_g && s->cur_epoch == atomic_load_explicit(&epoch, memory_order_relaxed)) {
-        /* In use at the last collection plus what was requested since: the Heap
+        /* In use at the last collection plus what was handed out since: the Heap
          * curve climbs between collections instead of stepping only at them. */
         uint64_t heap = atomic_load_explicit(&heap_hint, memory_order_relaxed) +
                         (gcheap_allocated_total() - atomic_load_explicit(&allocated_at_hint, memory_order_relaxed));
@@ -168,7 +168,7 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
     case GCEV_END:
         gcheap_stats_unlocked(&st);
         a = st.in_use_bytes;
-        b = gcpacer_next_gc();   /* the pacer's listener ran first */
+        b = st.next_gc;   /* the pacer's goal; its listener ran first */
         atomic_store_explicit(&allocated_at_hint, gcheap_allocated_total(), memory_order_relaxed);
         atomic_store_explicit(&heap_hint, a, memory_order_relaxed);
         break;
@@ -200,6 +200,11 @@ int trace_running(void)
     return atomic_load_explicit(&active, memory_order_relaxed);
 }
 
+uint64_t trace_windows(void)
+{
+    return atomic_load_explicit(&epoch, memory_order_relaxed);
+}
+
 /* Buffers for every live registered thread, so a collection on a thread that has
  * not served a request in this window is still recorded. Under ctl_lock, inactive. */
 static void alloc_buffers(void)
@@ -227,7 +232,7 @@ int trace_start(void)
     alloc_buffers();
     memset(&win, 0, sizeof win);
     win.heap_alloc = st.in_use_bytes;
-    win.heap_goal = gcpacer_next_gc();
+    win.heap_goal = st.next_gc;
     atomic_store(&allocated_at_hint, gcheap_allocated_total());
     atomic_store(&heap_hint, st.in_use_bytes);
     atomic_store(&next_g, 1);

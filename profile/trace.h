@@ -55,6 +55,9 @@ int trace_start(void);
 /* 1 while a window is open. Any thread. */
 int trace_running(void);
 
+/* Windows opened since start (each trace_start() that succeeded). Any thread. */
+uint64_t trace_windows(void);
+
 /* Closes the window at now, appends the whole trace to *out, frees the buffers, and
  * stores the number of events lost to full or missing buffers in *dropped_events (if
  * not NULL). Returns 0; -1 with errno = EINVAL if no window is open, or ENOMEM if out

@@ -64,7 +64,8 @@ static long rss_kib(void)
     return kib;
 }
 
-/* The "# ..." lines debug=1 ends with: bdwgc's figures, the profiler's, RSS. */
+/* The "# ..." lines debug=1 ends with: bdwgc's figures, the profiler's (its
+ * bookkeeping is malloc'd, outside HeapInuse), RSS. */
 static void text_trailer(struct buf *b)
 {
     struct gcheap_stats st;
@@ -75,8 +76,11 @@ static void text_trailer(struct buf *b)
 #define TEXT_FIELD(name, field) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)st.field);
     GCHEAP_STATS_FIELDS(TEXT_FIELD)
 #undef TEXT_FIELD
-    buf_printf(b, "# MemProfileRate = %lld\n# Samples = %llu\n# Stacks = %llu\n# RSS = %ld kB\n",
-               (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks, rss_kib());
+    buf_puts(b, "# profiler\n");
+#define TEXT_FIELD(name, field) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)ps.field);
+    SAMPLER_STATS_FIELDS(TEXT_FIELD)
+#undef TEXT_FIELD
+    buf_printf(b, "# RSS = %ld kB\n", rss_kib());
 }
 
 /* Writes snapshot s as the profile `name` asked for and answers. Takes s. */

@@ -150,10 +150,13 @@ void handle_vars(struct http_request *req)
     write_pause_ring(&b, st.collections);
     struct sampler_stats ps;
     sampler_stats(&ps);
-    buf_printf(&b, "\"profiler\": {\"memprofilerate\": %lld, \"samples\": %llu, \"stacks\": %llu, "
-                   "\"records\": %llu, \"tracked\": %llu},\n",
-               (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
-               (unsigned long long)ps.records, (unsigned long long)ps.tracked);
+    const char *sep = "";
+    buf_puts(&b, "\"profiler\": {");
+#define JSON_PROFILER_FIELD(name, field) \
+    buf_printf(&b, "%s\"%s\": %llu", sep, name, (unsigned long long)ps.field), sep = ", ";
+    SAMPLER_STATS_FIELDS(JSON_PROFILER_FIELD)
+#undef JSON_PROFILER_FIELD
+    buf_puts(&b, "},\n");
     struct gcpacer_stats gp;
     gcpacer_stats(&gp);
     buf_printf(&b, "\"pacer\": {\"gogc\": %d, \"memlimit\": %llu, \"maxheap\": %llu, \"keptlimit\": %llu, "

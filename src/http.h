@@ -27,6 +27,9 @@ const char *http_path(const struct http_request *req);
 /* The value of query parameter `key` (URL-decoded), "" if present without a value,
  * NULL if absent. */
 const char *http_query(const struct http_request *req, const char *key);
+/* The value of request header `name` (case-insensitive), NULL if absent. Valid until
+ * the request is answered. */
+const char *http_header(const struct http_request *req, const char *name);
 /* The first query parameter's name (URL-decoded: '+' reads as a space), or NULL when
  * the URL has no query. For queries that are a bare list, like
  * /debug/pprof/symbol?0x1+0x2. */

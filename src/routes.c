@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "src/dashboard.h"
 #include "src/debug_pprof.h"
 #include "src/handlers.h"
+#include "src/metrics.h"
 
 #define GET_HEAD (ROUTE_GET | ROUTE_HEAD)
 #define HOME ROUTE_ON_HOME
@@ -36,6 +38,15 @@ const struct route routes_table[] = {
      "?seconds=N sets the window (default 1).", 1, NULL},
     {"/debug/memprofilerate", 0, GET_HEAD, debug_memprofilerate, NULL, HOME,
      "the heap profiler's sampling rate; ?rate=N changes it (1: every allocation, 0: off)", 0, NULL},
+    {"/metrics", 0, GET_HEAD, metrics_handle, NULL, HOME,
+     "Prometheus metrics (text format 0.0.4, or OpenMetrics 1.0 when Accept asks for it)", 0, NULL},
+    {"/debug/gc", 0, GET_HEAD, dashboard_file, NULL, HOME,
+     "live charts of the heap, allocation, collections and pauses, requests and RSS", 0, NULL},
+    {"/debug/gc/feed", 0, GET_HEAD, dashboard_feed, NULL, ROUTE_UNLISTED, NULL, 0, NULL},
+    {"/debug/gc/dashboard.js", 0, GET_HEAD, dashboard_file, NULL, ROUTE_UNLISTED, NULL, 0, NULL},
+    {"/debug/gc/uPlot.iife.min.js", 0, GET_HEAD, dashboard_file, NULL, ROUTE_UNLISTED, NULL, 0, NULL},
+    {"/debug/gc/uPlot.min.css", 0, GET_HEAD, dashboard_file, NULL, ROUTE_UNLISTED, NULL, 0, NULL},
+    {"/debug/gc/uPlot.LICENSE", 0, GET_HEAD, dashboard_file, NULL, ROUTE_UNLISTED, NULL, 0, NULL},
 };
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];
 

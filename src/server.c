@@ -35,8 +35,10 @@
 
 #include "gc/clock.h"
 #include "gc/gcthreads.h"
+#include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/http.h"
+#include "src/reqstats.h"
 #include "src/routes.h"
 
 #define MAX_BODY (1u << 20)
@@ -61,6 +63,10 @@ struct http_request {
     int fd;
     int client_gone;
     struct http_request *defer_next;
+    /* request statistics (reqstats) */
+    const struct route *route;
+    uint64_t started_ns;
+    int counted;
 };
 
 #define SERVER_MAX_CONNECTIONS 10000   /* per worker; libmicrohttpd's default is ~1000 */
@@ -114,6 +120,11 @@ static enum MHD_Result first_arg(void *cls, enum MHD_ValueKind kind, const char 
     (void)kind; (void)value;
     *(const char **)cls = key;
     return MHD_NO;
+}
+
+const char *http_header(const struct http_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 const char *http_query_first_key(const struct http_request *r)
@@ -328,14 +339,26 @@ static void refuse_method(struct http_request *r, const struct route *rt)
         http_respond_text(r, 405, "Method Not Allowed: %s %s (allowed: %s)", r->method, r->path, allow);
 }
 
+/* Counts the request once it has its answer (a deferred one when its resume answers). */
+static void count_answer(struct http_request *r)
+{
+    if (!r->answered || r->counted) return;
+    r->counted = 1;
+    reqstats_record(r->route, r->status, clock_mono_ns() - r->started_ns);
+}
+
 static void dispatch(struct http_request *r)
 {
     const struct route *rt = routes_find(r->path);
+    r->route = rt;
+    r->started_ns = clock_mono_ns();
     if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return; }
     if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return; }
     if (r->body_too_large) { http_respond_text(r, 413, "request body over %u bytes", MAX_BODY); return; }
     if (rt->trace_name) trace_request_begin(rt->trace_name);
+    sampler_set_label("route", rt->path);   /* heap samples name the route (pprof -tagfocus) */
     rt->handler(r);
+    sampler_set_label(NULL, NULL);
     /* Here, not at completion: by then this thread may have begun another request. */
     if (rt->trace_name) trace_request_end(r->answered ? r->status : 0);
     if (!r->answered && !r->deferred) http_respond_text(r, 500, "handler for %s gave no answer", r->path);
@@ -371,6 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->resume && !r->answered) run_resume(r);
     else if (!r->answered) dispatch(r);
+    count_answer(r);
     return MHD_YES;
 }
 
@@ -384,6 +408,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->deferred) {   /* closed while suspended or before the resume ran */
         r->client_gone = 1;
         run_resume(r);
+        count_answer(r);
     }
     drop_headers(r);
     buf_free(&r->body);

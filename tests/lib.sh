@@ -25,17 +25,19 @@ check() {
     if "$@"; then pass "$name"; else fail "$name" "$*"; fi
 }
 
-# expect_eq NAME GOT WANT
+# expect_eq NAME GOT WANT: PASS if GOT equals WANT. Empty GOT or WANT is a failure: an
+# empty value means a command printed nothing, and two empty values must not look equal.
 expect_eq() {
-    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+    if [ -z "$2" ] || [ -z "$3" ]; then fail "$1" "got '$2', want '$3' (empty: nothing to compare)"
+    elif [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
 }
 
-# expect_ge NAME GOT MIN (integers)
+# expect_ge NAME GOT MIN (integers; an empty or non-numeric GOT fails)
 expect_ge() {
     if [ -n "$2" ] && [ "$2" -ge "$3" ] 2>/dev/null; then pass "$1"; else fail "$1" "got '$2', want >= $3"; fi
 }
 
-# expect_le NAME GOT MAX (integers)
+# expect_le NAME GOT MAX (integers; an empty or non-numeric GOT fails)
 expect_le() {
     if [ -n "$2" ] && [ "$2" -le "$3" ] 2>/dev/null; then pass "$1"; else fail "$1" "got '$2', want <= $3"; fi
 }
@@ -124,7 +126,11 @@ requests() {
 # vars_num KEY: a number from /debug/vars (first occurrence of "KEY": N).
 vars_num() { curl -s --max-time 10 "$BASE/debug/vars" >"$T/vars.json"; json_num "$1" "$T/vars.json"; }
 
-# check_absent NAME PATTERN FILE: PASS if no line of FILE matches PATTERN.
+# check_absent NAME PATTERN FILE: PASS if FILE has lines and none matches PATTERN. A
+# missing or empty FILE is a failure: the command that should have filled it failed, and
+# "nothing matches" would then be true for the wrong reason.
 check_absent() {
-    if grep -q -- "$2" "$3"; then fail "$1" "found '$2' in $(basename "$3"): $(grep -m1 -- "$2" "$3")"; else pass "$1"; fi
+    if [ ! -s "$3" ]; then fail "$1" "$(basename "$3") is missing or empty: nothing to inspect"
+    elif grep -q -- "$2" "$3"; then fail "$1" "found '$2' in $(basename "$3"): $(grep -m1 -- "$2" "$3")"
+    else pass "$1"; fi
 }

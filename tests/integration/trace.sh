@@ -15,12 +15,20 @@ start_server -repetitions 1000 -threads 2 || exit 1
 
 # 1 + 2. a trace during mixed load parses and agrees with /debug/vars ------------------------
 gc0=$(vars_num NumGC)
-load 2 8 /leaker /noleaker &
-LOAD=$!
-( sleep 2.3; curl -s -o /dev/null "$BASE/debug/pprof/heap?gc=1" ) &   # a last collection, after the load
-GCREQ=$!
-trace_fetch 3 "$T/a.trace"
-wait "$LOAD" "$GCREQ"
+# The window opens first (the load waits until /metrics says a trace is running), then
+# the load, then a last collection once wrk has really finished (under CPU contention
+# wrk may run past its 2 s) and its last requests are served, all inside the 5 s window.
+trace_fetch 5 "$T/a.trace" &
+TRACE=$!
+for i in $(seq 1 100); do
+    curl -s --max-time 5 "$BASE/metrics" | grep -q '^memdemo_trace_running 1' && break
+    sleep 0.05
+done
+gc0=$(vars_num NumGC)
+load 2 8 /leaker /noleaker
+sleep 0.5   # requests wrk left in flight when it stopped finish, and allocate, first
+curl -s -o /dev/null "$BASE/debug/pprof/heap?gc=1"
+wait "$TRACE"
 gc1=$(vars_num NumGC); inuse=$(vars_num HeapInuse)
 check trace_is_octet_stream grep -qi '^Content-Type: application/octet-stream' "$T/a.trace.h"
 check trace_is_attachment grep -qi '^Content-Disposition: attachment; filename="trace"' "$T/a.trace.h"

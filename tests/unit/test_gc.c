@@ -1,5 +1,6 @@
-/* Unit tests for gc/: allocation kinds, collection of garbage, free watching,
- * the sampling countdown, thread registration and collection-event fan-out. */
+/* Unit tests for gc/: allocation kinds, handed-out sizes, collection of garbage,
+ * survival at mark end, the sampling countdown, thread registration and
+ * collection-event fan-out. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,13 +29,73 @@ TEST(allocated_total_counts_every_threads_bytes_within_an_interval)
 {
     gcheap_set_sampler(NULL, NULL);           /* 256 KiB intervals */
     uint64_t before = gcheap_allocated_total();
-    for (int i = 0; i < 4000; i++) gcheap_alloc(500);     /* 2,000,000 B here */
+    for (int i = 0; i < 4000; i++) gcheap_alloc(500);     /* 4000 x 512 B here */
     pthread_t t;
-    pthread_create(&t, NULL, allocate_in_thread, NULL);   /* 1,000,000 B there */
+    pthread_create(&t, NULL, allocate_in_thread, NULL);   /* 1000 x 1024 B there */
     pthread_join(t, NULL);
     uint64_t got = gcheap_allocated_total() - before;
-    CHECK(got <= 3000000);
-    CHECK(got + 2 * (256 << 10) >= 3000000);   /* each thread lags by < one interval */
+    uint64_t want = 4000 * gcheap_size(gcheap_alloc(500)) + 1000 * gcheap_size(gcheap_alloc_data(1000));
+    CHECK_LE_U64(got, want);
+    CHECK_GE_U64(got + 2 * (256 << 10), want);   /* each thread lags by < one interval */
+}
+
+/* ---- handed-out sizes: what the sampler is told is what bdwgc gave -------------------- */
+
+static size_t told_size, real_size;
+static long size_mismatches;
+static intptr_t sample_all(void) { return 0; }
+static intptr_t note_size(void *obj, size_t size)
+{
+    told_size = size;
+    real_size = gcheap_size(obj);
+    if (told_size != real_size) size_mismatches++;
+    return 0;   /* exact: every allocation is sampled */
+}
+
+TEST(sampled_size_is_gc_size_for_every_request_up_to_8k)
+{
+    size_mismatches = 0;
+    gcheap_set_sampler(note_size, sample_all);
+    for (size_t n = 0; n <= 8192; n++) {
+        gcheap_alloc(n);
+        if (told_size != real_size) break;
+        gcheap_alloc_data(n);
+        if (told_size != real_size) break;
+    }
+    size_t sizes[] = {10000, 65536, 100000, 1 << 20, 3000001};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && !size_mismatches; i++) gcheap_alloc_data(sizes[i]);
+    gcheap_set_sampler(NULL, NULL);
+    if (size_mismatches) UNIT__FAIL("told %zu, GC_size %zu", told_size, real_size);
+}
+
+TEST(small_sizes_are_whole_granules_with_the_extra_byte)
+{
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(0)), 16);
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(4)), 16);     /* "999" */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(15)), 16);
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(16)), 32);    /* 16 + the extra byte */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc(8176)), 8192);     /* a strlist chunk */
+}
+
+static uint64_t bdwgc_total_allocated(void)
+{
+    struct gcheap_stats st;
+    gcheap_stats(&st);
+    return st.total_allocated;
+}
+
+TEST(exact_credit_matches_bdwgc_total_alloc)
+{
+    gcheap_set_sampler(note_size, sample_all);   /* every allocation credited at once */
+    uint64_t mine0 = gcheap_allocated_total(), theirs0 = bdwgc_total_allocated();
+    for (int i = 0; i < 100000; i++) gcheap_alloc_data((size_t)(i % 300));   /* 16..304 B */
+    for (int i = 0; i < 1000; i++) gcheap_alloc((size_t)(400 + i * 7));     /* size classes */
+    uint64_t mine = gcheap_allocated_total() - mine0, theirs = bdwgc_total_allocated() - theirs0;
+    gcheap_set_sampler(NULL, NULL);
+    CHECK_GT_U64(mine, 16000000);
+    /* bdwgc counts a free list's objects when a thread takes the list: a few KiB ahead */
+    CHECK_GE_U64(theirs, mine);
+    CHECK_LT_U64(theirs - mine, mine / 100);
 }
 
 TEST(garbage_is_collected_and_heap_stays_small)
@@ -46,34 +107,48 @@ TEST(garbage_is_collected_and_heap_stays_small)
         s[0] = (char)i;
     }
     gcheap_stats(&after);
-    CHECK(after.collections - before.collections >= 10);
-    CHECK(after.heap_size < (64u << 20));
-    CHECK(after.total_allocated - before.total_allocated >= 200000ull * 1000);
+    CHECK_GE_U64(after.collections - before.collections, 10);
+    CHECK_LT_U64(after.heap_size, 64u << 20);
+    CHECK_GE_U64(after.total_allocated - before.total_allocated, 200000ull * 1000);
 }
 
-static uintptr_t watch_slot;   /* static, but holds only a hidden pointer */
+/* ---- survival at mark end: how the profiler notices frees ------------------------------ */
 
-static __attribute__((noinline)) void watch_a_fresh_object(void)
+static uintptr_t dropped_hidden, kept_hidden;   /* static, but hold only hidden pointers */
+static void *volatile kept_root;                 /* a visible root (volatile: the store stays) */
+static int dropped_survived = -1, kept_survived = -1;
+
+/* A GCEV_MARK_END listener (world stopped): asks about both objects. */
+static void at_mark_end(enum gcevent ev, int thread, void *ctx)
 {
-    void *obj = gcheap_alloc_data(64);
-    watch_slot = gcheap_hide(obj);
-    CHECK_EQ_INT(gcheap_watch_free(&watch_slot, obj), 0);
+    (void)thread; (void)ctx;
+    if (ev != GCEV_MARK_END || !kept_hidden) return;
+    kept_survived = gcheap_survives_unlocked(kept_hidden);
+    dropped_survived = dropped_hidden ? gcheap_survives_unlocked(dropped_hidden) : -1;
 }
 
-static void *read_slot(void *arg) { return (void *)*(uintptr_t *)arg; }
-
-TEST(watched_object_link_is_cleared_when_unreachable)
+static __attribute__((noinline)) void make_two_objects(void)
 {
-    watch_a_fresh_object();
+    kept_root = gcheap_alloc(64);
+    kept_hidden = gcheap_hide(kept_root);
+    dropped_hidden = gcheap_hide(gcheap_alloc_data(64));
+}
+
+TEST(mark_end_sees_the_dropped_object_die_and_the_kept_one_survive)
+{
+    make_two_objects();
     /* Scrub the stack area the helper used, so no stale copy keeps the object. */
     volatile char scrub[4096];
     memset((char *)scrub, 0, sizeof scrub);
-    int cleared = 0;
-    for (int i = 0; i < 5 && !cleared; i++) {
+    int kept_always = 1;
+    for (int i = 0; i < 5 && dropped_survived != 0; i++) {
         gcheap_collect();
-        cleared = gcheap_with_alloc_lock(read_slot, &watch_slot) == NULL;
+        kept_always &= kept_survived == 1;
     }
-    CHECK(cleared);
+    int dropped = dropped_survived;
+    dropped_hidden = kept_hidden = 0;   /* a dead object must not be asked about again */
+    CHECK(kept_always);
+    CHECK_EQ_INT(dropped, 0);
 }
 
 static _Atomic long samples;
@@ -89,11 +164,13 @@ TEST(sampler_fires_once_per_interval_of_bytes)
 {
     atomic_store(&samples, 0);
     gcheap_set_sampler(count_sample, every_kib);
-    for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);   /* 1.28 MB */
+    for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);   /* 10000 x 144 B handed out */
     gcheap_set_sampler(NULL, NULL);
     long n = atomic_load(&samples);
-    /* 1,280,000 / (1024 + up to 127 overshoot) is between 1111 and 1250 */
-    CHECK(n >= 1100 && n <= 1252);
+    /* 1,440,000 / (1024 + up to 143 overshoot) is between 1233 and 1406 */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(128)), 144);
+    CHECK_GE(n, 1220);
+    CHECK_LE(n, 1408);
     for (int i = 0; i < 10000; i++) gcheap_alloc_data(128);
     CHECK_EQ_INT(atomic_load(&samples), n);
 }
@@ -137,9 +214,10 @@ static void thread_checks(void)
     pthread_join(t, NULL);
     int id1 = a[0];
     CHECK_EQ_INT(a[1], a[0]);
-    CHECK(id1 > 0 && b[0] > id1);
+    CHECK_GT(id1, 0);
+    CHECK_GT(b[0], id1);
     CHECK(!gcthreads_alive(id1));          /* unregistered at exit */
-    CHECK(gcthreads_tid(id1) != 0);
+    CHECK_NE_INT(gcthreads_tid(id1), 0);
     CHECK_EQ_INT(gcthreads_self(), 0);     /* main */
     gcheap_collect();                      /* would crash if a dead thread stayed registered */
 }
@@ -157,7 +235,7 @@ TEST(collection_events_reach_listeners_in_order_and_pauses_count)
     uint64_t pauses = gcevents_pause_count();
     seen_n = 0;
     gcheap_collect();
-    CHECK(seen_n >= 6);
+    CHECK_GE(seen_n, 6);
     CHECK_EQ_INT(seen[0], GCEV_START);
     CHECK_EQ_INT(seen[seen_n - 1], GCEV_END);
     int stop = -1, start = -1;
@@ -165,19 +243,24 @@ TEST(collection_events_reach_listeners_in_order_and_pauses_count)
         if (seen[i] == GCEV_PRE_STOP_WORLD) stop = i;
         if (seen[i] == GCEV_POST_START_WORLD) start = i;
     }
-    CHECK(stop > 0 && start > stop);
-    CHECK(gcevents_pause_count() > pauses);
-    CHECK(gcevents_pause_max_ns() > 0);
+    CHECK_GT(stop, 0);
+    CHECK_GT(start, stop);
+    CHECK_GT_U64(gcevents_pause_count(), pauses);
+    CHECK_GT_U64(gcevents_pause_max_ns(), 0);
 }
 
 int main(void)
 {
     gcheap_init();
     gcevents_add_listener(record_event, NULL);
+    gcevents_add_listener(at_mark_end, NULL);
     RUN(alloc_returns_zeroed_pointer_memory);
     RUN(allocated_total_counts_every_threads_bytes_within_an_interval);
     RUN(garbage_is_collected_and_heap_stays_small);
-    RUN(watched_object_link_is_cleared_when_unreachable);
+    RUN(mark_end_sees_the_dropped_object_die_and_the_kept_one_survive);
+    RUN(sampled_size_is_gc_size_for_every_request_up_to_8k);
+    RUN(small_sizes_are_whole_granules_with_the_extra_byte);
+    RUN(exact_credit_matches_bdwgc_total_alloc);
     RUN(sampler_fires_once_per_interval_of_bytes);
     RUN(rate_resets_do_not_force_samples);
     RUN(threads_register_once_get_dense_ids_and_unregister_at_exit);

@@ -129,8 +129,8 @@ enum { RATE = 524288 };
 static void make_records(struct heapsample rec[2])
 {
     capture_stacks();
-    rec[0] = (struct heapsample){small_stack, DEPTH, 16, 1000, 600};
-    rec[1] = (struct heapsample){big_stack, DEPTH, 1 << 20, 3000, 1};
+    rec[0] = (struct heapsample){small_stack, DEPTH, 16, 1000, 600, NULL, NULL};
+    rec[1] = (struct heapsample){big_stack, DEPTH, 1 << 20, 3000, 1, NULL, NULL};
 }
 
 /* What pprof should show for count sampled objects of size bytes: Go truncates. */
@@ -184,7 +184,7 @@ TEST(output_is_gzip_and_empty_profile_parses)
 {
     struct buf b = BUF_INIT;
     CHECK_EQ_INT(pprof_write_heap(&b, NULL, 0, &heap_opts), 0);
-    CHECK(b.len > 18);
+    CHECK_GT(b.len, 18);
     CHECK_EQ_INT((unsigned char)b.data[0], 0x1f);
     CHECK_EQ_INT((unsigned char)b.data[1], 0x8b);
     CHECK_EQ_INT(write_file("empty.pb.gz", &b), 0);
@@ -192,8 +192,8 @@ TEST(output_is_gzip_and_empty_profile_parses)
     int st;
     char *out = pprof_run("-raw empty.pb.gz", &st);
     if (st != 0) UNIT__FAIL("pprof exited %d: %s", st, out);
-    CHECK(strstr(out, "alloc_objects/count alloc_space/bytes inuse_objects/count "
-                      "inuse_space/bytes") != NULL);
+    CHECK_CONTAINS(out, "alloc_objects/count alloc_space/bytes inuse_objects/count "
+                        "inuse_space/bytes");
     free(out);
 }
 
@@ -205,19 +205,19 @@ TEST(heap_profile_parses_with_go_sample_types_names_and_mapping)
     int st;
     char *out = pprof_run("-raw heap.pb.gz", &st);
     if (st != 0) UNIT__FAIL("pprof exited %d: %s", st, out);
-    CHECK(strstr(out, "PeriodType: space bytes\nPeriod: 524288\n") != NULL);
-    CHECK(strstr(out, "\nalloc_objects/count alloc_space/bytes inuse_objects/count "
-                      "inuse_space/bytes\n") != NULL);
-    CHECK(strstr(out, "[dflt]") == NULL);
-    CHECK(strstr(out, "bytes:[16]") != NULL);
-    CHECK(strstr(out, "bytes:[1048576]") != NULL);
+    CHECK_CONTAINS(out, "PeriodType: space bytes\nPeriod: 524288\n");
+    CHECK_CONTAINS(out, "\nalloc_objects/count alloc_space/bytes inuse_objects/count "
+                        "inuse_space/bytes\n");
+    CHECK_NOT_CONTAINS(out, "[dflt]");
+    CHECK_CONTAINS(out, "bytes:[16]");
+    CHECK_CONTAINS(out, "bytes:[1048576]");
     const char *fns[] = {"make_small_objects", "make_big_objects", "handle_request",
                          "capture_stacks"};
     for (int i = 0; i < 4; i++)
         if (!strstr(out, fns[i])) UNIT__FAIL("%s missing from:\n%s", fns[i], out);
-    CHECK(strstr(out, "test_pprof.c:") != NULL);
-    CHECK(strstr(out, "[FN][FL][LN][IN]") != NULL);     /* mapping 1 needs no symbolizer */
-    CHECK(strstr(out, "Main binary filename not available") == NULL);
+    CHECK_CONTAINS(out, "test_pprof.c:");
+    CHECK_CONTAINS(out, "[FN][FL][LN][IN]");     /* mapping 1 needs no symbolizer */
+    CHECK_NOT_CONTAINS(out, "Main binary filename not available");
     free(out);
 }
 
@@ -258,13 +258,13 @@ TEST(allocs_profile_defaults_to_alloc_space_and_carries_duration)
     int st;
     char *out = pprof_run("-raw allocs.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
-    CHECK(strstr(out, "alloc_space/bytes[dflt]") != NULL);
-    CHECK(strstr(out, "Duration: 30s") != NULL);
+    CHECK_CONTAINS(out, "alloc_space/bytes[dflt]");
+    CHECK_CONTAINS(out, "Duration: 30s");
     free(out);
     out = pprof_run("-top -nodecount=20 allocs.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
-    CHECK(strstr(out, "Type: alloc_space") != NULL);
-    CHECK(strstr(out, "make_big_objects") != NULL);
+    CHECK_CONTAINS(out, "Type: alloc_space");
+    CHECK_CONTAINS(out, "make_big_objects");
     free(out);
 }
 
@@ -276,7 +276,7 @@ TEST(top_by_sample_index_ranks_our_functions)
     int st;
     char *out = pprof_run("-top -nodefraction=0 heap.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
-    CHECK(strstr(out, "Type: inuse_space") != NULL);     /* heap: no default, the last type */
+    CHECK_CONTAINS(out, "Type: inuse_space");     /* heap: no default, the last type */
     free(out);
     /* objects: 32.8M small vs 3.4K big; space: 0.5 GB small vs 3.6 GB big */
     const char *order[][3] = {{"alloc_objects", "make_small_objects", "make_big_objects"},
@@ -302,7 +302,7 @@ TEST(list_shows_the_source_line_from_any_directory)
     char *out = pprof_run("-sample_index=alloc_space -list 'make_small_objects' heap.pb.gz", &st);
     if (st != 0 || !strstr(out, "SMALL_ALLOCATION_SITE"))
         UNIT__FAIL("status %d, no source line in:\n%s", st, out);
-    CHECK(strstr(out, "ROUTINE ======================== make_small_objects") != NULL);
+    CHECK_CONTAINS(out, "ROUTINE ======================== make_small_objects");
     free(out);
 }
 
@@ -313,11 +313,11 @@ TEST(legacy_text_gives_the_same_totals_as_the_protobuf)
     struct buf b = BUF_INIT;
     CHECK_EQ_INT(pprof_write_heap_text(&b, rec, 2, &heap_opts, "# bdwgc heap_size 123\n"), 0);
     const char *header = "heap profile: 601: 1058176 [4000: 3145744000] @ heap/1048576\n";
-    CHECK(strncmp(b.data, header, strlen(header)) == 0);
+    CHECK_PREFIX(b.data, header);
     const char *first = "1: 1048576 [3000: 3145728000] @ 0x";  /* most raw bytes in use first */
-    CHECK(strncmp(b.data + strlen(header), first, strlen(first)) == 0);
-    CHECK(strstr(b.data, "\tmake_small_objects+0x") != NULL);
-    CHECK(strstr(b.data, "# bdwgc heap_size 123\n") != NULL);
+    CHECK_PREFIX(b.data + strlen(header), first);
+    CHECK_CONTAINS(b.data, "\tmake_small_objects+0x");
+    CHECK_CONTAINS(b.data, "# bdwgc heap_size 123\n");
     CHECK_EQ_INT(write_file("heap.txt", &b), 0);
     buf_free(&b);
     CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
@@ -347,7 +347,7 @@ TEST(legacy_text_with_nothing_freed_still_reads_as_four_columns)
     long long tot[4];
     char *out = pprof_run("-raw live.txt", &st);
     CHECK_EQ_INT(st, 0);
-    CHECK(strstr(out, "alloc_objects/count alloc_space/bytes inuse_objects/count") != NULL);
+    CHECK_CONTAINS(out, "alloc_objects/count alloc_space/bytes inuse_objects/count");
     CHECK_EQ_INT(raw_totals(out, tot), 2);
     free(out);
     CHECK_EQ_INT(tot[0], tot[2]);
@@ -358,15 +358,42 @@ TEST(records_with_no_allocations_are_left_out)
 {
     struct heapsample rec[3];
     make_records(rec);
-    rec[2] = (struct heapsample){small_stack, DEPTH, 32, 0, 0};
+    rec[2] = (struct heapsample){small_stack, DEPTH, 32, 0, 0, NULL, NULL};
     CHECK_EQ_INT(write_profile("skip.pb.gz", rec, 3, &heap_opts), 0);
     int st;
     long long tot[4];
     char *out = pprof_run("-raw skip.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
     CHECK_EQ_INT(raw_totals(out, tot), 2);
-    CHECK(strstr(out, "bytes:[32]") == NULL);
+    CHECK_NOT_CONTAINS(out, "bytes:[32]");
     free(out);
+}
+
+/* Two records of one stack and size that differ in their route label, and one without:
+ * -tags lists both values, -tagfocus keeps one route's bytes only. */
+TEST(string_labels_reach_tags_and_tagfocus)
+{
+    struct heapsample rec[3];
+    struct pprof_heap_opts o = heap_opts;
+    o.rate = 1;
+    make_records(rec);
+    rec[0].label_key = rec[1].label_key = "route";
+    rec[0].label_value = "/small";
+    rec[1].label_value = "/big";
+    rec[2] = (struct heapsample){small_stack, DEPTH, 16, 7, 7, NULL, NULL};
+    CHECK_EQ_INT(write_profile("labels.pb.gz", rec, 3, &o), 0);
+    int st;
+    char *out = pprof_run("-tags labels.pb.gz", &st);
+    if (st != 0 || !strstr(out, "route:") || !strstr(out, "/small") || !strstr(out, "/big"))
+        UNIT__FAIL("status %d, no route tags in:\n%s", st, out);
+    free(out);
+    long long tot[4];
+    CHECK_EQ_INT(raw_totals_of("-tagfocus=route=/small labels.pb.gz", tot), 1);
+    CHECK_EQ_INT(tot[3], 600 * 16);
+    CHECK_EQ_INT(raw_totals_of("-tagfocus=route=/big labels.pb.gz", tot), 1);
+    CHECK_EQ_INT(tot[3], 1 << 20);
+    CHECK_EQ_INT(raw_totals_of("labels.pb.gz", tot), 3);
+    CHECK_EQ_INT(tot[3], 607 * 16 + (1 << 20));
 }
 
 int main(void)
@@ -384,6 +411,7 @@ int main(void)
     RUN(legacy_text_gives_the_same_totals_as_the_protobuf);
     RUN(legacy_text_with_nothing_freed_still_reads_as_four_columns);
     RUN(records_with_no_allocations_are_left_out);
+    RUN(string_labels_reach_tags_and_tagfocus);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (getenv("TEST_PPROF_KEEP")) fprintf(stderr, "profiles kept in %s\n", tmpdir);   /* to inspect */

@@ -32,7 +32,7 @@ TEST(fill_numbers_makes_n_strings_in_order_across_chunks)
         snprintf(want, sizeof want, "%ld", i);
         CHECK_EQ_STR(strlist_at(&l, (size_t)i), want);
     }
-    CHECK(strlist_at(&l, (size_t)n) == NULL);
+    CHECK_NULL(strlist_at(&l, (size_t)n));
     /* bytes = digits + NUL per string */
     size_t bytes = 0;
     for (long i = 0; i < n; i++) { snprintf(want, sizeof want, "%ld", i); bytes += strlen(want) + 1; }
@@ -49,7 +49,8 @@ TEST(splice_moves_everything_and_empties_source)
     CHECK_EQ_INT(a.count, 10 + STRLIST_CHUNK + 1);
     CHECK_EQ_INT(a.bytes, bytes);
     CHECK_EQ_INT(b.count, 0);
-    CHECK(b.head == NULL && b.tail == NULL);
+    CHECK_NULL(b.head);
+    CHECK_NULL(b.tail);
     CHECK_EQ_STR(strlist_at(&a, 9), "9");
     CHECK_EQ_STR(strlist_at(&a, 10), "0");
     strlist_splice(&a, &b);                 /* splicing an empty list is a no-op */

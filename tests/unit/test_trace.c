@@ -191,7 +191,7 @@ TEST(wire_empty_window_parses)
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[128];
     CHECK_EQ_INT(tracewire_write(&out, &win, NULL, 0), 0);
-    CHECK(memcmp(out.data, "go 1.19 trace\0\0\0", 16) == 0);
+    CHECK_EQ_MEM(out.data, "go 1.19 trace\0\0\0", 16);
     save(&out, "wire-empty.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
     CHECK_EQ_INT(count(d.data, " ProcStart "), 1);
@@ -288,19 +288,19 @@ TEST(trace_records_requests_and_collections_from_threads)
     CHECK_EQ_INT(dropped, 0);
     save(&out, "recorder.trace", main_trace, sizeof main_trace);
     CHECK_EQ_INT(dump(main_trace, &d), 0);
-    CHECK(gcs >= DEDICATED + REQUESTS / ASSIST_EVERY);
+    CHECK_GE_U64(gcs, DEDICATED + REQUESTS / ASSIST_EVERY);
     CHECK_EQ_INT(count(d.data, " GCStart "), gcs);
     CHECK_EQ_INT(count(d.data, " GCDone "), gcs);
     CHECK_EQ_INT(count(d.data, " GCSTWStart "), gcs);
     CHECK_EQ_INT(count(d.data, " GCSTWDone "), gcs);
-    CHECK(count(d.data, " GCMarkAssistStart ") >= REQUESTS / ASSIST_EVERY);
-    CHECK(count(d.data, "label=GC (dedicated)") >= DEDICATED);
+    CHECK_GE(count(d.data, " GCMarkAssistStart "), REQUESTS / ASSIST_EVERY);
+    CHECK_GE(count(d.data, "label=GC (dedicated)"), DEDICATED);
     CHECK_EQ_INT(count(d.data, " UserTaskCreate "), WORKERS * REQUESTS);
     CHECK_EQ_INT(count(d.data, " UserTaskEnd "), WORKERS * REQUESTS);
     CHECK_EQ_INT(count(d.data, "name=" LEAKER), WORKERS * REQUESTS / 2);
     CHECK_EQ_INT(count(d.data, "name=" NOLEAKER), WORKERS * REQUESTS / 2);
-    CHECK(count(d.data, "message=500") > 0);
-    CHECK(count(d.data, " HeapGoal ") >= 1 + (int)gcs);
+    CHECK_GT(count(d.data, "message=500"), 0);
+    CHECK_GE(count(d.data, " HeapGoal "), 1 + (int)gcs);
     buf_free(&out);
     buf_free(&d);
 }
@@ -317,11 +317,11 @@ TEST(trace_tiny_buffer_drops_events_and_still_parses)
     char path[128];
     save(&out, "tiny.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
-    CHECK(dropped > 0);
+    CHECK_GT_U64(dropped, 0);
     char msg[64];
     snprintf(msg, sizeof msg, "category=dropped events message=%llu", (unsigned long long)dropped);
     CHECK_EQ_INT(count(d.data, msg), 1);
-    CHECK(count(d.data, " UserTaskCreate ") < WORKERS * REQUESTS);
+    CHECK_LT(count(d.data, " UserTaskCreate "), WORKERS * REQUESTS);
     buf_free(&out);
     buf_free(&d);
 }
@@ -499,9 +499,9 @@ TEST(trace_opens_in_go_tool_trace_web_ui)
 {
     CHECK(main_trace[0]);
     int port = free_port();
-    CHECK(port > 0);
+    CHECK_GT(port, 0);
     pid_t pid = start_viewer(main_trace, port);
-    CHECK(pid > 0);
+    CHECK_GT(pid, 0);
     struct buf b = BUF_INIT;
     int up = 0;
     for (int i = 0; i < 150 && !up; i++) {
@@ -523,9 +523,9 @@ TEST(trace_opens_in_go_tool_trace_web_ui)
     CHECK(up);
     CHECK(alive);
     CHECK_EQ_INT(js, 200);
-    CHECK(gc_slices >= DEDICATED + REQUESTS / ASSIST_EVERY);
-    CHECK(leaker_js > 0);
-    CHECK(noleaker_js > 0);
+    CHECK_GE(gc_slices, DEDICATED + REQUESTS / ASSIST_EVERY);
+    CHECK_GT(leaker_js, 0);
+    CHECK_GT(noleaker_js, 0);
     CHECK_EQ_INT(gr, 200);
     CHECK_EQ_INT(gr_routes, 2);
     CHECK_EQ_INT(ut, 200);

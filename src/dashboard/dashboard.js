@@ -1,0 +1,249 @@
+// dashboard.js: memdemo's /debug/gc page. Polls /debug/gc/feed (a long poll: the server
+// answers when its next one-per-second sample is taken), keeps the last KEEP_SECONDS of
+// samples and pauses, and draws seven uPlot charts. Exposes what it drew for tests:
+// each chart's <section data-points>, <body data-errors> (uncaught errors) and
+// <body data-heap-changes> (samples whose heap-in-use figure differed from the one
+// before). Embedded in the binary with the page (src/assets.c).
+"use strict";
+
+(function () {
+  const KEEP_SECONDS = 300;
+  const PAUSE_BETWEEN_POLLS_MS = 250;   // the server paces the polls; this only spaces them
+  const RETRY_MS = 2000;
+  const COLORS = ["#2a6fdb", "#e8590c", "#2f9e44", "#9c36b5", "#c92a2a", "#0b7285", "#5c940d", "#862e9c", "#495057"];
+
+  let errors = 0;
+  function countError(what) {
+    errors++;
+    document.body.dataset.errors = String(errors);
+    setStatus("error: " + what, true);
+  }
+  window.addEventListener("error", (e) => countError(e.message || "script error"));
+  window.addEventListener("unhandledrejection", (e) => countError(String(e.reason)));
+
+  function setStatus(text, bad) {
+    const s = document.getElementById("status");
+    s.textContent = text;
+    s.className = bad ? "bad" : "";
+  }
+
+  // ---- number formatting --------------------------------------------------------
+  function fmtBytes(v) {
+    if (v == null) return "-";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return (i === 0 ? v.toFixed(0) : v.toFixed(Math.abs(v) < 10 ? 2 : 1)) + " " + units[i];
+  }
+  function fmtCount(v) {
+    if (v == null) return "-";
+    const a = Math.abs(v);
+    if (a >= 1e9) return (v / 1e9).toFixed(2) + " G";
+    if (a >= 1e6) return (v / 1e6).toFixed(2) + " M";
+    if (a >= 1e4) return (v / 1e3).toFixed(1) + " k";
+    return a >= 100 || v === Math.round(v) ? v.toFixed(0) : v.toFixed(1);
+  }
+  const fmtRate = (v) => (v == null ? "-" : fmtBytes(v) + "/s");
+  const fmtMs = (v) => (v == null ? "-" : v < 1 ? v.toFixed(3) + " ms" : v.toFixed(1) + " ms");
+  const fmtPct = (v) => (v == null ? "-" : v.toFixed(v < 1 ? 2 : 1) + " %");
+  // Axis ticks: fewer digits than the legend's figures.
+  function tickBytes(v) {
+    const units = ["B", "K", "M", "G", "T"];
+    let i = 0;
+    while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return (Math.abs(v) < 10 && i > 0 ? v.toFixed(1) : v.toFixed(0)) + units[i];
+  }
+  const tickRate = (v) => tickBytes(v) + "/s";
+  const tickCount = (v) => (Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(1) + "M" : Math.abs(v) >= 1e3 ? (v / 1e3).toFixed(0) + "k" : String(+v.toFixed(2)));
+  const tickMs = (v) => (v >= 1000 ? String(+(v / 1000).toFixed(2)) + "s" : String(+v.toFixed(3)) + "ms");
+  const tickPct = (v) => String(+v.toFixed(2)) + "%";
+  const axisOf = (fmt) => (u, vals) => vals.map(fmt);
+
+  // ---- data kept ------------------------------------------------------------------
+  let since = 0;          // newest sample number received
+  let routes = [];        // the feed's route names, index-aligned with sample.requests
+  const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], leaker: [], rss: [], req: [], pt: [], pv: [] };
+  let heapChanges = 0;
+
+  function reset() {
+    since = 0;
+    for (const k in d) d[k].length = 0;
+  }
+
+  function ingest(feed) {
+    routes = feed.routes;
+    for (const s of feed.samples) {
+      const n = d.inuse.length;
+      if (n && s.heap_inuse !== d.inuse[n - 1]) heapChanges++;
+      d.t.push(s.t);
+      d.inuse.push(s.heap_inuse);
+      d.sys.push(s.heap_sys);
+      d.next.push(s.next_gc);
+      d.alloc.push(s.alloc_rate);
+      d.gcs.push(s.gc_rate);
+      d.frac.push(s.gc_fraction == null ? null : s.gc_fraction * 100);
+      d.leaker.push(s.leaker_strings);
+      d.rss.push(s.rss >= 0 ? s.rss : null);
+      d.req.push(s.requests);
+    }
+    for (const p of feed.pauses) { d.pt.push(p[0]); d.pv.push(p[1] * 1000); }
+    since = feed.newest;
+    const cut = d.t.length ? d.t[d.t.length - 1] - KEEP_SECONDS : 0;
+    let drop = 0;
+    while (drop < d.t.length && d.t[drop] < cut) drop++;
+    for (const k of ["t", "inuse", "sys", "next", "alloc", "gcs", "frac", "leaker", "rss", "req"]) d[k].splice(0, drop);
+    let pdrop = 0;
+    while (pdrop < d.pt.length && d.pt[pdrop] < cut) pdrop++;
+    d.pt.splice(0, pdrop);
+    d.pv.splice(0, pdrop);
+    document.body.dataset.heapChanges = String(heapChanges);
+  }
+
+  // ---- charts ---------------------------------------------------------------------
+  const timeRange = () => (d.t.length ? [d.t[0], Math.max(d.t[d.t.length - 1], d.t[0] + 10)] : [0, 1]);
+
+  function line(label, color, fmt, extra) {
+    return Object.assign({ label: label, stroke: color, width: 1.5, points: { show: false }, value: (u, v) => fmt(v) },
+                         extra || {});
+  }
+
+  // Each chart: series (after x), y axes, and its data from `d`.
+  const charts = {
+    heap: {
+      series: () => [line("in use", COLORS[0], fmtBytes, { fill: "rgba(42,111,219,0.08)" }),
+                     line("heap size", "#495057", fmtBytes),
+                     line("next collection (est.)", COLORS[1], fmtBytes, { dash: [5, 4] })],
+      axes: [{ values: axisOf(tickBytes), size: 50 }],
+      data: () => [d.t, d.inuse, d.sys, d.next],
+    },
+    alloc: {
+      series: () => [line("allocated", COLORS[2], fmtRate, { fill: "rgba(47,158,68,0.08)" })],
+      axes: [{ values: axisOf(tickRate), size: 60 }],
+      data: () => [d.t, d.alloc],
+    },
+    pauses: {
+      series: () => [line("pause", COLORS[4], fmtMs, { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } })],
+      axes: [{ values: axisOf(tickMs), size: 55 }],
+      data: () => [d.pt, d.pv],
+      xRange: true,
+    },
+    gc: {
+      series: () => [line("collections/s", COLORS[3], fmtCount),
+                     line("time stopped", COLORS[1], fmtPct, { scale: "pct" })],
+      axes: [{ values: axisOf(tickCount), size: 45 },
+             { scale: "pct", side: 1, values: axisOf(tickPct), size: 45, grid: { show: false } }],
+      scales: { pct: { range: (u, min, max) => [0, Math.max(max, 1)] } },
+      data: () => [d.t, d.gcs, d.frac],
+    },
+    leaker: {
+      series: () => [line("strings", COLORS[5], fmtCount)],
+      axes: [{ values: axisOf(tickCount), size: 50 }],
+      data: () => [d.t, d.leaker],
+    },
+    requests: {
+      series: () => shownRoutes().map((r, i) => line(routes[r], COLORS[i % COLORS.length], fmtCount)),
+      axes: [{ values: axisOf(tickCount), size: 50 }],
+      data: () => [d.t].concat(shownRoutes().map((r) => d.req.map((row) => (row ? row[r] : null)))),
+    },
+    rss: {
+      series: () => [line("RSS", COLORS[6], fmtBytes, { fill: "rgba(92,148,13,0.08)" })],
+      axes: [{ values: axisOf(tickBytes), size: 50 }],
+      data: () => [d.t, d.rss],
+    },
+  };
+
+  // Routes with a request in the samples kept, so the legend stays short.
+  function shownRoutes() {
+    const shown = [];
+    for (let r = 0; r < routes.length; r++)
+      if (d.req.some((row) => row && row[r] > 0)) shown.push(r);
+    return shown;
+  }
+
+  function plotSize(el) {
+    return { width: Math.max(280, el.clientWidth), height: 160 };
+  }
+
+  function makePlot(id, c) {
+    const el = document.querySelector("#" + id + " .plot");
+    const opts = Object.assign(plotSize(el), {
+      series: [{}].concat(c.series()),
+      scales: Object.assign({ x: c.xRange ? { time: true, range: () => timeRange() } : { time: true } }, c.scales || {}),
+      axes: [{}].concat(c.axes.map((a) => Object.assign({ space: 22 }, a))),   // y ticks every 22 px or more
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+    });
+    el.textContent = "";
+    c.key = JSON.stringify(opts.series.map((s) => s.label || ""));
+    c.plot = new uPlot(opts, c.data(), el);
+  }
+
+  function countPoints(data) {
+    let n = 0;
+    for (let i = 0; i < data[0].length; i++)
+      if (data.slice(1).some((col) => col[i] != null)) n++;
+    return n;
+  }
+
+  function draw() {
+    for (const id in charts) {
+      const c = charts[id];
+      const key = JSON.stringify([""].concat(c.series().map((s) => s.label)));
+      if (!c.plot || c.key !== key) makePlot(id, c);   // the routes shown changed
+      else c.plot.setData(c.data());
+      const n = c.plot.data[0].length;
+      if (n && c.plot.cursor.idx == null) c.plot.setLegend({ idx: n - 1 });   // not hovered: latest values
+      document.getElementById(id).dataset.points = String(countPoints(c.data()));
+    }
+    showFigures();
+  }
+
+  function showFigures() {
+    const n = d.t.length - 1;
+    if (n < 0) return;
+    const parts = [
+      ["heap in use", fmtBytes(d.inuse[n])], ["of", fmtBytes(d.sys[n])],
+      ["next collection at about", fmtBytes(d.next[n])], ["allocating", fmtRate(d.alloc[n])],
+      ["collections/s", fmtCount(d.gcs[n])], ["leaker", fmtCount(d.leaker[n]) + " strings"], ["RSS", fmtBytes(d.rss[n])],
+    ];
+    const f = document.getElementById("figures");
+    f.textContent = "";
+    for (const [k, v] of parts) {
+      f.append(k + " ");
+      const b = document.createElement("b");
+      b.textContent = v;
+      f.append(b, "   ");
+    }
+    document.body.dataset.heap = String(d.inuse[n]);
+  }
+
+  window.addEventListener("resize", () => {
+    for (const id in charts) {
+      const c = charts[id];
+      if (c.plot) c.plot.setSize(plotSize(document.querySelector("#" + id + " .plot")));
+    }
+  });
+
+  // ---- polling --------------------------------------------------------------------
+  async function poll() {
+    let wait = PAUSE_BETWEEN_POLLS_MS;
+    try {
+      const r = await fetch("/debug/gc/feed?since=" + since, { cache: "no-store" });
+      if (r.status === 400 && since > 0) {   // the server restarted: its numbers began again
+        reset();
+        setStatus("server restarted: starting over");
+      } else if (!r.ok) {
+        throw new Error("feed answered HTTP " + r.status);
+      } else {
+        ingest(await r.json());
+        draw();
+        setStatus("live: " + d.t.length + " samples, " + d.pt.length + " pauses (last " + KEEP_SECONDS / 60 + " min)");
+      }
+    } catch (e) {
+      setStatus("no answer from memdemo (" + e.message + "); retrying", true);
+      wait = RETRY_MS;
+    }
+    setTimeout(poll, wait);
+  }
+  poll();
+})();

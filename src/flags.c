@@ -18,6 +18,7 @@
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/handlers.h"
+#include "src/conns.h"
 #include "src/server.h"
 
 /* One worker per CPU, within the server's limit. */
@@ -27,9 +28,12 @@ static int64_t cpus(void)
     return n < 1 ? 1 : n > SERVER_MAX_THREADS ? SERVER_MAX_THREADS : n;
 }
 
+#define DAY_NS (INT64_C(86400) * CONNS_SECOND)
+
 /* X(name, field, kind, default, minimum, maximum, help). kind: INT, STR (ignores the
- * range), BYTES (an integer with an optional B, KiB, MiB, GiB or TiB suffix, as Go's
- * GOMEMLIMIT) or GOGC (an integer or "off", as Go's GOGC; off is GCPACER_GOGC_OFF). */
+ * range), DUR (a Go duration such as "10s", "1m30s" or "500ms", kept in ns), BYTES (an
+ * integer with an optional B, KiB, MiB, GiB or TiB suffix, as Go's GOMEMLIMIT) or GOGC
+ * (an integer or "off", as Go's GOGC; off is GCPACER_GOGC_OFF). */
 #define FLAG_TABLE(X)                                                                          \
     X("repetitions", repetitions, INT, HANDLERS_DEFAULT_REPETITIONS, 0, HANDLERS_MAX_REPETITIONS, \
       "strings each /leaker and /noleaker request makes")                                      \
@@ -57,13 +61,65 @@ static int64_t cpus(void)
       "\tpast 7/8 of it gets 503 and keeps nothing; the rest is reserve for everything\n"     \
       "\telse; 0: none; unset, half of the machine's (or the cgroup's) memory")                 \
     X("gcinitheap", gcinitheap, INT, GCHEAP_DEFAULT_INITIAL_HEAP, 0, INT64_C(1) << 36,         \
-      "bytes of GC heap to reserve at start (0: bdwgc's default)")
+      "bytes of GC heap to reserve at start (0: bdwgc's default)")                            \
+    X("max-conns", max_conns, INT, CONNS_DEFAULT_MAX, 1, 1000000,                             \
+      "connections open at once; past it new ones get 503 with Retry-After")                  \
+    X("max-conns-per-ip", max_conns_per_ip, INT, CONNS_DEFAULT_MAX_PER_ADDR, 0, 1000000,      \
+      "connections open at once from one client address (0: no limit); past it 503")          \
+    X("read-header-timeout", read_header_timeout, DUR, CONNS_DEFAULT_HEADER_NS, 0, DAY_NS,    \
+      "time to read a request's line and headers, from its start (Go's\n"                     \
+      "\tReadHeaderTimeout; not extended by each byte; 0: none)")                              \
+    X("read-timeout", read_timeout, DUR, CONNS_DEFAULT_READ_NS, 0, DAY_NS,                    \
+      "time to read a whole request, body included, from its start (Go's ReadTimeout; 0: none)") \
+    X("write-timeout", write_timeout, DUR, CONNS_DEFAULT_WRITE_NS, 0, DAY_NS,                 \
+      "time to answer a request once it is read (Go's WriteTimeout); a trace or delta\n"      \
+      "\twindow's own seconds do not count: its clock starts when the window ends (0: none)")  \
+    X("idle-timeout", idle_timeout, DUR, CONNS_DEFAULT_IDLE_NS, 0, DAY_NS,                    \
+      "time a keep-alive connection may wait for its next request (Go's IdleTimeout; 0: none)")
 
 static void flags_defaults(struct flags *f)
 {
 #define X(n, field, kind, dflt, lo, hi, h) f->field = dflt;
     FLAG_TABLE(X)
 #undef X
+}
+
+/* Appends v / unit as a decimal with no trailing zeros ("1.5"). */
+static int put_fraction(char *out, size_t n, uint64_t v, uint64_t unit)
+{
+    int len = snprintf(out, n, "%llu", (unsigned long long)(v / unit));
+    uint64_t rest = v % unit;
+    if (rest && len > 0 && (size_t)len < n) {
+        out[len++] = '.';
+        for (uint64_t u = unit / 10; rest && u && (size_t)len + 1 < n; u /= 10) {
+            out[len++] = (char)('0' + rest / u);
+            rest %= u;
+        }
+        out[len] = '\0';
+    }
+    return len;
+}
+
+/* Writes ns the way Go's time.Duration prints: "0s", "500ms", "10s", "1m15s", "2m0s". */
+static void format_duration(int64_t ns, char *out, size_t n)
+{
+    uint64_t v = (uint64_t)ns, s = UINT64_C(1000000000);
+    if (v == 0) { snprintf(out, n, "0s"); return; }
+    const char *unit = "ns";
+    uint64_t scale = 1;
+    if (v >= s) {
+        uint64_t h = v / (3600 * s), m = v / (60 * s) % 60;
+        int len = 0;
+        if (h) len += snprintf(out + len, n - (size_t)len, "%lluh", (unsigned long long)h);
+        if (h || m) len += snprintf(out + len, n - (size_t)len, "%llum", (unsigned long long)m);
+        len += put_fraction(out + len, n - (size_t)len, v % (60 * s), s);
+        snprintf(out + len, n - (size_t)len, "s");
+        return;
+    }
+    if (v >= 1000000) { unit = "ms"; scale = 1000000; }
+    else if (v >= 1000) { unit = "\xc2\xb5s"; scale = 1000; }
+    int len = put_fraction(out, n, v, scale);
+    snprintf(out + len, n - (size_t)len, "%s", unit);
 }
 
 static void usage(FILE *out)
@@ -79,6 +135,8 @@ static void usage(FILE *out)
 #define GOGC_USAGE(name, help, v)                                                  \
     if ((v) == GCPACER_GOGC_OFF) fprintf(out, "  -%s N|off\n\t%s (default off)\n", name, help); \
     else fprintf(out, "  -%s N|off\n\t%s (default %lld)\n", name, help, (long long)(v));
+#define DUR_USAGE(name, help, v) { char dur[32]; format_duration(v, dur, sizeof dur); \
+                                   fprintf(out, "  -%s duration\n\t%s (default %s)\n", name, help, dur); }
 #define X(n, field, kind, dflt, lo, hi, h) kind##_USAGE(n, h, d.field);
     FLAG_TABLE(X)
 #undef X
@@ -86,6 +144,7 @@ static void usage(FILE *out)
 #undef BYTES_USAGE
 #undef STR_USAGE
 #undef GOGC_USAGE
+#undef DUR_USAGE
     fprintf(out, "  -h, -help\n\tprint this help and exit\n");
 }
 
@@ -95,6 +154,42 @@ static void die_usage(const char *fmt, const char *a)
     fputc('\n', stderr);
     usage(stderr);
     exit(2);
+}
+
+/* A Go duration: "0", or one or more <decimal><unit> with unit ns, us, \xc2\xb5s, ms, s,
+ * m or h ("1m30s", "1.5s", "250ms"). No sign, no spaces. Returns 0 or -1. */
+static int parse_duration(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    static const struct { const char *name; int64_t ns; } units[] = {
+        {"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"ms", 1000000}, {"s", INT64_C(1000000000)},
+        {"m", INT64_C(60000000000)}, {"h", INT64_C(3600000000000)},
+    };
+    if (strcmp(s, "0") == 0) { *out = 0; return lo <= 0 ? 0 : -1; }
+    long double total = 0;
+    if (!*s) return -1;
+    while (*s) {
+        const char *start = s;
+        long double v = 0, scale = 1;
+        while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
+        int digits = s > start;
+        if (*s == '.') {
+            s++;
+            while (*s >= '0' && *s <= '9') { scale /= 10; v += scale * (*s++ - '0'); digits = 1; }
+        }
+        if (!digits) return -1;
+        size_t best = 0, u = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t len = strlen(units[i].name);
+            if (strncmp(s, units[i].name, len) == 0 && len > best) { best = len; u = i; }
+        }
+        if (!best) return -1;
+        s += best;
+        total += v * (long double)units[u].ns;
+        if (total > (long double)hi) return -1;
+    }
+    if (total < (long double)lo) return -1;
+    *out = (int64_t)(total + 0.5L);
+    return 0;
 }
 
 static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -160,6 +255,11 @@ static int set_flag(struct flags *f, const char *name, const char *value, char *
         return -1;                                                               \
     }
 #define STR_SET(field, lo, hi) f->field = value;
+#define DUR_SET(field, lo, hi)                                                   \
+    if (parse_duration(value, lo, hi, &f->field) < 0) {                          \
+        snprintf(why, why_n, "must be a duration such as 10s, 1m30s or 500ms, at most 24h"); \
+        return -1;                                                               \
+    }
 #define X(n, field, kind, dflt, lo, hi, h) if (strcmp(name, n) == 0) { kind##_SET(field, lo, hi) return 0; }
     FLAG_TABLE(X)
 #undef X
@@ -167,6 +267,7 @@ static int set_flag(struct flags *f, const char *name, const char *value, char *
 #undef BYTES_SET
 #undef GOGC_SET
 #undef STR_SET
+#undef DUR_SET
     return 0;
 }
 
@@ -222,6 +323,7 @@ void flags_parse(struct flags *f, int argc, char **argv)
 void flags_describe(const struct flags *f, char *out, int n)
 {
     size_t len = 0, cap = (size_t)n;
+    char dur[32];
     out[0] = '\0';
 #define INT_DESCRIBE(name, v) snprintf(out + len, cap - len, "%s%s=%lld", len ? " " : "", name, (long long)(v))
 #define BYTES_DESCRIBE INT_DESCRIBE
@@ -229,6 +331,8 @@ void flags_describe(const struct flags *f, char *out, int n)
     ((v) == GCPACER_GOGC_OFF ? snprintf(out + len, cap - len, "%s%s=off", len ? " " : "", name) \
                              : INT_DESCRIBE(name, v))
 #define STR_DESCRIBE(name, v) 0   /* the address is on the line already, as the URL */
+#define DUR_DESCRIBE(name, v) \
+    (format_duration(v, dur, sizeof dur), snprintf(out + len, cap - len, "%s%s=%s", len ? " " : "", name, dur))
 #define X(nm, field, kind, dflt, lo, hi, h)                                     \
     if (len < cap) {                                                            \
         int w = kind##_DESCRIBE(nm, f->field);                                  \
@@ -240,4 +344,5 @@ void flags_describe(const struct flags *f, char *out, int n)
 #undef BYTES_DESCRIBE
 #undef GOGC_DESCRIBE
 #undef STR_DESCRIBE
+#undef DUR_DESCRIBE
 }

@@ -23,6 +23,9 @@ struct flags {
     int64_t memlimit;         /* soft memory limit, bytes; 0 none */
     int64_t maxheap;          /* hard GC heap cap, bytes; 0 none */
     int64_t gcinitheap;       /* initial GC heap, bytes */
+    int64_t max_conns;        /* connections at once */
+    int64_t max_conns_per_ip; /* from one address; 0 no limit */
+    int64_t read_header_timeout, read_timeout, write_timeout, idle_timeout;   /* ns; 0 none */
 };
 
 /* Parses argv into *f (defaults first). On -h prints usage to stdout and exits 0; on

@@ -17,6 +17,7 @@
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
 #include "profile/sampler.h"
+#include "src/conns.h"
 #include "src/routes.h"
 #include "src/strlist.h"
 
@@ -157,6 +158,16 @@ void handle_vars(struct http_request *req)
     SAMPLER_STATS_FIELDS(JSON_PROFILER_FIELD)
 #undef JSON_PROFILER_FIELD
     buf_puts(&b, "},\n");
+    struct conns_stats cs;
+    conns_stats(&cs);
+    buf_printf(&b, "\"connections\": {\"open\": %llu, \"accepted\": %llu, \"refused_total\": %llu, "
+                   "\"refused_addr\": %llu, \"cut_header\": %llu, \"cut_body\": %llu, \"cut_write\": %llu, "
+                   "\"cut_idle\": %llu, \"trims\": %llu},\n",
+               (unsigned long long)cs.open, (unsigned long long)cs.accepted,
+               (unsigned long long)cs.refused_total, (unsigned long long)cs.refused_addr,
+               (unsigned long long)cs.cut[CONNS_HEADER], (unsigned long long)cs.cut[CONNS_BODY],
+               (unsigned long long)cs.cut[CONNS_WRITE], (unsigned long long)cs.cut[CONNS_IDLE],
+               (unsigned long long)cs.trims);
     struct gcpacer_stats gp;
     gcpacer_stats(&gp);
     buf_printf(&b, "\"pacer\": {\"gogc\": %d, \"memlimit\": %llu, \"maxheap\": %llu, \"keptlimit\": %llu, "

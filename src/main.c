@@ -7,9 +7,13 @@
  * Blocking them and calling sigwait() is not enough: while bdwgc holds a thread
  * suspended for a collection it unblocks SIGINT and SIGTERM in that thread (so a stuck
  * process can still be killed), and the default action would then end the process.
+ * A second signal, while the first one's grace period runs, ends the process at once
+ * from the handler itself (write and _exit are async-signal-safe): the way to stop a
+ * server that waits on requests which will not finish soon.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +28,20 @@
 #include "src/server.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5.0
+#define FORCED_EXIT_STATUS 1
 
 static int stop_pipe[2] = {-1, -1};
+static atomic_int stop_signals;   /* lock-free, hence usable in a handler */
 
 static void on_stop_signal(int sig)
 {
+    if (atomic_fetch_add(&stop_signals, 1) > 0) {
+        static const char msg_int[] = "memdemo: second SIGINT: exiting now, in-flight requests are dropped\n";
+        static const char msg_term[] = "memdemo: second SIGTERM: exiting now, in-flight requests are dropped\n";
+        if (sig == SIGINT) (void)!write(2, msg_int, sizeof msg_int - 1);
+        else (void)!write(2, msg_term, sizeof msg_term - 1);
+        _exit(FORCED_EXIT_STATUS);
+    }
     unsigned char b = (unsigned char)sig;
     int saved = errno;
     (void)!write(stop_pipe[1], &b, 1);   /* async-signal-safe; a full pipe is fine */
@@ -58,7 +71,7 @@ static void wait_for_stop_signal(void)
 {
     unsigned char sig = 0;
     gcheap_blocking(read_stop_pipe, &sig);
-    fprintf(stderr, "memdemo: %s: stopping (in-flight requests get %.0f s)\n",
+    fprintf(stderr, "memdemo: %s: stopping (in-flight requests get %.0f s; signal again to exit now)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_SECONDS);
 }
 
@@ -86,8 +99,14 @@ int main(int argc, char **argv)
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
 
-    char url[128], settings[256];
-    if (server_start(f.addr, (int)f.threads, url, sizeof url) < 0) return 1;
+    char url[128], settings[512];
+    struct conns_limits limits = {
+        .max = f.max_conns, .max_per_addr = f.max_conns_per_ip,
+        .header_ns = f.read_header_timeout, .read_ns = f.read_timeout,
+        .write_ns = f.write_timeout, .idle_ns = f.idle_timeout,
+    };
+    if (server_start(f.addr, (int)f.threads, &limits, url, sizeof url) < 0) return 1;
+    f.max_conns = limits.max;   /* as lowered to fit the descriptor limit, if it was */
     flags_describe(&f, settings, sizeof settings);
     fprintf(stderr, "memdemo: listening on %s (%s)\n", url, settings);
 

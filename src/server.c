@@ -14,6 +14,24 @@
  * resume callback. If libmicrohttpd completes a deferred request without that call
  * (the client vanished), the completion hook runs the callback with client_gone = 1,
  * so deferred state is always released.
+ *
+ * Connection-level defences (issue: hardening), in the order a request meets them:
+ * - the acceptor admits each connection through src/conns (total and per-address
+ *   limits: a 503 instead of a wait) and conns' watchdog holds every phase of it to a
+ *   deadline;
+ * - the URI log callback sees the raw request line before libmicrohttpd decodes it (an
+ *   encoded NUL in the path would otherwise cut the path short) and creates the
+ *   request, so its object exists for the whole request;
+ * - the first access-handler call, when the headers are complete and before any body
+ *   is read (and before libmicrohttpd sends 100 Continue), checks the framing (one
+ *   valid Content-Length, not with Transfer-Encoding, Host for HTTP/1.1) and refuses
+ *   from the headers alone what would be refused anyway: a body over MAX_BODY, a body
+ *   for an unknown path or a method the route does not allow. An answer queued on
+ *   this call makes libmicrohttpd skip the body and close the connection;
+ * - libmicrohttpd 0.9.75 answers an unparsable Content-Length itself, before any
+ *   callback, with its response headers written twice; its error log is the only
+ *   hook there, so on_mhd_log answers first, straight on the socket, and shuts the
+ *   socket for writing so that libmicrohttpd's answer goes nowhere.
  */
 #include "src/server.h"
 
@@ -37,11 +55,16 @@
 #include "gc/gcthreads.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
+#include "src/conns.h"
 #include "src/http.h"
 #include "src/reqstats.h"
 #include "src/routes.h"
 
 #define MAX_BODY (1u << 20)
+/* libmicrohttpd's per-connection pool (its default is 32 KiB). Above 32 KiB it maps
+ * the pool with mmap() instead of taking it from malloc, so a closed connection's pool
+ * goes back to the system at once instead of staying in glibc's arenas. */
+#define CONNECTION_MEMORY (64u << 10)
 #define MAX_EXTRA_HEADERS 8
 #define DEFER_TICK_MS 50
 
@@ -49,7 +72,9 @@ struct http_request {
     struct MHD_Connection *conn;
     const char *method, *path;
     struct buf body;
-    int body_too_large;
+    int presented;                  /* the access handler has seen it (in flight) */
+    int nul_in_path;                /* the raw path holds %00 */
+    struct http_request *pending_next, **pending_prev;   /* on worker->pending until presented */
     int answered, status;
     int completed;                  /* libmicrohttpd is done with it: answers are dropped */
     struct { char *name, *value; } headers[MAX_EXTRA_HEADERS];
@@ -69,9 +94,18 @@ struct http_request {
     int counted;
 };
 
-#define SERVER_MAX_CONNECTIONS 10000   /* per worker; libmicrohttpd's default is ~1000 */
 
-static struct MHD_Daemon *workers[SERVER_MAX_THREADS];
+/* One libmicrohttpd daemon and its thread. Everything here is touched only on that
+ * thread (libmicrohttpd calls every callback of a connection on its worker). */
+struct worker {
+    struct MHD_Daemon *daemon;
+    pthread_t thread;
+    int thread_known;
+    struct http_request *pending;   /* request line seen, headers not yet presented */
+    int answered_bad_length;        /* on_mhd_log answered: drop libmicrohttpd's lines about it */
+};
+
+static struct worker workers[SERVER_MAX_THREADS];
 static int nworkers;
 static int listen_fd = -1;
 static pthread_t acceptor;
@@ -229,6 +263,7 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
         return -1;
     }
     r->deferred = 1;
+    conns_enter(r->fd, CONNS_DEFERRED);   /* no deadline while the window is open */
     MHD_suspend_connection(r->conn);
     r->defer_next = defer_list;
     defer_list = r;
@@ -322,6 +357,7 @@ static int start_defer_thread(void)
 static void run_resume(struct http_request *r)
 {
     r->deferred = 0;
+    conns_enter(r->fd, CONNS_WRITE);   /* the write deadline starts when the window ends */
     r->resume(r, r->client_gone, r->resume_state);
     if (!r->answered && !r->deferred) http_respond_text(r, 503, "request abandoned: %s",
                                         defer_shutdown ? "server shutting down" : "client went away");
@@ -354,7 +390,6 @@ static void dispatch(struct http_request *r)
     r->started_ns = clock_mono_ns();
     if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return; }
     if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return; }
-    if (r->body_too_large) { http_respond_text(r, 413, "request body over %u bytes", MAX_BODY); return; }
     if (rt->trace_name) trace_request_begin(rt->trace_name);
     sampler_set_label("route", rt->path);   /* heap samples name the route (pprof -tagfocus) */
     rt->handler(r);
@@ -364,36 +399,180 @@ static void dispatch(struct http_request *r)
     if (!r->answered && !r->deferred) http_respond_text(r, 500, "handler for %s gave no answer", r->path);
 }
 
+/* What the headers say about the body, gathered over every header line (duplicates
+ * included: libmicrohttpd itself only looks at the first). */
+struct framing {
+    int lengths, bad_length, conflict;   /* Content-Length lines; one unparsable; values differ */
+    int64_t length;
+    int encodings, chunked;              /* Transfer-Encoding lines; the one is "chunked" */
+    int hosts;
+};
+
+/* A Content-Length value as Go reads it: decimal digits only, at most 2^63-1.
+ * Returns -1 for anything else (signs, spaces inside, hex, overflow). */
+static int64_t parse_length(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0) return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (!value) value = "";
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        int64_t v = parse_length(value);
+        if (v < 0) f->bad_length = 1;
+        else if (f->lengths && v != f->length) f->conflict = 1;
+        f->length = v;
+        f->lengths++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->encodings++;
+        f->chunked = strcasecmp(value, "chunked") == 0;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->hosts++;
+    }
+    return MHD_YES;
+}
+
+/* Checks what the headers alone decide. Returns 0 to go on, or answers (on this first
+ * call, so libmicrohttpd skips any body and closes) and returns the status. */
+static int refuse_from_headers(struct http_request *r, const char *version)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &f);
+    int http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    const char *why = NULL;
+    int status = 400;
+    if (f.bad_length) why = "invalid Content-Length header";
+    else if (f.conflict) why = "conflicting Content-Length headers";
+    else if (f.encodings && f.lengths) why = "Transfer-Encoding together with Content-Length";
+    else if (f.encodings && (f.encodings > 1 || !f.chunked)) { status = 501; why = "unsupported Transfer-Encoding (only chunked)"; }
+    else if (http11 && f.hosts == 0) why = "missing required Host header";
+    else if (f.hosts > 1) why = "too many Host headers";
+    else if (r->nul_in_path) why = "invalid path: encoded NUL (%00)";
+    if (why) { http_respond_text(r, status, "%s", why); return status; }
+    if (!f.chunked && f.length <= 0) return 0;   /* no body: decided on the next call */
+    const struct route *rt = routes_find(r->path);
+    if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return 404; }
+    if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return 405; }
+    if (f.length > (int64_t)MAX_BODY) {
+        http_respond_text(r, 413, "request body over %u bytes (Content-Length: %lld)", MAX_BODY, (long long)f.length);
+        return 413;
+    }
+    return 0;
+}
+
+/* The path of an absolute-form request target ("http://host/x" -> "/x"), which RFC
+ * 9112 says a server must accept; any other target as it is. */
+static const char *origin_path(const char *url)
+{
+    const char *p = NULL;
+    if (strncasecmp(url, "http://", 7) == 0) p = url + 7;
+    else if (strncasecmp(url, "https://", 8) == 0) p = url + 8;
+    if (!p) return url;
+    p = strchr(p, '/');
+    return p ? p : "/";
+}
+
+static void pending_remove(struct http_request *r)
+{
+    if (!r->pending_prev) return;
+    *r->pending_prev = r->pending_next;
+    if (r->pending_next) r->pending_next->pending_prev = r->pending_prev;
+    r->pending_prev = NULL;
+    r->pending_next = NULL;
+}
+
+static struct http_request *new_request(struct MHD_Connection *conn)
+{
+    struct http_request *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->conn = conn;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->fd = ci ? ci->connect_fd : -1;
+    return r;
+}
+
+/* libmicrohttpd's URI log callback: the request line is parsed, the headers are not.
+ * `uri` is still raw (undecoded). The return value becomes the request's *con_cls. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct worker *w = cls;
+    if (!w->thread_known) { w->thread = pthread_self(); w->thread_known = 1; }
+    struct http_request *r = new_request(conn);
+    if (!r) return NULL;   /* the first handler call tries again */
+    size_t path_len = strcspn(uri, "?");   /* a %00 in the query is the handlers' to refuse */
+    for (size_t i = 0; i + 2 < path_len; i++)
+        if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0') r->nul_in_path = 1;
+    r->pending_next = w->pending;
+    if (w->pending) w->pending->pending_prev = &r->pending_next;
+    r->pending_prev = &w->pending;
+    w->pending = r;
+    conns_enter(r->fd, CONNS_HEADER);
+    return r;
+}
+
+/* The first access-handler call: headers complete, body unread, no 100 Continue sent. */
+static enum MHD_Result first_call(struct http_request *r, const char *url, const char *method,
+                                  const char *version)
+{
+    pending_remove(r);
+    r->presented = 1;
+    r->method = method;
+    r->path = origin_path(url);
+    atomic_fetch_add(&in_flight, 1);
+    conns_enter(r->fd, CONNS_BODY);
+    if (refuse_from_headers(r, version)) {
+        conns_enter(r->fd, CONNS_WRITE);
+        return MHD_YES;
+    }
+    /* Answer on a later call: libmicrohttpd 0.9.75 closes the connection after a
+     * response queued on the first call, which would defeat keep-alive. (Refusals
+     * above want exactly that: it is how the body goes unread.) */
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    (void)cls; (void)version;
+    (void)cls;
     if (gcthreads_enter() < 0) return MHD_NO;
     struct http_request *r = *con_cls;
     if (!r) {
-        r = calloc(1, sizeof *r);
+        r = new_request(conn);
         if (!r) return MHD_NO;
-        r->conn = conn;
-        r->method = method;
-        r->path = url;
-        r->fd = -1;
         *con_cls = r;
-        atomic_fetch_add(&in_flight, 1);
-        /* Answer on a later call: libmicrohttpd 0.9.75 closes the connection after a
-         * response queued on the first call, which would defeat keep-alive. */
-        return MHD_YES;
     }
+    if (!r->presented) return first_call(r, url, method, version);
     if (*upload_size) {
-        if (!r->answered && !r->body_too_large) {
-            if (r->body.len + *upload_size > MAX_BODY) r->body_too_large = 1;
-            else buf_append(&r->body, upload, *upload_size);
+        if (r->answered) { *upload_size = 0; return MHD_YES; }
+        if (r->body.len + *upload_size > MAX_BODY) {
+            /* A chunked body over the limit (a declared one was refused from its
+             * headers). libmicrohttpd cannot queue an answer mid-body, and it is not
+             * writing on the socket now: answer there, and have it close. */
+            char line[64];
+            snprintf(line, sizeof line, "request body over %u bytes", MAX_BODY);
+            conns_send_error(r->fd, 413, line, 0);
+            r->answered = 1;
+            return MHD_NO;
         }
+        buf_append(&r->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
     if (r->resume && !r->answered) run_resume(r);
-    else if (!r->answered) dispatch(r);
+    else if (!r->answered) { conns_enter(r->fd, CONNS_WRITE); dispatch(r); }
     count_answer(r);
     return MHD_YES;
 }
@@ -404,17 +583,63 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)cls; (void)conn; (void)toe;
     struct http_request *r = *con_cls;
     if (!r) return;
+    pending_remove(r);
     r->completed = 1;
     if (r->deferred) {   /* closed while suspended or before the resume ran */
         r->client_gone = 1;
         run_resume(r);
         count_answer(r);
     }
+    conns_enter(r->fd, CONNS_IDLE);   /* if the connection stays open: until the next request */
+    int presented = r->presented;
     drop_headers(r);
     buf_free(&r->body);
     free(r);
     *con_cls = NULL;
-    atomic_fetch_sub(&in_flight, 1);
+    if (presented) atomic_fetch_sub(&in_flight, 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls; (void)socket_context;
+    if (code != MHD_CONNECTION_NOTIFY_CLOSED) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) conns_forget(ci->connect_fd);   /* libmicrohttpd closes the descriptor after this */
+}
+
+/* The request on this worker whose headers libmicrohttpd is parsing right now: the
+ * pending one whose header block is complete (for the others it is not yet). */
+static struct http_request *request_being_parsed(struct worker *w)
+{
+    for (struct http_request *r = w->pending; r; r = r->pending_next) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (ci && ci->header_size > 0) return r;
+    }
+    return NULL;
+}
+
+/* libmicrohttpd's error log. It is called, on the worker, just before libmicrohttpd
+ * answers a Content-Length it cannot parse (see the top of this file): answer first. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct worker *w = cls;
+    int on_worker = w->thread_known && pthread_equal(w->thread, pthread_self());
+    if (on_worker && strstr(fmt, "Content-Length")) {
+        struct http_request *r = request_being_parsed(w);
+        if (r && !r->answered) {
+            conns_send_error(r->fd, 400, "invalid Content-Length header", 0);
+            r->answered = 1;
+            w->answered_bad_length = 1;
+            return;
+        }
+    }
+    if (on_worker && w->answered_bad_length) {   /* its own answer, which went nowhere */
+        if (strncmp(fmt, "Error processing request", 24) == 0) return;
+        if (strncmp(fmt, "Failed to send the response headers", 35) == 0) { w->answered_bad_length = 0; return; }
+    }
+    vfprintf(stderr, fmt, ap);
 }
 
 /* ---- start and stop ------------------------------------------------------------- */
@@ -472,8 +697,9 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
     return fd;
 }
 
-/* The acceptor: one thread blocks in accept() and hands connections to the worker
- * daemons in turn. libmicrohttpd's own thread pool lets whichever worker wakes first
+/* The acceptor: one thread blocks in accept(), admits each connection through
+ * src/conns (which answers 503 past the limits) and hands it to the worker daemons in
+ * turn. libmicrohttpd's own thread pool lets whichever worker wakes first
  * accept every pending connection, which can leave one core idle under a load tool's
  * burst of connections. (Round robin rather than fewest-connections: libmicrohttpd
  * counts an added connection only once its worker has picked it up, so during a burst
@@ -494,28 +720,47 @@ static void *accept_loop(void *unused)
             }
             continue;   /* EINTR, ECONNABORTED, EPROTO, ...: the next connection may be fine */
         }
-        struct MHD_Daemon *worker = workers[next_worker];
+        if (conns_admit(fd, (struct sockaddr *)&ss, sl) < 0) continue;   /* refused, fd gone */
+        struct MHD_Daemon *worker = workers[next_worker].daemon;
         next_worker = (next_worker + 1) % nworkers;
-        MHD_add_connection(worker, fd, (struct sockaddr *)&ss, sl);   /* closes fd itself on failure */
+        /* On failure libmicrohttpd has closed fd; nothing else can have it yet (only
+         * this thread admits), so forgetting it now is still in time. */
+        if (MHD_add_connection(worker, fd, (struct sockaddr *)&ss, sl) != MHD_YES) conns_forget(fd);
     }
     return NULL;
 }
 
-int server_start(const char *addr, int threads, char *url, size_t url_n)
+static struct MHD_Daemon *start_worker(struct worker *w, const struct conns_limits *lim)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* libmicrohttpd's own inactivity timeout (any byte resets it; suspended connections
+     * are exempt) is a backstop a second beyond the idle timeout, so that conns'
+     * absolute deadlines act first and a phase whose deadline is off (0) still ends
+     * after that much silence. */
+    unsigned idle_s = lim->idle_ns ? (unsigned)((lim->idle_ns + CONNS_SECOND - 1) / CONNS_SECOND) + 1 : 0;
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, w,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, w,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_request_line, w,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
+                            MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+                            /* conns enforces the limit; libmicrohttpd must never refuse silently */
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max + 16,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                            MHD_OPTION_END);
+}
+
+int server_start(const char *addr, int threads, struct conns_limits *lim, char *url, size_t url_n)
 {
     listen_fd = bind_listener(addr, url, url_n);
     if (listen_fd < 0) return -1;
+    if (conns_start(lim) < 0) return -1;
     if (start_defer_thread() < 0) { fprintf(stderr, "memdemo: cannot start the deferral thread\n"); return -1; }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (threads > SERVER_MAX_THREADS) threads = SERVER_MAX_THREADS;
     for (nworkers = 0; nworkers < threads; nworkers++) {
-        workers[nworkers] = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
-                                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
-                                             MHD_OPTION_END);
-        if (!workers[nworkers]) {
+        workers[nworkers].daemon = start_worker(&workers[nworkers], lim);
+        if (!workers[nworkers].daemon) {
             fprintf(stderr, "memdemo: libmicrohttpd could not start worker %d\n", nworkers);
             return -1;
         }
@@ -546,6 +791,7 @@ void server_stop(double grace_seconds)
         nanosleep(&ts, NULL);   /* EINTR from collections only shortens a 10 ms step */
     }
     pthread_join(defer_thread, NULL);
-    for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i]);
+    for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i].daemon);
     nworkers = 0;
+    conns_stop();
 }

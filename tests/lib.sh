@@ -47,6 +47,7 @@ expect_le() {
 # Returns 1 (and prints the log) if it does not come up within 10 s.
 start_server() {
     SERVER_LOG=$T/server.$$.$RANDOM.log
+    : >"$SERVER_LOG"   # exists before the first look, however late the shell opens it below
     "$MEMDEMO" -addr 127.0.0.1:0 "$@" 2>"$SERVER_LOG" >/dev/null &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
@@ -77,6 +78,12 @@ http() {
     cat "$T/body"
 }
 status() { cat "$T/status"; }
+
+# send_raw FD FORMAT: printf FORMAT (escapes allowed) to descriptor FD, e.g. a
+# /dev/tcp socket, with SIGPIPE ignored. bash's printf writes line by line; a server
+# that closes after a bad first line turns the next write into SIGPIPE, which would
+# kill the whole test script (exit 141, seen under CPU contention).
+send_raw() { ( trap '' PIPE; printf "$2" >&"$1" ) 2>/dev/null; }
 
 # json_num KEY FILE: the first number following "KEY": in a JSON text.
 json_num() { grep -o "\"$1\": *[0-9]*" "$2" | head -1 | grep -o '[0-9]*$'; }

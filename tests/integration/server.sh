@@ -65,14 +65,12 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @<(head -c 2
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$BASE/debug/pprof/heap"); expect_eq delete_is_405 "$code" 405
 code=$(curl -s -o /dev/null -w '%{http_code}' --http1.0 "$BASE/noleaker"); expect_eq http10_is_served "$code" 200
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-printf 'GET /noleaker HTTP/1.1\r\nHost: x\r\n\r\nGET /leaker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+send_raw 3 'GET /noleaker HTTP/1.1\r\nHost: x\r\n\r\nGET /leaker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 pipelined=$(timeout 5 cat <&3 | grep -c '^HTTP/1.1 200')
 exec 3>&-
 expect_eq pipelined_requests_both_answered "$pipelined" 2
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-# In a subshell: the server may close on the first bad line, and the SIGPIPE of a write
-# after that must end the printf, not this script.
-(printf 'GARBAGE\r\n\r\n\x00\xff\r\n\r\n' >&3) 2>/dev/null
+send_raw 3 'GARBAGE\r\n\r\n\x00\xff\r\n\r\n'
 timeout 5 cat <&3 >/dev/null
 exec 3>&-
 code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/noleaker"); expect_eq serves_after_hostile_input "$code" 200

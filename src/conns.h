@@ -1,0 +1,107 @@
+/* conns: which connections memdemo holds and for how long. Admission against a total
+ * and a per-client-address limit (refused connections get a 503 written here, never a
+ * silent wait in the kernel's backlog), one deadline per connection for the phase it
+ * is in (Go's http.Server meanings, enforced by a watchdog thread), and giving
+ * connection memory back to the system after a storm.
+ *
+ * Owns: a table indexed by descriptor, the per-address counts, the watchdog, the
+ * refused connections being closed gracefully, the counters /debug/vars shows.
+ * Leaves HTTP to src/server.c: it knows descriptors and phases, not requests, and
+ * never includes libmicrohttpd.
+ *
+ * Deadlines are absolute, like Go's (a byte that arrives does not extend them):
+ *   header  from the request's start (the accept, or the first byte of a keep-alive
+ *           connection's next request, seen within a tick) until its headers are
+ *           complete: min(read-header, read) timeout;
+ *   body    from the same start until the body is complete: read timeout;
+ *   write   from the end of the request (or the end of a deferred window: suspended
+ *           connections have no deadline) until the response is sent: write timeout;
+ *   idle    from the end of a response until the next request line: idle timeout.
+ * A connection past its deadline is shut down (shutdown(2), both directions); its owner
+ * (libmicrohttpd) then sees the socket fail and closes it as usual. Nothing is written:
+ * Go also closes without an answer when a read deadline passes.
+ *
+ * Threads: conns_admit on the acceptor; conns_enter from any thread (lock-free, one
+ * atomic word per connection); conns_forget from the thread that closes the descriptor,
+ * BEFORE it closes it (so a cut never reaches a reused descriptor number).
+ */
+#ifndef MEMDEMO_CONNS_H
+#define MEMDEMO_CONNS_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Defaults for the flags (src/flags.c reads these; README's table states them).
+ * Why these values, in README's "Command line" section: in short, nginx's
+ * worker_connections (512 per worker) on two cores, a quarter of it per address so one
+ * client cannot fill the server, header and body deadlines long enough for a slow link
+ * (a request head from curl, wrk, a browser or go tool pprof is one packet; a 1 MiB body
+ * in 30 s needs 35 KB/s), a write deadline that lets two threads' full default trace
+ * buffers (128 MiB) go out at 1.1 MB/s, and nginx's keepalive_timeout. */
+#define CONNS_DEFAULT_MAX 1024
+#define CONNS_DEFAULT_MAX_PER_ADDR 256
+#define CONNS_SECOND INT64_C(1000000000)
+#define CONNS_DEFAULT_HEADER_NS (10 * CONNS_SECOND)
+#define CONNS_DEFAULT_READ_NS (30 * CONNS_SECOND)
+#define CONNS_DEFAULT_WRITE_NS (120 * CONNS_SECOND)
+#define CONNS_DEFAULT_IDLE_NS (75 * CONNS_SECOND)
+#define CONNS_RETRY_AFTER_SECONDS 1   /* in every 503 the acceptor writes */
+
+struct conns_limits {
+    int64_t max;            /* connections open at once (>= 1) */
+    int64_t max_per_addr;   /* from one client address (0: no limit) */
+    int64_t header_ns, read_ns, write_ns, idle_ns;   /* 0: no deadline */
+};
+
+enum conns_phase {
+    CONNS_FREE,       /* no connection on this descriptor */
+    CONNS_HEADER,     /* reading a request's line and headers */
+    CONNS_BODY,       /* reading its body */
+    CONNS_WRITE,      /* handling it and sending the response */
+    CONNS_DEFERRED,   /* suspended until a window ends: no deadline */
+    CONNS_IDLE,       /* keep-alive, between requests */
+    CONNS_CUT,        /* shut down by the watchdog, not yet closed by its owner */
+    CONNS_NPHASES
+};
+
+struct conns_stats {
+    uint64_t open, accepted;
+    uint64_t refused_total, refused_addr;   /* 503 at the total / the per-address limit */
+    uint64_t cut[CONNS_NPHASES];            /* deadline cuts, by the phase they cut */
+    uint64_t trims;                         /* malloc_trim calls after a storm */
+};
+
+/* Sizes the table for `l` (raising RLIMIT_NOFILE's soft limit toward the hard one if
+ * needed; if even the hard limit is too low, lowers *l->max and says so on stderr) and
+ * starts the watchdog. Returns 0, or -1 with a line on stderr. Main thread, once. */
+int conns_start(struct conns_limits *l);
+
+/* Stops the watchdog and closes refused connections still lingering. Call after the
+ * owner of the admitted connections (the server's workers) has closed them all. */
+void conns_stop(void);
+
+/* Admits the freshly accepted `fd` from address `sa` (phase HEADER, its clock starting
+ * now) and returns 0; or refuses it: writes a 503 with Retry-After, closes it (after a
+ * short drain, so the client reads the 503 rather than a reset) and returns -1, after
+ * which fd is no longer the caller's. Acceptor thread. */
+int conns_admit(int fd, const struct sockaddr *sa, socklen_t sl);
+
+/* Moves fd's connection to `phase` with that phase's deadline. HEADER on a connection
+ * already in HEADER keeps the earlier start (the first request's clock runs from the
+ * accept); nothing happens to a connection that is FREE or CUT. Any thread; no lock. */
+void conns_enter(int fd, enum conns_phase phase);
+
+/* The connection on fd is closing: stops tracking it. Idempotent. Must run before
+ * close(fd). Any thread. */
+void conns_forget(int fd);
+
+/* Writes a whole one-line text/plain error response with Connection: close straight
+ * to fd (non-blocking, best effort), then shuts fd down for writing so that nothing
+ * written after it reaches the client. retry_after > 0 adds Retry-After. For answers
+ * that must go out while libmicrohttpd is not writing on fd. Any thread. */
+void conns_send_error(int fd, int status, const char *line, int retry_after);
+
+/* A snapshot of the counters. Any thread. */
+void conns_stats(struct conns_stats *out);
+
+#endif

@@ -1,0 +1,183 @@
+/* test_conns: src/conns without a server. Socket pairs stand in for accepted
+ * connections (conns only sees descriptors and the address it is told), so a refusal's
+ * 503 and a deadline's shutdown can be read from the other end.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "src/conns.h"
+#include "tests/unit/unit.h"
+
+#define MAX 64
+#define PER_ADDR 2
+#define HEADER_MS 500
+
+struct pair { int ours, peer; };
+
+static struct pair new_pair(void)
+{
+    int sv[2] = {-1, -1};
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) abort();
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    return (struct pair){sv[0], sv[1]};
+}
+
+static struct sockaddr_in addr_of(int n)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(1000)};
+    sa.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)n);   /* 10.0.0.n */
+    return sa;
+}
+
+static int admit_from(int n, struct pair *p)
+{
+    *p = new_pair();
+    struct sockaddr_in sa = addr_of(n);
+    return conns_admit(p->ours, (struct sockaddr *)&sa, sizeof sa);
+}
+
+/* What the peer end reads within ms milliseconds: "" on EOF, NULL if nothing came. */
+static const char *peer_reads(int peer, int ms, char *buf, size_t n)
+{
+    struct pollfd pf = {.fd = peer, .events = POLLIN};
+    if (poll(&pf, 1, ms) <= 0) return NULL;
+    ssize_t r = read(peer, buf, n - 1);
+    buf[r > 0 ? r : 0] = '\0';
+    return buf;
+}
+
+static void forget(struct pair *p)
+{
+    conns_forget(p->ours);
+    close(p->ours);
+    close(p->peer);
+}
+
+TEST(per_address_limit_refuses_with_503_and_retry_after)
+{
+    struct pair a[PER_ADDR + 1];
+    for (int i = 0; i < PER_ADDR; i++) CHECK_EQ_INT(admit_from(1, &a[i]), 0);
+    CHECK_EQ_INT(admit_from(1, &a[PER_ADDR]), -1);
+    char buf[1024];
+    const char *got = peer_reads(a[PER_ADDR].peer, 1000, buf, sizeof buf);
+    CHECK(got && strncmp(got, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(strstr(got, "\r\nRetry-After: 1\r\n") != NULL);
+    CHECK(strstr(got, "-max-conns-per-ip") != NULL);
+    close(a[PER_ADDR].peer);
+    struct pair other;
+    CHECK_EQ_INT(admit_from(2, &other), 0);   /* another address is not affected */
+    forget(&other);
+    forget(&a[0]);
+    CHECK_EQ_INT(admit_from(1, &a[0]), 0);    /* a slot freed is a slot again */
+    forget(&a[0]);
+    forget(&a[1]);
+}
+
+TEST(total_limit_refuses_past_max)
+{
+    struct pair p[MAX + 1];
+    for (int i = 0; i < MAX; i++) CHECK_EQ_INT(admit_from(100 + i, &p[i]), 0);
+    struct conns_stats st;
+    conns_stats(&st);
+    CHECK_EQ_INT(st.open, MAX);
+    CHECK_EQ_INT(admit_from(999, &p[MAX]), -1);
+    char buf[1024];
+    const char *got = peer_reads(p[MAX].peer, 1000, buf, sizeof buf);
+    CHECK(got && strstr(got, "connection limit") != NULL);
+    close(p[MAX].peer);
+    for (int i = 0; i < MAX; i++) forget(&p[i]);
+    conns_stats(&st);
+    CHECK_EQ_INT(st.open, 0);
+}
+
+/* Admits and forgets many addresses in a scrambled order: the per-address table's
+ * deletions must keep every remaining address findable (a lost entry would let a
+ * second connection in past PER_ADDR = 1 or refuse a fresh address). */
+TEST(address_counts_survive_scrambled_forgetting)
+{
+    enum { N = MAX };
+    struct pair p[N], extra;
+    int live[N];
+    for (int i = 0; i < N; i++) { live[i] = admit_from(500 + i, &p[i]) == 0; CHECK(live[i]); }
+    unsigned seed = 7;
+    for (int round = 0; round < 200; round++) {
+        int i = (int)(rand_r(&seed) % N);
+        if (live[i]) { forget(&p[i]); live[i] = 0; }
+        else { CHECK_EQ_INT(admit_from(500 + i, &p[i]), 0); live[i] = 1; }
+    }
+    for (int i = 0; i < N; i++) {
+        if (!live[i]) continue;
+        /* PER_ADDR is 2: a second is allowed, a third must not be */
+        CHECK_EQ_INT(admit_from(500 + i, &extra), 0);
+        struct pair third;
+        CHECK_EQ_INT(admit_from(500 + i, &third), -1);
+        close(third.peer);
+        forget(&extra);
+    }
+    for (int i = 0; i < N; i++) if (live[i]) forget(&p[i]);
+}
+
+TEST(header_deadline_shuts_the_connection_down)
+{
+    struct pair p;
+    CHECK_EQ_INT(admit_from(3, &p), 0);
+    char buf[64];
+    CHECK(peer_reads(p.peer, HEADER_MS / 3, buf, sizeof buf) == NULL);   /* not yet */
+    const char *got = peer_reads(p.peer, HEADER_MS * 10, buf, sizeof buf);
+    CHECK(got && got[0] == '\0');   /* EOF: cut, nothing written */
+    struct conns_stats st;
+    conns_stats(&st);
+    CHECK(st.cut[CONNS_HEADER] >= 1);
+    forget(&p);
+}
+
+TEST(deferred_connection_has_no_deadline)
+{
+    struct pair p;
+    CHECK_EQ_INT(admit_from(4, &p), 0);
+    conns_enter(p.ours, CONNS_DEFERRED);
+    char buf[64];
+    CHECK(peer_reads(p.peer, HEADER_MS * 3, buf, sizeof buf) == NULL);
+    conns_enter(p.ours, CONNS_WRITE);   /* write timeout is 0 here: still none */
+    CHECK(peer_reads(p.peer, HEADER_MS * 2, buf, sizeof buf) == NULL);
+    forget(&p);
+}
+
+TEST(body_deadline_counts_from_the_request_start)
+{
+    struct pair p;
+    CHECK_EQ_INT(admit_from(5, &p), 0);
+    conns_enter(p.ours, CONNS_HEADER);   /* a no-op: the clock still runs from admission */
+    conns_enter(p.ours, CONNS_BODY);     /* read timeout is 2 x HEADER_MS from the start */
+    char buf[64];
+    CHECK(peer_reads(p.peer, HEADER_MS, buf, sizeof buf) == NULL);
+    const char *got = peer_reads(p.peer, HEADER_MS * 10, buf, sizeof buf);
+    CHECK(got && got[0] == '\0');
+    struct conns_stats st;
+    conns_stats(&st);
+    CHECK(st.cut[CONNS_BODY] >= 1);
+    forget(&p);
+}
+
+int main(void)
+{
+    struct conns_limits l = {
+        .max = MAX, .max_per_addr = PER_ADDR,
+        .header_ns = HEADER_MS * INT64_C(1000000), .read_ns = 2 * HEADER_MS * INT64_C(1000000),
+        .write_ns = 0, .idle_ns = 0,
+    };
+    if (conns_start(&l) < 0) return 1;
+    RUN(per_address_limit_refuses_with_503_and_retry_after);
+    RUN(total_limit_refuses_past_max);
+    RUN(address_counts_survive_scrambled_forgetting);
+    RUN(header_deadline_shuts_the_connection_down);
+    RUN(deferred_connection_has_no_deadline);
+    RUN(body_deadline_counts_from_the_request_start);
+    conns_stop();
+    UNIT_EXIT();
+}

@@ -285,7 +285,12 @@ static int time_variants(const char *base, struct variant *v, int nv, int fetche
 static int serve_and_measure(size_t stacks, int fetches)
 {
     char url[128];
-    if (server_start("127.0.0.1:0", SERVER_THREADS, url, sizeof url) < 0) return -1;
+    struct conns_limits limits = {   /* the server's defaults (src/conns.h) */
+        .max = CONNS_DEFAULT_MAX, .max_per_addr = CONNS_DEFAULT_MAX_PER_ADDR,
+        .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,
+        .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS,
+    };
+    if (server_start("127.0.0.1:0", SERVER_THREADS, &limits, url, sizeof url) < 0) return -1;
     struct variant v[] = {
         {.path = "/debug/pprof/heap", .body = "heap.pb.gz"},
         {.path = "/debug/pprof/heap?debug=1", .body = "heap.txt"},

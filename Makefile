@@ -5,8 +5,9 @@
 #   make              build ./memdemo (needs the packages listed in .ci/deps)
 #   make run          install missing packages, build, run ./memdemo -repetitions 1000
 #   make test         install missing packages, build, run every test; last line "N passed, N failed, N skipped"
-#   make bench        install missing packages, build, compare memdemo with the Go peer (bench/)
-#                     and time heap profiles with 10,000 stacks (build/bench/heapstacks)
+#   make bench        install missing packages, build, compare memdemo with the Go peer (bench/),
+#                     time heap profiles with 10,000 stacks (build/bench/heapstacks) and
+#                     measure what a CPU-profile sample costs (build/bench/cpusample)
 #   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
 #   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
 #   make clean        remove build products
@@ -36,7 +37,7 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_SRC:.c=.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-BENCH_BINS := $(BUILD)/bench/heapstacks
+BENCH_BINS := $(BUILD)/bench/heapstacks $(BUILD)/bench/cpusample
 
 .PHONY: all run test bench images install clean deps unit-tests
 all: memdemo

@@ -1,11 +1,12 @@
-/* pprof: heap profiles as gzipped profile.proto and as Go's legacy debug=1 text.
+/* pprof: every memdemo profile as gzipped profile.proto, and Go's legacy debug=1 texts.
  *
- * Owns the profile builder, shaped like Go's runtime/pprof: a string table that
+ * Owns the one profile builder, shaped like Go's runtime/pprof: a string table that
  * starts with "" and never repeats a string, locations deduplicated by address and
  * functions by name+file (ids are 1-based positions), mappings from
  * profile/symbols. The builder first collects plain records, then lays out the
  * protobuf-c messages in exactly-sized arrays, packs, and gzips into the caller's buf.
- * Why the values are truncated rather than rounded: pprof unsamples legacy text
+ * Profiles differ only in their pprof_desc (sample and period types) and in the values
+ * and labels of their samples; heap records are turned into such samples here. Why the values are truncated rather than rounded: pprof unsamples legacy text
  * itself with int64() truncation (and Go's protobuf writer does the same), so
  * truncating here is what makes both formats agree. See pprof.h for contracts.
  */
@@ -17,81 +18,16 @@
 #include <zlib.h>
 
 #include "gc/clock.h"
+#include "profile/buf.h"
+#include "profile/hashidx.h"
 #include "profile/profile.pb-c.h"
 #include "profile/symbols.h"
 
-/* ---- growable arrays and hash maps (malloc only) ---------------------------------- */
-
-/* Makes room for one more element in *v. Returns 0 or -1. */
+/* Makes room for one more element in *v (len in use of *cap). Returns 0 or -1. */
 static int grow(void *v, size_t *cap, size_t len, size_t elem)
 {
-    if (len < *cap) return 0;
-    size_t cap2 = *cap ? 2 * *cap : 64;
-    void *p = realloc(*(void **)v, cap2 * elem);
-    if (!p) return -1;
-    *(void **)v = p;
-    *cap = cap2;
-    return 0;
+    return buf_grow_array(v, cap, len + 1, elem);
 }
-
-static size_t hash_u64(uint64_t x)
-{
-    x *= 0x9e3779b97f4a7c15ull;
-    return (size_t)(x ^ (x >> 31));
-}
-
-static size_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;             /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return (size_t)h;
-}
-
-/* Nonzero uint64 key -> nonzero uint32 id, open addressing. */
-struct idmap {
-    uint64_t *keys;
-    uint32_t *ids;
-    size_t cap, len;
-};
-
-static uint32_t idmap_get(const struct idmap *m, uint64_t key)
-{
-    if (!m->cap) return 0;
-    for (size_t j = hash_u64(key) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1))
-        if (m->keys[j] == key) return m->ids[j];
-    return 0;
-}
-
-static void idmap_slot_put(uint64_t *keys, uint32_t *ids, size_t cap, uint64_t key, uint32_t id)
-{
-    size_t j = hash_u64(key) & (cap - 1);
-    while (keys[j]) j = (j + 1) & (cap - 1);
-    keys[j] = key;
-    ids[j] = id;
-}
-
-/* Adds key (not present) -> id. Returns 0 or -1. */
-static int idmap_put(struct idmap *m, uint64_t key, uint32_t id)
-{
-    if (2 * (m->len + 1) > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 256;
-        uint64_t *keys = calloc(cap, sizeof *keys);
-        uint32_t *ids = calloc(cap, sizeof *ids);
-        if (!keys || !ids) { free(keys); free(ids); return -1; }
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i]) idmap_slot_put(keys, ids, cap, m->keys[i], m->ids[i]);
-        free(m->keys);
-        free(m->ids);
-        m->keys = keys;
-        m->ids = ids;
-        m->cap = cap;
-    }
-    idmap_slot_put(m->keys, m->ids, m->cap, key, id);
-    m->len++;
-    return 0;
-}
-
-static void idmap_free(struct idmap *m) { free(m->keys); free(m->ids); }
 
 /* ---- the builder ------------------------------------------------------------------ */
 
@@ -110,9 +46,9 @@ struct mapstat { size_t locs, with_func, with_file, with_line; };
 struct builder {
     const char **strs;              /* the string table; strs[0] == "" */
     size_t nstrs, capstrs;
-    uint32_t *str_slots;            /* hash of strs: index + 1, 0 empty */
-    size_t str_slots_cap;
-    struct idmap loc_ids, func_ids;
+    struct hashidx str_index;       /* text -> index in strs */
+    struct hashidx loc_index;       /* return address -> index in locs (its id - 1) */
+    struct hashidx func_index;      /* (name, file) -> index in funcs (its id - 1) */
     struct loc *locs;
     size_t nlocs, caplocs;
     struct line *lines;
@@ -125,20 +61,14 @@ struct builder {
     int oom;                        /* latched: the first allocation failure */
 };
 
-static int str_rehash(struct builder *b)
+static int str_matches(const void *ctx, uint32_t id, const void *key)
 {
-    size_t cap = b->str_slots_cap ? 2 * b->str_slots_cap : 256;
-    uint32_t *slots = calloc(cap, sizeof *slots);
-    if (!slots) return -1;
-    for (size_t i = 0; i < b->nstrs; i++) {
-        size_t j = hash_str(b->strs[i]) & (cap - 1);
-        while (slots[j]) j = (j + 1) & (cap - 1);
-        slots[j] = (uint32_t)i + 1;
-    }
-    free(b->str_slots);
-    b->str_slots = slots;
-    b->str_slots_cap = cap;
-    return 0;
+    return strcmp(((const struct builder *)ctx)->strs[id], key) == 0;
+}
+
+static uint64_t str_hash(const void *ctx, uint32_t id)
+{
+    return hash_str(((const struct builder *)ctx)->strs[id]);
 }
 
 /* Index of s in the string table, adding it if new; NULL counts as "". The string
@@ -146,14 +76,13 @@ static int str_rehash(struct builder *b)
 static int64_t str_index(struct builder *b, const char *s)
 {
     if (!s) s = "";
-    if (2 * (b->nstrs + 1) > b->str_slots_cap && str_rehash(b) < 0) { b->oom = 1; return 0; }
-    size_t j = hash_str(s) & (b->str_slots_cap - 1);
-    for (; b->str_slots[j]; j = (j + 1) & (b->str_slots_cap - 1))
-        if (strcmp(b->strs[b->str_slots[j] - 1], s) == 0) return b->str_slots[j] - 1;
+    uint64_t h = hash_str(s);
+    int64_t found = hashidx_find(&b->str_index, h, str_matches, b, s);
+    if (found >= 0) return found;
     if (grow(&b->strs, &b->capstrs, b->nstrs, sizeof *b->strs) < 0) { b->oom = 1; return 0; }
     b->strs[b->nstrs] = s;
-    b->str_slots[j] = (uint32_t)++b->nstrs;
-    return (int64_t)b->nstrs - 1;
+    if (hashidx_add(&b->str_index, h, (uint32_t)b->nstrs, str_hash, b) < 0) { b->oom = 1; return 0; }
+    return (int64_t)b->nstrs++;
 }
 
 static int builder_init(struct builder *b)
@@ -168,27 +97,40 @@ static int builder_init(struct builder *b)
 static void builder_free(struct builder *b)
 {
     free(b->strs);
-    free(b->str_slots);
-    idmap_free(&b->loc_ids);
-    idmap_free(&b->func_ids);
+    hashidx_free(&b->str_index);
+    hashidx_free(&b->loc_index);
+    hashidx_free(&b->func_index);
     free(b->locs);
     free(b->lines);
     free(b->funcs);
     free(b->mapstats);
 }
 
+static uint64_t func_key(int64_t name, int64_t file) { return (uint64_t)name << 32 | (uint64_t)file; }
+
+static int func_matches(const void *ctx, uint32_t id, const void *key)
+{
+    const struct func *f = &((const struct builder *)ctx)->funcs[id];
+    return func_key(f->name, f->file) == *(const uint64_t *)key;
+}
+
+static uint64_t func_hash(const void *ctx, uint32_t id)
+{
+    const struct func *f = &((const struct builder *)ctx)->funcs[id];
+    return hash_mix(func_key(f->name, f->file));
+}
+
 /* Id of the Function for frame f, adding it if new; 0 on out of memory. */
 static uint64_t function_id(struct builder *b, const struct symbols_frame *f)
 {
     int64_t name = str_index(b, f->function), file = str_index(b, f->file);
-    uint64_t key = (uint64_t)name << 32 | (uint64_t)file;     /* name >= 1: key != 0 */
-    uint32_t id = idmap_get(&b->func_ids, key);
-    if (id || b->oom) return id;
+    uint64_t key = func_key(name, file);
+    int64_t found = hashidx_find(&b->func_index, hash_mix(key), func_matches, b, &key);
+    if (found >= 0 || b->oom) return found >= 0 ? (uint64_t)found + 1 : 0;
     if (grow(&b->funcs, &b->capfuncs, b->nfuncs, sizeof *b->funcs) < 0) { b->oom = 1; return 0; }
     b->funcs[b->nfuncs] = (struct func){name, file, f->start_line};
-    id = (uint32_t)++b->nfuncs;
-    if (idmap_put(&b->func_ids, key, id) < 0) b->oom = 1;
-    return id;
+    if (hashidx_add(&b->func_index, hash_mix(key), (uint32_t)b->nfuncs, func_hash, b) < 0) { b->oom = 1; return 0; }
+    return ++b->nfuncs;
 }
 
 /* Appends the inline chain of loc (leaf first) and counts what symbols found. */
@@ -211,12 +153,22 @@ static void location_lines(struct builder *b, struct loc *loc, struct mapstat *m
     ms->with_line += n > 0 && fr[n - 1].line > 0;
 }
 
+static int loc_matches(const void *ctx, uint32_t id, const void *key)
+{
+    return ((const struct builder *)ctx)->locs[id].address + 1 == *(const uint64_t *)key;
+}
+
+static uint64_t loc_hash(const void *ctx, uint32_t id)
+{
+    return hash_mix(((const struct builder *)ctx)->locs[id].address + 1);
+}
+
 /* Id of the Location of return address pc (stored at pc - 1); 0 on out of memory. */
 static uint64_t location_id(struct builder *b, uintptr_t pc)
 {
-    uint64_t addr = (uint64_t)pc - 1;
-    uint32_t id = idmap_get(&b->loc_ids, pc);              /* pc != 0: a valid key */
-    if (id || b->oom) return id;
+    uint64_t addr = (uint64_t)pc - 1, key = (uint64_t)pc;
+    int64_t found = hashidx_find(&b->loc_index, hash_mix(key), loc_matches, b, &key);
+    if (found >= 0 || b->oom) return found >= 0 ? (uint64_t)found + 1 : 0;
     if (grow(&b->locs, &b->caplocs, b->nlocs, sizeof *b->locs) < 0) { b->oom = 1; return 0; }
     int mi = symbols_mapping_index((uintptr_t)addr);
     struct loc *loc = &b->locs[b->nlocs];
@@ -229,9 +181,11 @@ static uint64_t location_id(struct builder *b, uintptr_t pc)
      * page), and both versions take gcc's DWARF 5 file names, which are relative to the
      * build directory ("???" outside it). The mapping still carries the build id. */
     if (loc->nlines) loc->mapping_id = 0;
-    id = (uint32_t)++b->nlocs;
-    if (idmap_put(&b->loc_ids, pc, id) < 0) b->oom = 1;
-    return b->oom ? 0 : id;
+    if (b->oom || hashidx_add(&b->loc_index, hash_mix(key), (uint32_t)b->nlocs, loc_hash, b) < 0) {
+        b->oom = 1;
+        return 0;
+    }
+    return ++b->nlocs;
 }
 
 /* ---- unsampling ------------------------------------------------------------------- */
@@ -253,11 +207,10 @@ void pprof_scale(uint64_t count, size_t size, int64_t rate, int64_t *objects, in
 
 /* Everything the packed Profile points to, freed together after packing. */
 struct layout {
-    Perftools__Profiles__ValueType vt[5], *vtp[4];
+    Perftools__Profiles__ValueType *vt, **vtp;      /* sample types, then the period type */
     Perftools__Profiles__Sample *samples, **samplep;
     Perftools__Profiles__Label *labels, **labelp;
     uint64_t *loc_ids;
-    int64_t *values;
     Perftools__Profiles__Location *locs, **locp;
     Perftools__Profiles__Line *lines, **linep;
     Perftools__Profiles__Function *funcs, **funcp;
@@ -266,7 +219,7 @@ struct layout {
 
 static void layout_free(struct layout *l)
 {
-    void *all[] = {l->samples, l->samplep, l->labels, l->labelp, l->loc_ids, l->values,
+    void *all[] = {l->vt, l->vtp, l->samples, l->samplep, l->labels, l->labelp, l->loc_ids,
                    l->locs, l->locp, l->lines, l->linep, l->funcs, l->funcp, l->maps, l->mapp};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
 }
@@ -274,63 +227,61 @@ static void layout_free(struct layout *l)
 /* calloc of n elements that never returns NULL for n == 0 (NULL means failure). */
 static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
 
-static int layout_alloc_samples(struct layout *l, const struct heapsample *s, size_t n)
+static int layout_alloc_samples(struct layout *l, const struct pprof_sample *s, size_t n)
 {
-    size_t npcs = 0;
-    for (size_t i = 0; i < n; i++) npcs += s[i].npcs > 0 ? (size_t)s[i].npcs : 0;
+    size_t npcs = 0, nlabels = 0;
+    for (size_t i = 0; i < n; i++) {
+        npcs += s[i].npcs > 0 ? (size_t)s[i].npcs : 0;
+        nlabels += s[i].nlabels > 0 ? (size_t)s[i].nlabels : 0;
+    }
     l->samples = xcalloc(n, sizeof *l->samples);
     l->samplep = xcalloc(n, sizeof *l->samplep);
-    l->labels = xcalloc(2 * n, sizeof *l->labels);   /* bytes, and the record's label */
-    l->labelp = xcalloc(2 * n, sizeof *l->labelp);
+    l->labels = xcalloc(nlabels, sizeof *l->labels);
+    l->labelp = xcalloc(nlabels, sizeof *l->labelp);
     l->loc_ids = xcalloc(npcs, sizeof *l->loc_ids);
-    l->values = xcalloc(4 * n, sizeof *l->values);
-    return l->samples && l->samplep && l->labels && l->labelp && l->loc_ids && l->values ? 0 : -1;
+    return l->samples && l->samplep && l->labels && l->labelp && l->loc_ids ? 0 : -1;
 }
 
-/* Lays out one Sample for record r in slot i; the locations go into the builder. */
+/* Lays out sample r in slot i, its locations into loc_ids and its labels from slot
+ * first_label; the locations go into the builder. */
 static void layout_sample(struct builder *b, struct layout *l, size_t i, uint64_t *loc_ids,
-                          const struct heapsample *r, int64_t rate)
+                          size_t first_label, const struct pprof_sample *r, size_t nvalues)
 {
     Perftools__Profiles__Sample *sm = &l->samples[i];
     perftools__profiles__sample__init(sm);
-    int64_t *v = &l->values[4 * i];
-    pprof_scale(r->alloc_count, r->size, rate, &v[0], &v[1]);
-    pprof_scale(r->inuse_count, r->size, rate, &v[2], &v[3]);
-    sm->n_value = 4;
-    sm->value = v;
+    sm->n_value = nvalues;
+    sm->value = (int64_t *)r->values;          /* protobuf-c only reads it */
     sm->location_id = loc_ids;
     for (int k = 0; k < r->npcs; k++)
         if (r->pcs[k]) loc_ids[sm->n_location_id++] = location_id(b, r->pcs[k]);
-    sm->label = &l->labelp[2 * i];
-    if (r->size) {
-        Perftools__Profiles__Label *lb = &l->labels[2 * i + sm->n_label];
+    for (int k = 0; k < r->nlabels; k++) {
+        Perftools__Profiles__Label *lb = &l->labels[first_label + (size_t)k];
+        const struct pprof_label *src = &r->labels[k];
         perftools__profiles__label__init(lb);
-        lb->key = str_index(b, "bytes");
-        lb->num = (int64_t)r->size;
-        sm->label[sm->n_label++] = lb;
+        lb->key = str_index(b, src->key);
+        if (src->str) {
+            lb->str = str_index(b, src->str);
+        } else {
+            lb->num = src->num;
+            if (src->num_unit) lb->num_unit = str_index(b, src->num_unit);
+        }
+        l->labelp[first_label + (size_t)k] = lb;
     }
-    if (r->label_key) {   /* a string label: -tagfocus=key=value, -tags */
-        Perftools__Profiles__Label *lb = &l->labels[2 * i + sm->n_label];
-        perftools__profiles__label__init(lb);
-        lb->key = str_index(b, r->label_key);
-        lb->str = str_index(b, r->label_value);
-        sm->label[sm->n_label++] = lb;
-    }
+    sm->n_label = r->nlabels > 0 ? (size_t)r->nlabels : 0;
+    sm->label = &l->labelp[first_label];
     l->samplep[i] = sm;
 }
 
-/* Samples for every record with a nonzero count; returns how many. */
-static size_t layout_samples(struct builder *b, struct layout *l, const struct heapsample *s,
-                             size_t n, int64_t rate)
+static void layout_samples(struct builder *b, struct layout *l, const struct pprof_sample *s,
+                           size_t n, size_t nvalues)
 {
-    size_t ns = 0;
     uint64_t *loc_ids = l->loc_ids;
+    size_t label = 0;
     for (size_t i = 0; i < n && !b->oom; i++) {
-        if (s[i].alloc_count == 0 && s[i].inuse_count == 0) continue;
-        layout_sample(b, l, ns, loc_ids, &s[i], rate);
-        loc_ids += l->samples[ns++].n_location_id;
+        layout_sample(b, l, i, loc_ids, label, &s[i], nvalues);
+        loc_ids += l->samples[i].n_location_id;
+        label += l->samples[i].n_label;
     }
-    return ns;
 }
 
 static int layout_locations(struct builder *b, struct layout *l)
@@ -403,32 +354,32 @@ static int layout_mappings(struct builder *b, struct layout *l)
     return 0;
 }
 
-static Perftools__Profiles__ValueType *value_type(struct builder *b, struct layout *l,
-                                                  int i, const char *type, const char *unit)
+static Perftools__Profiles__ValueType *value_type(struct builder *b, struct layout *l, int i,
+                                                  const struct pprof_value_type *t)
 {
     perftools__profiles__value_type__init(&l->vt[i]);
-    l->vt[i].type = str_index(b, type);
-    l->vt[i].unit = str_index(b, unit);
+    l->vt[i].type = str_index(b, t->type);
+    l->vt[i].unit = str_index(b, t->unit);
     return &l->vt[i];
 }
 
-static void layout_header(struct builder *b, struct layout *l, Perftools__Profiles__Profile *p,
-                          const struct pprof_heap_opts *opts)
+static int layout_header(struct builder *b, struct layout *l, Perftools__Profiles__Profile *p,
+                         const struct pprof_desc *d)
 {
-    static const char *const types[4][2] = {
-        {"alloc_objects", "count"}, {"alloc_space", "bytes"},
-        {"inuse_objects", "count"}, {"inuse_space", "bytes"},
-    };
-    for (int i = 0; i < 4; i++) l->vtp[i] = value_type(b, l, i, types[i][0], types[i][1]);
-    p->n_sample_type = 4;
+    int nt = d->nsample_types;
+    l->vt = xcalloc((size_t)nt + 1, sizeof *l->vt);
+    l->vtp = xcalloc((size_t)nt + 1, sizeof *l->vtp);
+    if (!l->vt || !l->vtp) return -1;
+    for (int i = 0; i < nt; i++) l->vtp[i] = value_type(b, l, i, &d->sample_types[i]);
+    p->n_sample_type = (size_t)nt;
     p->sample_type = l->vtp;
-    p->period_type = value_type(b, l, 4, "space", "bytes");
-    p->period = opts->rate;
-    if (opts->default_sample_type)
-        p->default_sample_type = str_index(b, opts->default_sample_type);
-    p->time_nanos = opts->time_nanos;
+    p->period_type = value_type(b, l, nt, &d->period_type);
+    p->period = d->period;
+    if (d->default_sample_type) p->default_sample_type = str_index(b, d->default_sample_type);
+    p->time_nanos = d->time_nanos;
     if (!p->time_nanos) p->time_nanos = clock_wall_ns();
-    p->duration_nanos = opts->duration_nanos;
+    p->duration_nanos = d->duration_nanos;
+    return 0;
 }
 
 /* ---- gzip and the protobuf writer ------------------------------------------------- */
@@ -466,13 +417,13 @@ static int pack_gzip(struct buf *out, const Perftools__Profiles__Profile *p)
     return rc;
 }
 
-/* Fills p from the records; every pointer in p lands in l or b. */
+/* Fills p from the samples; every pointer in p lands in l, b, d or s. */
 static int layout_profile(struct builder *b, struct layout *l, Perftools__Profiles__Profile *p,
-                          const struct heapsample *s, size_t n, const struct pprof_heap_opts *opts)
+                          const struct pprof_desc *d, const struct pprof_sample *s, size_t n)
 {
-    layout_header(b, l, p, opts);
-    if (layout_alloc_samples(l, s, n) < 0) return -1;
-    p->n_sample = layout_samples(b, l, s, n, opts->rate);
+    if (layout_header(b, l, p, d) < 0 || layout_alloc_samples(l, s, n) < 0) return -1;
+    layout_samples(b, l, s, n, (size_t)d->nsample_types);
+    p->n_sample = n;
     p->sample = l->samplep;
     if (b->oom || layout_locations(b, l) < 0 || layout_functions(b, l) < 0 ||
         layout_mappings(b, l) < 0 || b->oom)
@@ -488,19 +439,58 @@ static int layout_profile(struct builder *b, struct layout *l, Perftools__Profil
     return 0;
 }
 
-int pprof_write_heap(struct buf *out, const struct heapsample *s, size_t n,
-                     const struct pprof_heap_opts *opts)
+int pprof_write(struct buf *out, const struct pprof_desc *d, const struct pprof_sample *s,
+                size_t n)
 {
     struct builder b;
     struct layout l;
     Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
     memset(&l, 0, sizeof l);
-    int rc = builder_init(&b);
-    if (rc == 0) rc = layout_profile(&b, &l, &p, s, n, opts);
+    int rc = d->nsample_types > 0 ? builder_init(&b) : -1;
+    if (rc == 0) rc = layout_profile(&b, &l, &p, d, s, n);
     if (rc == 0) rc = pack_gzip(out, &p);
     layout_free(&l);
-    builder_free(&b);
+    if (d->nsample_types > 0) builder_free(&b);
     return rc == 0 && !out->failed ? 0 : -1;
+}
+
+/* ---- heap profiles ---------------------------------------------------------------- */
+
+static const struct pprof_value_type heap_types[4] = {
+    {"alloc_objects", "count"}, {"alloc_space", "bytes"},
+    {"inuse_objects", "count"}, {"inuse_space", "bytes"},
+};
+
+int pprof_write_heap(struct buf *out, const struct heapsample *s, size_t n,
+                     const struct pprof_heap_opts *opts)
+{
+    struct pprof_sample *ps = xcalloc(n, sizeof *ps);
+    struct pprof_label *labels = xcalloc(2 * n, sizeof *labels);   /* bytes, and the route */
+    int64_t *values = xcalloc(4 * n, sizeof *values);
+    size_t m = 0;
+    int rc = -1;
+    if (ps && labels && values) {
+        for (size_t i = 0; i < n; i++) {
+            if (s[i].alloc_count == 0 && s[i].inuse_count == 0) continue;   /* as Go */
+            int64_t *v = &values[4 * m];
+            pprof_scale(s[i].alloc_count, s[i].size, opts->rate, &v[0], &v[1]);
+            pprof_scale(s[i].inuse_count, s[i].size, opts->rate, &v[2], &v[3]);
+            struct pprof_label *lb = &labels[2 * m];
+            int nl = 0;
+            if (s[i].size) lb[nl++] = (struct pprof_label){"bytes", NULL, (int64_t)s[i].size, NULL};
+            if (s[i].label_key)   /* a string label: -tagfocus=key=value, -tags */
+                lb[nl++] = (struct pprof_label){s[i].label_key, s[i].label_value, 0, NULL};
+            ps[m] = (struct pprof_sample){s[i].pcs, s[i].npcs, v, lb, nl};
+            m++;
+        }
+        struct pprof_desc d = {heap_types, 4, {"space", "bytes"}, opts->rate,
+                               opts->default_sample_type, opts->time_nanos, opts->duration_nanos};
+        rc = pprof_write(out, &d, ps, m);
+    }
+    free(ps);
+    free(labels);
+    free(values);
+    return rc;
 }
 
 /* ---- legacy text (debug=1) -------------------------------------------------------- */
@@ -546,17 +536,69 @@ static void text_frames(struct buf *out, uintptr_t pc)
                    (unsigned long)(sym ? off : 0), fr[i].file ? fr[i].file : "??", fr[i].line);
 }
 
+void pprof_text_addresses(struct buf *out, const uintptr_t *pcs, int n)
+{
+    buf_putc(out, '@');
+    for (int k = 0; k < n; k++)
+        if (pcs[k]) buf_printf(out, " %#lx", (unsigned long)pcs[k]);
+    buf_putc(out, '\n');
+}
+
+void pprof_text_stack(struct buf *out, const uintptr_t *pcs, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (pcs[k]) text_frames(out, pcs[k]);
+    buf_putc(out, '\n');
+}
+
 static void text_record(struct buf *out, const struct heapsample *r)
 {
-    buf_printf(out, "%llu: %llu [%llu: %llu] @", (unsigned long long)r->inuse_count,
+    buf_printf(out, "%llu: %llu [%llu: %llu] ", (unsigned long long)r->inuse_count,
                (unsigned long long)(r->inuse_count * r->size), (unsigned long long)r->alloc_count,
                (unsigned long long)(r->alloc_count * r->size));
-    for (int k = 0; k < r->npcs; k++)
-        if (r->pcs[k]) buf_printf(out, " %#lx", (unsigned long)r->pcs[k]);
-    buf_putc(out, '\n');
-    for (int k = 0; k < r->npcs; k++)
-        if (r->pcs[k]) text_frames(out, r->pcs[k]);
-    buf_putc(out, '\n');
+    pprof_text_addresses(out, r->pcs, r->npcs);
+    pprof_text_stack(out, r->pcs, r->npcs);
+}
+
+/* Go's labelMap.String(): {"key":"value", ...} in the order given (callers sort). */
+static void text_labels(struct buf *out, const struct pprof_label *l, int n)
+{
+    buf_puts(out, "# labels: {");
+    for (int i = 0; i < n; i++) {
+        buf_printf(out, "%s\"%s\":", i ? ", " : "", l[i].key);
+        if (l[i].str) buf_printf(out, "\"%s\"", l[i].str);
+        else buf_printf(out, "%lld", (long long)l[i].num);
+    }
+    buf_puts(out, "}\n");
+}
+
+int pprof_write_count_text(struct buf *out, const char *name, const struct pprof_sample *s,
+                           size_t n)
+{
+    long long total = 0;
+    for (size_t i = 0; i < n; i++) total += s[i].values[0];
+    buf_printf(out, "%s profile: total %lld\n", name, total);
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(out, "%lld ", (long long)s[i].values[0]);
+        pprof_text_addresses(out, s[i].pcs, s[i].npcs);
+        if (s[i].nlabels > 0) text_labels(out, s[i].labels, s[i].nlabels);
+        pprof_text_stack(out, s[i].pcs, s[i].npcs);
+    }
+    return out->failed ? -1 : 0;
+}
+
+int pprof_write_contention_text(struct buf *out, const char *name, int64_t period,
+                                const struct pprof_sample *s, size_t n, const char *comment)
+{
+    buf_printf(out, "--- %s:\ncycles/second=1000000000\n", name);
+    if (period > 0) buf_printf(out, "sampling period=%lld\n", (long long)period);
+    if (comment && *comment) buf_printf(out, "# %s\n", comment);
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(out, "%lld %lld ", (long long)s[i].values[1], (long long)s[i].values[0]);
+        pprof_text_addresses(out, s[i].pcs, s[i].npcs);
+        pprof_text_stack(out, s[i].pcs, s[i].npcs);
+    }
+    return out->failed ? -1 : 0;
 }
 
 int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,

@@ -3,6 +3,8 @@
 
 #include <execinfo.h>
 #include <pthread.h>
+#include <signal.h>
+#include <ucontext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +97,43 @@ void stacks_init(void)
 {
     void *raw[4];
     backtrace(raw, 4);
+    know_stack_bounds();
+}
+
+/* Reads only thread-local variables of the executable (local-exec TLS) and the
+ * thread pointer: async-signal-safe. */
+uintptr_t stacks_signal_stack_top(uintptr_t sp)
+{
+    if (stack_hi && sp >= stack_lo && sp < stack_hi) return stack_hi;
+    uintptr_t tp = (uintptr_t)__builtin_thread_pointer();   /* == pthread_self() */
+    if (tp > sp && tp - sp < ((uintptr_t)256 << 20)) return tp;
+    return 0;
+}
+
+/* Not instrumented by SANITIZER=address: the interrupted code may be one that uses rbp
+ * as a plain register pointing at a local, whose neighbours are poisoned redzones. */
+__attribute__((no_sanitize_address)) int stacks_walk_context(const void *ucontext, uintptr_t *pcs, int max)
+{
+    const ucontext_t *uc = ucontext;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    const uintptr_t *fp = (const uintptr_t *)uc->uc_mcontext.gregs[REG_RBP];
+    if (max < 1) return 0;
+    if (max > STACKS_MAX_DEPTH) max = STACKS_MAX_DEPTH;
+    int kept = 0;
+    pcs[kept++] = pc + 1;
+    uintptr_t top = stacks_signal_stack_top(sp);
+    while (kept < max && ((uintptr_t)fp & 7) == 0 && (uintptr_t)fp >= sp &&
+           (uintptr_t)fp + 2 * sizeof(uintptr_t) <= top) {
+        uintptr_t ret = fp[1];
+        if (!ret) break;
+        pcs[kept++] = ret;
+        if (!in_executable(ret)) break;
+        const uintptr_t *next = (const uintptr_t *)fp[0];
+        if (next <= fp) break;
+        fp = next;
+    }
+    return kept;
 }
 
 #define ARENA_CHUNK_PCS 8192
@@ -122,6 +161,18 @@ struct stacks_table {
 struct stacks_table *stacks_table_new(void)
 {
     return calloc(1, sizeof(struct stacks_table));
+}
+
+void stacks_table_free(struct stacks_table *t)
+{
+    if (!t) return;
+    for (struct arena_chunk *c = t->arena, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(t->entries);
+    hashidx_free(&t->index);
+    free(t);
 }
 
 struct stack_key { const uintptr_t *pcs; int n; uint64_t hash; };
@@ -183,4 +234,28 @@ size_t stacks_bytes(const struct stacks_table *t)
 {
     return sizeof *t + t->cap * sizeof *t->entries + hashidx_bytes(&t->index) +
            t->arena_chunks * sizeof(struct arena_chunk);
+}
+
+static const int dwarf_to_greg[STACKS_NREGS] = {
+    REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
+    REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP,
+};
+
+/* Word by word, not by memcpy (nor a loop the compiler turns into one): the copy
+ * crosses other frames' slots, which a SANITIZER=address build poisons around locals
+ * and whose memcpy would check them. */
+__attribute__((no_sanitize_address, optimize("no-tree-loop-distribute-patterns")))
+size_t stacks_copy_context(const void *ucontext, struct stacks_regs *regs, void *dst, size_t cap)
+{
+    const ucontext_t *uc = ucontext;
+    for (int r = 0; r < STACKS_NREGS; r++)
+        regs->r[r] = (uint64_t)uc->uc_mcontext.gregs[dwarf_to_greg[r]];
+    uintptr_t sp = (uintptr_t)regs->r[7], top = stacks_signal_stack_top(sp);
+    if (sp & 7) return 0;             /* never at a signal in compiled code */
+    size_t words = (top > sp ? top - sp : 0) / sizeof(uint64_t);
+    if (words > cap / sizeof(uint64_t)) words = cap / sizeof(uint64_t);
+    const uint64_t *src = (const uint64_t *)sp;
+    uint64_t *out = dst;
+    for (size_t i = 0; i < words; i++) out[i] = src[i];
+    return words * sizeof(uint64_t);
 }

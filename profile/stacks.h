@@ -23,13 +23,48 @@
 int stacks_capture(uintptr_t *pcs, int max);
 
 /* Unwinds once so that glibc loads its unwinder before any sampled allocation (the
- * first backtrace() call allocates). Main thread, at start-up. */
+ * first backtrace() call allocates), and learns the main thread's stack bounds so
+ * that signal handlers can walk it too. Main thread, at start-up. */
 void stacks_init(void);
+
+/* Walks the stack of a thread interrupted by a signal, from the ucontext_t the
+ * SA_SIGINFO handler received: pcs[0] is the interrupted pc + 1 (so that writers,
+ * which store every pc at pc - 1, land on the interrupted instruction), then the
+ * return addresses of the frame-pointer chain starting at the interrupted rbp. Every
+ * frame must lie between the interrupted rsp and the top of the thread's stack (the
+ * bounds stacks_capture learnt for this thread, else the thread pointer: glibc puts
+ * a thread's descriptor and static TLS at the top of the block it maps for the stack,
+ * so everything from rsp up to it is mapped), be 8-aligned and grow; the walk stops
+ * after the first return address outside the executable (libraries keep no frame
+ * pointers) and after `max` (<= STACKS_MAX_DEPTH) entries. Code without frame
+ * pointers (bdwgc's, libc's) therefore shows at least as its leaf pc.
+ * Returns the count (>= 1 unless max < 1). ASYNC-SIGNAL-SAFE: no allocation, no
+ * locks, reads nothing outside the thread's own stack. */
+int stacks_walk_context(const void *ucontext, uintptr_t *pcs, int max);
+
+/* The highest address a signal handler may read above sp on the calling thread's
+ * stack (the bound stacks_walk_context uses), or 0 when it cannot tell.
+ * ASYNC-SIGNAL-SAFE. */
+uintptr_t stacks_signal_stack_top(uintptr_t sp);
+
+/* The registers of an interrupted thread in DWARF numbering for x86-64: 0 rax, 1 rdx,
+ * 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8..15 r8..r15, 16 rip. */
+#define STACKS_NREGS 17
+struct stacks_regs { uint64_t r[STACKS_NREGS]; };
+
+/* Copies the registers of the context a signal interrupted and the live part of its
+ * stack, from rsp up to the top stacks_signal_stack_top allows, at most cap bytes, so
+ * that normal code can later unwind it by the unwind tables (symbols_unwind).
+ * Returns the bytes copied. ASYNC-SIGNAL-SAFE. */
+size_t stacks_copy_context(const void *ucontext, struct stacks_regs *regs, void *dst, size_t cap);
 
 struct stacks_table;
 
 /* A new empty table, or NULL when out of memory. */
 struct stacks_table *stacks_table_new(void);
+
+/* Frees t and every stack in it (NULL: nothing). */
+void stacks_table_free(struct stacks_table *t);
 
 /* The id (0-based, dense, stable) of the stack pcs[0..n), adding it if new.
  * Returns -1 when out of memory. Not synchronised: the caller holds its lock. */

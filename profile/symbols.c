@@ -218,6 +218,17 @@ static int resolve_elf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *out
     return 1;
 }
 
+/* 1 if mod is the main executable (memdemo and the libgc.a linked into it), whose
+ * DWARF is read for files, lines and inlined calls. Libraries get names only: the CPU
+ * and goroutine profiles reach into libc, and where its separate debug info is
+ * installed, reading its DWARF scopes for one pc cost 16 MB of RSS. Lock held. */
+static int is_main_module(Dwfl_Module *mod)
+{
+    Dwarf_Addr low, high;
+    if (!symbols__nmaps || !dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL)) return 0;
+    return symbols__maps[0].start >= low && symbols__maps[0].start < high;
+}
+
 /* Resolves pc into frames (leaf first, at most SYMBOLS_MAX_FRAMES). Lock held. */
 static int resolve(uintptr_t pc, struct symbols_frame *out)
 {
@@ -225,6 +236,7 @@ static int resolve(uintptr_t pc, struct symbols_frame *out)
     struct symbols_frame chain[DEEP];
     Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, pc) : NULL;
     if (!mod) return 0;
+    if (!is_main_module(mod)) return resolve_elf(mod, pc, out);
     int n = resolve_dwarf(mod, pc, chain, DEEP);
     if (n == 0) return resolve_elf(mod, pc, out);
     int skip = n > SYMBOLS_MAX_FRAMES ? n - SYMBOLS_MAX_FRAMES : 0;   /* keep the outer end */
@@ -369,6 +381,94 @@ const char *symbols_name(uintptr_t pc, uintptr_t *offset)
     pthread_mutex_unlock(&symbols__lock);
     if (name && offset) *offset = (uintptr_t)off;
     return name;
+}
+
+int symbols_known_prefix(const uintptr_t *pcs, int n)
+{
+    for (int i = 1; i < n; i++)
+        if (symbols_mapping_index(pcs[i] - 1) < 0) return i;
+    return n;
+}
+
+/* ---- unwinding a copied stack ------------------------------------------------------ */
+
+/* What the callbacks read: the copy being unwound (symbols__lock held). */
+static struct {
+    const struct stacks_regs *regs;
+    const unsigned char *stack;
+    size_t len;
+    uintptr_t *pcs;
+    int max, n;
+} unwinding;
+static int unwind_attached;           /* dwfl_attach_state done (or failed: -1) */
+
+static pid_t unwind_next_thread(Dwfl *dwfl, void *arg, void **thread_arg)
+{
+    (void)dwfl; (void)arg; (void)thread_arg;
+    return 0;                         /* no threads to iterate: frames are asked by tid */
+}
+
+static bool unwind_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
+{
+    (void)dwfl; (void)tid; (void)arg;
+    *thread_arg = NULL;
+    return true;
+}
+
+static bool unwind_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+    (void)dwfl; (void)arg;
+    uint64_t base = unwinding.regs->r[7];
+    if (addr < base || addr - base + sizeof *result > unwinding.len) return false;
+    memcpy(result, unwinding.stack + (addr - base), sizeof *result);
+    return true;
+}
+
+static bool unwind_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+    (void)arg;
+    Dwarf_Word r[STACKS_NREGS];
+    for (int i = 0; i < STACKS_NREGS; i++) r[i] = unwinding.regs->r[i];
+    return dwfl_thread_state_registers(thread, 0, STACKS_NREGS, r);
+}
+
+static int unwind_frame(Dwfl_Frame *frame, void *arg)
+{
+    (void)arg;
+    Dwarf_Addr pc;
+    bool activation;
+    if (!dwfl_frame_pc(frame, &pc, &activation) || pc == 0) return DWARF_CB_ABORT;
+    unwinding.pcs[unwinding.n++] = activation ? (uintptr_t)pc + 1 : (uintptr_t)pc;
+    return unwinding.n < unwinding.max ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+static const Dwfl_Thread_Callbacks unwind_callbacks = {
+    .next_thread = unwind_next_thread,
+    .get_thread = unwind_get_thread,
+    .memory_read = unwind_memory_read,
+    .set_initial_registers = unwind_initial_registers,
+};
+
+int symbols_unwind(const struct stacks_regs *regs, const void *stack, size_t len,
+                   uintptr_t *pcs, int max)
+{
+    if (max < 1 || symbols_init() < 0) return 0;
+    pthread_mutex_lock(&symbols__lock);
+    if (!unwind_attached)
+        unwind_attached = dwfl_attach_state(symbols__dwfl, NULL, getpid(), &unwind_callbacks, NULL) ? 1 : -1;
+    int n = 0;
+    if (unwind_attached > 0) {
+        unwinding.regs = regs;
+        unwinding.stack = stack;
+        unwinding.len = len;
+        unwinding.pcs = pcs;
+        unwinding.max = max;
+        unwinding.n = 0;
+        dwfl_getthread_frames(symbols__dwfl, getpid(), unwind_frame, NULL);   /* any tid */
+        n = unwinding.n;
+    }
+    pthread_mutex_unlock(&symbols__lock);
+    return n;
 }
 
 size_t symbols_mappings(const struct symbols_mapping **out)

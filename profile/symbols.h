@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile/stacks.h"
+
 /* One frame of an inline chain. Strings are interned and live until exit. */
 struct symbols_frame {
     const char *function;   /* never NULL when returned (may be "??" only if unnamed) */
@@ -68,5 +70,20 @@ size_t symbols_mappings(const struct symbols_mapping **out);
 
 /* Index into symbols_mappings' array of the mapping containing pc, or -1. */
 int symbols_mapping_index(uintptr_t pc);
+
+/* Of pcs[0..n) (a captured stack, leaf first), how many to keep: the leaf always,
+ * then callers up to the first that lies in no executable mapping (what a walk that
+ * followed a register which was not a frame pointer produces). Thread-safe. */
+int symbols_known_prefix(const uintptr_t *pcs, int n);
+
+/* Unwinds a stack from a COPY of it (stacks_copy_context) by the unwind tables (.eh_frame / DWARF CFI) of
+ * every module, as a debugger does: `stack` holds len bytes copied from address
+ * regs->r[7] (rsp) upward; memory outside the copy reads as unavailable and ends the
+ * walk. Writes pcs[0] = rip + 1 and then return addresses (the convention of
+ * stacks_walk_context), at most max. Returns the count, 0 if libdw cannot unwind.
+ * Thread-safe (serialized with the other lookups); may allocate; not for signal
+ * handlers. */
+int symbols_unwind(const struct stacks_regs *regs, const void *stack, size_t len,
+                   uintptr_t *pcs, int max);
 
 #endif

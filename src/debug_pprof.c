@@ -15,18 +15,18 @@
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "profile/lockprof.h"
 #include "profile/pprof.h"
 #include "profile/sampler.h"
 #include "profile/symbols.h"
+#include "profile/threads.h"
 #include "profile/trace.h"
 #include "src/routes.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
 
-/* Reads integer parameter `key` into *out (default `dflt` when absent). Returns 0, or
- * -1 after answering 400 when it is not an integer in [lo, hi]. */
-static int int_param(struct http_request *req, const char *key, long long dflt, long long lo,
-                     long long hi, long long *out)
+int debug_pprof_int_param(struct http_request *req, const char *key, long long dflt, long long lo,
+                          long long hi, long long *out)
 {
     const char *v = http_query(req, key);
     *out = dflt;
@@ -43,7 +43,7 @@ static int int_param(struct http_request *req, const char *key, long long dflt, 
     return 0;
 }
 
-static void attachment(struct http_request *req, const char *filename)
+void debug_pprof_attachment(struct http_request *req, const char *filename)
 {
     char v[128];
     snprintf(v, sizeof v, "attachment; filename=\"%s\"", filename);
@@ -104,7 +104,7 @@ static void answer_profile(struct http_request *req, const char *name, struct sa
     if (debug) { http_respond(req, 200, "text/plain; charset=utf-8", &b); return; }
     char file[64];
     snprintf(file, sizeof file, "%s%s", name, duration_ns ? "-delta" : "");
-    attachment(req, file);
+    debug_pprof_attachment(req, file);
     http_respond(req, 200, "application/octet-stream", &b);
 }
 
@@ -133,7 +133,7 @@ static void finish_delta(struct http_request *req, int client_gone, void *state)
 static void serve_heap(struct http_request *req, const char *name)
 {
     long long gc, debug, seconds;
-    if (int_param(req, "gc", 0, 0, 1000000, &gc) < 0 || int_param(req, "debug", 0, 0, 1000000, &debug) < 0) return;
+    if (debug_pprof_int_param(req, "gc", 0, 0, 1000000, &gc) < 0 || debug_pprof_int_param(req, "debug", 0, 0, 1000000, &debug) < 0) return;
     if (http_query(req, "seconds")) {
         if (debug) { http_respond_pprof_error(req, 400, "seconds and debug params are incompatible"); return; }
         const char *v = http_query(req, "seconds");
@@ -243,7 +243,7 @@ static void finish_trace(struct http_request *req, int client_gone, void *state)
         char n[32];
         snprintf(n, sizeof n, "%llu", (unsigned long long)t->dropped);
         http_add_header(req, "X-Trace-Dropped-Events", n);
-        attachment(req, "trace");
+        debug_pprof_attachment(req, "trace");
         http_respond(req, 200, "application/octet-stream", &t->out);
     }
     free(t);
@@ -279,12 +279,18 @@ void debug_pprof_trace(struct http_request *req)
 
 /* ---- index ------------------------------------------------------------------------------ */
 
+/* The index's Count column: live figures, as Go's (blank where Go shows none). */
 uint64_t debug_pprof_heap_count(void)
 {
     struct sampler_stats ps;
     sampler_stats(&ps);
     return ps.stacks;
 }
+
+uint64_t debug_pprof_goroutine_count(void) { return (uint64_t)threads_count(); }
+uint64_t debug_pprof_threadcreate_count(void) { return threads_created(); }
+uint64_t debug_pprof_mutex_count(void) { return lockprof_count(LOCKPROF_MUTEX); }
+uint64_t debug_pprof_block_count(void) { return lockprof_count(LOCKPROF_BLOCK); }
 
 #define PPROF_PREFIX "/debug/pprof/"
 
@@ -321,10 +327,13 @@ void debug_pprof_index(struct http_request *req)
                  "/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<table>\n"
                  "<thead><td>Count</td><td>Profile</td></thead>\n");
     index_rows(&b, 0);
-    buf_printf(&b, "</table>\n<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">change</a>), "
-                   "%llu samples, %llu stacks, %llu sampled objects tracked.</p>\n<ul>\n",
+    buf_printf(&b, "</table>\n<a href=\"goroutine?debug=2\">full goroutine stack dump</a>\n<br>\n"
+                   "<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">change</a>), "
+                   "%llu samples, %llu stacks, %llu sampled objects tracked; "
+                   "mutexprofilefraction %lld, blockprofilerate %lld.</p>\n<ul>\n",
                (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
-               (unsigned long long)ps.tracked);
+               (unsigned long long)ps.tracked, (long long)lockprof_mutex_fraction(),
+               (long long)lockprof_block_rate());
     index_rows(&b, 1);
     buf_puts(&b, "</ul>\n</body></html>\n");
     http_respond(req, 200, "text/html; charset=utf-8", &b);
@@ -340,7 +349,7 @@ void debug_memprofilerate(struct http_request *req)
 {
     long long r;
     int64_t was = sampler_rate();
-    if (int_param(req, "rate", was, 0, INT64_C(1) << 40, &r) < 0) return;
+    if (debug_pprof_int_param(req, "rate", was, 0, INT64_C(1) << 40, &r) < 0) return;
     if (r != was) sampler_set_rate(r);
     http_respond_text(req, 200, "memprofilerate %lld (was %lld)", r, (long long)was);
 }

@@ -20,6 +20,15 @@
 /* Longest window /debug/pprof/heap?seconds=N and /debug/pprof/trace?seconds=N accept. */
 #define DEBUG_PPROF_MAX_SECONDS 600
 
+/* Reads integer query parameter `key` into *out (dflt when absent). Returns 0, or -1
+ * after answering Go's 400 when it is not an integer in [lo, hi]. For every
+ * /debug endpoint's parameters. */
+int debug_pprof_int_param(struct http_request *req, const char *key, long long dflt, long long lo,
+                          long long hi, long long *out);
+/* Adds Go's headers of a profile download: Content-Disposition attachment with this
+ * file name, X-Content-Type-Options: nosniff. */
+void debug_pprof_attachment(struct http_request *req, const char *filename);
+
 /* Remembers the command line /debug/pprof/cmdline answers. Main thread, at start;
  * argv must outlive the server. */
 void debug_pprof_set_cmdline(int argc, char **argv);
@@ -44,5 +53,10 @@ void debug_memprofilerate(struct http_request *req);
 /* Live counts the /debug/pprof/ index shows beside the heap profiles: distinct
  * allocation stacks. Takes the profiler lock; any thread. */
 uint64_t debug_pprof_heap_count(void);
+/* Server threads, threads created, and distinct stacks of the mutex and block profiles. */
+uint64_t debug_pprof_goroutine_count(void);
+uint64_t debug_pprof_threadcreate_count(void);
+uint64_t debug_pprof_mutex_count(void);
+uint64_t debug_pprof_block_count(void);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
+#include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/handlers.h"
@@ -45,6 +46,15 @@ static int64_t cpus(void)
       "heap profile: on average one sample per N bytes allocated (Go's\n"                      \
       "\truntime.MemProfileRate); 1 records every allocation, 0 turns the profiler off;\n"      \
       "\tchange it at run time with /debug/memprofilerate?rate=N")                             \
+    X("mutexprofilefraction", mutexprofilefraction, INT, LOCKPROF_DEFAULT_MUTEX_FRACTION, 0,    \
+      INT64_C(1) << 40,                                                                       \
+      "mutex profile: on average 1 in N contention events of memdemo's locks is recorded\n"    \
+      "\t(Go's runtime.SetMutexProfileFraction); 0 turns it off; change it at run time\n"      \
+      "\twith /debug/mutexprofilefraction?rate=N")                                            \
+    X("blockprofilerate", blockprofilerate, INT, LOCKPROF_DEFAULT_BLOCK_RATE, 0, INT64_C(1) << 40, \
+      "block profile: on average one blocking event per N nanoseconds blocked is recorded\n"   \
+      "\t(Go's runtime.SetBlockProfileRate); 0 turns it off; 1 records every one; change it\n" \
+      "\tat run time with /debug/blockprofilerate?rate=N")                                    \
     X("tracebuf", tracebuf, INT, TRACE_DEFAULT_BUFFER_CAP, 4096, INT64_C(1) << 32,              \
       "bytes of trace events each thread may buffer during /debug/pprof/trace; past that\n"    \
       "\tthe thread's further events are dropped and counted")                                 \
@@ -128,7 +138,8 @@ static void usage(FILE *out)
     flags_defaults(&d);
     fprintf(out, "Usage of memdemo:\n"
                  "memdemo serves /leaker (keeps what it allocates) and /noleaker (makes garbage)\n"
-                 "on the Boehm GC, with Go-compatible /debug/pprof/heap and /debug/pprof/trace.\n");
+                 "on the Boehm GC, with Go-compatible /debug/pprof profiles (heap, allocs, CPU,\n"
+                 "goroutine, threadcreate, mutex, block) and /debug/pprof/trace.\n");
 #define INT_USAGE(name, help, v) fprintf(out, "  -%s int\n\t%s (default %lld)\n", name, help, (long long)(v))
 #define BYTES_USAGE(name, help, v) fprintf(out, "  -%s bytes\n\t%s (default %lld)\n", name, help, (long long)(v))
 #define STR_USAGE(name, help, v) fprintf(out, "  -%s string\n\t%s (default \"%s\")\n", name, help, v)

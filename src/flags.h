@@ -18,6 +18,8 @@ struct flags {
     const char *addr;         /* HOST:PORT */
     int64_t threads;          /* request worker threads */
     int64_t memprofilerate;   /* bytes per heap-profile sample; 1 exact; 0 off */
+    int64_t mutexprofilefraction;   /* one in N lock contentions recorded; 0 off */
+    int64_t blockprofilerate;       /* one lock wait per N ns waited recorded; 0 off */
     int64_t tracebuf;         /* trace buffer cap per thread, bytes */
     int64_t gogc;             /* pacing percent, GCPACER_GOGC_OFF for off */
     int64_t memlimit;         /* soft memory limit, bytes; 0 none */

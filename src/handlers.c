@@ -1,13 +1,18 @@
 /* handlers: /noleaker, /leaker, the index page and /debug/vars. See handlers.h.
  *
- * Both string handlers build their strings in a request-local list first (no lock
- * held while allocating, so collections never wait on the leaker's mutex); the
- * leaker then splices that list onto the global one under the mutex, which keeps
- * the total exact under concurrency: strings == requests x repetitions.
+ * Both string handlers make their strings in a request-local list, with no lock held:
+ * a libmicrohttpd worker that blocks stalls every connection it serves, so nothing
+ * long happens under a lock. The leaker then appends them, one by one, to the global
+ * list under its mutex, as the Go peer appends to its global slice: two clients on
+ * /leaker queue for that mutex, which the mutex and block profiles show. (Splicing the
+ * local chunks on in O(1) made it a few-nanosecond section that two clients never
+ * collided on in 70,000 requests.) The mutex keeps the total exact under concurrency:
+ * strings == requests x repetitions. The leaker makes its strings in a bounded
+ * allocation scope (gcheap.h): at the heap cap it drops them and answers 503 before it
+ * takes the mutex, so a refused request adds nothing.
  */
 #include "src/handlers.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +21,7 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
+#include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "src/conns.h"
 #include "src/routes.h"
@@ -29,7 +35,9 @@ static char **cmd_argv;
 static struct strlist leaked = STRLIST_INIT;
 static size_t leaked_requests;   /* /leaker requests whose strings are in `leaked` */
 static _Atomic uint64_t leaked_refused;   /* /leaker requests refused at the heap cap */
-static pthread_mutex_t leaked_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Profiled (profile/lockprof): two clients hammering /leaker contend for it, which
+ * the mutex and block profiles show. */
+static struct lockprof_mutex leaked_lock = LOCKPROF_MUTEX_INIT;
 
 void handlers_init(long reps, int argc, char **argv)
 {
@@ -40,11 +48,11 @@ void handlers_init(long reps, int argc, char **argv)
 
 void handlers_leaker_totals(size_t *requests, size_t *strings, size_t *bytes)
 {
-    pthread_mutex_lock(&leaked_lock);
+    lockprof_lock(&leaked_lock);
     *requests = leaked_requests;
     *strings = leaked.count;
     *bytes = leaked.bytes;
-    pthread_mutex_unlock(&leaked_lock);
+    lockprof_unlock(&leaked_lock);
 }
 
 /* Kept out of line so that profiles show the handler's own frame under numstr_itoa. */
@@ -74,11 +82,11 @@ __attribute__((noinline)) void handle_leaker(struct http_request *req)
         return;
     }
     size_t made = mine.count;
-    pthread_mutex_lock(&leaked_lock);
-    strlist_splice(&leaked, &mine);
+    lockprof_lock(&leaked_lock);
+    strlist_append_all(&leaked, &mine);
     leaked_requests++;
     size_t total = leaked.count;
-    pthread_mutex_unlock(&leaked_lock);
+    lockprof_unlock(&leaked_lock);
     http_respond_text(req, 200, "leaker: kept %zu strings; %zu in total", made, total);
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "gc/gcheap.h"
+#include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/debug_pprof.h"
@@ -98,6 +99,8 @@ int main(int argc, char **argv)
         return 1;
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
+    lockprof_set_mutex_fraction(f.mutexprofilefraction);
+    lockprof_set_block_rate(f.blockprofilerate);
 
     char url[128], settings[512];
     struct conns_limits limits = {

@@ -319,6 +319,7 @@ static void prepare_and_resume(struct http_request *due)
 static void *defer_loop(void *unused)
 {
     (void)unused;
+    pthread_setname_np(pthread_self(), "memdemo-defer");   /* as profiles name threads */
     pthread_mutex_lock(&defer_lock);
     for (;;) {
         struct http_request *due = take_due();
@@ -707,6 +708,7 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
 static void *accept_loop(void *unused)
 {
     (void)unused;
+    pthread_setname_np(pthread_self(), "memdemo-accept");
     int next_worker = 0;
     for (;;) {
         struct sockaddr_storage ss;

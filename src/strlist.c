@@ -1,6 +1,8 @@
 /* strlist: chunked list of GC strings. See strlist.h. */
 #include "src/strlist.h"
 
+#include <string.h>
+
 #include "gc/gcheap.h"
 #include "src/numstr.h"
 
@@ -19,14 +21,10 @@ int strlist_push(struct strlist *l, char *s, size_t len)
     return 0;
 }
 
-void strlist_splice(struct strlist *to, struct strlist *from)
+void strlist_append_all(struct strlist *to, const struct strlist *from)
 {
-    if (!from->head) return;
-    if (to->tail) to->tail->next = from->head; else to->head = from->head;
-    to->tail = from->tail;
-    to->count += from->count;
-    to->bytes += from->bytes;
-    *from = (struct strlist)STRLIST_INIT;
+    for (const struct strlist_chunk *c = from->head; c; c = c->next)
+        for (size_t i = 0; i < c->used; i++) strlist_push(to, c->items[i], strlen(c->items[i]));
 }
 
 int strlist_fill_numbers(struct strlist *l, long n)

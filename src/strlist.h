@@ -1,7 +1,7 @@
 /* strlist: an append-only list of GC strings, in GC memory, used by both handlers.
  *
  * The list is a chain of chunks (each a GC object holding up to STRLIST_CHUNK string
- * pointers), so appending never copies and splicing one list onto another is O(1).
+ * pointers), so appending a string never copies the list.
  * A struct strlist must itself live where the collector scans it: on a registered
  * thread's stack (a request-local list) or in static memory (the leaker's root).
  * Not synchronised: the caller serialises access (the leaker holds a mutex).
@@ -32,9 +32,9 @@ struct strlist {
  * that allocation is refused in a bounded scope (gcheap.h). Registered thread. */
 int strlist_push(struct strlist *l, char *s, size_t len);
 
-/* Appends every chunk of `from` to `to` and empties `from`; no allocation, O(1).
- * Safe to call with a lock held. */
-void strlist_splice(struct strlist *to, struct strlist *from);
+/* Appends the strings of `from` to `to`, one by one, in order, with strlist_push (O(n);
+ * to's chunks are allocated as they fill); `from` is left as it was. Registered thread. */
+void strlist_append_all(struct strlist *to, const struct strlist *from);
 
 /* Fills l with the decimal strings of 0 .. n-1 made by numstr_itoa. Returns 0, or -1
  * if an allocation was refused in a bounded scope (l then holds a prefix, garbage for

@@ -133,7 +133,7 @@ bad seconds_not_integer_is_400 400 'invalid value for "seconds"' '/debug/pprof/h
 bad seconds_with_debug_is_400 400 'seconds and debug params are incompatible' '/debug/pprof/heap?seconds=1&debug=1'
 bad seconds_too_large_is_400 400 'at most' '/debug/pprof/allocs?seconds=99999999999999999999'
 bad gc_not_integer_is_400 400 'invalid value for "gc"' '/debug/pprof/heap?gc=yes'
-bad unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/goroutine'
+bad unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/nonesuch'
 bad post_heap_is_405 405 'Method Not Allowed' '/debug/pprof/heap' -X POST
 bad trace_too_long_is_400 400 'at most' '/debug/pprof/trace?seconds=1e9'
 http "/debug/memprofilerate?rate=-1" >/dev/null; expect_eq negative_rate_is_400 "$(status)" 400
@@ -164,9 +164,13 @@ start_server -repetitions 10000 || exit 1
 n=4800
 requests $n /leaker >/dev/null
 strings=$(vars_num strings)
+# Handed-out bytes: 16 per string; 8192 per chunk of each request's local list, and of
+# the global list's (the leaker appends its strings to it one by one: one chunk per
+# 1020 strings kept).
 chunks_per_request=$(( (10000 + 1019) / 1020 ))
+global_chunks=$(( (n * 10000 + 1019) / 1020 ))
 chunk_size=8192
-truth=$(( strings * 16 + n * chunks_per_request * chunk_size ))
+truth=$(( strings * 16 + (n * chunks_per_request + global_chunks) * chunk_size ))
 pp -top -cum -nodefraction=0 -unit=B -sample_index=alloc_space "$BASE/debug/pprof/heap" >"$T/u.top"
 est=$(cum_of handle_leaker <"$T/u.top")
 echo "# leaker truth ${truth}B, estimate ${est}B"

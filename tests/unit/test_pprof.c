@@ -7,13 +7,12 @@
  * below, so symbols resolves them against this test's own DWARF.
  */
 #include "profile/pprof.h"
+#include "tests/unit/pproftool.h"
 #include "tests/unit/unit.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* ---- real stacks ------------------------------------------------------------------ */
 
@@ -56,56 +55,8 @@ __attribute__((noinline, no_icf)) static void capture_stacks(void)
 
 /* ---- files and go tool pprof ------------------------------------------------------ */
 
-static char tmpdir[64];
-
-static int write_file(const char *name, const struct buf *b)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(b->data, 1, b->len, f);
-    return fclose(f) == 0 && w == b->len ? 0 : -1;
-}
-
-/* Runs `go tool pprof ARGS` inside tmpdir (HOME there too); returns its output
- * (malloc'd, stdout+stderr) and sets *status to the exit status. */
-static char *pprof_run(const char *args, int *status)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && HOME='%s' GOCACHE='%s/gocache' PPROF_TMPDIR='%s' "
-             "go tool pprof %s 2>&1", tmpdir, tmpdir, tmpdir, tmpdir, args);
-    FILE *p = popen(cmd, "r");
-    struct buf out = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    if (!p) { *status = -1; return strdup(""); }
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) buf_append(&out, chunk, n);
-    int rc = pclose(p);
-    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-    buf_putc(&out, '\0');
-    return buf_take(&out, NULL);
-}
-
-/* Sums the four value columns of `pprof -raw` sample lines ("  v v v v: ids"). */
-static int raw_totals(const char *raw, long long tot[4])
-{
-    const char *p = strstr(raw, "Samples:");
-    const char *end = strstr(raw, "\nLocations");
-    int samples = 0;
-    memset(tot, 0, 4 * sizeof tot[0]);
-    if (!p || !end) return -1;
-    for (p = strchr(p, '\n') + 1; p && p < end; p = strchr(p, '\n'), p = p ? p + 1 : p) {
-        long long v[4];
-        int used = 0;
-        if (sscanf(p, "%lld %lld %lld %lld:%n", &v[0], &v[1], &v[2], &v[3], &used) == 4 && used) {
-            for (int i = 0; i < 4; i++) tot[i] += v[i];
-            samples++;
-        }
-    }
-    return samples;
-}
+/* Sums the four value columns of `pprof -raw` sample lines. */
+static int raw_totals(const char *raw, long long tot[4]) { return pproftool_raw_totals(raw, 4, tot); }
 
 /* Runs `go tool pprof -raw FILE` and sums its samples into tot. Returns the number of
  * samples, or -1 if pprof failed. */
@@ -114,7 +65,7 @@ static int raw_totals_of(const char *file, long long tot[4])
     char args[256];
     int st;
     snprintf(args, sizeof args, "-raw %s", file);
-    char *out = pprof_run(args, &st);
+    char *out = pproftool_run(args, &st);
     int n = st == 0 ? raw_totals(out, tot) : -1;
     free(out);
     return n;
@@ -158,7 +109,7 @@ static int write_profile(const char *name, const struct heapsample *r, size_t n,
 {
     struct buf b = BUF_INIT;
     int rc = pprof_write_heap(&b, r, n, o);
-    if (rc == 0) rc = write_file(name, &b);
+    if (rc == 0) rc = pproftool_write(name, &b);
     buf_free(&b);
     return rc;
 }
@@ -187,10 +138,10 @@ TEST(output_is_gzip_and_empty_profile_parses)
     CHECK_GT(b.len, 18);
     CHECK_EQ_INT((unsigned char)b.data[0], 0x1f);
     CHECK_EQ_INT((unsigned char)b.data[1], 0x8b);
-    CHECK_EQ_INT(write_file("empty.pb.gz", &b), 0);
+    CHECK_EQ_INT(pproftool_write("empty.pb.gz", &b), 0);
     buf_free(&b);
     int st;
-    char *out = pprof_run("-raw empty.pb.gz", &st);
+    char *out = pproftool_run("-raw empty.pb.gz", &st);
     if (st != 0) UNIT__FAIL("pprof exited %d: %s", st, out);
     CHECK_CONTAINS(out, "alloc_objects/count alloc_space/bytes inuse_objects/count "
                         "inuse_space/bytes");
@@ -203,7 +154,7 @@ TEST(heap_profile_parses_with_go_sample_types_names_and_mapping)
     make_records(rec);
     CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
     int st;
-    char *out = pprof_run("-raw heap.pb.gz", &st);
+    char *out = pproftool_run("-raw heap.pb.gz", &st);
     if (st != 0) UNIT__FAIL("pprof exited %d: %s", st, out);
     CHECK_CONTAINS(out, "PeriodType: space bytes\nPeriod: 524288\n");
     CHECK_CONTAINS(out, "\nalloc_objects/count alloc_space/bytes inuse_objects/count "
@@ -256,12 +207,12 @@ TEST(allocs_profile_defaults_to_alloc_space_and_carries_duration)
     make_records(rec);
     CHECK_EQ_INT(write_profile("allocs.pb.gz", rec, 2, &allocs_opts), 0);
     int st;
-    char *out = pprof_run("-raw allocs.pb.gz", &st);
+    char *out = pproftool_run("-raw allocs.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
     CHECK_CONTAINS(out, "alloc_space/bytes[dflt]");
     CHECK_CONTAINS(out, "Duration: 30s");
     free(out);
-    out = pprof_run("-top -nodecount=20 allocs.pb.gz", &st);
+    out = pproftool_run("-top -nodecount=20 allocs.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
     CHECK_CONTAINS(out, "Type: alloc_space");
     CHECK_CONTAINS(out, "make_big_objects");
@@ -274,7 +225,7 @@ TEST(top_by_sample_index_ranks_our_functions)
     make_records(rec);
     CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
     int st;
-    char *out = pprof_run("-top -nodefraction=0 heap.pb.gz", &st);
+    char *out = pproftool_run("-top -nodefraction=0 heap.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
     CHECK_CONTAINS(out, "Type: inuse_space");     /* heap: no default, the last type */
     free(out);
@@ -285,7 +236,7 @@ TEST(top_by_sample_index_ranks_our_functions)
         char args[128], type[64];
         snprintf(args, sizeof args, "-sample_index=%s -top -nodefraction=0 heap.pb.gz", order[i][0]);
         snprintf(type, sizeof type, "Type: %s", order[i][0]);
-        out = pprof_run(args, &st);
+        out = pproftool_run(args, &st);
         const char *lead = strstr(out, order[i][1]), *next = strstr(out, order[i][2]);
         if (st != 0 || !strstr(out, type) || !lead || !next || lead > next)
             UNIT__FAIL("%s should lead %s:\n%s", order[i][1], order[i][0], out);
@@ -299,7 +250,7 @@ TEST(list_shows_the_source_line_from_any_directory)
     make_records(rec);
     CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
     int st;
-    char *out = pprof_run("-sample_index=alloc_space -list 'make_small_objects' heap.pb.gz", &st);
+    char *out = pproftool_run("-sample_index=alloc_space -list 'make_small_objects' heap.pb.gz", &st);
     if (st != 0 || !strstr(out, "SMALL_ALLOCATION_SITE"))
         UNIT__FAIL("status %d, no source line in:\n%s", st, out);
     CHECK_CONTAINS(out, "ROUTINE ======================== make_small_objects");
@@ -318,12 +269,12 @@ TEST(legacy_text_gives_the_same_totals_as_the_protobuf)
     CHECK_PREFIX(b.data + strlen(header), first);
     CHECK_CONTAINS(b.data, "\tmake_small_objects+0x");
     CHECK_CONTAINS(b.data, "# bdwgc heap_size 123\n");
-    CHECK_EQ_INT(write_file("heap.txt", &b), 0);
+    CHECK_EQ_INT(pproftool_write("heap.txt", &b), 0);
     buf_free(&b);
     CHECK_EQ_INT(write_profile("heap.pb.gz", rec, 2, &heap_opts), 0);
     int st1, st2;
     long long legacy[4], proto[4];
-    char *out1 = pprof_run("-raw heap.txt", &st1), *out2 = pprof_run("-raw heap.pb.gz", &st2);
+    char *out1 = pproftool_run("-raw heap.txt", &st1), *out2 = pproftool_run("-raw heap.pb.gz", &st2);
     int n1 = raw_totals(out1, legacy), n2 = raw_totals(out2, proto);
     if (st1 != 0 || n1 != 2) UNIT__FAIL("legacy: status %d, %d samples:\n%s", st1, n1, out1);
     free(out1);
@@ -341,11 +292,11 @@ TEST(legacy_text_with_nothing_freed_still_reads_as_four_columns)
     rec[1].inuse_count = rec[1].alloc_count;
     struct buf b = BUF_INIT;
     CHECK_EQ_INT(pprof_write_heap_text(&b, rec, 2, &heap_opts, NULL), 0);
-    CHECK_EQ_INT(write_file("live.txt", &b), 0);
+    CHECK_EQ_INT(pproftool_write("live.txt", &b), 0);
     buf_free(&b);
     int st;
     long long tot[4];
-    char *out = pprof_run("-raw live.txt", &st);
+    char *out = pproftool_run("-raw live.txt", &st);
     CHECK_EQ_INT(st, 0);
     CHECK_CONTAINS(out, "alloc_objects/count alloc_space/bytes inuse_objects/count");
     CHECK_EQ_INT(raw_totals(out, tot), 2);
@@ -362,7 +313,7 @@ TEST(records_with_no_allocations_are_left_out)
     CHECK_EQ_INT(write_profile("skip.pb.gz", rec, 3, &heap_opts), 0);
     int st;
     long long tot[4];
-    char *out = pprof_run("-raw skip.pb.gz", &st);
+    char *out = pproftool_run("-raw skip.pb.gz", &st);
     CHECK_EQ_INT(st, 0);
     CHECK_EQ_INT(raw_totals(out, tot), 2);
     CHECK_NOT_CONTAINS(out, "bytes:[32]");
@@ -383,7 +334,7 @@ TEST(string_labels_reach_tags_and_tagfocus)
     rec[2] = (struct heapsample){small_stack, DEPTH, 16, 7, 7, NULL, NULL};
     CHECK_EQ_INT(write_profile("labels.pb.gz", rec, 3, &o), 0);
     int st;
-    char *out = pprof_run("-tags labels.pb.gz", &st);
+    char *out = pproftool_run("-tags labels.pb.gz", &st);
     if (st != 0 || !strstr(out, "route:") || !strstr(out, "/small") || !strstr(out, "/big"))
         UNIT__FAIL("status %d, no route tags in:\n%s", st, out);
     free(out);
@@ -398,8 +349,7 @@ TEST(string_labels_reach_tags_and_tagfocus)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pprof.XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    if (pproftool_init("test_pprof") < 0) { perror("mkdtemp"); return 1; }
     RUN(scale_matches_go_formula_and_rate_one_is_exact);
     RUN(output_is_gzip_and_empty_profile_parses);
     RUN(heap_profile_parses_with_go_sample_types_names_and_mapping);
@@ -412,9 +362,6 @@ int main(void)
     RUN(legacy_text_with_nothing_freed_still_reads_as_four_columns);
     RUN(records_with_no_allocations_are_left_out);
     RUN(string_labels_reach_tags_and_tagfocus);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (getenv("TEST_PPROF_KEEP")) fprintf(stderr, "profiles kept in %s\n", tmpdir);   /* to inspect */
-    else if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    pproftool_done();
     UNIT_EXIT();
 }

@@ -39,25 +39,27 @@ TEST(fill_numbers_makes_n_strings_in_order_across_chunks)
     CHECK_EQ_INT(l.bytes, bytes);
 }
 
-TEST(splice_moves_everything_and_empties_source)
+TEST(append_all_copies_every_string_in_order_and_keeps_the_source)
 {
     struct strlist a = STRLIST_INIT, b = STRLIST_INIT;
     strlist_fill_numbers(&a, 10);
     strlist_fill_numbers(&b, STRLIST_CHUNK + 1);
     size_t bytes = a.bytes + b.bytes;
-    strlist_splice(&a, &b);
+    strlist_append_all(&a, &b);
     CHECK_EQ_INT(a.count, 10 + STRLIST_CHUNK + 1);
     CHECK_EQ_INT(a.bytes, bytes);
-    CHECK_EQ_INT(b.count, 0);
-    CHECK_NULL(b.head);
-    CHECK_NULL(b.tail);
+    CHECK_EQ_INT(b.count, STRLIST_CHUNK + 1);
     CHECK_EQ_STR(strlist_at(&a, 9), "9");
     CHECK_EQ_STR(strlist_at(&a, 10), "0");
-    strlist_splice(&a, &b);                 /* splicing an empty list is a no-op */
+    CHECK_EQ_STR(strlist_at(&a, 10 + STRLIST_CHUNK), "1020");   /* across to's chunks */
+    CHECK(strlist_at(&a, 10 + STRLIST_CHUNK + 1) == NULL);
+    CHECK(a.head->used == STRLIST_CHUNK && a.head->next->used == 11);   /* packed */
+    struct strlist empty = STRLIST_INIT, none = STRLIST_INIT;
+    strlist_append_all(&a, &none);          /* appending an empty list is a no-op */
     CHECK_EQ_INT(a.count, 10 + STRLIST_CHUNK + 1);
-    struct strlist empty = STRLIST_INIT;
-    strlist_splice(&empty, &a);             /* onto an empty list */
+    strlist_append_all(&empty, &a);         /* onto an empty list */
     CHECK_EQ_INT(empty.count, 10 + STRLIST_CHUNK + 1);
+    CHECK_EQ_STR(strlist_at(&empty, 0), "0");
 }
 
 static struct strlist rooted = STRLIST_INIT;   /* static: a root, like the leaker's list */
@@ -81,7 +83,7 @@ int main(void)
     gcheap_init();
     RUN(itoa_writes_decimal_including_negatives_and_extremes);
     RUN(fill_numbers_makes_n_strings_in_order_across_chunks);
-    RUN(splice_moves_everything_and_empties_source);
+    RUN(append_all_copies_every_string_in_order_and_keeps_the_source);
     RUN(rooted_list_survives_collections_intact);
     UNIT_EXIT();
 }

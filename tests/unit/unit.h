@@ -1,7 +1,8 @@
 /* unit.h: the smallest test harness that prints both values when an assertion fails.
  *
  * A unit test file defines test functions with TEST(name) and lists them in main()
- * with RUN(name); each prints "PASS name" or "FAIL name: file:line: what" and
+ * with RUN(name); each prints "PASS name", "FAIL name: file:line: what" or
+ * "SKIP name: why", and
  * tests/run counts those lines. A failed CHECK ends its test, not the file (so CHECKs
  * belong in functions returning void).
  *
@@ -32,15 +33,16 @@
 #include <string.h>
 
 static int unit__failed_now;
+static int unit__skipped_now;
 static int unit__failures;
 
 #define TEST(name) static void name(void)
 
 #define RUN(name)                                                        \
     do {                                                                 \
-        unit__failed_now = 0;                                            \
+        unit__failed_now = unit__skipped_now = 0;                        \
         name();                                                          \
-        if (!unit__failed_now) printf("PASS %s\n", #name);               \
+        if (!unit__failed_now && !unit__skipped_now) printf("PASS %s\n", #name); \
         else unit__failures++;                                           \
         fflush(stdout);                                                  \
     } while (0)
@@ -50,6 +52,14 @@ static int unit__failures;
         printf("FAIL %s: %s:%d: " fmt "\n", __func__, __FILE__, __LINE__, __VA_ARGS__); \
         fflush(stdout);                                                           \
         unit__failed_now = 1;                                                     \
+        return;                                                                   \
+    } while (0)
+
+/* Ends the test with "SKIP name: why" (something it needs is not installed). */
+#define SKIP(fmt, ...)                                                            \
+    do {                                                                          \
+        printf("SKIP %s: " fmt "\n", __func__, __VA_ARGS__);                      \
+        unit__skipped_now = 1;                                                    \
         return;                                                                   \
     } while (0)
 

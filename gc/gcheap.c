@@ -1,16 +1,23 @@
-/* gcheap: bdwgc initialisation, the allocation API with the sampling countdown, explicit
- * collections and heap statistics. See gcheap.h for the contracts.
+/* gcheap: bdwgc initialisation, the allocation API with the per-thread countdown,
+ * bounded allocation, explicit collections and heap statistics. See gcheap.h for the
+ * contracts.
  *
  * Per-thread accounts: each registered thread owns one cache line in `accounts`
  * (indexed by its gcthreads id, malloc'd so the collector does not scan it) holding
- * its sampling countdown and the bytes it has been credited with. The line is found
- * through a thread-local pointer that starts at `unarmed`, whose countdown is always
- * negative, so a thread's first allocation takes the slow path, which arms the
- * thread. Lines are never freed or reused, so gcheap_reset_sample_countdowns() may
- * write a line whose thread has exited. The countdown is a relaxed atomic because the
- * reset writes it from another thread; on x86-64 its loads and stores are plain
- * moves. The slow path lives in the allocator text section so stack capture can cut
- * it off.
+ * its countdown, the bytes until its next heap-profile sample, the bytes it has been
+ * credited with, and its bounded-scope state. The line is found through a
+ * thread-local pointer that starts at `unarmed`, whose countdown is always negative,
+ * so a thread's first allocation takes the slow path, which arms the thread. Lines
+ * are never freed or reused, so gcheap_reset_sample_countdowns() may write a line
+ * whose thread has exited. The countdown is a relaxed atomic because the reset writes
+ * it from another thread; on x86-64 its loads and stores are plain moves.
+ *
+ * One countdown serves two clients: it expires at the next heap-profile sample or
+ * after GCPACER_POLL_GAP bytes, whichever is nearer, and the slow path then samples
+ * (if the sample is due) and lets the pacer decide whether to collect. Sampling is
+ * unchanged by the extra stops: the sample is still taken by the allocation during
+ * which the thread's bytes cross the drawn interval. The slow path lives in the
+ * allocator text section so stack capture can cut it off.
  *
  * Sizes: the countdown and the sampler count what bdwgc handed out (GC_size), which is
  * what its TotalAlloc adds, so the profile's bytes and bdwgc's agree. For small
@@ -27,20 +34,30 @@
 #include <string.h>
 
 #include "gc/gcevents.h"
+#include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
 
-/* Countdown when no sampler is installed: finite so that a lost reset heals, and small
- * enough that the slow path keeps gcheap_allocated_total() within 256 KiB per thread. */
+/* Bytes to the next "sample" when no sampler is installed: finite so that a lost reset
+ * heals (the countdown itself is at most GCPACER_POLL_GAP either way). */
 #define GCHEAP_UNSAMPLED_COUNTDOWN ((intptr_t)256 << 10)
 
 static _Atomic(gcheap_sample_fn) sample_hook;
 static _Atomic(gcheap_interval_fn) interval_hook;
 
+/* Bytes of kept heap a bounded scope asks the pacer for at a time. */
+#define BOUNDED_GRANT ((size_t)64 << 10)
+
 struct account {
-    _Alignas(64) _Atomic intptr_t countdown;   /* bytes until the next sample */
+    _Alignas(64) _Atomic intptr_t countdown;   /* bytes until the next slow path */
     intptr_t armed;                /* the countdown's value when last set */
+    intptr_t sample_left;          /* bytes until the next sample, as of `armed` */
     _Atomic uint64_t allocated;    /* bytes credited on the slow path */
     unsigned seen_generation;      /* reset_generation when last armed */
+    int fresh;                     /* armed, no allocation counted yet */
+    int bounded;                   /* inside gcheap_bounded_begin/end */
+    int refused;                   /* a bounded allocation of this scope was refused */
+    size_t grant;                  /* kept-heap bytes granted and not yet allocated */
+    uint64_t grant_epoch;          /* gcpacer_epoch() the grant belongs to */
 };
 
 static struct account *accounts;                  /* GCTHREADS_MAX lines */
@@ -85,38 +102,40 @@ static int arm_current_thread(void)
     if (!accounts || id < 0 || id >= GCTHREADS_MAX) return -1;
     me = &accounts[id];
     me->seen_generation = atomic_load_explicit(&reset_generation, memory_order_acquire);
+    me->fresh = 1;
     return 0;
 }
 
-static void out_of_memory(size_t n)
+/* Called when the countdown went negative, for the object `obj` of `n` bytes just
+ * allocated: credits the bytes, samples the object if the sample is due, polls the
+ * pacer (which may collect: obj is on this stack, so it survives) and re-arms. */
+GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t n)
 {
-    fprintf(stderr, "memdemo: out of memory allocating %zu bytes\n", n);
-    abort();
-}
-
-/* Called when the countdown went negative: the object `obj` (n bytes handed out) is
- * sampled (if a sampler is installed) and a new countdown drawn. */
-GCHEAP_ALLOC_TEXT static void sample_slow(void *obj, size_t n)
-{
-    if (me == &unarmed) {   /* the thread's first allocation: start its first interval */
-        if (arm_current_thread() < 0) return;
-        credit_allocated((intptr_t)n);
-        set_countdown(draw_interval() - (intptr_t)n);
-        if (atomic_load_explicit(&me->countdown, memory_order_relaxed) >= 0) return;
-    }
+    if (me == &unarmed && arm_current_thread() < 0) return;
+    struct account *a = me;
     unsigned gen = atomic_load_explicit(&reset_generation, memory_order_acquire);
-    if (gen != me->seen_generation) {   /* reset: this allocation starts a new interval */
-        me->seen_generation = gen;
-        credit_allocated((intptr_t)n);   /* what the reset cut short is not known */
-        intptr_t fresh = draw_interval();
-        set_countdown(fresh - (intptr_t)n);   /* n is credited already */
-        if (fresh - (intptr_t)n >= 0) return;
+    intptr_t consumed;
+    if (a->fresh || gen != a->seen_generation) {
+        /* The thread's first allocation, or the first after a reset: this allocation
+         * starts a new interval (a forced sample would be weighted as if a whole
+         * interval had been allocated); what a reset cut short is not known. */
+        a->fresh = 0;
+        a->seen_generation = gen;
+        a->sample_left = draw_interval();
+        consumed = (intptr_t)n;
+    } else {
+        consumed = a->armed - atomic_load_explicit(&a->countdown, memory_order_relaxed);
     }
-    credit_allocated(me->armed - atomic_load_explicit(&me->countdown, memory_order_relaxed));
-    gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
-    /* The sampler is told what bdwgc really gave (the rule below is exact for nearly
-     * every small allocation, not for all of them). */
-    set_countdown(sample ? sample(obj, GC_size(obj)) : GCHEAP_UNSAMPLED_COUNTDOWN);
+    credit_allocated(consumed);
+    a->sample_left -= consumed;
+    if (a->sample_left < 0) {
+        gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
+        /* The sampler is told what bdwgc really gave (the rule below is exact for nearly
+         * every small allocation, not for all of them). */
+        a->sample_left = sample ? sample(obj, GC_size(obj)) : GCHEAP_UNSAMPLED_COUNTDOWN;
+    }
+    gcpacer__poll();
+    set_countdown(a->sample_left < GCPACER_POLL_GAP ? a->sample_left : GCPACER_POLL_GAP);
 }
 
 /* ---- handed-out sizes -------------------------------------------------------------
@@ -159,7 +178,7 @@ static inline void count_allocation(void *obj, size_t n)
     struct account *a = me;
     intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n;
     atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
-    if (__builtin_expect(left < 0, 0)) sample_slow(obj, n);
+    if (__builtin_expect(left < 0, 0)) slow_path(obj, n);
 }
 
 /* Requests above the small rule: bdwgc says how much it gave. Out of line, so that the
@@ -173,20 +192,99 @@ static inline void count_handed_out(void *obj, size_t n)
     else count_larger(obj);
 }
 
+static void *bdwgc_alloc(size_t n, int pointer_free)
+{
+    return pointer_free ? GC_MALLOC_ATOMIC(n) : GC_MALLOC(n);
+}
+
+/* An infallible allocation got NULL: bdwgc is at the cap (its automatic collection is
+ * off, so it grows instead of collecting and fails at the cap). Collect and retry; if
+ * the live heap itself fills the cap (bounded allocations keep a reserve below it, so
+ * only a heap that grew for other reasons gets here), raise the cap a step and retry.
+ * Only a system that refuses memory below the raised cap ends the process. */
+GCHEAP_ALLOC_TEXT static void *alloc_failed(size_t n, int pointer_free)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (!gcpacer__make_room(attempt > 0) && attempt > 0) break;
+        void *p = bdwgc_alloc(n, pointer_free);
+        if (p) return p;
+    }
+    fprintf(stderr, "memdemo: out of memory allocating %zu bytes (the system refused more)\n", n);
+    abort();
+}
+
+/* Bytes an object of n requested bytes takes in bdwgc's heap: small requests by the
+ * rule above; up to 2 KiB their size class, from bdwgc's size map once that size has
+ * been allocated (a word read without the lock: a stale 0 only means the granule
+ * estimate); larger ones in whole 4 KiB blocks. tests/unit checks it against GC_size. */
+size_t gcheap_footprint(size_t n)
+{
+    if (n <= SMALL_RULE_MAX) return small_size(n);
+    size_t with_byte = n + EXTRA_BYTES;
+    if (with_byte > 2048) return (with_byte + 4095) & ~(size_t)4095;
+    size_t mapped = GC_get_size_map_at((int)n);
+    if (mapped && mapped != (size_t)-1 && mapped >= with_byte) return mapped;
+    return small_size(n);
+}
+
+/* An allocation inside a bounded scope: admitted against the kept-heap limit first
+ * (through grants of BOUNDED_GRANT bytes, so the pacer's atomic is touched once per
+ * 64 KiB), and never past bdwgc's cap: a refusal makes the scope fail and every later
+ * allocation of it return NULL at once. */
+GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
+{
+    struct account *a = me;
+    if (a->refused) return NULL;
+    size_t need = gcheap_footprint(n);
+    if (a->grant_epoch != gcpacer_epoch()) a->grant = 0;   /* lapsed at a collection */
+    if (a->grant < need) {
+        size_t g = gcpacer__grant(need > BOUNDED_GRANT ? need : BOUNDED_GRANT, need, &a->grant_epoch);
+        if (!g) { a->refused = 1; return NULL; }
+        a->grant = g;
+    }
+    a->grant -= need;
+    void *p = bdwgc_alloc(n, pointer_free);
+    if (!p) {
+        gcpacer__make_room(0);
+        p = bdwgc_alloc(n, pointer_free);
+        if (!p) { gcpacer__refused(); a->refused = 1; return NULL; }
+    }
+    count_handed_out(p, n);
+    return p;
+}
+
 GCHEAP_ALLOC_TEXT void *gcheap_alloc(size_t n)
 {
+    if (__builtin_expect(me->bounded, 0)) return bounded_alloc(n, 0);
     void *p = GC_MALLOC(n);
-    if (!p) out_of_memory(n);
+    if (__builtin_expect(!p, 0)) p = alloc_failed(n, 0);
     count_handed_out(p, n);
     return p;
 }
 
 GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
 {
+    if (__builtin_expect(me->bounded, 0)) return bounded_alloc(n, 1);
     void *p = GC_MALLOC_ATOMIC(n);
-    if (!p) out_of_memory(n);
+    if (__builtin_expect(!p, 0)) p = alloc_failed(n, 1);
     count_handed_out(p, n);
     return p;
+}
+
+void gcheap_bounded_begin(void)
+{
+    if (me == &unarmed && arm_current_thread() < 0) return;   /* unregistered: no scope */
+    me->bounded = 1;
+    me->refused = 0;
+}
+
+int gcheap_bounded_end(void)
+{
+    if (me == &unarmed) return 0;
+    int refused = me->refused;
+    me->bounded = 0;
+    me->refused = 0;
+    return refused ? -1 : 0;
 }
 
 uint64_t gcheap_allocated_total(void)
@@ -235,6 +333,7 @@ static int GC_CALLBACK is_root_segment(const char *dso_name, void *start, size_t
 void gcheap_init(void)
 {
     GC_register_has_static_roots_callback(is_root_segment);
+    GC_set_markers_count(GCHEAP_MARKERS);   /* bdwgc's GC_MARKERS variable still overrides */
     GC_INIT();
     GC_allow_register_threads();
     check_small_rule();
@@ -242,12 +341,14 @@ void gcheap_init(void)
     if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
     gcevents__install();
     gcthreads__register_main();
+    gcpacer__start(&(struct gcpacer_settings){GCPACER_DEFAULT_GOGC, 0, 0});
 }
 
-void gcheap_configure(unsigned long free_space_divisor, size_t initial_heap)
+void gcheap_configure(const struct gcheap_config *c)
 {
-    if (free_space_divisor) GC_set_free_space_divisor(free_space_divisor);
-    if (initial_heap) GC_expand_hp(initial_heap);
+    if (c->initial_heap) GC_expand_hp(c->initial_heap);
+    struct gcpacer_settings ps = {c->gogc, c->memlimit, c->maxheap};
+    gcpacer__start(&ps);
 }
 
 void gcheap_collect(void) { GC_gcollect(); }
@@ -262,21 +363,13 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->total_allocated = ps->allocd_bytes_before_gc + ps->bytes_allocd_since_gc;
     st->allocated_since_gc = ps->bytes_allocd_since_gc;
     st->reclaimed_last_gc = ps->bytes_reclaimed_since_gc;
+    st->next_gc = gcpacer_next_gc();
     st->pause_total_ns = gcevents_pause_total_ns();
     st->pause_max_ns = gcevents_pause_max_ns();
     st->pause_last_ns = gcevents_pause_last_ns();
     st->in_use_after_gc = gcevents_in_use_after_gc();
-    st->next_gc = gcheap_next_gc_estimate(st->in_use_after_gc, st->heap_size);
     st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
     st->obtained_from_os = ps->obtained_from_os_bytes;
-}
-
-uint64_t gcheap_next_gc_estimate(uint64_t in_use_after_gc, uint64_t heap_size)
-{
-    GC_word divisor = GC_get_free_space_divisor();
-    uint64_t step = in_use_after_gc / (divisor ? divisor : 1);
-    uint64_t goal = in_use_after_gc + (step < GCHEAP_MIN_GC_STEP ? GCHEAP_MIN_GC_STEP : step);
-    return goal > heap_size ? goal : heap_size;
 }
 
 void gcheap_version(char *out, size_t n)

@@ -168,7 +168,7 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
     case GCEV_END:
         gcheap_stats_unlocked(&st);
         a = st.in_use_bytes;
-        b = gcheap_next_gc_estimate(a, st.heap_size);   /* a: in use as the collection ends */
+        b = st.next_gc;   /* the pacer's goal; its listener ran first */
         atomic_store_explicit(&allocated_at_hint, gcheap_allocated_total(), memory_order_relaxed);
         atomic_store_explicit(&heap_hint, a, memory_order_relaxed);
         break;

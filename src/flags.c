@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
@@ -32,7 +33,9 @@ static int64_t cpus(void)
 #define DAY_NS (INT64_C(86400) * CONNS_SECOND)
 
 /* X(name, field, kind, default, minimum, maximum, help). kind: INT, STR (ignores the
- * range) or DUR (a Go duration such as "10s", "1m30s" or "500ms", kept in ns). */
+ * range), DUR (a Go duration such as "10s", "1m30s" or "500ms", kept in ns), BYTES (an
+ * integer with an optional B, KiB, MiB, GiB or TiB suffix, as Go's GOMEMLIMIT) or GOGC
+ * (an integer or "off", as Go's GOGC; off is GCPACER_GOGC_OFF). */
 #define FLAG_TABLE(X)                                                                          \
     X("repetitions", repetitions, INT, HANDLERS_DEFAULT_REPETITIONS, 0, HANDLERS_MAX_REPETITIONS, \
       "strings each /leaker and /noleaker request makes")                                      \
@@ -56,8 +59,18 @@ static int64_t cpus(void)
     X("tracebuf", tracebuf, INT, TRACE_DEFAULT_BUFFER_CAP, 4096, INT64_C(1) << 32,              \
       "bytes of trace events each thread may buffer during /debug/pprof/trace; past that\n"    \
       "\tthe thread's further events are dropped and counted")                                 \
-    X("gcdivisor", gcdivisor, INT, GCHEAP_DEFAULT_FREE_SPACE_DIVISOR, 1, 1000,                 \
-      "bdwgc free-space divisor: a larger value collects more often and keeps the heap smaller") \
+    X("gogc", gogc, GOGC, GCPACER_DEFAULT_GOGC, 0, GCPACER_MAX_GOGC,                            \
+      "Go's GOGC: the next collection starts when the bytes allocated since the last one\n"   \
+      "\treach N% of what it left in use (the heap goal is at least 4 MiB x N/100); off:\n"    \
+      "\tcollect only on request (?gc=1) or at the limits below")                              \
+    X("memlimit", memlimit, BYTES, GCPACER_DEFAULT_MEMLIMIT, 0, INT64_C(1) << 50,               \
+      "Go's GOMEMLIMIT, a soft limit: near it collections come sooner and return free\n"      \
+      "\tpages, so the GC heap plus the rest of the process's memory stays under it while\n"  \
+      "\tthe live heap fits; 0: none")                                                        \
+    X("maxheap", maxheap, BYTES, (int64_t)gcpacer_default_maxheap(), 0, INT64_C(1) << 50,       \
+      "hard cap on the GC heap, failing soft: a /leaker request that would keep the heap\n"   \
+      "\tpast 7/8 of it gets 503 and keeps nothing; the rest is reserve for everything\n"     \
+      "\telse; 0: none; unset, half of the machine's (or the cgroup's) memory")                 \
     X("gcinitheap", gcinitheap, INT, GCHEAP_DEFAULT_INITIAL_HEAP, 0, INT64_C(1) << 36,         \
       "bytes of GC heap to reserve at start (0: bdwgc's default)")                            \
     X("max-conns", max_conns, INT, CONNS_DEFAULT_MAX, 1, 1000000,                             \
@@ -129,14 +142,20 @@ static void usage(FILE *out)
                  "on the Boehm GC, with Go-compatible /debug/pprof profiles (heap, allocs, CPU,\n"
                  "goroutine, threadcreate, mutex, block) and /debug/pprof/trace.\n");
 #define INT_USAGE(name, help, v) fprintf(out, "  -%s int\n\t%s (default %lld)\n", name, help, (long long)(v))
+#define BYTES_USAGE(name, help, v) fprintf(out, "  -%s bytes\n\t%s (default %lld)\n", name, help, (long long)(v))
 #define STR_USAGE(name, help, v) fprintf(out, "  -%s string\n\t%s (default \"%s\")\n", name, help, v)
+#define GOGC_USAGE(name, help, v)                                                  \
+    if ((v) == GCPACER_GOGC_OFF) fprintf(out, "  -%s N|off\n\t%s (default off)\n", name, help); \
+    else fprintf(out, "  -%s N|off\n\t%s (default %lld)\n", name, help, (long long)(v));
 #define DUR_USAGE(name, help, v) { char dur[32]; format_duration(v, dur, sizeof dur); \
                                    fprintf(out, "  -%s duration\n\t%s (default %s)\n", name, help, dur); }
 #define X(n, field, kind, dflt, lo, hi, h) kind##_USAGE(n, h, d.field);
     FLAG_TABLE(X)
 #undef X
 #undef INT_USAGE
+#undef BYTES_USAGE
 #undef STR_USAGE
+#undef GOGC_USAGE
 #undef DUR_USAGE
     fprintf(out, "  -h, -help\n\tprint this help and exit\n"
                  "Integers are Go integer literals without a sign, as Go's flag package reads them:\n"
@@ -186,6 +205,29 @@ static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return numparse_go_int_range(s, strlen(s), lo, hi, out) == NUMPARSE_OK ? 0 : -1;
 }
 
+/* A byte count as Go's GOMEMLIMIT writes it: digits, then nothing, B, KiB, MiB, GiB or
+ * TiB. Returns 0, or -1 if s is not one or is outside lo..hi. */
+static int parse_bytes(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    static const struct { const char *suffix; int shift; } units[] = {
+        {"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40},
+    };
+    if (*s < '0' || *s > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno) return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].suffix) != 0) continue;
+        if (v > (unsigned long long)hi >> units[i].shift) return -1;
+        int64_t b = (int64_t)(v << units[i].shift);
+        if (b < lo) return -1;
+        *out = b;
+        return 0;
+    }
+    return -1;
+}
+
 /* 1 if the table defines the flag named name[0..n). */
 static int is_defined(const char *name, size_t n)
 {
@@ -195,13 +237,24 @@ static int is_defined(const char *name, size_t n)
     return 0;
 }
 
-/* Sets defined flag name[0..n) from `value`; returns 0, or -1 for a bad value (why
- * says why). */
+/* Sets defined flag `name` from `value`; returns 0, or -1 for a bad value (why says why). */
 static int set_flag(struct flags *f, const char *name, size_t n, const char *value, char *why, size_t why_n)
 {
 #define INT_SET(field, lo, hi)                                                   \
     if (parse_int(value, lo, hi, &f->field) < 0) {                               \
         snprintf(why, why_n, "must be an integer from %lld to %lld", (long long)(lo), (long long)(hi)); \
+        return -1;                                                               \
+    }
+#define BYTES_SET(field, lo, hi)                                                 \
+    if (parse_bytes(value, lo, hi, &f->field) < 0) {                             \
+        snprintf(why, why_n, "must be a byte count from %lld to %lld, optionally with a " \
+                 "B, KiB, MiB, GiB or TiB suffix", (long long)(lo), (long long)(hi)); \
+        return -1;                                                               \
+    }
+#define GOGC_SET(field, lo, hi)                                                  \
+    if (strcmp(value, "off") == 0) f->field = GCPACER_GOGC_OFF;                  \
+    else if (parse_int(value, lo, hi, &f->field) < 0) {                          \
+        snprintf(why, why_n, "must be off or an integer from %lld to %lld", (long long)(lo), (long long)(hi)); \
         return -1;                                                               \
     }
 #define STR_SET(field, lo, hi) f->field = value;
@@ -215,6 +268,8 @@ static int set_flag(struct flags *f, const char *name, size_t n, const char *val
     FLAG_TABLE(X)
 #undef X
 #undef INT_SET
+#undef BYTES_SET
+#undef GOGC_SET
 #undef STR_SET
 #undef DUR_SET
     return 0;
@@ -275,6 +330,7 @@ static int parse_one(struct flags *f, int argc, char **argv, int *i, char *err, 
 
 int flags_parse_args(struct flags *f, int argc, char **argv, char *err, size_t errn)
 {
+    const char *maxheap_arg = NULL, *initheap_arg = NULL;
     flags_defaults(f);
     if (errn) err[0] = '\0';
     for (int i = 1; i < argc; i++) {
@@ -286,8 +342,24 @@ int flags_parse_args(struct flags *f, int argc, char **argv, char *err, size_t e
             }
             break;
         }
+        const char *arg = argv[i];
         int rc = parse_one(f, argc, argv, &i, err, errn);
         if (rc != FLAGS_OK) return rc;
+        const char *name = arg + (arg[1] == '-' ? 2 : 1), *value = strchr(name, '=');
+        value = value ? value + 1 : argv[i];
+        if (strncmp(name, "maxheap", 7) == 0 && (name[7] == '=' || !name[7])) maxheap_arg = value;
+        if (strncmp(name, "gcinitheap", 10) == 0 && (name[10] == '=' || !name[10])) initheap_arg = value;
+    }
+    /* The cap against the start heap: blame the flag the user gave (-maxheap if both). */
+    const char *why = gcpacer_check_maxheap((uint64_t)f->maxheap, (uint64_t)f->gcinitheap);
+    if (why) {
+        char e1[1024], dflt[32];
+        int cap_named = maxheap_arg || !initheap_arg;
+        snprintf(dflt, sizeof dflt, "%lld", (long long)f->maxheap);
+        snprintf(err, errn, "invalid value \"%s\" for flag -%s: %s",
+                 escaped(cap_named ? (maxheap_arg ? maxheap_arg : dflt) : initheap_arg, SIZE_MAX, e1),
+                 cap_named ? "maxheap" : "gcinitheap", cap_named ? why : "above the heap cap (-maxheap)");
+        return FLAGS_ERROR;
     }
     return FLAGS_OK;
 }
@@ -310,6 +382,10 @@ void flags_describe(const struct flags *f, char *out, int n)
     char dur[32];
     out[0] = '\0';
 #define INT_DESCRIBE(name, v) snprintf(out + len, cap - len, "%s%s=%lld", len ? " " : "", name, (long long)(v))
+#define BYTES_DESCRIBE INT_DESCRIBE
+#define GOGC_DESCRIBE(name, v)                                                   \
+    ((v) == GCPACER_GOGC_OFF ? snprintf(out + len, cap - len, "%s%s=off", len ? " " : "", name) \
+                             : INT_DESCRIBE(name, v))
 #define STR_DESCRIBE(name, v) 0   /* the address is on the line already, as the URL */
 #define DUR_DESCRIBE(name, v) \
     (format_duration(v, dur, sizeof dur), snprintf(out + len, cap - len, "%s%s=%s", len ? " " : "", name, dur))
@@ -321,6 +397,8 @@ void flags_describe(const struct flags *f, char *out, int n)
     FLAG_TABLE(X)
 #undef X
 #undef INT_DESCRIBE
+#undef BYTES_DESCRIBE
+#undef GOGC_DESCRIBE
 #undef STR_DESCRIBE
 #undef DUR_DESCRIBE
 }

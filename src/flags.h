@@ -22,7 +22,9 @@ struct flags {
     int64_t mutexprofilefraction;   /* one in N lock contentions recorded; 0 off */
     int64_t blockprofilerate;       /* one lock wait per N ns waited recorded; 0 off */
     int64_t tracebuf;         /* trace buffer cap per thread, bytes */
-    int64_t gcdivisor;        /* bdwgc free-space divisor */
+    int64_t gogc;             /* pacing percent, GCPACER_GOGC_OFF for off */
+    int64_t memlimit;         /* soft memory limit, bytes; 0 none */
+    int64_t maxheap;          /* hard GC heap cap, bytes; 0 none */
     int64_t gcinitheap;       /* initial GC heap, bytes */
     int64_t max_conns;        /* connections at once */
     int64_t max_conns_per_ip; /* from one address; 0 no limit */

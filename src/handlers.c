@@ -7,15 +7,20 @@
  * /leaker queue for that mutex, which the mutex and block profiles show. (Splicing the
  * local chunks on in O(1) made it a few-nanosecond section that two clients never
  * collided on in 70,000 requests.) The mutex keeps the total exact under concurrency:
- * strings == requests x repetitions.
+ * strings == requests x repetitions. The leaker makes its strings in a bounded
+ * allocation scope (gcheap.h): at the heap cap it drops them and answers 503 before it
+ * takes the mutex, so a refused request adds nothing.
  */
 #include "src/handlers.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "src/conns.h"
@@ -29,6 +34,7 @@ static char **cmd_argv;
 /* The leaker's root: static memory is scanned by the collector. */
 static struct strlist leaked = STRLIST_INIT;
 static size_t leaked_requests;   /* /leaker requests whose strings are in `leaked` */
+static _Atomic uint64_t leaked_refused;   /* /leaker requests refused at the heap cap */
 /* Profiled (profile/lockprof): two clients hammering /leaker contend for it, which
  * the mutex and block profiles show. */
 static struct lockprof_mutex leaked_lock = LOCKPROF_MUTEX_INIT;
@@ -57,10 +63,24 @@ __attribute__((noinline)) void handle_noleaker(struct http_request *req)
     http_respond_text(req, 200, "noleaker: made %zu strings; they are garbage now", mine.count);
 }
 
+/* The strings are made in a bounded allocation scope: past the heap cap's kept limit
+ * an allocation is refused, the request drops what it made (garbage from then on) and
+ * answers 503, so the leaker's totals count accepted requests only. */
 __attribute__((noinline)) void handle_leaker(struct http_request *req)
 {
     struct strlist mine = STRLIST_INIT;
+    gcheap_bounded_begin();
     strlist_fill_numbers(&mine, repetitions);
+    if (gcheap_bounded_end() < 0) {
+        mine = (struct strlist)STRLIST_INIT;   /* no pointer to the prefix stays behind */
+        atomic_fetch_add_explicit(&leaked_refused, 1, memory_order_relaxed);
+        struct gcpacer_stats ps;
+        gcpacer_stats(&ps);
+        http_respond_text(req, 503, "leaker: refused: keeping %ld more strings would grow the heap "
+                          "past -maxheap %llu (kept heap limit %llu bytes reached); nothing was kept",
+                          repetitions, (unsigned long long)ps.maxheap, (unsigned long long)ps.kept_limit);
+        return;
+    }
     size_t made = mine.count;
     lockprof_lock(&leaked_lock);
     strlist_append_all(&leaked, &mine);
@@ -111,8 +131,16 @@ static void write_pause_ring(struct buf *b, uint64_t collections)
     buf_puts(b, "]},\n");
 }
 
+/* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, so that the figures are those
+ * of the live heap, without building (and symbolizing) a profile. */
 void handle_vars(struct http_request *req)
 {
+    const char *gc = http_query(req, "gc");
+    if (gc && strcmp(gc, "0") != 0 && strcmp(gc, "1") != 0) {
+        http_respond_text(req, 400, "gc must be 0 or 1, got \"%s\"", gc);
+        return;
+    }
+    if (gc && gc[0] == '1') gcheap_collect();
     struct gcheap_stats st;
     gcheap_stats(&st);
     size_t requests, strings, bytes;
@@ -148,7 +176,21 @@ void handle_vars(struct http_request *req)
                (unsigned long long)cs.cut[CONNS_HEADER], (unsigned long long)cs.cut[CONNS_BODY],
                (unsigned long long)cs.cut[CONNS_WRITE], (unsigned long long)cs.cut[CONNS_IDLE],
                (unsigned long long)cs.trims);
-    buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu}\n}\n",
-               requests, strings, bytes);
+    struct gcpacer_stats gp;
+    gcpacer_stats(&gp);
+    buf_printf(&b, "\"pacer\": {\"gogc\": %d, \"memlimit\": %llu, \"maxheap\": %llu, \"keptlimit\": %llu, "
+                   "\"heapcap\": %llu, \"live\": %llu, \"nextgc\": %llu, \"othermemory\": %llu, "
+                   "\"paced\": %llu, \"limitunmaps\": %llu, \"refused\": %llu, \"capoverruns\": %llu, "
+                   "\"limitoverruns\": %llu, \"outofmemory\": %llu},\n",
+               gp.gogc, (unsigned long long)gp.memlimit, (unsigned long long)gp.maxheap,
+               (unsigned long long)gp.kept_limit, (unsigned long long)gp.heap_cap,
+               (unsigned long long)gp.live, (unsigned long long)gp.next_gc,
+               (unsigned long long)gp.other_memory, (unsigned long long)gp.paced,
+               (unsigned long long)gp.limit_unmaps, (unsigned long long)gp.refused,
+               (unsigned long long)gp.cap_overruns, (unsigned long long)gp.limit_overruns,
+               (unsigned long long)gp.bdwgc_out_of_memory);
+    buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu, \"refused\": %llu}\n}\n",
+               requests, strings, bytes,
+               (unsigned long long)atomic_load_explicit(&leaked_refused, memory_order_relaxed));
     http_respond(req, 200, "application/json; charset=utf-8", &b);
 }

@@ -84,7 +84,12 @@ int main(int argc, char **argv)
     if (install_stop_handlers() < 0) { perror("memdemo: signal set-up"); return 1; }
 
     gcheap_init();
-    gcheap_configure((unsigned long)f.gcdivisor, (size_t)f.gcinitheap);
+    gcheap_configure(&(struct gcheap_config){
+        .initial_heap = (size_t)f.gcinitheap,
+        .gogc = (int)f.gogc,
+        .memlimit = (uint64_t)f.memlimit,
+        .maxheap = (uint64_t)f.maxheap,
+    });
     handlers_init((long)f.repetitions, argc, argv);
     debug_pprof_set_cmdline(argc, argv);
     /* The symbolizer (libdw) starts on the first profile request, not here: reading

@@ -23,6 +23,7 @@ __attribute__((noinline)) char *numstr_itoa(long v, size_t *len)
     unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
     size_t n = decimal_length(u) + (v < 0);
     char *s = gcheap_alloc_data(n + 1);
+    if (!s) return NULL;   /* refused in a bounded scope */
     char *p = s + n;
     *p = '\0';
     for (; u >= 100; u /= 100) {

@@ -10,8 +10,9 @@
 #include <stddef.h>
 
 /* Returns the decimal form of v as a NUL-terminated string in pointer-free GC memory,
- * and its length without the NUL in *len unless len is NULL. Never NULL (allocation
- * failure aborts). Caller: a gcthreads-registered thread. */
+ * and its length without the NUL in *len unless len is NULL. NULL only inside a
+ * bounded allocation scope (gcheap_bounded_begin) when the heap cap refuses the
+ * string. Caller: a gcthreads-registered thread. */
 char *numstr_itoa(long v, size_t *len);
 
 #endif

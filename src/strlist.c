@@ -6,17 +6,19 @@
 #include "gc/gcheap.h"
 #include "src/numstr.h"
 
-void strlist_push(struct strlist *l, char *s, size_t len)
+int strlist_push(struct strlist *l, char *s, size_t len)
 {
     struct strlist_chunk *t = l->tail;
     if (!t || t->used == STRLIST_CHUNK) {
         struct strlist_chunk *c = gcheap_alloc(sizeof *c);   /* zeroed */
+        if (!c) return -1;   /* refused in a bounded scope */
         if (t) t->next = c; else l->head = c;
         l->tail = t = c;
     }
     t->items[t->used++] = s;
     l->count++;
     l->bytes += len + 1;
+    return 0;
 }
 
 void strlist_append_all(struct strlist *to, const struct strlist *from)
@@ -25,13 +27,14 @@ void strlist_append_all(struct strlist *to, const struct strlist *from)
         for (size_t i = 0; i < c->used; i++) strlist_push(to, c->items[i], strlen(c->items[i]));
 }
 
-void strlist_fill_numbers(struct strlist *l, long n)
+int strlist_fill_numbers(struct strlist *l, long n)
 {
     size_t len;
     for (long i = 0; i < n; i++) {
         char *s = numstr_itoa(i, &len);
-        strlist_push(l, s, len);
+        if (!s || strlist_push(l, s, len) < 0) return -1;
     }
+    return 0;
 }
 
 const char *strlist_at(const struct strlist *l, size_t i)

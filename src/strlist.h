@@ -28,15 +28,18 @@ struct strlist {
 #define STRLIST_INIT {0, 0, 0, 0}
 
 /* Appends s (a GC string of len bytes plus its NUL; the list keeps it alive).
- * Allocates a chunk when the tail is full. Registered thread. */
-void strlist_push(struct strlist *l, char *s, size_t len);
+ * Allocates a chunk when the tail is full. Returns 0, or -1 (nothing appended) when
+ * that allocation is refused in a bounded scope (gcheap.h). Registered thread. */
+int strlist_push(struct strlist *l, char *s, size_t len);
 
 /* Appends the strings of `from` to `to`, one by one, in order, with strlist_push (O(n);
  * to's chunks are allocated as they fill); `from` is left as it was. Registered thread. */
 void strlist_append_all(struct strlist *to, const struct strlist *from);
 
-/* Fills l with the decimal strings of 0 .. n-1 made by numstr_itoa. Registered thread. */
-void strlist_fill_numbers(struct strlist *l, long n);
+/* Fills l with the decimal strings of 0 .. n-1 made by numstr_itoa. Returns 0, or -1
+ * if an allocation was refused in a bounded scope (l then holds a prefix, garbage for
+ * the caller to drop). Registered thread. */
+int strlist_fill_numbers(struct strlist *l, long n);
 
 /* Returns the i-th string (0-based), or NULL past the end. O(i / STRLIST_CHUNK). */
 const char *strlist_at(const struct strlist *l, size_t i);

@@ -38,7 +38,8 @@ static int same_numbers(const struct flags *a, const struct flags *b)
 {
     return a->repetitions == b->repetitions && a->threads == b->threads &&
            a->memprofilerate == b->memprofilerate && a->tracebuf == b->tracebuf &&
-           a->gcdivisor == b->gcdivisor && a->gcinitheap == b->gcinitheap;
+           a->gogc == b->gogc && a->memlimit == b->memlimit && a->maxheap == b->maxheap &&
+           a->gcinitheap == b->gcinitheap;
 }
 
 /* flags_describe's line as arguments again; returns argc. */

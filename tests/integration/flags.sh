@@ -41,11 +41,19 @@ readme_flags() { # < README.md: rows "| `-name ARG` | default | meaning |" of it
         awk -F'|' '{ print $1 "|" ($2 == "" ? "bool" : "value") "|" $3 "|" $4 }'
 }
 # norm_default TEXT: a default in one spelling: quotes dropped, "64 MiB" -> 67108864,
-# "1,000" -> 1000, "CPUs" / "number of CPUs" -> this machine's CPU count.
+# "1,000" -> 1000, "CPUs" / "number of CPUs" -> this machine's CPU count, "half the
+# RAM" -> half of its memory (or of its cgroup's limit).
 norm_default() {
     local v=$1 n unit
     v=${v#\"}; v=${v%\"}
     case "${v,,}" in cpus|"number of cpus") getconf _NPROCESSORS_ONLN; return;; esac
+    if [ "${v,,}" = "half the ram" ]; then   # -maxheap: half of RAM or of the cgroup's limit
+        local mem cg f; mem=$(( $(getconf _PHYS_PAGES) * $(getconf PAGESIZE) ))
+        for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
+            cg=$(cat "$f" 2>/dev/null); [[ $cg =~ ^[0-9]+$ ]] && [ "$cg" -lt "$mem" ] && mem=$cg
+        done
+        echo $((mem / 2)); return
+    fi
     if [[ $v =~ ^([0-9][0-9,]*)\ *(B|KiB|MiB|GiB)?$ ]]; then
         n=${BASH_REMATCH[1]//,/}; unit=${BASH_REMATCH[2]}
         case "$unit" in KiB) n=$((n << 10));; MiB) n=$((n << 20));; GiB) n=$((n << 30));; esac

@@ -17,8 +17,8 @@ done
 "$MEMDEMO" -h >"$T/help" 2>&1
 check help_says_integers_are_go_literals grep -q 'Integers are Go integer literals' "$T/help"
 
-start_server -repetitions 0x10 -memprofilerate=0b1 -gcdivisor 0o3 || exit 1
-check hex_binary_octal_flags_are_go_literals grep -q 'repetitions=16 .*memprofilerate=1 .*gcdivisor=3' "$SERVER_LOG"
+start_server -repetitions 0x10 -memprofilerate=0b1 -gogc 0o144 || exit 1
+check hex_binary_octal_flags_are_go_literals grep -q 'repetitions=16 .*memprofilerate=1 .*gogc=100' "$SERVER_LOG"
 http /leaker >/dev/null
 expect_eq hex_repetitions_make_16_strings "$(vars_num strings)" 16
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/flags.h"
@@ -28,7 +29,9 @@ TEST(defaults_are_the_owning_modules_constants)
     CHECK_EQ_STR(f.addr, SERVER_DEFAULT_ADDR);
     CHECK_EQ_INT(f.memprofilerate, SAMPLER_DEFAULT_RATE);
     CHECK_EQ_INT(f.tracebuf, TRACE_DEFAULT_BUFFER_CAP);
-    CHECK_EQ_INT(f.gcdivisor, GCHEAP_DEFAULT_FREE_SPACE_DIVISOR);
+    CHECK_EQ_INT(f.gogc, GCPACER_DEFAULT_GOGC);
+    CHECK_EQ_INT(f.memlimit, GCPACER_DEFAULT_MEMLIMIT);
+    CHECK_EQ_INT(f.maxheap, (int64_t)gcpacer_default_maxheap());
     CHECK_EQ_INT(f.gcinitheap, GCHEAP_DEFAULT_INITIAL_HEAP);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     CHECK_EQ_INT(f.threads, cpus < 1 ? 1 : cpus > SERVER_MAX_THREADS ? SERVER_MAX_THREADS : cpus);
@@ -50,7 +53,7 @@ TEST(describe_names_every_numeric_setting)
     struct flags f = parsed(3, argv);
     char line[512];
     flags_describe(&f, line, sizeof line);
-    const char *want[] = {"repetitions=12", "threads=", "memprofilerate=", "tracebuf=", "gcdivisor=", "gcinitheap="};
+    const char *want[] = {"repetitions=12", "threads=", "memprofilerate=", "tracebuf=", "gogc=", "memlimit=", "maxheap=", "gcinitheap="};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(line, want[i])) UNIT__FAIL("\"%s\" lacks %s", line, want[i]);
     char tiny[8];

@@ -11,6 +11,7 @@
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "src/metrics.h"
 #include "src/procstat.h"
 #include "src/promfmt.h"
@@ -230,14 +231,9 @@ TEST(last_collection_time_and_heap_left_are_recorded)
     gcheap_stats(&st);
     CHECK(st.last_gc_unix_ns >= before && st.last_gc_unix_ns <= before + 10000000000ull);
     CHECK(st.in_use_after_gc >= (256 << 10) && st.in_use_after_gc <= st.heap_size);
-    CHECK(st.next_gc >= st.heap_size && st.next_gc >= st.in_use_after_gc + GCHEAP_MIN_GC_STEP);
-}
-
-TEST(next_collection_estimate_is_the_larger_of_heap_and_growth_step)
-{
-    CHECK_EQ_INT(gcheap_next_gc_estimate(1 << 20, 8 << 20), 8 << 20);               /* heap not yet used up */
-    CHECK_EQ_INT(gcheap_next_gc_estimate(30 << 20, 32 << 20), (30 << 20) + (10 << 20));   /* divisor 3 */
-    CHECK_EQ_INT(gcheap_next_gc_estimate(0, 0), GCHEAP_MIN_GC_STEP);
+    /* NextGC is the pacer's goal: GOGC 100 of what the collection left, 4 MiB at least */
+    CHECK_EQ_INT(st.next_gc, gcpacer_next_gc());
+    CHECK(st.next_gc >= GCPACER_HEAP_MINIMUM && st.next_gc >= 2 * (256 << 10));
 }
 
 /* ---- the whole exposition ---------------------------------------------------------- */
@@ -290,7 +286,6 @@ int main(void)
     RUN(own_process_figures_are_plausible);
     RUN(pauses_since_returns_each_new_pause_once_in_order);
     RUN(last_collection_time_and_heap_left_are_recorded);
-    RUN(next_collection_estimate_is_the_larger_of_heap_and_growth_step);
     RUN(exposition_reports_bdwgc_counters_in_both_formats);
     UNIT_EXIT();
 }

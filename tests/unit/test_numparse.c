@@ -163,10 +163,10 @@ TEST(flags_take_go_literals_but_no_sign_or_space)
     CHECK_EQ_INT(parse(&f, err, sizeof err, 4, hex), FLAGS_OK);
     CHECK_EQ_INT(f.repetitions, 16);
     CHECK_EQ_INT(f.threads, 3);
-    const char *octal[] = {"memdemo", "-repetitions=010", "-gcdivisor", "1_0"};
+    const char *octal[] = {"memdemo", "-repetitions=010", "-tracebuf", "8_192"};
     CHECK_EQ_INT(parse(&f, err, sizeof err, 4, octal), FLAGS_OK);
     CHECK_EQ_INT(f.repetitions, 8);
-    CHECK_EQ_INT(f.gcdivisor, 10);
+    CHECK_EQ_INT(f.tracebuf, 8192);
     static const char *const bad[] = {"+1", " 1", "1 ", "-1", "1e3", "", "0x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *argv[] = {"memdemo", "-repetitions", bad[i]};

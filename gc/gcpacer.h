@@ -1,0 +1,139 @@
+/* gcpacer: when memdemo collects, and how far its heap may grow.
+ *
+ * Owns: the collection trigger, with Go's meaning instead of bdwgc's. bdwgc's own rule
+ * (collect after allocating about (2 x pointer data + pointer-free data / 4) / divisor
+ * bytes, and only when the heap has no free block left) collects a heap of kept strings
+ * far more often than Go would; so bdwgc's automatic collection is switched off and this
+ * module decides:
+ *   - GOGC: the next collection starts when the bytes allocated since the last one
+ *     reach gogc% of the bytes that collection left in use, with Go's floor: the goal
+ *     (in use + allocated) is at least GCPACER_HEAP_MINIMUM x gogc/100. Off: never, but
+ *     for an explicit collection or the limits below.
+ *   - a soft memory limit (GOMEMLIMIT's meaning): the goal is lowered so that the GC
+ *     heap's mapped bytes plus the process's other resident memory stay under it, and
+ *     collections near it return free pages to the OS (bdwgc's unmapping);
+ *   - a hard cap on the GC heap (bdwgc's maximum heap size), which fails soft: work that
+ *     keeps what it allocates (the leaker) runs in a bounded scope (gcheap.h) whose
+ *     allocations are admitted here against the cap minus a reserve, and refused (the
+ *     caller drops the work) once the kept heap would not fit; everything else uses the
+ *     reserve, so it goes on working at the cap.
+ * Leaves to others: the allocation paths (gcheap, which polls this module every
+ * GCPACER_POLL_GAP bytes per thread and asks it for bounded grants), and pause
+ * accounting (gcevents).
+ *
+ * "In use" is bdwgc's heap size minus its free bytes at the end of a collection: the
+ * blocks that hold at least one live object (bdwgc frees wholly dead blocks at once and
+ * sweeps the rest lazily), i.e. the live heap rounded up to blocks. "Allocated" is
+ * bdwgc's own count of bytes handed out since the last collection (object sizes as the
+ * heap stores them, rounded to 16-byte granules).
+ *
+ * Threads: everything here is lock-free except where it says it collects (which takes
+ * bdwgc's allocation lock). Nothing here may be called from a collection listener.
+ */
+#ifndef MEMDEMO_GCPACER_H
+#define MEMDEMO_GCPACER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* -gogc's default: Go's GOGC default. */
+#define GCPACER_DEFAULT_GOGC 100
+#define GCPACER_GOGC_OFF (-1)        /* -gogc off */
+#define GCPACER_MAX_GOGC 1000000
+/* Go's heapMinimum: at GOGC=100 no goal is below 4 MB (scaled by gogc/100). */
+#define GCPACER_HEAP_MINIMUM ((uint64_t)4 << 20)
+/* -memlimit's default: none (Go's default, math.MaxInt64, is none in practice). */
+#define GCPACER_DEFAULT_MEMLIMIT 0
+/* Each thread looks at the trigger at least every this many bytes it requests (for
+ * 5-byte strings in 16-byte granules, up to three times as many bytes of heap): the
+ * collection starts at most that much per thread after the trigger. */
+#define GCPACER_POLL_GAP ((intptr_t)16 << 10)
+/* The trigger comes this much before the goal (at most a quarter of the way), because
+ * the goal is the peak the heap in use should reach, not the point where collecting
+ * starts (Go triggers early too): each thread's poll lags by up to GCPACER_POLL_GAP
+ * requested bytes (up to 48 KiB of heap for 5-byte strings), and the thread that
+ * decided to collect may wait for the allocation lock, or for a CPU, while the others
+ * go on allocating; with less lead an empty heap's 4 MiB sometimes grew by a step. */
+#define GCPACER_TRIGGER_LEAD ((uint64_t)512 << 10)
+/* The hard cap may not be below this (room for the reserve and the server itself). */
+#define GCPACER_MIN_MAXHEAP ((uint64_t)8 << 20)
+
+struct gcpacer_settings {
+    int gogc;            /* percent, or GCPACER_GOGC_OFF */
+    uint64_t memlimit;   /* soft limit on memory, bytes; 0: none */
+    uint64_t maxheap;    /* hard cap on the GC heap, bytes; 0: none */
+};
+
+/* -maxheap's default: half of the memory this process may use (the physical memory,
+ * or the cgroup's memory.max if lower): the leaker is the only unbounded consumer, and
+ * this leaves the machine the other half. 0 if neither can be read. Any thread. */
+uint64_t gcpacer_default_maxheap(void);
+
+/* Checks a cap against the initial heap: NULL if it is acceptable, else a static
+ * one-line reason (for the flag error message). */
+const char *gcpacer_check_maxheap(uint64_t maxheap, uint64_t initial_heap);
+
+/* The goal (heap in use at which the next collection starts, Go's NextGC) for a
+ * collection that left `live` bytes in use, under settings s, with `other` bytes of
+ * resident memory outside the GC heap (counted against the memory limit) and a hard
+ * cap of `cap` bytes (0: none). The one formula: the pacer and the tests use it. Pure. */
+uint64_t gcpacer_goal(const struct gcpacer_settings *s, uint64_t live, uint64_t other, uint64_t cap);
+
+/* For gcheap: switches bdwgc's automatic collection off, installs the settings (the
+ * cap becomes bdwgc's maximum heap size), the end-of-collection listener and bdwgc's
+ * out-of-memory and warning hooks. gcheap_init() starts it with the defaults and
+ * gcheap_configure() again with the command line's. Main thread, after GC_INIT,
+ * before any other thread allocates. */
+void gcpacer__start(const struct gcpacer_settings *s);
+
+/* For gcheap's allocation slow path: starts a collection if bytes allocated since the
+ * last one have reached the budget. Only one thread collects for the pacer at a time;
+ * the others go on. Registered thread, no lock held. */
+void gcpacer__poll(void);
+
+/* For gcheap's out-of-memory path (an infallible allocation got NULL from bdwgc at the
+ * cap): collects now. Then, if `raise`, lifts bdwgc's maximum heap by a step above the
+ * cap (counted: the cap was overrun) so that the allocation can succeed. Returns 1 if
+ * it raised the cap. Registered thread, no lock held. */
+int gcpacer__make_room(int raise);
+
+/* For gcheap's bounded allocations: admits up to `want` (at least `need`) bytes that
+ * will be kept, if the heap in use at the last collection plus every byte admitted
+ * since stays within the kept limit (the cap minus its reserve). Returns the bytes
+ * granted, 0 if even `need` does not fit (counted as a refusal). *epoch = the
+ * collection count the grant belongs to: grants lapse at the next collection, which
+ * counts what they allocated as in use. Lock-free. */
+size_t gcpacer__grant(size_t want, size_t need, uint64_t *epoch);
+
+/* For gcheap's bounded allocations: counts a refusal that came from bdwgc itself (the
+ * cap reached although the grant fitted, e.g. a heap grown by garbage). Lock-free. */
+void gcpacer__refused(void);
+
+/* Collections completed since start, as this module counts them (lock-free). */
+uint64_t gcpacer_epoch(void);
+
+/* Goal of the next collection (Go's NextGC), bytes of heap in use. Lock-free; also safe
+ * in collection listeners that run after the pacer's (it recomputes it at GCEV_END). */
+uint64_t gcpacer_next_gc(void);
+
+struct gcpacer_stats {
+    int gogc;                   /* GCPACER_GOGC_OFF when off */
+    uint64_t memlimit;          /* 0: none */
+    uint64_t maxheap;           /* the cap given; 0: none */
+    uint64_t kept_limit;        /* bounded allocations stop here (0: no cap) */
+    uint64_t heap_cap;          /* bdwgc's maximum heap now (above maxheap if overrun) */
+    uint64_t live;              /* in use after the last collection */
+    uint64_t next_gc;           /* goal of the next collection */
+    uint64_t other_memory;      /* resident memory outside the GC heap, last measured */
+    uint64_t paced;             /* collections the pacer started */
+    uint64_t limit_unmaps;      /* of which ran near the memory limit, returning pages */
+    uint64_t refused;           /* bounded allocations refused at the cap */
+    uint64_t cap_overruns;      /* times an infallible allocation needed the cap raised */
+    uint64_t limit_overruns;    /* ... or the heap let past the memory limit's room */
+    uint64_t bdwgc_out_of_memory;   /* bdwgc allocation failures (its oom hook) */
+};
+
+/* One snapshot of the figures above (relaxed atomics). Any thread; no lock. */
+void gcpacer_stats(struct gcpacer_stats *st);
+
+#endif

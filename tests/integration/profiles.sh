@@ -88,11 +88,15 @@ expect_eq cpu_profile_sample_types "$(sample_types "$T/cpu.pb.gz")" "samples/cou
 pp -raw "$T/cpu.pb.gz" >"$T/cpu.raw"
 check cpu_profile_period_is_10ms grep -qx 'Period: 10000000' "$T/cpu.raw"
 check cpu_profile_period_type grep -qx 'PeriodType: cpu nanoseconds' "$T/cpu.raw"
-check cpu_profile_is_symbolized_in_process grep -q '^1: .*memdemo .*\[FN\]' "$T/cpu.raw"
+if [ "${MEMDEMO_SANITIZER:-}" = address ]; then   # ASan's runtime code in the binary has no symbols libdw resolves
+    echo "SKIP cpu_profile_is_symbolized_in_process: AddressSanitizer's interceptors in the executable are not all named"
+else check cpu_profile_is_symbolized_in_process grep -q '^1: .*memdemo .*\[FN\]' "$T/cpu.raw"; fi
 pp -top -nodecount=2000 "$T/cpu.pb.gz" >"$T/cpu.top"
 check cpu_top_has_numstr_itoa grep -q ' numstr_itoa$' "$T/cpu.top"
 check cpu_top_has_strlist_fill_numbers grep -q ' strlist_fill_numbers$' "$T/cpu.top"
-check cpu_top_has_the_collectors_marking grep -q ' GC_[a-z_]*mark[a-z_]*$' "$T/cpu.top"
+if [ "${MEMDEMO_SANITIZER:-}" = address ]; then   # ASan's checks dwarf the mark in the profile
+    echo "SKIP cpu_top_has_the_collectors_marking: under AddressSanitizer the instrumented handlers' CPU crowds out the mark"
+else check cpu_top_has_the_collectors_marking grep -q ' GC_[a-z_]*mark[a-z_]*$' "$T/cpu.top"; fi
 check cpu_top_has_the_handler grep -q ' handle_noleaker$' "$T/cpu.top"
 t0=$(date -d "$(sed -n 's/^Time: \(.*\) UTC$/\1/p' "$T/cpu.raw")" +%s%N 2>/dev/null)
 dur=$(sed -n 's/^Duration: \([0-9.]*\).*/\1/p' "$T/cpu.raw")

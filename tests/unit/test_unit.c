@@ -148,10 +148,36 @@ TEST(a_failed_check_ends_its_test_and_evaluates_arguments_once)
     CHECK_CONTAINS(captured, "count_evaluation() == 1, want 100");
 }
 
+static void f_skips(void) { SKIP("%s", "not installed"); }
+static void f_fails(void) { CHECK(three() == 4); }
+static void run_skipping(void) { RUN(f_skips); }
+static void run_failing(void) { RUN(f_fails); }
+
+/* Runs fn (which RUNs one test) captured; returns how much it added to unit__failures,
+ * the count UNIT_EXIT() turns into the file's exit status. */
+static int failures_added_by(void (*fn)(void))
+{
+    int before = unit__failures, saved_skip = unit__skipped_now;
+    run_captured(fn);
+    int added = unit__failures - before;
+    unit__failures = before;
+    unit__skipped_now = saved_skip;
+    return added;
+}
+
+TEST(a_skip_does_not_fail_the_file_and_a_failure_does)
+{
+    CHECK_EQ_INT(failures_added_by(run_skipping), 0);
+    CHECK_PREFIX(captured, "SKIP f_skips: not installed");
+    CHECK_EQ_INT(failures_added_by(run_failing), 1);
+    CHECK_PREFIX(captured, "FAIL f_fails: ");
+}
+
 int main(void)
 {
     RUN(every_check_form_fails_and_prints_what_it_saw);
     RUN(true_checks_pass_silently);
     RUN(a_failed_check_ends_its_test_and_evaluates_arguments_once);
+    RUN(a_skip_does_not_fail_the_file_and_a_failure_does);
     UNIT_EXIT();
 }

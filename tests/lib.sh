@@ -2,7 +2,9 @@
 #
 # A test script prints "PASS name" / "FAIL name: reason" lines (tests/run counts them),
 # starts servers with start_server (a free loopback port, stopped by PID on exit), and
-# never sends traffic anywhere but 127.0.0.1. Everything it leaves goes under $T.
+# never sends traffic anywhere but 127.0.0.1. Everything it leaves goes under $T, which
+# is removed at exit unless a check failed or the script was stopped by a signal; then
+# it is kept and its path printed, to inspect.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The binary under test: ./memdemo, or the one `make test SANITIZER=...` built.
@@ -11,22 +13,34 @@ MEMDEMO_BUILD=${MEMDEMO_BUILD:-build}
 MEMDEMO_SANITIZER=${MEMDEMO_SANITIZER:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/memdemo-test.XXXXXX")
 SERVER_PIDS=()
+KEEP_T=0   # set by fail and by a terminating signal: $T is kept
 
 cleanup_servers() {
     local pid
     for pid in "${SERVER_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
-    rm -rf "$T"
+    if [ "$KEEP_T" = 1 ]; then echo "# kept temporary files in $T"; else rm -rf "$T"; fi
 }
 trap cleanup_servers EXIT
+trap 'KEEP_T=1; exit 143' TERM
+trap 'KEEP_T=1; exit 130' INT
 
 pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
+fail() { echo "FAIL $1: $2"; KEEP_T=1; }
 skip() { echo "SKIP $1: $2"; }
 
-# check NAME CONDITION-COMMAND...: PASS if the command succeeds.
+# check NAME CONDITION-COMMAND...: PASS if the command succeeds. A failure prints the
+# command with its arguments expanded (a `test A = B` shows both values), its exit
+# status, and how each regular file among its arguments begins (what a grep searched).
 check() {
     local name=$1; shift
-    if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+    "$@" && { pass "$name"; return; }
+    local rc=$? a what="" shown=0
+    for a in "$@"; do
+        [ -f "$a" ] && [ "$shown" -lt 2 ] || continue
+        shown=$((shown + 1))
+        what="$what; ${a#"$T"/} ($(wc -c <"$a") bytes) begins: '$(head -c 160 "$a" | tr '\n\t' '  ')'"
+    done
+    fail "$name" "$* (exit $rc)$what"
 }
 
 # expect_eq NAME GOT WANT: PASS if GOT equals WANT. Empty GOT or WANT is a failure: an

@@ -228,6 +228,6 @@ int main(void)
     RUN(profile_has_gos_cpu_sample_types_period_and_duration);
     RUN(stack_is_followed_through_code_without_frame_pointers);
     RUN(go_1_23_reads_the_cpu_profile);
-    pproftool_done();
+    pproftool_done(unit__failures);
     UNIT_EXIT();
 }

@@ -222,6 +222,6 @@ int main(void)
     RUN(profiles_parse_and_legacy_text_gives_the_protobufs_totals);
     RUN(empty_profile_is_valid);
     RUN(negative_switches_are_refused);
-    pproftool_done();
+    pproftool_done(unit__failures);
     UNIT_EXIT();
 }

@@ -218,6 +218,6 @@ int main(void)
     pthread_join(parked, NULL);
     pthread_join(blocked, NULL);
     pthread_join(deaf, NULL);
-    pproftool_done();
+    pproftool_done(unit__failures);
     UNIT_EXIT();
 }

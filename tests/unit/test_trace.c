@@ -34,7 +34,7 @@
 #define LEAKER "GET /leaker"
 #define NOLEAKER "GET /noleaker"
 
-static char tmpdir[64];
+static char tmpdir[200];
 static char main_trace[128];       /* the recorder trace served over HTTP */
 
 /* ---- helpers --------------------------------------------------------------------- */
@@ -130,7 +130,7 @@ TEST(wire_request_gc_assist_and_preempt_parse)
     };
     struct tracewire_window win = {T0, T0 + 20 * MS, 4 << 20, 6 << 20, 10, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
-    char path[128];
+    char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 4), 0);
     save(&out, "wire.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
@@ -173,7 +173,7 @@ TEST(wire_streams_cut_short_are_closed_at_stop)
     struct tracewire_stream s[] = {{0, 100, t0, 4}, {2, 102, t2, 8}};
     struct tracewire_window win = {T0, T0 + 9 * MS, 1, 2, 4, 12345};
     struct buf out = BUF_INIT, d = BUF_INIT;
-    char path[128];
+    char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 2), 0);
     save(&out, "wire-cut.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
@@ -189,7 +189,7 @@ TEST(wire_empty_window_parses)
 {
     struct tracewire_window win = {T0, T0 + MS, 1, 2, 1, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
-    char path[128];
+    char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, NULL, 0), 0);
     CHECK_EQ_MEM(out.data, "go 1.19 trace\0\0\0", 16);
     save(&out, "wire-empty.trace", path, sizeof path);
@@ -314,7 +314,7 @@ TEST(trace_tiny_buffer_drops_events_and_still_parses)
     workload();
     CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
     trace_set_buffer_cap(0);
-    char path[128];
+    char path[256];
     save(&out, "tiny.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
     CHECK_GT_U64(dropped, 0);
@@ -351,7 +351,7 @@ TEST(trace_request_begun_before_start_is_not_traced)
     pthread_join(t, NULL);
     pthread_barrier_destroy(&barrier);
     CHECK_EQ_INT(trace_stop(&out, NULL), 0);
-    char path[128];
+    char path[256];
     save(&out, "pre.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
     CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1);
@@ -377,7 +377,7 @@ TEST(trace_cancel_frees_and_a_new_trace_works)
     gcheap_collect();
     trace_request_end(202);
     CHECK_EQ_INT(trace_stop(&out, NULL), 0);
-    char path[128];
+    char path[256];
     save(&out, "after-cancel.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
     CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1);
@@ -418,7 +418,7 @@ TEST(trace_windows_cut_through_busy_threads_parse)
         if (win % 4 == 1) gcheap_collect();
         if (win % 4 == 3) { if (trace_cancel() < 0) bad = win; continue; }
         struct buf out = BUF_INIT, d = BUF_INIT;
-        char path[128], name[32];
+        char path[256], name[32];
         if (trace_stop(&out, NULL) < 0) bad = win;
         snprintf(name, sizeof name, "churn%d.trace", win);
         save(&out, name, path, sizeof path);
@@ -476,7 +476,7 @@ static pid_t start_viewer(const char *file, int port)
 /* GETs path into body; returns the HTTP status (0: no answer). */
 static int http_get(int port, const char *path, struct buf *body)
 {
-    char file[128], cmd[512];
+    char file[256], cmd[512];
     struct buf code = BUF_INIT;
     snprintf(file, sizeof file, "%s/page", tmpdir);
     snprintf(cmd, sizeof cmd, "curl -s -g -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%d%s'",
@@ -564,7 +564,7 @@ int main(void)
     if (access(GO123, X_OK) == 0) RUN(trace_parses_in_go123);
     else printf("SKIP trace_parses_in_go123: %s not installed\n", GO123);
     if (!unit__failures && !getenv("TEST_TRACE_KEEP")) {
-        char cmd[128];
+        char cmd[256];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0) perror("rm");
     } else {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rawhttp.py: raw-socket HTTP clients for tests/integration/hardening.sh and bench/soak.
+"""rawhttp.py: raw-socket HTTP clients for tests/integration/server_limits.sh and bench/soak.
 
 curl cannot send a malformed request, trickle one a byte at a time or open hundreds of
 idle connections; these can. Every mode talks to 127.0.0.1 only, is bounded in bytes

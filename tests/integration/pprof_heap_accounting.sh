@@ -1,11 +1,11 @@
 #!/bin/bash
-# Oracle tests for what the heap profile counts (issue: a heap profile that accounts for
-# the heap). A byte in the profile is a byte bdwgc handed out (GC_size), so after a
-# collection the profile's inuse_space adds up to the growth of bdwgc's HeapInuse and
-# its alloc_space to TotalAlloc's; the profiler's own bookkeeping is reported and lives
-# outside the GC heap; every sample names the route of the request that allocated it;
-# stacks end in memdemo's own outermost frame. go tool pprof (Go 1.19, and Go 1.23 where
-# installed) reads every figure, from a directory without the binary.
+# pprof_heap_accounting: oracle tests for what the heap profile counts. A byte in the
+# profile is a byte bdwgc handed out (GC_size), so after a collection the profile's
+# inuse_space adds up to the growth of bdwgc's HeapInuse and its alloc_space to
+# TotalAlloc's; the profiler's own bookkeeping is reported and lives outside the GC
+# heap; every sample names the route of the request that allocated it; stacks end in
+# memdemo's own outermost frame. go tool pprof (Go 1.19, and Go 1.23 where installed)
+# reads every figure, from a directory without the binary.
 source "$(dirname "$0")/../lib.sh"
 mkdir -p "$T/pp"
 export PPROF_TMPDIR=$T/pp HOME=$T GOCACHE=$T/gocache GOFLAGS=-mod=mod

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Oracle tests for the heap profiler (issue: heap profiler): Debian's go tool pprof
+# pprof_heap: oracle tests for the heap profiler: Debian's go tool pprof
 # fetches /debug/pprof/heap and /allocs from a real server and must find the right
 # numbers in them. pprof runs in a directory without the memdemo binary, so every
 # symbol has to come from the profile itself.

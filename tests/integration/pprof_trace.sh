@@ -1,5 +1,5 @@
 #!/bin/bash
-# Oracle tests for the GC timeline (issue: GC timeline): traces taken from a real
+# pprof_trace: oracle tests for the GC timeline (/debug/pprof/trace): traces from a real
 # server under load must parse with Debian's go tool trace, agree with /debug/vars,
 # and render in its web UI; bad and concurrent requests get Go's answers.
 source "$(dirname "$0")/../lib.sh"

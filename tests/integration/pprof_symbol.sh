@@ -1,5 +1,5 @@
 #!/bin/bash
-# symbol_memory: /debug/pprof/symbol answers any addresses a client posts without
+# pprof_symbol: /debug/pprof/symbol answers any addresses a client posts without
 # keeping anything for them. The symbolizer's per-pc cache used to take every posted
 # address, for good: a client could grow the server's memory without bound, one 1 MiB
 # body (69,000 addresses) at a time. Here 30 such bodies of distinct addresses must

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Integration tests for connection-level hardening (issue: hardening): limits with 503,
+# server_limits: the HTTP server's connection-level hardening: limits with 503,
 # deadlines that a trickle does not extend, bodies refused from their headers, strict
 # framing, memory given back after a storm, and a second stop signal. Raw requests go
 # through tests/rawhttp.py (one key=value line per exchange); every server gets short

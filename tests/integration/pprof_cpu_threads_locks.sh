@@ -1,10 +1,11 @@
 #!/bin/bash
-# Oracle tests for the rest of Go's /debug/pprof (issue: CPU, goroutine, threadcreate,
-# mutex and block profiles): go tool pprof (Go 1.19, and Go 1.23 where installed) reads
-# every profile a real server serves; the CPU profile accounts for the CPU the process
-# used in its window; every thread is listed; contention on the leaker's lock shows up
-# once switched on; a continuous profiler's default scrape set all answers; bad input
-# and concurrent windows get Go's answers. Loads go to 127.0.0.1 only and are bounded.
+# pprof_cpu_threads_locks: oracle tests for the rest of Go's /debug/pprof (the CPU,
+# goroutine, threadcreate, mutex and block profiles): go tool pprof (Go 1.19, and Go
+# 1.23 where installed) reads every profile a real server serves; the CPU profile
+# accounts for the CPU the process used in its window; every thread is listed;
+# contention on the leaker's lock shows up once switched on; a continuous profiler's
+# default scrape set all answers; bad input and concurrent windows get Go's answers.
+# Loads go to 127.0.0.1 only and are bounded.
 source "$(dirname "$0")/../lib.sh"
 mkdir -p "$T/pp"
 export PPROF_TMPDIR=$T/pp HOME=$T GOCACHE=$T/gocache GOTOOLCHAIN=local

@@ -1,5 +1,5 @@
 #!/bin/bash
-# numbers: every number memdemo reads from a person or a client follows the grammar it
+# numparse_http: every number memdemo reads from a person or a client follows the grammar it
 # documents (src/numparse.h), through the real server: query integers (gc, debug, rate,
 # heap seconds) are plain decimal digits, so a space, a sign, 0x, '_' or an exponent
 # gets 400; trace?seconds follows Go's ParseFloat rule, so "0x10" (no p exponent: not a

@@ -5,6 +5,8 @@
 #   make              build ./memdemo (needs the packages listed in .ci/deps)
 #   make run          install missing packages, build, run ./memdemo -repetitions 1000
 #   make test         install missing packages, build, run every test; last line "N passed, N failed, N skipped"
+#                     (tests/run: files in parallel; MEMDEMO_SLOW=1 adds the minutes-long
+#                     bounded fuzz runs and bench smoke run, which .ci/run always runs)
 #   make bench        install missing packages, build, compare memdemo with the Go peer (bench/),
 #                     time heap profiles with 10,000 stacks (build/bench/heapstacks) and
 #                     measure what a CPU-profile sample costs (build/bench/cpusample)
@@ -130,10 +132,11 @@ run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN) -repetitions 1000
 
-# The fuzzers' bounded runs (tests/integration/fuzz.sh) belong to the plain suite; a
-# sanitizer suite replays their corpus with its own build instead.
+# The fuzzers' bounded runs (tests/integration/fuzz_bounded.sh) belong to the plain
+# suite with MEMDEMO_SLOW=1 (.ci/run), so only then are the libFuzzer binaries built; every
+# suite replays their corpus with its own build (fuzz_corpus.sh).
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(HAVE_FUZZ_CC),fuzz-bins))
+	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(filter 1,$(MEMDEMO_SLOW)),$(if $(HAVE_FUZZ_CC),fuzz-bins)))
 	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
 bench: deps

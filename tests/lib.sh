@@ -28,6 +28,14 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; KEEP_T=1; }
 skip() { echo "SKIP $1: $2"; }
 
+# slow_file NAME WHAT: a file that takes minutes runs only with MEMDEMO_SLOW=1 (.ci/run
+# sets it); otherwise it prints one SKIP line saying how to run it and exits 0.
+slow_file() {
+    [ "${MEMDEMO_SLOW:-0}" = 1 ] && return 0
+    skip "$1" "$2 runs in CI only: MEMDEMO_SLOW=1 make test (or .ci/run) runs it"
+    exit 0
+}
+
 # check NAME CONDITION-COMMAND...: PASS if the command succeeds. A failure prints the
 # command with its arguments expanded (a `test A = B` shows both values), its exit
 # status, and how each regular file among its arguments begins (what a grep searched).

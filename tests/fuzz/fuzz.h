@@ -12,7 +12,7 @@
  * input as a crash. Structured inputs are decoded with struct fuzz_in, which reads the
  * input as a stream of choices and yields zeros past its end, so every input is valid.
  * When FUZZ_OUTPUT_DIR is set, harnesses of writers save what they wrote there
- * (fuzz_save), for the separate check with the Go tools (tests/integration/fuzz.sh).
+ * (fuzz_save), for the separate check with the Go tools (tests/integration/fuzz_corpus.sh).
  */
 #ifndef MEMDEMO_FUZZ_H
 #define MEMDEMO_FUZZ_H

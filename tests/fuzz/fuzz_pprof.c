@@ -19,7 +19,7 @@
  * counted record, largest in-use bytes first, with its counts, its nonzero pcs and a
  * "#\t0x" comment for each, then exactly the trailer; every figure saturated at
  * INT64_MAX, the most pprof's parser reads.
- * With FUZZ_OUTPUT_DIR set both outputs are saved for go tool pprof (fuzz.sh).
+ * With FUZZ_OUTPUT_DIR set both outputs are saved for go tool pprof (fuzz_corpus.sh).
  */
 #include <inttypes.h>
 #include <stdint.h>

@@ -25,7 +25,7 @@
  * or 1 without nesting; sweeps matched per P; mark assists only on a running
  * goroutine; task ids unique; regions only on a running goroutine with a stack, each
  * end matching its innermost open region.
- * With FUZZ_OUTPUT_DIR set the trace is saved for go tool trace (fuzz.sh).
+ * With FUZZ_OUTPUT_DIR set the trace is saved for go tool trace (fuzz_corpus.sh).
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -71,22 +71,39 @@ check index_links_the_full_dump grep -q 'href="goroutine?debug=2"' "$T/index"
 
 # --- 2. CPU profile under /noleaker load ------------------------------------------------
 # The test's own clock of the process's CPU: utime+stime from /proc/PID/stat every 20 ms
-# (bounded), interpolated at the profile's start and end.
-( for i in $(seq 1 400); do
-      echo "$(date +%s%N) $(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null)"; sleep 0.02
-  done >"$T/poll" ) &
-POLL=$!; SERVER_PIDS+=("$POLL")
-load 4 4 /noleaker &
-LOAD=$!
-sleep 0.7
-code=$(fetch "/debug/pprof/profile?seconds=2" "$T/cpu.pb.gz")
-sleep 0.3
-kill "$POLL" 2>/dev/null; wait "$LOAD"
+# (bounded), interpolated at the profile's start and end (cpu_s). A window in which the
+# server got 0.5 s of CPU or less (a machine busy with other work) is too few samples
+# (50 or fewer) for the 15% comparison below to mean anything: it is taken again, up to 3
+# windows in all, and the checks read the last one.
+cpu_window() {
+    ( for i in $(seq 1 400); do
+          echo "$(date +%s%N) $(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null)"; sleep 0.02
+      done >"$T/poll" ) &
+    POLL=$!; SERVER_PIDS+=("$POLL")
+    load 4 4 /noleaker &
+    LOAD=$!
+    sleep 0.7
+    code=$(fetch "/debug/pprof/profile?seconds=2" "$T/cpu.pb.gz")
+    sleep 0.3
+    kill "$POLL" 2>/dev/null; wait "$LOAD"
+    pp -raw "$T/cpu.pb.gz" >"$T/cpu.raw"
+    t0=$(date -d "$(sed -n 's/^Time: \(.*\) UTC$/\1/p' "$T/cpu.raw")" +%s%N 2>/dev/null)
+    dur=$(sed -n 's/^Duration: \([0-9.]*\).*/\1/p' "$T/cpu.raw")
+    cpu_s=$(awk -v t0="${t0:-0}" -v dur="${dur:-0}" '
+        function at(t,   i) { for (i = 2; i <= n; i++) if (T[i] >= t) return C[i-1] + (C[i] - C[i-1]) * (t - T[i-1]) / (T[i] - T[i-1]); return C[n] }
+        NF == 2 { n++; T[n] = $1; C[n] = $2 }
+        END { if (n < 2 || t0 < T[1] || t0 + dur * 1e9 > T[n]) { print "n/a"; exit }
+              printf "%.3f", (at(t0 + dur * 1e9) - at(t0)) / 100 }' "$T/poll")
+}
+for windows in 1 2 3; do
+    cpu_window
+    awk -v c="$cpu_s" 'BEGIN { exit !(c != "n/a" && c > 0.5) }' && break
+    echo "# CPU profile window $windows: the server got ${cpu_s}s of CPU in ${dur:-?}s (busy machine); again"
+done
 expect_eq cpu_profile_is_200 "$code" 200
 expect_eq cpu_profile_is_octet_stream "$(header Content-Type "$T/cpu.pb.gz.h")" application/octet-stream
 expect_eq cpu_profile_is_an_attachment "$(header Content-Disposition "$T/cpu.pb.gz.h")" 'attachment; filename="profile"'
 expect_eq cpu_profile_sample_types "$(sample_types "$T/cpu.pb.gz")" "samples/count cpu/nanoseconds"
-pp -raw "$T/cpu.pb.gz" >"$T/cpu.raw"
 check cpu_profile_period_is_10ms grep -qx 'Period: 10000000' "$T/cpu.raw"
 check cpu_profile_period_type grep -qx 'PeriodType: cpu nanoseconds' "$T/cpu.raw"
 if [ -n "${MEMDEMO_SANITIZER:-}" ]; then   # the sanitizer runtime linked into the binary has code libdw cannot name
@@ -99,15 +116,8 @@ if [ "${MEMDEMO_SANITIZER:-}" = address ]; then   # ASan's checks dwarf the mark
     echo "SKIP cpu_top_has_the_collectors_marking: under AddressSanitizer the instrumented handlers' CPU crowds out the mark"
 else check cpu_top_has_the_collectors_marking grep -q ' GC_[a-z_]*mark[a-z_]*$' "$T/cpu.top"; fi
 check cpu_top_has_the_handler grep -q ' handle_noleaker$' "$T/cpu.top"
-t0=$(date -d "$(sed -n 's/^Time: \(.*\) UTC$/\1/p' "$T/cpu.raw")" +%s%N 2>/dev/null)
-dur=$(sed -n 's/^Duration: \([0-9.]*\).*/\1/p' "$T/cpu.raw")
 prof_s=$(awk '/^Samples:/ { s = 1; getline; next } /^Locations/ { s = 0 }
               s && $0 ~ /^ *[0-9]+ +[0-9]+:/ { sub(/:.*/, ""); split($0, v, " "); t += v[2] } END { printf "%.3f", t / 1e9 }' "$T/cpu.raw")
-cpu_s=$(awk -v t0="${t0:-0}" -v dur="${dur:-0}" '
-    function at(t,   i) { for (i = 2; i <= n; i++) if (T[i] >= t) return C[i-1] + (C[i] - C[i-1]) * (t - T[i-1]) / (T[i] - T[i-1]); return C[n] }
-    NF == 2 { n++; T[n] = $1; C[n] = $2 }
-    END { if (n < 2 || t0 < T[1] || t0 + dur * 1e9 > T[n]) { print "n/a"; exit }
-          printf "%.3f", (at(t0 + dur * 1e9) - at(t0)) / 100 }' "$T/poll")
 echo "# CPU profile: ${prof_s}s of samples in a ${dur}s window; /proc/PID/stat: ${cpu_s}s"
 if awk -v p="$prof_s" -v c="$cpu_s" 'BEGIN { exit !(c != "n/a" && c > 0.5 && p >= 0.85 * c && p <= 1.15 * c) }'; then
     pass cpu_samples_times_period_within_15pct_of_process_cpu_time
@@ -116,7 +126,8 @@ if [ -x "$GO123" ]; then
     if pp123 -top "$T/cpu.pb.gz" | grep -q '^Type: cpu'; then pass cpu_profile_opens_in_go_1_23
     else fail cpu_profile_opens_in_go_1_23 "$(tail -1 "$T/pp.err")"; fi
 else echo "SKIP cpu_profile_opens_in_go_1_23: $GO123 not installed"; fi
-expect_eq threadcreate_counts_the_profilers_exited_thread "$(fetch /debug/pprof/threadcreate "$T/tc2.pb.gz" >/dev/null; raw_total "$T/tc2.pb.gz")" $((n + 1))
+# (one drain thread per CPU profile window taken above)
+expect_eq threadcreate_counts_the_profilers_exited_thread "$(fetch /debug/pprof/threadcreate "$T/tc2.pb.gz" >/dev/null; raw_total "$T/tc2.pb.gz")" $((n + windows))
 
 # --- 3. bad input and concurrent windows -------------------------------------------------
 bad() { # NAME STATUS TEXT PATH

@@ -73,17 +73,18 @@ check index_links_the_full_dump grep -q 'href="goroutine?debug=2"' "$T/index"
 # The test's own clock of the process's CPU: utime+stime from /proc/PID/stat every 20 ms
 # (bounded), interpolated at the profile's start and end (cpu_s). A window in which the
 # server got 0.5 s of CPU or less (a machine busy with other work) is too few samples
-# (50 or fewer) for the 15% comparison below to mean anything: it is taken again, up to 3
-# windows in all, and the checks read the last one.
-cpu_window() {
-    ( for i in $(seq 1 400); do
+# (50 or fewer) for the 15% comparison below to mean anything: it is taken again, twice
+# as long, up to 3 windows (2, 4, 8 s), and the checks read the last one.
+cpu_window() { # SECONDS
+    local secs=$1
+    ( for i in $(seq 1 $(( (secs + 3) * 50 ))); do
           echo "$(date +%s%N) $(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null)"; sleep 0.02
       done >"$T/poll" ) &
     POLL=$!; SERVER_PIDS+=("$POLL")
-    load 4 4 /noleaker &
+    load $((secs + 2)) 4 /noleaker &
     LOAD=$!
     sleep 0.7
-    code=$(fetch "/debug/pprof/profile?seconds=2" "$T/cpu.pb.gz")
+    code=$(fetch "/debug/pprof/profile?seconds=$secs" "$T/cpu.pb.gz")
     sleep 0.3
     kill "$POLL" 2>/dev/null; wait "$LOAD"
     pp -raw "$T/cpu.pb.gz" >"$T/cpu.raw"
@@ -95,8 +96,10 @@ cpu_window() {
         END { if (n < 2 || t0 < T[1] || t0 + dur * 1e9 > T[n]) { print "n/a"; exit }
               printf "%.3f", (at(t0 + dur * 1e9) - at(t0)) / 100 }' "$T/poll")
 }
-for windows in 1 2 3; do
-    cpu_window
+windows=0
+for secs in 2 4 8; do
+    windows=$((windows + 1))
+    cpu_window "$secs"
     awk -v c="$cpu_s" 'BEGIN { exit !(c != "n/a" && c > 0.5) }' && break
     echo "# CPU profile window $windows: the server got ${cpu_s}s of CPU in ${dur:-?}s (busy machine); again"
 done

@@ -159,6 +159,22 @@ requests() {
 # vars_num KEY: a number from /debug/vars (first occurrence of "KEY": N).
 vars_num() { curl -s --max-time 10 "$BASE/debug/vars" >"$T/vars.json"; json_num "$1" "$T/vars.json"; }
 
+# Raw HTTP: tests/rawhttp.py sends what curl will not (malformed, trickled, oversized
+# requests, connection storms) and prints one key=value line per exchange.
+RAW="python3 $ROOT/tests/rawhttp.py"
+# fact KEY LINE: the value of KEY=... in a rawhttp line.
+fact() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# expect_facts NAME LINE KEY=VALUE...: PASS if every KEY has that VALUE.
+expect_facts() {
+    local name=$1 line=$2 kv; shift 2
+    for kv in "$@"; do
+        if [ "$(fact "${kv%%=*}" "$line")" != "${kv#*=}" ]; then fail "$name" "want $kv, got: $line"; return; fi
+    done
+    pass "$name"
+}
+# conn_num KEY: a connections.* figure from /debug/vars (0 when absent).
+conn_num() { local v; v=$(vars_num "$1"); echo "${v:-0}"; }
+
 # check_absent NAME PATTERN FILE: PASS if FILE has lines and none matches PATTERN. A
 # missing or empty FILE is a failure: the command that should have filled it failed, and
 # "nothing matches" would then be true for the wrong reason.

@@ -330,10 +330,7 @@ static void *defer_loop(void *unused)
             continue;
         }
         if (defer_shutdown && !defer_list) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += DEFER_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        struct timespec ts = clock_mono_deadline((uint64_t)DEFER_TICK_MS * 1000000u);
         if (defer_list) pthread_cond_timedwait(&defer_cond, &defer_lock, &ts);
         else if (!defer_shutdown) pthread_cond_wait(&defer_cond, &defer_lock);
     }
@@ -343,11 +340,7 @@ static void *defer_loop(void *unused)
 
 static int start_defer_thread(void)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&defer_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    if (clock_cond_init(&defer_cond) != 0) return -1;
     if (pthread_create(&defer_thread, NULL, defer_loop, NULL) != 0) return -1;
     defer_thread_started = 1;
     return 0;

@@ -181,16 +181,38 @@ struct gcheap_stats {
                                       structures), unmapped parts included; never falls */
 };
 
-/* X(name, field): the figures every report prints (/debug/vars memstats, the
- * debug=1 profile's trailer), named as in Go's runtime.MemStats where the meaning
- * matches: HeapIdle = free bytes, HeapReleased = unmapped bytes. */
-#define GCHEAP_STATS_FIELDS(X)                                                       \
-    X("NumGC", collections) X("HeapSys", heap_size) X("HeapIdle", free_bytes)         \
-    X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
-    X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
-    X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
-    X("LastPauseNs", pause_last_ns) X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)  \
-    X("Sys", obtained_from_os)
+/* X(name, field, kind, metric, help): the figures every report prints (/debug/vars
+ * memstats, the debug=1 profile's trailer, /metrics), named as in Go's
+ * runtime.MemStats where the meaning matches (HeapIdle = free bytes, HeapReleased =
+ * unmapped bytes), and in /metrics as client_golang's Go collector names them where
+ * bdwgc's figure means the same. kind: gauge, counter, seconds (a gauge of ns shown in
+ * seconds), or none (no family of its own: NumGC and PauseTotalNs are
+ * go_gc_duration_seconds' _count and _sum, the others have no Go name). */
+#define GCHEAP_STATS_FIELDS(X)                                                                          \
+    X("NumGC", collections, none, NULL, NULL)                                                            \
+    X("HeapSys", heap_size, gauge, "go_memstats_heap_sys_bytes",                                         \
+      "Bytes the GC heap spans, unmapped parts included.")                                               \
+    X("HeapIdle", free_bytes, gauge, "go_memstats_heap_idle_bytes",                                      \
+      "Heap bytes in free blocks, unmapped ones included.")                                              \
+    X("HeapReleased", unmapped_bytes, gauge, "go_memstats_heap_released_bytes",                          \
+      "Free heap bytes returned to the OS (unmapped).")                                                  \
+    X("HeapInuse", in_use_bytes, gauge, "go_memstats_heap_inuse_bytes",                                  \
+      "Heap bytes in blocks that hold objects (heap size minus free blocks).")                           \
+    X("TotalAlloc", total_allocated, counter, "go_memstats_alloc_bytes",                                 \
+      "Bytes allocated on the GC heap since start, whether still live or not.")                          \
+    X("AllocSinceGC", allocated_since_gc, gauge, "memdemo_gc_allocated_since_gc_bytes",                 \
+      "Bytes allocated since the last collection.")                                                      \
+    X("PauseTotalNs", pause_total_ns, none, NULL, NULL)                                                  \
+    X("MaxPauseNs", pause_max_ns, none, NULL, NULL)                                                      \
+    X("LastPauseNs", pause_last_ns, none, NULL, NULL)                                                    \
+    X("NextGC", next_gc, gauge, "go_memstats_next_gc_bytes",                                             \
+      "Estimated heap bytes in use at which the next collection starts.")                                \
+    X("LastGC", last_gc_unix_ns, seconds, "go_memstats_last_gc_time_seconds",                            \
+      "When the last collection ended, in seconds since the Unix epoch (0: none yet).")                  \
+    X("Sys", obtained_from_os, gauge, "go_memstats_sys_bytes",                                           \
+      "Bytes the collector has taken from the OS for its heap and its own tables.")                      \
+    X("HeapInuseAfterGC", in_use_after_gc, gauge, "memdemo_gc_heap_inuse_after_gc_bytes",               \
+      "Heap bytes in use as the last collection ended: what it could not reclaim.")
 
 /* bdwgc's version as "major.minor.micro" into out (size n). Any thread. */
 void gcheap_version(char *out, size_t n);

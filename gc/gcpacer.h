@@ -135,6 +135,14 @@ struct gcpacer_stats {
     uint64_t bdwgc_out_of_memory;   /* bdwgc allocation failures (its oom hook) */
 };
 
+/* X(name, field): the figures /debug/vars shows under "pacer". */
+#define GCPACER_STATS_FIELDS(X)                                                               \
+    X("gogc", gogc) X("memlimit", memlimit) X("maxheap", maxheap) X("keptlimit", kept_limit)  \
+    X("heapcap", heap_cap) X("live", live) X("nextgc", next_gc) X("othermemory", other_memory) \
+    X("paced", paced) X("limitunmaps", limit_unmaps) X("refused", refused)                    \
+    X("capoverruns", cap_overruns) X("limitoverruns", limit_overruns)                         \
+    X("outofmemory", bdwgc_out_of_memory)
+
 /* One snapshot of the figures above (relaxed atomics). Any thread; no lock. */
 void gcpacer_stats(struct gcpacer_stats *st);
 

@@ -57,6 +57,12 @@ expect_eq vars_next_gc_is_0_without_a_policy "$(json_num NextGC "$T/vars")" 0
 curl -s "$BASE/metrics" >"$T/metrics"
 check metrics_has_the_collectors_families grep -q '^go_memstats_heap_inuse_bytes ' "$T/metrics"
 check_absent metrics_has_no_leaker '^memdemo_leaker' "$T/metrics"
+# A header the server cannot keep is dropped and counted, not lost silently.
+expect_eq vars_headers_dropped_starts_at_0 "$(json_num headers_dropped "$T/vars")" 0
+curl -s -D "$T/many.h" -o /dev/null "$BASE/alone/headers"
+expect_eq answer_keeps_http_max_headers "$(grep -ci '^X-Alone-' "$T/many.h")" 8
+curl -s "$BASE/debug/vars" >"$T/vars2"
+expect_eq vars_counts_the_dropped_header "$(json_num headers_dropped "$T/vars2")" 1
 code=$(curl -s -o "$T/rate" -w '%{http_code}' -X POST "$BASE/debug/memprofilerate?rate=4096")
 expect_eq rate_switch_works "$code $(cat "$T/rate")" "200 memprofilerate 4096 (was 1)"
 

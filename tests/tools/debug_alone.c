@@ -10,6 +10,11 @@
  *   debug_alone ADDR      serves ADDR (e.g. 127.0.0.1:0), prints "listening on URL" on
  *                         stdout, and stops the server and exits 0 when stdin closes.
  *
+ * Besides the surface it serves one row of its own, chained before the surface's
+ * tables as a host program would chain its pages: /alone/headers answers with one
+ * header more than an answer may carry (HTTP_MAX_HEADERS), so the test can see the
+ * server drop and count it (http.headers_dropped in /debug/vars).
+ *
  * Before serving it allocates, in exact mode (every allocation sampled), KEPT objects
  * of OBJECT_SIZE bytes from alone_allocate() and keeps them, and as many again that
  * become garbage, so the heap profile has a known answer: inuse_objects of
@@ -44,6 +49,23 @@ __attribute__((noinline)) static void alone_allocate(void)
     }
 }
 
+static void many_headers(struct http_request *req)
+{
+    for (int i = 0; i <= HTTP_MAX_HEADERS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "X-Alone-%d", i);
+        http_add_header(req, name, "1");
+    }
+    http_respond_text(req, 200, "%d headers asked for", HTTP_MAX_HEADERS + 1);
+}
+
+static const struct router_route own[] = {
+    {"/alone/headers", 0, ROUTER_GET_HEAD, many_headers, NULL, NULL},
+};
+static const struct router_table own_table = ROUTER_TABLE(own);
+static const struct router_table *const tables[] = {&own_table, DEBUG_SURFACE_TABLES};
+static const struct router router = {tables, sizeof tables / sizeof tables[0]};
+
 /* Outside the collector's reach (gcheap_blocking): touches no GC memory. */
 static void *wait_for_eof(void *unused)
 {
@@ -66,7 +88,7 @@ int main(int argc, char **argv)
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,
         .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS,
     };
-    struct server_config cfg = {router_match, &debug_surface_router, {.thread_enter = gcthreads_enter}};
+    struct server_config cfg = {router_match, &router, {.thread_enter = gcthreads_enter}};
     char url[128];
     if (server_start(argv[1], 2, &limits, &cfg, url, sizeof url) < 0) return 1;
     printf("listening on %s\n", url);

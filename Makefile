@@ -98,6 +98,19 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
 
+# The /debug surface served alone (tests/tools/debug_alone.c) is linked from the
+# objects a host program embedding it would link and no others: no memdemo handlers,
+# routes or app wiring, no GC pacer or policy. A link error here means a layer of the
+# surface reached for memdemo's own (src/ order: http core <- debug <- app <- main).
+DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
+                    $(addprefix src/,conns.c server.c router.c numparse.c procstat.c promfmt.c reqstats.c \
+                      metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
+                      debug_window.c)
+DEBUG_ALONE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DEBUG_ALONE_SRCS)) $(PROTO_SRC:.c=.o)
+$(BUILD)/tools/debug_alone: tests/tools/debug_alone.c $(DEBUG_ALONE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DEBUG_ALONE_OBJS) $(PKG_LIBS)
+
 $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(PKG_LIBS)

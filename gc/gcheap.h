@@ -26,7 +26,8 @@
  * at, so start-up does not grow it step by step. */
 #define GCHEAP_DEFAULT_INITIAL_HEAP ((size_t)4 << 20)
 
-/* Marker threads per collection. One, not bdwgc's one per CPU: the leaker's heap is a
+/* Marker threads per collection in memdemo's policy (gcheap_init). One, not bdwgc's
+ * one per CPU: the leaker's heap is a
  * chain of chunks, which one thread has to follow link by link, so a second marker
  * mostly waits for work. Measured on 2 cores (11 M kept strings, 266 MB heap): a
  * collection took 66-75 ms of CPU with one marker and 130 ms with two, and no less
@@ -35,8 +36,45 @@
  * GC_MARKERS environment variable overrides it. */
 #define GCHEAP_MARKERS 1
 
-/* Initialises bdwgc. Call once, from main(), before any other gc/ function and before
- * any other thread exists. Also allows later threads to register themselves. */
+/* Each thread's allocation slow path runs at least every this many bytes it requests
+ * (for 5-byte strings in 16-byte granules, up to three times as many bytes of heap):
+ * that is when the collection policy is polled. */
+#define GCHEAP_POLL_GAP ((intptr_t)16 << 10)
+
+/* --- collection policy -----------------------------------------------------------
+ * What gcheap asks when allocation meets the collector: memdemo's is gcpacer (Go's
+ * GOGC, GOMEMLIMIT and a hard cap); a host program that keeps bdwgc's own trigger
+ * passes none. Every hook is called on an allocating registered thread, never inside
+ * a collection listener. Without a policy: bdwgc's automatic collection stays on,
+ * poll does nothing, a failed allocation collects once and then aborts, a bounded
+ * scope is granted whatever it asks, and NextGC reads 0 (no goal is known). */
+struct gcheap_policy {
+    void (*poll)(void);                    /* every GCHEAP_POLL_GAP bytes per thread */
+    int (*make_room)(int raise);           /* an infallible allocation got NULL; 1: raised the cap */
+    size_t (*grant)(size_t want, size_t need, uint64_t *epoch);   /* bounded scopes (0: refused) */
+    void (*refused)(void);                 /* bdwgc refused a granted bounded allocation */
+    uint64_t (*epoch)(void);               /* grants lapse when this changes */
+    uint64_t (*next_gc)(void);             /* goal of the next collection (NextGC) */
+};
+
+struct gcheap_setup {
+    int markers;                           /* marker threads; 0: bdwgc's default */
+    /* Whether a loaded object's data segments are GC roots (dso_name "" is the main
+     * program); NULL: all of them. Called with the world stopped: no allocation, no
+     * locks. */
+    int (*is_root)(const char *dso_name);
+    const struct gcheap_policy *policy;    /* NULL: none (see above); must outlive the process */
+};
+
+/* Initialises bdwgc with setup s (NULL: bdwgc's defaults throughout). Call once, from
+ * main(), before any other gc/ function and before any other thread exists. Also
+ * allows later threads to register themselves. For a program that does not want
+ * memdemo's policy; it links neither gc/gcpolicy.c nor gc/gcpacer.c. */
+void gcheap_init_with(const struct gcheap_setup *s);
+
+/* Initialises bdwgc with memdemo's policy: GCHEAP_MARKERS markers, only the main
+ * program's data as roots, and the pacer at its defaults. Same rules as
+ * gcheap_init_with(). Defined in gc/gcpolicy.c, which brings in gc/gcpacer.c. */
 void gcheap_init(void);
 
 struct gcheap_config {
@@ -48,7 +86,7 @@ struct gcheap_config {
 
 /* Applies c: grows the heap, hands pacing and limits to gcpacer (bdwgc's automatic
  * collection goes off). Main thread, after gcheap_init(), before serving; the limits
- * are checked by the caller (gcpacer_check_maxheap). */
+ * are checked by the caller (gcpacer_check_maxheap). Defined in gc/gcpolicy.c. */
 void gcheap_configure(const struct gcheap_config *c);
 
 /* Allocates n zeroed bytes that may hold pointers to other GC objects (they are
@@ -117,7 +155,7 @@ int gcheap_pc_is_alloc_text(uintptr_t pc);
 
 /* Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
  * each object, the unit of bdwgc's own TotalAlloc), as credited on the slow path: each
- * thread's share lags by at most GCPACER_POLL_GAP (16 KiB). Unlike bdwgc's own figures
+ * thread's share lags by at most GCHEAP_POLL_GAP (16 KiB). Unlike bdwgc's own figures
  * it moves between collections. Lock-free, no allocation: safe in collection listeners
  * and on hot paths. */
 uint64_t gcheap_allocated_total(void);
@@ -137,22 +175,44 @@ struct gcheap_stats {
     uint64_t pause_last_ns;        /* the last one */
     uint64_t in_use_after_gc;      /* in_use_bytes as the last collection ended */
     uint64_t next_gc;              /* heap in use at which the next collection starts: the
-                                      pacer's goal (gcpacer_next_gc) */
+                                      policy's goal (gcpacer_next_gc); 0 without one */
     uint64_t last_gc_unix_ns;      /* wall clock when the last collection ended, 0 = none */
     uint64_t obtained_from_os;     /* bytes bdwgc got from the OS (heap and its own
                                       structures), unmapped parts included; never falls */
 };
 
-/* X(name, field): the figures every report prints (/debug/vars memstats, the
- * debug=1 profile's trailer), named as in Go's runtime.MemStats where the meaning
- * matches: HeapIdle = free bytes, HeapReleased = unmapped bytes. */
-#define GCHEAP_STATS_FIELDS(X)                                                       \
-    X("NumGC", collections) X("HeapSys", heap_size) X("HeapIdle", free_bytes)         \
-    X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
-    X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
-    X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
-    X("LastPauseNs", pause_last_ns) X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)  \
-    X("Sys", obtained_from_os)
+/* X(name, field, kind, metric, help): the figures every report prints (/debug/vars
+ * memstats, the debug=1 profile's trailer, /metrics), named as in Go's
+ * runtime.MemStats where the meaning matches (HeapIdle = free bytes, HeapReleased =
+ * unmapped bytes), and in /metrics as client_golang's Go collector names them where
+ * bdwgc's figure means the same. kind: gauge, counter, seconds (a gauge of ns shown in
+ * seconds), or none (no family of its own: NumGC and PauseTotalNs are
+ * go_gc_duration_seconds' _count and _sum, the others have no Go name). */
+#define GCHEAP_STATS_FIELDS(X)                                                                          \
+    X("NumGC", collections, none, NULL, NULL)                                                            \
+    X("HeapSys", heap_size, gauge, "go_memstats_heap_sys_bytes",                                         \
+      "Bytes the GC heap spans, unmapped parts included.")                                               \
+    X("HeapIdle", free_bytes, gauge, "go_memstats_heap_idle_bytes",                                      \
+      "Heap bytes in free blocks, unmapped ones included.")                                              \
+    X("HeapReleased", unmapped_bytes, gauge, "go_memstats_heap_released_bytes",                          \
+      "Free heap bytes returned to the OS (unmapped).")                                                  \
+    X("HeapInuse", in_use_bytes, gauge, "go_memstats_heap_inuse_bytes",                                  \
+      "Heap bytes in blocks that hold objects (heap size minus free blocks).")                           \
+    X("TotalAlloc", total_allocated, counter, "go_memstats_alloc_bytes",                                 \
+      "Bytes allocated on the GC heap since start, whether still live or not.")                          \
+    X("AllocSinceGC", allocated_since_gc, gauge, "memdemo_gc_allocated_since_gc_bytes",                 \
+      "Bytes allocated since the last collection.")                                                      \
+    X("PauseTotalNs", pause_total_ns, none, NULL, NULL)                                                  \
+    X("MaxPauseNs", pause_max_ns, none, NULL, NULL)                                                      \
+    X("LastPauseNs", pause_last_ns, none, NULL, NULL)                                                    \
+    X("NextGC", next_gc, gauge, "go_memstats_next_gc_bytes",                                             \
+      "Estimated heap bytes in use at which the next collection starts.")                                \
+    X("LastGC", last_gc_unix_ns, seconds, "go_memstats_last_gc_time_seconds",                            \
+      "When the last collection ended, in seconds since the Unix epoch (0: none yet).")                  \
+    X("Sys", obtained_from_os, gauge, "go_memstats_sys_bytes",                                           \
+      "Bytes the collector has taken from the OS for its heap and its own tables.")                      \
+    X("HeapInuseAfterGC", in_use_after_gc, gauge, "memdemo_gc_heap_inuse_after_gc_bytes",               \
+      "Heap bytes in use as the last collection ended: what it could not reclaim.")
 
 /* bdwgc's version as "major.minor.micro" into out (size n). Any thread. */
 void gcheap_version(char *out, size_t n);

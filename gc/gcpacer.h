@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gc/gcheap.h"
+
 /* -gogc's default: Go's GOGC default. */
 #define GCPACER_DEFAULT_GOGC 100
 #define GCPACER_GOGC_OFF (-1)        /* -gogc off */
@@ -44,10 +46,10 @@
 #define GCPACER_HEAP_MINIMUM ((uint64_t)4 << 20)
 /* -memlimit's default: none (Go's default, math.MaxInt64, is none in practice). */
 #define GCPACER_DEFAULT_MEMLIMIT 0
-/* Each thread looks at the trigger at least every this many bytes it requests (for
- * 5-byte strings in 16-byte granules, up to three times as many bytes of heap): the
- * collection starts at most that much per thread after the trigger. */
-#define GCPACER_POLL_GAP ((intptr_t)16 << 10)
+/* Each thread looks at the trigger at least every this many bytes it requests (gcheap
+ * polls its policy that often): the collection starts at most that much per thread
+ * after the trigger. */
+#define GCPACER_POLL_GAP GCHEAP_POLL_GAP
 /* The trigger comes this much before the goal (at most a quarter of the way), because
  * the goal is the peak the heap in use should reach, not the point where collecting
  * starts (Go triggers early too): each thread's poll lags by up to GCPACER_POLL_GAP
@@ -79,10 +81,10 @@ const char *gcpacer_check_maxheap(uint64_t maxheap, uint64_t initial_heap);
  * cap of `cap` bytes (0: none). The one formula: the pacer and the tests use it. Pure. */
 uint64_t gcpacer_goal(const struct gcpacer_settings *s, uint64_t live, uint64_t other, uint64_t cap);
 
-/* For gcheap: switches bdwgc's automatic collection off, installs the settings (the
- * cap becomes bdwgc's maximum heap size), the end-of-collection listener and bdwgc's
- * out-of-memory and warning hooks. gcheap_init() starts it with the defaults and
- * gcheap_configure() again with the command line's. Main thread, after GC_INIT,
+/* For gc/gcpolicy.c: switches bdwgc's automatic collection off, installs the settings
+ * (the cap becomes bdwgc's maximum heap size), the end-of-collection listener and
+ * bdwgc's out-of-memory and warning hooks. gcheap_init() starts it with the defaults
+ * and gcheap_configure() again with the command line's. Main thread, after GC_INIT,
  * before any other thread allocates. */
 void gcpacer__start(const struct gcpacer_settings *s);
 
@@ -132,6 +134,14 @@ struct gcpacer_stats {
     uint64_t limit_overruns;    /* ... or the heap let past the memory limit's room */
     uint64_t bdwgc_out_of_memory;   /* bdwgc allocation failures (its oom hook) */
 };
+
+/* X(name, field): the figures /debug/vars shows under "pacer". */
+#define GCPACER_STATS_FIELDS(X)                                                               \
+    X("gogc", gogc) X("memlimit", memlimit) X("maxheap", maxheap) X("keptlimit", kept_limit)  \
+    X("heapcap", heap_cap) X("live", live) X("nextgc", next_gc) X("othermemory", other_memory) \
+    X("paced", paced) X("limitunmaps", limit_unmaps) X("refused", refused)                    \
+    X("capoverruns", cap_overruns) X("limitoverruns", limit_overruns)                         \
+    X("outofmemory", bdwgc_out_of_memory)
 
 /* One snapshot of the figures above (relaxed atomics). Any thread; no lock. */
 void gcpacer_stats(struct gcpacer_stats *st);

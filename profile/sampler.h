@@ -83,12 +83,21 @@ struct sampler_stats {
 };
 void sampler_stats(struct sampler_stats *st);
 
-/* X(name, field): the figures every report prints (/debug/vars "profiler", the
- * debug=1 profile's trailer). */
-#define SAMPLER_STATS_FIELDS(X)                                                        \
-    X("memprofilerate", rate) X("samples", samples) X("stacks", stacks)               \
-    X("records", records) X("tracked", tracked) X("records_bytes", records_bytes)     \
-    X("stacks_bytes", stacks_bytes) X("tracked_bytes", tracked_bytes)                 \
-    X("bookkeeping_bytes", bookkeeping_bytes)
+/* X(name, field, kind, metric, help): the figures every report prints (/debug/vars
+ * "profiler", the debug=1 profile's trailer, /metrics); kind gauge, counter or none
+ * (no /metrics family). */
+#define SAMPLER_STATS_FIELDS(X)                                                                       \
+    X("memprofilerate", rate, gauge, "memdemo_profiler_rate_bytes",                                    \
+      "Heap profiler: bytes allocated per sample on average (0: off).")                                \
+    X("samples", samples, counter, "memdemo_profiler_samples", "Heap profiler: allocations sampled.") \
+    X("stacks", stacks, gauge, "memdemo_profiler_stacks", "Heap profiler: distinct stacks recorded.")  \
+    X("records", records, none, NULL, NULL)                                                             \
+    X("tracked", tracked, gauge, "memdemo_profiler_tracked_objects",                                   \
+      "Heap profiler: sampled objects not yet seen freed.")                                            \
+    X("records_bytes", records_bytes, none, NULL, NULL)                                                 \
+    X("stacks_bytes", stacks_bytes, none, NULL, NULL)                                                   \
+    X("tracked_bytes", tracked_bytes, none, NULL, NULL)                                                 \
+    X("bookkeeping_bytes", bookkeeping_bytes, gauge, "memdemo_profiler_memory_bytes",                  \
+      "Heap profiler: bytes of its own tables, outside the GC heap.")
 
 #endif

@@ -1,7 +1,8 @@
 /* main: memdemo's start-up and shutdown.
  *
  * Order matters: the collector first (it registers this thread), then the modules
- * that listen to collections, then the server.
+ * that listen to collections, then the server (src/app.c wires memdemo's routes and
+ * hooks into it).
  *
  * SIGINT/SIGTERM get a handler that writes to a pipe, and main() reads the pipe.
  * Blocking them and calling sigwait() is not enough: while bdwgc holds a thread
@@ -23,7 +24,8 @@
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
-#include "src/debug_pprof.h"
+#include "src/app.h"
+#include "src/debug_surface.h"
 #include "src/flags.h"
 #include "src/handlers.h"
 #include "src/server.h"
@@ -90,8 +92,8 @@ int main(int argc, char **argv)
         .memlimit = (uint64_t)f.memlimit,
         .maxheap = (uint64_t)f.maxheap,
     });
-    handlers_init((long)f.repetitions, argc, argv);
-    debug_pprof_set_cmdline(argc, argv);
+    handlers_init((long)f.repetitions);
+    debug_surface_init(argc, argv);
     /* The symbolizer (libdw) starts on the first profile request, not here: reading
      * the ELF and DWARF of every library costs 2 MB of RSS nobody needs until then. */
     if (sampler_init(f.memprofilerate) < 0 || trace_init() < 0) {
@@ -108,7 +110,7 @@ int main(int argc, char **argv)
         .header_ns = f.read_header_timeout, .read_ns = f.read_timeout,
         .write_ns = f.write_timeout, .idle_ns = f.idle_timeout,
     };
-    if (server_start(f.addr, (int)f.threads, &limits, url, sizeof url) < 0) return 1;
+    if (app_start(f.addr, (int)f.threads, &limits, url, sizeof url) < 0) return 1;
     f.max_conns = limits.max;   /* as lowered to fit the descriptor limit, if it was */
     flags_describe(&f, settings, sizeof settings);
     fprintf(stderr, "memdemo: listening on %s (%s)\n", url, settings);

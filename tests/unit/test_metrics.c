@@ -16,6 +16,7 @@
 #include "src/procstat.h"
 #include "src/promfmt.h"
 #include "src/reqstats.h"
+#include "profile/sampler.h"
 #include "src/routes.h"
 #include "tests/unit/unit.h"
 
@@ -114,7 +115,7 @@ TEST(floats_are_shortest_round_trip_and_integers_plain)
 
 TEST(durations_land_in_the_bucket_whose_bound_is_the_first_not_below)
 {
-    const struct route *r = routes_find("/noleaker");
+    const struct router_route *r = router_find(&routes_router, "/noleaker");
     size_t slot = reqstats_slot_of(r);
     struct reqstats_histogram before, after;
     reqstats_histogram(slot, &before);
@@ -141,7 +142,7 @@ static uint64_t code_count(size_t slot, int code)
 
 TEST(codes_are_counted_per_route_and_unmatched_has_its_own_slot)
 {
-    const struct route *r = routes_find("/leaker");
+    const struct router_route *r = router_find(&routes_router, "/leaker");
     size_t leaker = reqstats_slot_of(r), unmatched = reqstats_slot_of(NULL);
     CHECK(unmatched == reqstats_slots() - 1 && unmatched != leaker);
     CHECK_EQ_STR(reqstats_slot_name(unmatched), "unmatched");
@@ -157,7 +158,7 @@ TEST(codes_are_counted_per_route_and_unmatched_has_its_own_slot)
 
 TEST(codes_past_the_table_are_counted_as_other)
 {
-    const struct route *r = routes_find("/debug/vars");
+    const struct router_route *r = router_find(&routes_router, "/debug/vars");
     size_t slot = reqstats_slot_of(r);
     for (int c = 0; c < REQSTATS_CODES + 3; c++) reqstats_record(r, 200 + c, 1);
     CHECK_EQ_INT(code_count(slot, 200), 1);
@@ -270,9 +271,38 @@ TEST(exposition_reports_bdwgc_counters_in_both_formats)
     }
 }
 
+static void want_family(const char *t, const char *vars_name, const char *metric, int counter, const char *help,
+                        int *families)
+{
+    if (!metric) return;
+    char line[200];
+    snprintf(line, sizeof line, "# HELP %s%s %s\n", metric, counter ? "_total" : "", help);
+    if (!strstr(t, line)) UNIT__FAIL("no family for %s (%s)", vars_name, line);
+    (*families)++;
+}
+
+/* Every field-table row with a kind other than none is a family, written from the
+ * same table /debug/vars prints. */
+TEST(every_exported_field_table_row_is_a_family)
+{
+    struct buf b = BUF_INIT;
+    metrics_write(&b, 0);
+    CHECK(!b.failed);
+    const char *t = b.data;
+    int families = 0;
+#define WANT_FAMILY(vars_name, field, kind, metric, help) \
+    want_family(t, vars_name, metric, strcmp(#kind, "counter") == 0, help, &families);
+    GCHEAP_STATS_FIELDS(WANT_FAMILY)
+    SAMPLER_STATS_FIELDS(WANT_FAMILY)
+#undef WANT_FAMILY
+    CHECK(families >= 14);
+    buf_free(&b);
+}
+
 int main(void)
 {
     gcheap_init();
+    reqstats_init(&routes_router);
     RUN(accept_prometheus_default_header_gets_openmetrics);
     RUN(accept_odd_or_absent_headers_get_text);
     RUN(accept_higher_q_wins_over_order);
@@ -287,5 +317,6 @@ int main(void)
     RUN(pauses_since_returns_each_new_pause_once_in_order);
     RUN(last_collection_time_and_heap_left_are_recorded);
     RUN(exposition_reports_bdwgc_counters_in_both_formats);
+    RUN(every_exported_field_table_row_is_a_family);
     UNIT_EXIT();
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "profile/cpuprof.h"
+#include "profile/signals.h"
 #include "profile/stacks.h"
 
 #define DEPTH 24
@@ -106,12 +107,8 @@ static void empty_handler(int sig, siginfo_t *si, void *uc) { (void)sig; (void)s
 
 static double signal_delivery_ns(void)
 {
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = empty_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, &old);
+    struct sigaction old;
+    if (signals_install(SIGUSR1, empty_handler, &old) < 0) return -1;
     enum { N = 100000 };
     uint64_t t0 = cpu_ns();
     for (int i = 0; i < N; i++) raise(SIGUSR1);

@@ -19,6 +19,7 @@
 #include "profile/pprof.h"
 #include "profile/sampler.h"
 #include "profile/symbols.h"
+#include "profile/threadhook.h"
 #include "profile/threads.h"
 #include "profile/trace.h"
 #include "src/numparse.h"
@@ -290,7 +291,7 @@ uint64_t debug_pprof_heap_count(void)
 }
 
 uint64_t debug_pprof_goroutine_count(void) { return (uint64_t)threads_count(); }
-uint64_t debug_pprof_threadcreate_count(void) { return threads_created(); }
+uint64_t debug_pprof_threadcreate_count(void) { return threadhook_created(); }
 uint64_t debug_pprof_mutex_count(void) { return lockprof_count(LOCKPROF_MUTEX); }
 uint64_t debug_pprof_block_count(void) { return lockprof_count(LOCKPROF_BLOCK); }
 

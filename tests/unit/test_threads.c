@@ -6,6 +6,7 @@
  */
 #include "profile/stacks.h"
 #include "profile/symbols.h"
+#include "profile/threadhook.h"
 #include "profile/threads.h"
 #include "tests/unit/pproftool.h"
 #include "tests/unit/unit.h"
@@ -129,7 +130,7 @@ TEST(thread_that_cannot_answer_is_listed_without_a_stack)
 TEST(creation_stacks_name_the_creator_and_count_every_thread)
 {
     size_t n;
-    struct threads_creation *c = threads_creations(&n);
+    struct threadhook_creation *c = threadhook_creations(&n);
     CHECK(c != NULL);
     uint64_t total = 0, from_spawn = 0;
     for (size_t i = 0; i < n; i++) {
@@ -139,8 +140,8 @@ TEST(creation_stacks_name_the_creator_and_count_every_thread)
     CHECK(stack_has(c[0].pcs, c[0].npcs, "_start"));   /* the main thread: created by exec */
     free(c);
     CHECK_EQ_INT(from_spawn, 3);
-    CHECK_EQ_INT(total, threads_created());
-    CHECK_EQ_INT(threads_created(), 4);               /* main + the three spawned */
+    CHECK_EQ_INT(total, threadhook_created());
+    CHECK_EQ_INT(threadhook_created(), 4);            /* main + the three spawned */
 }
 
 TEST(goroutine_profiles_parse_with_one_entry_per_thread)
@@ -198,7 +199,7 @@ TEST(threadcreate_profiles_parse_and_total_the_threads_created)
         snprintf(args, sizeof args, "-raw %s", f ? "threadcreate.txt" : "threadcreate.pb.gz");
         char *raw = pproftool_run(args, &status);
         pproftool_raw_totals(raw, 1, &total);
-        if (status != 0 || total != (long long)threads_created() || !strstr(raw, "threadcreate/count"))
+        if (status != 0 || total != (long long)threadhook_created() || !strstr(raw, "threadcreate/count"))
             UNIT__FAIL("%s: status %d, total %lld:\n%s", args, status, total, raw);
         free(raw);
     }

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <time.h>
+#include <ucontext.h>
 
 static volatile uint64_t sink;
 
@@ -206,6 +207,31 @@ TEST(stack_is_followed_through_code_without_frame_pointers)
     free(peek);
 }
 
+/* The handler's recording path run far faster than the drain thread empties the ring
+ * (it wakes every 50 ms): samples that find the ring full are counted lost, in the
+ * window's figure and in the total since start. */
+TEST(samples_that_find_the_ring_full_are_counted_lost)
+{
+    enum { MAX_CALLS = 1 << 18 };
+    static ucontext_t uc;
+    getcontext(&uc);
+    struct cpuprof_stats before, st;
+    cpuprof_stats(&before);
+    CHECK_EQ_INT(cpuprof_start(), 0);
+    int calls = 0, rc = 0;
+    for (st.lost = 0; calls < MAX_CALLS && st.lost == 0; calls++) {
+        rc |= cpuprof__record_for_bench(&uc);
+        if (calls % 256 == 255) cpuprof_stats(&st);
+    }
+    CHECK_EQ_INT(cpuprof_cancel(), 0);             /* drains the ring: every call is counted */
+    cpuprof_stats(&st);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_GT_U64(st.lost, 0);
+    CHECK_EQ_U64(st.lost_total - before.lost_total, st.lost);
+    CHECK_EQ_U64(st.windows - before.windows, 1);
+    CHECK_LE_U64(calls, st.samples + st.lost);     /* and the timer's own samples */
+}
+
 TEST(go_1_23_reads_the_cpu_profile)
 {
     if (!pproftool_have_go123()) SKIP("%s not installed", PPROFTOOL_GO123);
@@ -227,6 +253,7 @@ int main(void)
     RUN(window_accounts_for_every_threads_cpu_time);
     RUN(profile_has_gos_cpu_sample_types_period_and_duration);
     RUN(stack_is_followed_through_code_without_frame_pointers);
+    RUN(samples_that_find_the_ring_full_are_counted_lost);
     RUN(go_1_23_reads_the_cpu_profile);
     pproftool_done();
     UNIT_EXIT();

@@ -305,15 +305,21 @@ TEST(trace_records_requests_and_collections_from_threads)
     buf_free(&d);
 }
 
-TEST(trace_tiny_buffer_drops_events_and_still_parses)
+TEST(trace_tiny_buffer_drops_events_counts_them_and_still_parses)
 {
     struct buf out = BUF_INIT, d = BUF_INIT;
     uint64_t dropped = 0;
+    struct trace_stats before, after;
+    trace_stats(&before);
     trace_set_buffer_cap(12 * sizeof(struct tracewire_rec));
     CHECK_EQ_INT(trace_start(), 0);
     workload();
     CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
     trace_set_buffer_cap(0);
+    trace_stats(&after);
+    CHECK_EQ_U64(after.windows - before.windows, 1);
+    CHECK_EQ_U64(after.dropped_total - before.dropped_total, dropped);
+    CHECK_EQ_U64(after.dropped_last, dropped);
     char path[128];
     save(&out, "tiny.trace", path, sizeof path);
     CHECK_EQ_INT(dump(path, &d), 0);
@@ -556,7 +562,7 @@ int main(void)
     RUN(trace_start_twice_is_ebusy);
     RUN(trace_stop_or_cancel_without_start_is_einval);
     RUN(trace_records_requests_and_collections_from_threads);
-    RUN(trace_tiny_buffer_drops_events_and_still_parses);
+    RUN(trace_tiny_buffer_drops_events_counts_them_and_still_parses);
     RUN(trace_request_begun_before_start_is_not_traced);
     RUN(trace_cancel_frees_and_a_new_trace_works);
     RUN(trace_windows_cut_through_busy_threads_parse);

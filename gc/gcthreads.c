@@ -17,7 +17,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 
 #include "gc/errors.h"
 
@@ -56,7 +55,7 @@ static int claim_slot(void)
     int id = atomic_load(&slots_used);
     if (id < GCTHREADS_MAX) {
         struct thread_slot *s = &slots[id];
-        atomic_store(&s->tid, (pid_t)syscall(SYS_gettid));
+        atomic_store(&s->tid, gettid());
         atomic_store(&s->pthread, (uintptr_t)pthread_self());
         atomic_store(&s->alive, 1);
         atomic_store(&slots_used, id + 1);

@@ -21,8 +21,11 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
+#include "gc/gcthreads.h"
+#include "profile/cpuprof.h"
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
+#include "profile/trace.h"
 #include "src/conns.h"
 #include "src/routes.h"
 #include "src/strlist.h"
@@ -157,15 +160,27 @@ void handle_vars(struct http_request *req)
 #undef JSON_FIELD
     buf_printf(&b, "\"NumPause\": %llu", (unsigned long long)gcevents_pause_count());
     write_pause_ring(&b, st.collections);
-    struct sampler_stats ps;
-    sampler_stats(&ps);
-    const char *sep = "";
-    buf_puts(&b, "\"profiler\": {");
-#define JSON_PROFILER_FIELD(name, field) \
-    buf_printf(&b, "%s\"%s\": %llu", sep, name, (unsigned long long)ps.field), sep = ", ";
-    SAMPLER_STATS_FIELDS(JSON_PROFILER_FIELD)
-#undef JSON_PROFILER_FIELD
-    buf_puts(&b, "},\n");
+/* "TITLE": {...} from one profiler module's stats struct (struct KIND, filled by
+ * KIND(&st_)) and its X-macro field list. */
+#define JSON_STAT(name, field) \
+    buf_printf(&b, "%s\"%s\": %llu", sep_, name, (unsigned long long)st_.field), sep_ = ", ";
+#define JSON_STATS(title, kind, FIELDS)                                                   \
+    do {                                                                                  \
+        struct kind st_;                                                                  \
+        const char *sep_ = "";                                                            \
+        kind(&st_);                                                                       \
+        buf_puts(&b, "\"" title "\": {");                                                  \
+        FIELDS(JSON_STAT)                                                                 \
+        buf_puts(&b, "},\n");                                                             \
+    } while (0)
+    JSON_STATS("profiler", sampler_stats, SAMPLER_STATS_FIELDS);
+    JSON_STATS("cpuprofile", cpuprof_stats, CPUPROF_STATS_FIELDS);
+    JSON_STATS("trace", trace_stats, TRACE_STATS_FIELDS);
+    JSON_STATS("lockprofiles", lockprof_stats, LOCKPROF_STATS_FIELDS);
+#undef JSON_STATS
+#undef JSON_STAT
+    buf_printf(&b, "\"threads\": {\"registered\": %d, \"refused\": %llu},\n", gcthreads_count(),
+               (unsigned long long)gcthreads_refused());
     struct conns_stats cs;
     conns_stats(&cs);
     buf_printf(&b, "\"connections\": {\"open\": %llu, \"accepted\": %llu, \"refused_total\": %llu, "

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gc/clock.h"
+#include "gc/errors.h"
 #include "gc/gcthreads.h"
 
 struct listener { gcevent_fn fn; void *ctx; };
@@ -31,7 +32,7 @@ static _Atomic uint64_t last_gc_unix_ns, in_use_after_gc;
 int gcevents_add_listener(gcevent_fn fn, void *ctx)
 {
     int n = atomic_load(&listener_count);
-    if (n >= GCEVENTS_MAX_LISTENERS) return -1;
+    if (n >= GCEVENTS_MAX_LISTENERS) return errors_fail(ENOSPC);
     listeners[n].fn = fn;
     listeners[n].ctx = ctx;
     atomic_store_explicit(&listener_count, n + 1, memory_order_release);

@@ -39,9 +39,9 @@ typedef void (*gcevent_fn)(enum gcevent ev, int thread, void *ctx);
 
 #define GCEVENTS_MAX_LISTENERS 8
 
-/* Adds a listener. Returns 0, or -1 when GCEVENTS_MAX_LISTENERS are registered.
- * Call from main() at start-up, before serving (registration is not synchronised with
- * running collections beyond the publication of the count). */
+/* Adds a listener. Returns 0, or -1 with errno = ENOSPC when GCEVENTS_MAX_LISTENERS
+ * are registered. Call from main() at start-up, before serving (registration is not
+ * synchronised with running collections beyond the publication of the count). */
 int gcevents_add_listener(gcevent_fn fn, void *ctx);
 
 /* Installs the bdwgc hooks. Called once by gcheap_init(), before GC_INIT. */

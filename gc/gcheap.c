@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc/errors.h"
 #include "gc/gcevents.h"
 #include "gc/gcthreads.h"
 
@@ -297,7 +298,7 @@ int gcheap_bounded_end(void)
     int refused = me->refused;
     me->bounded = 0;
     me->refused = 0;
-    return refused ? -1 : 0;
+    return refused ? errors_fail(ENOMEM) : 0;
 }
 
 uint64_t gcheap_allocated_total(void)

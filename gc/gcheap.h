@@ -9,12 +9,12 @@
  * thread registration (gcthreads.h), collection events and pause accounting
  * (gcevents.h), what a sampled allocation records (profile/sampler).
  *
- * Error convention: outside a bounded scope allocation never returns NULL: at the cap
- * it collects and retries, then overruns the cap by a step (counted), and only when
- * the system itself refuses memory does it print one line and abort. Inside a bounded
- * scope it returns NULL instead of growing the kept heap past the cap. Every function
- * is safe to call from any thread registered with gcthreads_enter() unless it says
- * otherwise.
+ * Errors (gc/errors.h; allocation is its rule 5): outside a bounded scope allocation
+ * never returns NULL: at the cap it collects and retries, then overruns the cap by a
+ * step (counted), and only when the system itself refuses memory does it print one
+ * line and abort. Inside a bounded scope it returns NULL instead of growing the kept
+ * heap past the cap. Every function is safe to call from any thread registered with
+ * gcthreads_enter() unless it says otherwise.
  */
 #ifndef MEMDEMO_GCHEAP_H
 #define MEMDEMO_GCHEAP_H
@@ -108,7 +108,8 @@ void *gcheap_alloc_data(size_t n);
  * Without a cap every allocation is admitted. Scopes do not nest. */
 void gcheap_bounded_begin(void);
 
-/* Ends the scope. Returns 0, or -1 if an allocation in it was refused. */
+/* Ends the scope. Returns 0, or -1 with errno = ENOMEM if an allocation in it was
+ * refused. */
 int gcheap_bounded_end(void);
 
 /* Bytes an allocation of n bytes takes in the heap (bdwgc's granules and blocks,

@@ -18,7 +18,6 @@
 #include "gc/gcpacer.h"
 
 #include <gc.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "gc/gcevents.h"
+#include "gc/procfs.h"
 
 /* Least step between collections when a limit binds: with a limit the goal never comes
  * closer to the live heap than live/8 + 1 MB (as if GOGC were 12.5), so a live heap
@@ -110,11 +110,9 @@ uint64_t gcpacer_goal(const struct gcpacer_settings *s, uint64_t in_use, uint64_
  * none); 0 if there is no such file or number. */
 static uint64_t read_u64_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    unsigned long long v = 0;
-    if (fscanf(f, "%llu", &v) != 1) v = 0;
-    fclose(f);
+    char buf[64];
+    unsigned long long v;
+    if (procfs_read(path, buf, sizeof buf) < 0 || sscanf(buf, "%llu", &v) != 1) return 0;
     return v;
 }
 
@@ -227,19 +225,11 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
     atomic_fetch_add_explicit(&epoch, 1, memory_order_release);
 }
 
-/* The process's resident set (VmRSS), bytes; 0 if unreadable. A system call. */
+/* The process's resident set, bytes; 0 if unreadable. A system call. */
 static uint64_t read_rss(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    unsigned long long size, resident;
-    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
-    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    int64_t rss = procfs_rss_bytes();
+    return rss > 0 ? (uint64_t)rss : 0;
 }
 
 /* Resident bytes outside bdwgc's memory: RSS minus what bdwgc has mapped (heap and its

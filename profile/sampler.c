@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "gc/clock.h"
+#include "gc/errors.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
@@ -26,6 +27,7 @@
 
 #define TRACK_CHUNK 4096          /* tracked objects per chunk (chunks never move) */
 #define MAX_TRACK_CHUNKS 65536    /* up to 268 M tracked objects */
+#define MAX_TRACKED ((size_t)TRACK_CHUNK * MAX_TRACK_CHUNKS)
 #define NO_RECORD UINT32_MAX
 
 struct record {                   /* one (stack, size, rate, label) group */
@@ -46,6 +48,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int64_t rate;
 static _Atomic uint32_t completed_collections;   /* written by the listener */
 static _Atomic uint64_t samples_taken;
+static _Atomic uint64_t samples_lost;            /* sampled but not recorded */
 static _Atomic int64_t last_rate = SAMPLER_DEFAULT_RATE;   /* last non-zero rate */
 
 static struct stacks_table *stacks;
@@ -60,6 +63,7 @@ static size_t track_nchunks;                     /* chunks allocated so far */
  * was adding a slot is stopped half-way. */
 static _Atomic size_t track_used;
 static size_t track_live;
+static size_t track_limit = MAX_TRACKED;        /* sampler__set_track_limit() */
 static uint32_t *track_free;                     /* stack of free slot indexes */
 static size_t track_free_n, track_free_cap;
 static uint32_t reaped_at_cycle;
@@ -135,9 +139,10 @@ static struct tracked *slot_at(size_t i) { return &track_chunks[i / TRACK_CHUNK]
 static size_t used_slots(void) { return atomic_load_explicit(&track_used, memory_order_acquire); }
 
 /* The index of a free tracking slot (link 0, record NO_RECORD), or -1 when out of
- * memory. Locked. */
+ * memory or at the tracking limit. Locked. */
 static long new_tracked(void)
 {
+    if (track_live >= track_limit) return -1;
     if (track_free_n) return (long)track_free[--track_free_n];
     size_t used = used_slots();
     if (used % TRACK_CHUNK == 0) {
@@ -203,7 +208,8 @@ static void reap_if_collected(void)
 
 /* ---- the sampling hook --------------------------------------------------------------- */
 
-/* Records obj under the profiler lock. Returns 0 or -1 (out of memory: sample lost).
+/* Records obj under the profiler lock. Returns 0, or -1 when out of memory or at the
+ * tracking limit (the caller counts the sample lost).
  * The link is stored last: from then on the mark-end walk watches the object. */
 static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, uint32_t cycle)
 {
@@ -233,7 +239,8 @@ GCHEAP_ALLOC_TEXT static intptr_t on_sampled_allocation(void *obj, size_t size)
     int n = stacks_capture(pcs, STACKS_MAX_DEPTH);
     pthread_mutex_lock(&lock);
     reap_if_collected();
-    record_sample(obj, size, pcs, n, cycle);
+    if (record_sample(obj, size, pcs, n, cycle) < 0)
+        atomic_fetch_add_explicit(&samples_lost, 1, memory_order_relaxed);
     pthread_mutex_unlock(&lock);
     atomic_fetch_add_explicit(&samples_taken, 1, memory_order_relaxed);
     return draw_interval();
@@ -271,13 +278,14 @@ int sampler_init(int64_t r)
 {
     stacks_init();
     stacks = stacks_table_new();
-    if (!stacks || gcevents_add_listener(on_collection, NULL) < 0) return -1;
+    if (!stacks) return errors_fail(ENOMEM);
+    if (gcevents_add_listener(on_collection, NULL) < 0) return -1;
     return sampler_set_rate(r);
 }
 
 int sampler_set_rate(int64_t r)
 {
-    if (r < 0) return -1;
+    if (r < 0) return errors_fail(EINVAL);
     atomic_store(&rate, r);
     if (r > 0) atomic_store(&last_rate, r);
     if (r == 0) gcheap_set_sampler(NULL, NULL);
@@ -333,7 +341,7 @@ int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
         free(w.inuse);
         free(s->records);
         s->records = NULL;
-        return -1;
+        return errors_fail(ENOMEM);
     }
     gcheap_with_alloc_lock(reap_and_count_locked, &w);
     reaped_at_cycle = w.collections;
@@ -382,11 +390,19 @@ static uint64_t tracked_bytes(void)
            track_nchunks * TRACK_CHUNK * sizeof(struct tracked) + track_free_cap * sizeof *track_free;
 }
 
+void sampler__set_track_limit(size_t max)
+{
+    pthread_mutex_lock(&lock);
+    track_limit = max < MAX_TRACKED ? max : MAX_TRACKED;
+    pthread_mutex_unlock(&lock);
+}
+
 void sampler_stats(struct sampler_stats *st)
 {
     pthread_mutex_lock(&lock);
     st->rate = (uint64_t)atomic_load(&rate);
     st->samples = atomic_load(&samples_taken);
+    st->lost = atomic_load(&samples_lost);
     st->stacks = stacks ? stacks_count(stacks) : 0;
     st->records = nrecords;
     st->tracked = track_live;

@@ -31,12 +31,13 @@
 #define SAMPLER_DEFAULT_RATE (512 * 1024)
 
 /* Installs the profiler at `rate` (0: off). Main thread, after gcheap_init(), before
- * serving. Returns 0 or -1 (out of memory). */
+ * serving. Returns 0, or -1 with errno = ENOMEM, ENOSPC (no collection listener slot
+ * left) or EINVAL (a negative rate). */
 int sampler_init(int64_t rate);
 
 /* Changes the rate at run time (0: off, 1: exact). Threads pick it up at their next
  * allocation. Records taken at the old rate stay correct (the rate is part of each
- * record). Any thread. Returns 0, or -1 for a negative rate. */
+ * record). Any thread. Returns 0, or -1 with errno = EINVAL for a negative rate. */
 int sampler_set_rate(int64_t rate);
 int64_t sampler_rate(void);
 
@@ -58,7 +59,7 @@ struct sampler_snapshot {
 
 /* Takes a snapshot; with collect_first, runs a full collection first so in-use
  * figures are exact as of now. Registered thread; takes the profiler lock and the
- * allocation lock. Returns 0 or -1 (out of memory; *s is then empty). */
+ * allocation lock. Returns 0, or -1 with errno = ENOMEM (*s is then empty). */
 int sampler_snapshot(struct sampler_snapshot *s, int collect_first);
 
 /* Turns `end` into end - start, record by record (alloc and in-use counts; an in-use
@@ -73,6 +74,8 @@ void sampler_snapshot_free(struct sampler_snapshot *s);
 struct sampler_stats {
     uint64_t rate;
     uint64_t samples;            /* sampled allocations so far */
+    uint64_t lost;               /* of which not recorded: out of memory, or the
+                                    tracked-object table full */
     uint64_t stacks;             /* distinct stacks */
     uint64_t records;            /* distinct (stack, size, rate, label) records */
     uint64_t tracked;            /* sampled objects not yet seen freed */
@@ -90,6 +93,8 @@ void sampler_stats(struct sampler_stats *st);
     X("memprofilerate", rate, gauge, "memdemo_profiler_rate_bytes",                                    \
       "Heap profiler: bytes allocated per sample on average (0: off).")                                \
     X("samples", samples, counter, "memdemo_profiler_samples", "Heap profiler: allocations sampled.") \
+    X("lost_samples", lost, counter, "memdemo_profiler_lost_samples",                                  \
+      "Heap profiler: sampled allocations not recorded (out of memory or tracking table full).")       \
     X("stacks", stacks, gauge, "memdemo_profiler_stacks", "Heap profiler: distinct stacks recorded.")  \
     X("records", records, none, NULL, NULL)                                                             \
     X("tracked", tracked, gauge, "memdemo_profiler_tracked_objects",                                   \
@@ -99,5 +104,10 @@ void sampler_stats(struct sampler_stats *st);
     X("tracked_bytes", tracked_bytes, none, NULL, NULL)                                                 \
     X("bookkeeping_bytes", bookkeeping_bytes, gauge, "memdemo_profiler_memory_bytes",                  \
       "Heap profiler: bytes of its own tables, outside the GC heap.")
+
+/* For tests: tracks at most max sampled objects at once (at most the table's own
+ * limit, 268 M, which is also the default), so that a test can make samples be lost.
+ * A sample that finds the table full is counted in `lost`. Takes the profiler lock. */
+void sampler__set_track_limit(size_t max);
 
 #endif

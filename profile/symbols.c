@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gc/errors.h"
 #include "profile/buf.h"
 #include "profile/hashidx.h"
 
@@ -328,15 +329,22 @@ static void symbols__init_once(void)
     pthread_mutex_unlock(&symbols__lock);
 }
 
-int symbols_init(void)
+/* 0 once the session is open, -1 if it could not be; errno untouched (lookups that find
+ * nothing are not failures). */
+static int ready(void)
 {
     pthread_once(&symbols__once, symbols__init_once);
     return symbols__init_rc;
 }
 
+int symbols_init(void)
+{
+    return ready() < 0 ? errors_fail(EIO) : 0;
+}
+
 int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
 {
-    if (pc == 0 || max < 1 || symbols_init() < 0) return 0;
+    if (pc == 0 || max < 1 || ready() < 0) return 0;
     pthread_mutex_lock(&symbols__lock);
     struct symbols_frame frames[SYMBOLS_MAX_FRAMES];
     const struct symbols_frame *src = frames;
@@ -362,7 +370,7 @@ int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
  * those let every request add entries that lived until exit. */
 const char *symbols_name(uintptr_t pc, uintptr_t *offset)
 {
-    if (symbols_init() < 0) return NULL;
+    if (ready() < 0) return NULL;
     pthread_mutex_lock(&symbols__lock);
     struct cached *c = cache_find(pc);
     GElf_Off off = 0;
@@ -450,7 +458,7 @@ static const Dwfl_Thread_Callbacks unwind_callbacks = {
 int symbols_unwind(const struct stacks_regs *regs, const void *stack, size_t len,
                    uintptr_t *pcs, int max)
 {
-    if (max < 1 || symbols_init() < 0) return 0;
+    if (max < 1 || ready() < 0) return 0;
     pthread_mutex_lock(&symbols__lock);
     if (!unwind_attached)
         unwind_attached = dwfl_attach_state(symbols__dwfl, NULL, getpid(), &unwind_callbacks, NULL) ? 1 : -1;
@@ -471,7 +479,7 @@ int symbols_unwind(const struct stacks_regs *regs, const void *stack, size_t len
 
 size_t symbols_mappings(const struct symbols_mapping **out)
 {
-    symbols_init();
+    ready();
     *out = symbols__maps;          /* written once under pthread_once, then read-only */
     return symbols__nmaps;
 }

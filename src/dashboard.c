@@ -22,9 +22,9 @@
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/procfs.h"
 #include "src/assets.h"
 #include "src/handlers.h"
-#include "src/procstat.h"
 #include "src/reqstats.h"
 
 #define INTERVAL_NS ((uint64_t)DASHBOARD_INTERVAL_MS * 1000000u)
@@ -74,7 +74,7 @@ static void take_sample(void)
     s->pause_total_ns = gcevents_pause_total_ns();
     s->pause_count = gcevents_pause_count();
     s->leaker_strings = strings;
-    s->rss = procstat_rss_bytes();
+    s->rss = procfs_rss_bytes();
     for (size_t i = 0; i < reqstats_slots(); i++) s->requests[i] = reqstats_total(i);
     newest = s->seq;
 }

@@ -25,17 +25,18 @@
 #include <string.h>
 
 #include "gc/gcheap.h"
+#include "gc/procfs.h"
 #include "profile/cpuprof.h"
 #include "profile/lockprof.h"
 #include "profile/pprof.h"
 #include "profile/sampler.h"
 #include "profile/symbols.h"
+#include "profile/threadhook.h"
 #include "profile/threads.h"
 #include "profile/trace.h"
 #include "src/debug_http.h"
 #include "src/debug_window.h"
 #include "src/numparse.h"
-#include "src/procstat.h"
 
 struct debug_profile {
     struct router_route route;          /* first: the table is a router table */
@@ -89,7 +90,7 @@ static void text_trailer(struct buf *b)
 #define TEXT_FIELD(name, field, ...) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)ps.field);
     SAMPLER_STATS_FIELDS(TEXT_FIELD)
 #undef TEXT_FIELD
-    int64_t rss = procstat_rss_bytes();
+    int64_t rss = procfs_rss_bytes();
     buf_printf(b, "# RSS = %lld kB\n", rss < 0 ? -1LL : (long long)(rss / 1024));
 }
 
@@ -163,7 +164,7 @@ static int threadcreate_write(struct buf *out, void *s, int debug, int64_t d)
 }
 
 static uint64_t goroutine_count(void) { return (uint64_t)threads_count(); }
-static uint64_t threadcreate_count(void) { return threads_created(); }
+static uint64_t threadcreate_count(void) { return threadhook_created(); }
 
 /* ---- windows: CPU profile and trace ----------------------------------------------------- */
 

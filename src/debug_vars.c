@@ -3,7 +3,11 @@
 
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/gcthreads.h"
+#include "profile/cpuprof.h"
+#include "profile/lockprof.h"
 #include "profile/sampler.h"
+#include "profile/trace.h"
 #include "src/conns.h"
 #include "src/debug_http.h"
 #include "src/server.h"
@@ -79,12 +83,29 @@ static void write_memstats(struct buf *b)
     debug_vars_close(&o);
 }
 
-static void write_profiler(struct buf *b)
+/* A section from one module's stats struct (struct KIND, filled by KIND(&from)) and
+ * its X-macro field list. */
+#define STATS_SECTION(fn, kind, FIELDS)                                                    \
+    static void fn(struct buf *b)                                                         \
+    {                                                                                     \
+        struct kind from;                                                                 \
+        kind(&from);                                                                      \
+        struct debug_vars_object o = debug_vars_open(b);                                  \
+        FIELDS(MEMBER)                                                                    \
+        debug_vars_close(&o);                                                             \
+    }
+STATS_SECTION(write_profiler, sampler_stats, SAMPLER_STATS_FIELDS)
+STATS_SECTION(write_cpuprofile, cpuprof_stats, CPUPROF_STATS_FIELDS)
+STATS_SECTION(write_trace, trace_stats, TRACE_STATS_FIELDS)
+STATS_SECTION(write_lockprofiles, lockprof_stats, LOCKPROF_STATS_FIELDS)
+#undef STATS_SECTION
+
+/* Threads known to the profiler, and those its table had no room for. */
+static void write_threads(struct buf *b)
 {
-    struct sampler_stats from;
-    sampler_stats(&from);
     struct debug_vars_object o = debug_vars_open(b);
-    SAMPLER_STATS_FIELDS(MEMBER)
+    DEBUG_VARS_MEMBER(&o, "registered", (int64_t)gcthreads_count());
+    DEBUG_VARS_MEMBER(&o, "refused", gcthreads_refused());
     debug_vars_close(&o);
 }
 
@@ -112,6 +133,8 @@ struct section { const char *name; void (*write)(struct buf *out); };
 
 static const struct section own[] = {
     {"cmdline", write_cmdline}, {"memstats", write_memstats}, {"profiler", write_profiler},
+    {"cpuprofile", write_cpuprofile}, {"trace", write_trace}, {"lockprofiles", write_lockprofiles},
+    {"threads", write_threads},
     {"connections", write_connections}, {"http", write_http},
 };
 static struct section added[DEBUG_VARS_MAX_SECTIONS];

@@ -23,6 +23,7 @@
 #include "gc/gcheap.h"
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
+#include "profile/signals.h"
 #include "profile/trace.h"
 #include "src/app.h"
 #include "src/debug_surface.h"
@@ -36,8 +37,10 @@
 static int stop_pipe[2] = {-1, -1};
 static atomic_int stop_signals;   /* lock-free, hence usable in a handler */
 
-static void on_stop_signal(int sig)
+static void on_stop_signal(int sig, siginfo_t *si, void *uc)
 {
+    (void)si;
+    (void)uc;
     if (atomic_fetch_add(&stop_signals, 1) > 0) {
         static const char msg_int[] = "memdemo: second SIGINT: exiting now, in-flight requests are dropped\n";
         static const char msg_term[] = "memdemo: second SIGTERM: exiting now, in-flight requests are dropped\n";
@@ -54,13 +57,9 @@ static void on_stop_signal(int sig)
 static int install_stop_handlers(void)
 {
     if (pipe(stop_pipe) < 0) return -1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
     signal(SIGPIPE, SIG_IGN);
-    return sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ? -1 : 0;
+    return signals_install(SIGINT, on_stop_signal, NULL) < 0 ||
+           signals_install(SIGTERM, on_stop_signal, NULL) < 0 ? -1 : 0;
 }
 
 /* Runs outside the collector's reach (gcheap_blocking): it touches no GC memory. */

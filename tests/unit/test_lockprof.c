@@ -13,6 +13,7 @@
 #include "tests/unit/pproftool.h"
 #include "tests/unit/unit.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -203,10 +204,14 @@ TEST(empty_profile_is_valid)
     free(raw);
 }
 
-TEST(negative_switches_are_refused)
+TEST(negative_switches_are_refused_with_einval)
 {
+    errno = 0;
     CHECK_EQ_INT(lockprof_set_mutex_fraction(-1), -1);
+    CHECK_EQ_INT(errno, EINVAL);
+    errno = 0;
     CHECK_EQ_INT(lockprof_set_block_rate(-5), -1);
+    CHECK_EQ_INT(errno, EINVAL);
     CHECK_EQ_INT(lockprof_mutex_fraction(), 0);
     CHECK_EQ_INT(lockprof_block_rate(), 0);
 }
@@ -221,7 +226,7 @@ int main(void)
     RUN(fraction_n_records_about_one_in_n_and_scales_it_back);
     RUN(profiles_parse_and_legacy_text_gives_the_protobufs_totals);
     RUN(empty_profile_is_valid);
-    RUN(negative_switches_are_refused);
+    RUN(negative_switches_are_refused_with_einval);
     pproftool_done(unit__failures);
     UNIT_EXIT();
 }

@@ -12,6 +12,7 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
+#include "gc/procfs.h"
 #include "src/metrics.h"
 #include "src/procstat.h"
 #include "src/promfmt.h"
@@ -193,7 +194,7 @@ TEST(own_process_figures_are_plausible)
     CHECK(p.rss_bytes > (1 << 20) && p.vsize_bytes >= p.rss_bytes);
     CHECK(p.threads >= 1 && p.open_fds >= 3 && p.max_fds >= (double)p.open_fds);
     CHECK(p.start_time_unix > 1.5e9 && p.cpu_seconds >= 0);
-    int64_t rss = procstat_rss_bytes();
+    int64_t rss = procfs_rss_bytes();
     CHECK(rss > p.rss_bytes / 2 && rss < p.rss_bytes * 2);
 }
 

@@ -35,7 +35,7 @@
 #define NOLEAKER "GET /noleaker"
 
 static char tmpdir[200];
-static char main_trace[128];       /* the recorder trace served over HTTP */
+static char main_trace[256];       /* the recorder trace served over HTTP */
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -76,10 +76,13 @@ static int dump(const char *file, struct buf *out)
     return run(cmd, out);
 }
 
-static void save(const struct buf *b, const char *name, char *path, size_t size)
+/* Saves b as NAME in the test's directory (its path into path) and dumps it with go
+ * tool trace into d; returns the dump's exit code. */
+static int save_and_dump(const struct buf *b, const char *name, char *path, size_t size, struct buf *d)
 {
     snprintf(path, size, "%s/%s", tmpdir, name);
     if (write_file(path, b) < 0) { perror(path); exit(2); }
+    return dump(path, d);
 }
 
 /* ---- the writer alone ------------------------------------------------------------ */
@@ -132,8 +135,7 @@ TEST(wire_request_gc_assist_and_preempt_parse)
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 4), 0);
-    save(&out, "wire.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "wire.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " GCStart "), 2);
     CHECK_EQ_INT(count(d.data, " GCDone "), 2);
     CHECK_EQ_INT(count(d.data, " GCSTWStart "), 2);
@@ -175,8 +177,7 @@ TEST(wire_streams_cut_short_are_closed_at_stop)
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 2), 0);
-    save(&out, "wire-cut.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "wire-cut.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " GCStart "), 2);
     CHECK_EQ_INT(count(d.data, " GCDone "), 2);
     CHECK_EQ_INT(count(d.data, " UserTaskEnd "), 1);           /* only request 2's */
@@ -192,8 +193,7 @@ TEST(wire_empty_window_parses)
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, NULL, 0), 0);
     CHECK_EQ_MEM(out.data, "go 1.19 trace\0\0\0", 16);
-    save(&out, "wire-empty.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "wire-empty.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " ProcStart "), 1);
     buf_free(&out);
     buf_free(&d);
@@ -286,8 +286,7 @@ TEST(trace_records_requests_and_collections_from_threads)
     uint64_t gcs = workload();
     CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
     CHECK_EQ_INT(dropped, 0);
-    save(&out, "recorder.trace", main_trace, sizeof main_trace);
-    CHECK_EQ_INT(dump(main_trace, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "recorder.trace", main_trace, sizeof main_trace, &d), 0);
     CHECK_GE_U64(gcs, DEDICATED + REQUESTS / ASSIST_EVERY);
     CHECK_EQ_INT(count(d.data, " GCStart "), gcs);
     CHECK_EQ_INT(count(d.data, " GCDone "), gcs);
@@ -305,18 +304,23 @@ TEST(trace_records_requests_and_collections_from_threads)
     buf_free(&d);
 }
 
-TEST(trace_tiny_buffer_drops_events_and_still_parses)
+TEST(trace_tiny_buffer_drops_events_counts_them_and_still_parses)
 {
     struct buf out = BUF_INIT, d = BUF_INIT;
     uint64_t dropped = 0;
+    struct trace_stats before, after;
+    trace_stats(&before);
     trace_set_buffer_cap(12 * sizeof(struct tracewire_rec));
     CHECK_EQ_INT(trace_start(), 0);
     workload();
     CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
     trace_set_buffer_cap(0);
+    trace_stats(&after);
+    CHECK_EQ_U64(after.windows - before.windows, 1);
+    CHECK_EQ_U64(after.dropped_total - before.dropped_total, dropped);
+    CHECK_EQ_U64(after.dropped_last, dropped);
     char path[256];
-    save(&out, "tiny.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "tiny.trace", path, sizeof path, &d), 0);
     CHECK_GT_U64(dropped, 0);
     char msg[64];
     snprintf(msg, sizeof msg, "category=dropped events message=%llu", (unsigned long long)dropped);
@@ -352,8 +356,7 @@ TEST(trace_request_begun_before_start_is_not_traced)
     pthread_barrier_destroy(&barrier);
     CHECK_EQ_INT(trace_stop(&out, NULL), 0);
     char path[256];
-    save(&out, "pre.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "pre.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1);
     CHECK_EQ_INT(count(d.data, "name=" NOLEAKER), 1);
     CHECK_EQ_INT(count(d.data, "message=201"), 1);
@@ -378,8 +381,7 @@ TEST(trace_cancel_frees_and_a_new_trace_works)
     trace_request_end(202);
     CHECK_EQ_INT(trace_stop(&out, NULL), 0);
     char path[256];
-    save(&out, "after-cancel.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "after-cancel.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1);
     CHECK_EQ_INT(count(d.data, "message=202"), 1);
     CHECK_EQ_INT(count(d.data, " GCStart "), 1);
@@ -421,9 +423,12 @@ TEST(trace_windows_cut_through_busy_threads_parse)
         char path[256], name[32];
         if (trace_stop(&out, NULL) < 0) bad = win;
         snprintf(name, sizeof name, "churn%d.trace", win);
-        save(&out, name, path, sizeof path);
-        if (dump(path, &d) != 0) { bad = win; fputs(d.data ? d.data : "", stdout); }
-        else parsed++;
+        if (save_and_dump(&out, name, path, sizeof path, &d) == 0) {
+            parsed++;
+        } else {
+            bad = win;
+            fputs(d.data ? d.data : "", stdout);
+        }
         buf_free(&out);
         buf_free(&d);
     }
@@ -556,7 +561,7 @@ int main(void)
     RUN(trace_start_twice_is_ebusy);
     RUN(trace_stop_or_cancel_without_start_is_einval);
     RUN(trace_records_requests_and_collections_from_threads);
-    RUN(trace_tiny_buffer_drops_events_and_still_parses);
+    RUN(trace_tiny_buffer_drops_events_counts_them_and_still_parses);
     RUN(trace_request_begun_before_start_is_not_traced);
     RUN(trace_cancel_frees_and_a_new_trace_works);
     RUN(trace_windows_cut_through_busy_threads_parse);

@@ -129,8 +129,17 @@ static int lock_snapshot_of(void **out, enum lockprof_kind kind)
     return 0;
 }
 
-static int mutex_snapshot(void **out, const struct debug_params *p) { (void)p; return lock_snapshot_of(out, LOCKPROF_MUTEX); }
-static int block_snapshot(void **out, const struct debug_params *p) { (void)p; return lock_snapshot_of(out, LOCKPROF_BLOCK); }
+static int mutex_snapshot(void **out, const struct debug_params *p)
+{
+    (void)p;
+    return lock_snapshot_of(out, LOCKPROF_MUTEX);
+}
+
+static int block_snapshot(void **out, const struct debug_params *p)
+{
+    (void)p;
+    return lock_snapshot_of(out, LOCKPROF_BLOCK);
+}
 static void lock_delta(void *end, const void *start) { lockprof_snapshot_delta(end, start); }
 static int lock_write(struct buf *out, void *s, int debug, int64_t d) { return lockprof_write(out, s, debug, d); }
 static void lock_release(void *s) { lockprof_snapshot_free(s); free(s); }
@@ -294,7 +303,10 @@ static void serve_profile(struct http_request *req)
     const struct debug_profile *p = (const struct debug_profile *)http_route(req);
     struct debug_params prm;
     char why[DEBUG_HTTP_WHY];
-    if (debug_http_params(req, &p->params, &prm, why, sizeof why) < 0) { debug_http_error(req, 400, "%s", why); return; }
+    if (debug_http_params(req, &p->params, &prm, why, sizeof why) < 0) {
+        debug_http_error(req, 400, "%s", why);
+        return;
+    }
     if (p->start) { serve_recording(req, p, prm.seconds); return; }
     if (prm.seconds > 0) { serve_delta(req, p, prm.seconds); return; }
     void *snap = NULL;
@@ -354,49 +366,52 @@ static void serve_symbol(struct http_request *req)
 
 #define ROW(name, methods, handler) {DEBUG_PPROF_PREFIX name, 0, methods, handler, debug_http_refuse, NULL}
 #define GET ROUTER_GET_HEAD
-#define SNAPSHOT_FNS(snap, delta, write, release) snap, delta, write, release
-#define NO_WINDOW NULL, NULL, NULL, NULL, NULL, NULL, NULL
-/* Parameter rules: an instant or delta profile reads gc (heap only), debug, seconds. */
+/* Instant and delta profiles read debug and a delta's seconds (and gc where it collects). */
 #define DELTA_PARAMS(gc) {gc, 1, DEBUG_SECONDS_INT, 0}
-#define INSTANT_PARAMS {0, 1, DEBUG_SECONDS_NONE, 0}
 
 static const struct debug_profile profiles[] = {
-    {ROW("allocs", GET, serve_profile), "A sampling of all past memory allocations (alloc_space by default)",
-     heap_count, DELTA_PARAMS(1), SNAPSHOT_FNS(allocs_snapshot, heap_delta, allocs_write, heap_release), NO_WINDOW},
-    {ROW("block", GET, serve_profile),
-     "Stack traces that led to blocking on synchronization primitives (the server's locks; off "
-     "until -blockprofilerate or /debug/blockprofilerate sets a rate)",
-     block_count, DELTA_PARAMS(0), SNAPSHOT_FNS(block_snapshot, lock_delta, lock_write, lock_release), NO_WINDOW},
-    {ROW("cmdline", GET, serve_cmdline), "The command line invocation of the current program", NULL, {0},
-     SNAPSHOT_FNS(NULL, NULL, NULL, NULL), NO_WINDOW},
-    {ROW("goroutine", GET, serve_profile),
-     "Stack traces of all current goroutines: here, every thread of the process (workers, "
-     "acceptor, deferral thread, the collector's markers)",
-     goroutine_count, INSTANT_PARAMS, SNAPSHOT_FNS(goroutine_snapshot, NULL, goroutine_write, goroutine_release),
-     NO_WINDOW},
-    {ROW("heap", GET, serve_profile),
-     "A sampling of memory allocations of live objects, as of the last collection. "
-     "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta",
-     heap_count, DELTA_PARAMS(1), SNAPSHOT_FNS(heap_snapshot, heap_delta, heap_write, heap_release), NO_WINDOW},
-    {ROW("mutex", GET, serve_profile),
-     "Stack traces of holders of contended mutexes (the server's locks; off until "
-     "-mutexprofilefraction or /debug/mutexprofilefraction sets a fraction)",
-     mutex_count, DELTA_PARAMS(0), SNAPSHOT_FNS(mutex_snapshot, lock_delta, lock_write, lock_release), NO_WINDOW},
-    {ROW("profile", GET, serve_profile),
-     "CPU profile of every thread; ?seconds=N sets the window (default 30). Open it with go tool pprof",
-     NULL, {0, 0, DEBUG_SECONDS_INT, DEBUG_PPROF_CPU_DEFAULT_SECONDS}, SNAPSHOT_FNS(NULL, NULL, NULL, NULL),
-     cpuprof_start, cpu_stop, cpuprof_cancel, NULL, "CPU profiling", "cpu profiling already in use",
-     "the CPU profile"},
-    {ROW("symbol", GET | ROUTER_POST, serve_symbol), "Looks up program counters posted to it (used by go tool pprof)",
-     NULL, {0}, SNAPSHOT_FNS(NULL, NULL, NULL, NULL), NO_WINDOW},
-    {ROW("threadcreate", GET, serve_profile), "Stack traces that led to the creation of new OS threads",
-     threadcreate_count, INSTANT_PARAMS, SNAPSHOT_FNS(NULL, NULL, threadcreate_write, NULL), NO_WINDOW},
-    {ROW("trace", GET, serve_profile),
-     "A trace of execution of the current program (GC cycles, pauses, requests); "
-     "?seconds=N sets the window (default 1). Open it with go tool trace",
-     NULL, {0, 0, DEBUG_SECONDS_FLOAT, DEBUG_PPROF_TRACE_DEFAULT_SECONDS}, SNAPSHOT_FNS(NULL, NULL, NULL, NULL),
-     trace_start, trace_stop_noting, trace_cancel, "X-Trace-Dropped-Events", "tracing",
-     "tracing is already enabled", "the trace"},
+    {.route = ROW("allocs", GET, serve_profile),
+     .about = "A sampling of all past memory allocations (alloc_space by default)",
+     .count = heap_count, .params = DELTA_PARAMS(1),
+     .snapshot = allocs_snapshot, .delta = heap_delta, .write = allocs_write, .release = heap_release},
+    {.route = ROW("block", GET, serve_profile),
+     .about = "Stack traces that led to blocking on synchronization primitives (the server's locks; off "
+              "until -blockprofilerate or /debug/blockprofilerate sets a rate)",
+     .count = block_count, .params = DELTA_PARAMS(0),
+     .snapshot = block_snapshot, .delta = lock_delta, .write = lock_write, .release = lock_release},
+    {.route = ROW("cmdline", GET, serve_cmdline), .about = "The command line invocation of the current program"},
+    {.route = ROW("goroutine", GET, serve_profile),
+     .about = "Stack traces of all current goroutines: here, every thread of the process (workers, "
+              "acceptor, deferral thread, the collector's markers)",
+     .count = goroutine_count, .params = {0, 1, DEBUG_SECONDS_NONE, 0},
+     .snapshot = goroutine_snapshot, .write = goroutine_write, .release = goroutine_release},
+    {.route = ROW("heap", GET, serve_profile),
+     .about = "A sampling of memory allocations of live objects, as of the last collection. "
+              "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta",
+     .count = heap_count, .params = DELTA_PARAMS(1),
+     .snapshot = heap_snapshot, .delta = heap_delta, .write = heap_write, .release = heap_release},
+    {.route = ROW("mutex", GET, serve_profile),
+     .about = "Stack traces of holders of contended mutexes (the server's locks; off until "
+              "-mutexprofilefraction or /debug/mutexprofilefraction sets a fraction)",
+     .count = mutex_count, .params = DELTA_PARAMS(0),
+     .snapshot = mutex_snapshot, .delta = lock_delta, .write = lock_write, .release = lock_release},
+    {.route = ROW("profile", GET, serve_profile),
+     .about = "CPU profile of every thread; ?seconds=N sets the window (default 30). Open it with go tool pprof",
+     .params = {0, 0, DEBUG_SECONDS_INT, DEBUG_PPROF_CPU_DEFAULT_SECONDS},
+     .start = cpuprof_start, .stop = cpu_stop, .cancel = cpuprof_cancel,
+     .doing = "CPU profiling", .busy = "cpu profiling already in use", .result = "the CPU profile"},
+    {.route = ROW("symbol", GET | ROUTER_POST, serve_symbol),
+     .about = "Looks up program counters posted to it (used by go tool pprof)"},
+    {.route = ROW("threadcreate", GET, serve_profile),
+     .about = "Stack traces that led to the creation of new OS threads",
+     .count = threadcreate_count, .params = {0, 1, DEBUG_SECONDS_NONE, 0}, .write = threadcreate_write},
+    {.route = ROW("trace", GET, serve_profile),
+     .about = "A trace of execution of the current program (GC cycles, pauses, requests); "
+              "?seconds=N sets the window (default 1). Open it with go tool trace",
+     .params = {0, 0, DEBUG_SECONDS_FLOAT, DEBUG_PPROF_TRACE_DEFAULT_SECONDS},
+     .start = trace_start, .stop = trace_stop_noting, .cancel = trace_cancel,
+     .note_header = "X-Trace-Dropped-Events",
+     .doing = "tracing", .busy = "tracing is already enabled", .result = "the trace"},
 };
 const struct router_table debug_pprof_profiles = ROUTER_TABLE(profiles);
 

@@ -67,15 +67,21 @@ static void counter_u64(struct promfmt *w, const char *name, const char *help, u
 }
 
 /* The field tables' kinds (gcheap.h, sampler.h). */
-static void metric_gauge(struct promfmt *w, const char *name, const char *help, uint64_t v) { gauge_u64(w, name, help, v); }
+static void metric_gauge(struct promfmt *w, const char *name, const char *help, uint64_t v)
+{
+    gauge_u64(w, name, help, v);
+}
+
 static void metric_counter(struct promfmt *w, const char *name, const char *help, uint64_t v)
 {
     counter_u64(w, name, help, v);
 }
+
 static void metric_seconds(struct promfmt *w, const char *name, const char *help, uint64_t ns)
 {
     gauge_f64(w, name, help, (double)ns / NS_PER_S);
 }
+
 static void metric_none(struct promfmt *w, const char *name, const char *help, uint64_t v)
 {
     (void)w; (void)name; (void)help; (void)v;

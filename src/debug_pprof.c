@@ -204,13 +204,28 @@ int debug_pprof_next_pc(const char **p, const char *end, uint64_t *pc)
     return 1;
 }
 
+/* The number of words in [p, end), counting no further than limit + 1. */
+static size_t count_pcs(const char *p, const char *end, size_t limit)
+{
+    size_t n = 0;
+    uint64_t pc;
+    while (n <= limit && p && debug_pprof_next_pc(&p, end, &pc)) n++;
+    return n;
+}
+
 /* Go's symbol protocol: GET answers "num_symbols: 1"; POST (or a GET query) of
- * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. */
+ * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. The work is
+ * bounded: at most DEBUG_PPROF_MAX_SYMBOLS addresses (counted first, so a longer list
+ * costs one pass over its bytes), each a binary search (profile/symbols). */
 void debug_pprof_symbol(struct http_request *req)
 {
     size_t len = 0;
     const char *in = http_body(req, &len);
     if (!in && (in = http_query_first_key(req))) len = strlen(in);   /* GET ?0xADDR+0xADDR */
+    if (count_pcs(in, in ? in + len : NULL, DEBUG_PPROF_MAX_SYMBOLS) > DEBUG_PPROF_MAX_SYMBOLS) {
+        http_respond_text(req, 400, "too many addresses: at most %d per request", DEBUG_PPROF_MAX_SYMBOLS);
+        return;
+    }
     struct buf b = BUF_INIT;
     buf_puts(&b, "num_symbols: 1\n");
     uint64_t pc;

@@ -21,6 +21,13 @@
 /* Longest window /debug/pprof/heap?seconds=N and /debug/pprof/trace?seconds=N accept. */
 #define DEBUG_PPROF_MAX_SECONDS 600
 
+/* Most addresses one /debug/pprof/symbol request may ask about (more: 400). go tool
+ * pprof asks, in one request, for every location of a mapping that its profile left
+ * without a name; memdemo's own profiles name them all. At about a microsecond per
+ * address (and the formatting of its line) this bounds a request's work on its worker
+ * to about a millisecond (a 10,000-address body took 3-5 ms). */
+#define DEBUG_PPROF_MAX_SYMBOLS 4096
+
 /* Reads integer query parameter `key` into *out (dflt when absent). Returns 0, or -1
  * after answering 400 when it is not plain decimal digits in [lo, hi]. For every
  * /debug endpoint's parameters. */

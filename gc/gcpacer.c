@@ -256,16 +256,31 @@ static void measure_other_memory(void)
         atomic_store_explicit(&other_memory, other, memory_order_relaxed);
 }
 
+/* bdwgc's hooks and the listener, once: gcpacer__start runs at init and again with the
+ * command line's settings, and a second GC_get_warn_proc would return on_warning
+ * itself, which would then call itself forever on the first warning (with bdwgc's lock
+ * held). The printer that was installed before is kept and chained to. */
+static void install_hooks_once(void)
+{
+    static int installed;
+    if (installed) return;
+    installed = 1;
+    GC_set_oom_fn(on_out_of_memory);
+    bdwgc_warn = GC_get_warn_proc();
+    GC_set_warn_proc(on_warning);
+    if (gcevents_add_listener(on_gc_event, NULL) < 0) {
+        fprintf(stderr, "memdemo: gcpacer: no room for a collection listener\n");
+        abort();
+    }
+}
+
 void gcpacer__start(const struct gcpacer_settings *s)
 {
-    static int listening;
     cfg = *s;
     kept_limit = cfg.maxheap ? cfg.maxheap - cfg.maxheap / 8 : 0;
     GC_set_disable_automatic_collection(1);
     GC_set_free_space_divisor(HEAP_GROWTH_DIVISOR);
-    GC_set_oom_fn(on_out_of_memory);
-    bdwgc_warn = GC_get_warn_proc();
-    GC_set_warn_proc(on_warning);
+    install_hooks_once();
     if (cfg.memlimit) atomic_store(&other_memory, read_rss());
     set_bdwgc_max_heap(heap_limit(atomic_load(&other_memory)));
     uint64_t in_use = GC_get_memory_use();
@@ -273,11 +288,6 @@ void gcpacer__start(const struct gcpacer_settings *s)
     atomic_store(&live, in_use);
     atomic_store(&next_gc, goal);
     atomic_store(&budget, budget_for(goal, in_use));
-    if (!listening && gcevents_add_listener(on_gc_event, NULL) < 0) {
-        fprintf(stderr, "memdemo: gcpacer: no room for a collection listener\n");
-        abort();
-    }
-    listening = 1;
 }
 
 /* ---- triggering --------------------------------------------------------------------- */

@@ -80,9 +80,11 @@ const char *gcpacer_check_maxheap(uint64_t maxheap, uint64_t initial_heap);
 uint64_t gcpacer_goal(const struct gcpacer_settings *s, uint64_t live, uint64_t other, uint64_t cap);
 
 /* For gcheap: switches bdwgc's automatic collection off, installs the settings (the
- * cap becomes bdwgc's maximum heap size), the end-of-collection listener and bdwgc's
- * out-of-memory and warning hooks. gcheap_init() starts it with the defaults and
- * gcheap_configure() again with the command line's. Main thread, after GC_INIT,
+ * cap becomes bdwgc's maximum heap size), and, on the first call only, the
+ * end-of-collection listener and bdwgc's out-of-memory and warning hooks (the warning
+ * hook passes every warning but the cap's "Out of Memory" to the printer installed
+ * before it). gcheap_init() starts it with the defaults and gcheap_configure() again
+ * with the command line's; any number of calls is fine. Main thread, after GC_INIT,
  * before any other thread allocates. */
 void gcpacer__start(const struct gcpacer_settings *s);
 

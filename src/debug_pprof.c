@@ -21,6 +21,7 @@
 #include "profile/threads.h"
 #include "profile/trace.h"
 #include "src/numparse.h"
+#include "src/procstat.h"
 #include "src/routes.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
@@ -51,19 +52,8 @@ void debug_pprof_attachment(struct http_request *req, const char *filename)
 
 /* ---- heap and allocs ---------------------------------------------------------------- */
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
-    if (f) fclose(f);
-    return kib;
-}
-
 /* The "# ..." lines debug=1 ends with: bdwgc's figures, the profiler's (its
- * bookkeeping is malloc'd, outside HeapInuse), RSS. */
+ * bookkeeping is malloc'd, outside HeapInuse), RSS (left out if unreadable). */
 static void text_trailer(struct buf *b)
 {
     struct gcheap_stats st;
@@ -78,7 +68,8 @@ static void text_trailer(struct buf *b)
 #define TEXT_FIELD(name, field) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)ps.field);
     SAMPLER_STATS_FIELDS(TEXT_FIELD)
 #undef TEXT_FIELD
-    buf_printf(b, "# RSS = %ld kB\n", rss_kib());
+    int64_t rss = procstat_rss_bytes();
+    if (rss >= 0) buf_printf(b, "# RSS = %lld kB\n", (long long)(rss / 1024));
 }
 
 /* Writes snapshot s as the profile `name` asked for and answers. Takes s. */

@@ -26,6 +26,7 @@
 #include "src/debug_pprof.h"
 #include "src/flags.h"
 #include "src/handlers.h"
+#include "src/procstat.h"
 #include "src/server.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5.0
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
         return 1;
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
+    procstat_rss_bytes();   /* opens /proc/self/statm while descriptors are plenty */
     lockprof_set_mutex_fraction(f.mutexprofilefraction);
     lockprof_set_block_rate(f.blockprofilerate);
 

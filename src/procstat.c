@@ -104,12 +104,34 @@ int procstat_read(struct procstat *p)
     return rc;
 }
 
+/* /proc/self/statm, opened once and kept: a read at offset 0 gives the figures of that
+ * moment. Opening it per call failed exactly when RSS mattered most, with every
+ * descriptor taken by connections (debug=1 then printed "RSS = -1 kB"). -1 until the
+ * first call; racing first calls keep one descriptor and close the other. */
+static _Atomic int statm_fd = -1;
+
+static int statm_descriptor(void)
+{
+    int fd = atomic_load_explicit(&statm_fd, memory_order_acquire);
+    if (fd >= 0) return fd;
+    fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int none = -1;
+    if (!atomic_compare_exchange_strong(&statm_fd, &none, fd)) {
+        close(fd);
+        return none;
+    }
+    return fd;
+}
+
 int64_t procstat_rss_bytes(void)
 {
     char buf[256];
     unsigned long long size, resident;
-    if (read_small("/proc/self/statm", buf, sizeof buf) < 0 ||
-        sscanf(buf, "%llu %llu", &size, &resident) != 2)
-        return -1;
+    int fd = statm_descriptor();
+    ssize_t len = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+    if (len <= 0) return -1;
+    buf[len] = '\0';
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return -1;
     return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }

@@ -29,7 +29,9 @@ struct procstat {
  * figures are -1; the others are still filled). */
 int procstat_read(struct procstat *p);
 
-/* Resident set size in bytes from /proc/self/statm (one small read), or -1. */
+/* Resident set size in bytes from /proc/self/statm (one small read), or -1. The first
+ * call opens the file and keeps the descriptor, so later calls need none: make one at
+ * start-up (main does) and the figure stays readable when descriptors run out. */
 int64_t procstat_rss_bytes(void);
 
 /* Parses the text of a /proc/PID/stat line into p's cpu_seconds, start_time_unix

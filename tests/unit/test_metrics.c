@@ -3,10 +3,13 @@
  * pause history and next-collection estimate they read (gc/), and the whole exposition
  * (src/metrics) against bdwgc's own counters. promtool and a real Prometheus check
  * the output in tests/integration/metrics.sh. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gc/clock.h"
 #include "gc/gcevents.h"
@@ -196,6 +199,23 @@ TEST(own_process_figures_are_plausible)
     CHECK(rss > p.rss_bytes / 2 && rss < p.rss_bytes * 2);
 }
 
+TEST(rss_stays_readable_with_every_descriptor_taken)
+{
+    CHECK_GT(procstat_rss_bytes(), 0);               /* the start-up call main makes */
+    struct rlimit was;
+    CHECK_EQ_INT(getrlimit(RLIMIT_NOFILE, &was), 0);
+    struct rlimit low = {256, was.rlim_max};
+    CHECK_EQ_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[256], n = 0;
+    while (n < 256 && (fds[n] = dup(0)) >= 0) n++;    /* until EMFILE */
+    int64_t rss = procstat_rss_bytes();
+    int exhausted = n < 256 && errno == EMFILE;
+    while (n > 0) close(fds[--n]);
+    setrlimit(RLIMIT_NOFILE, &was);
+    CHECK(exhausted);
+    CHECK_GT(rss, 1 << 20);
+}
+
 /* ---- gc/ figures -------------------------------------------------------------- */
 
 TEST(pauses_since_returns_each_new_pause_once_in_order)
@@ -284,6 +304,7 @@ int main(void)
     RUN(codes_past_the_table_are_counted_as_other);
     RUN(stat_line_with_spaces_and_parens_in_the_name_parses);
     RUN(own_process_figures_are_plausible);
+    RUN(rss_stays_readable_with_every_descriptor_taken);
     RUN(pauses_since_returns_each_new_pause_once_in_order);
     RUN(last_collection_time_and_heap_left_are_recorded);
     RUN(exposition_reports_bdwgc_counters_in_both_formats);

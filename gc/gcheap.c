@@ -330,6 +330,23 @@ static int GC_CALLBACK is_root_segment(const char *dso_name, void *start, size_t
     return dso_name == NULL || dso_name[0] == '\0';
 }
 
+int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max)
+{
+    static const struct gcheap_env_conflict table[] = {
+#define ENV_ROW(var, effect, fatal) {var, NULL, effect, fatal},
+        GCHEAP_ENV_CONFLICTS(ENV_ROW)
+#undef ENV_ROW
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0] && n < max; i++) {
+        const char *v = getenv(table[i].name);
+        if (!v) continue;
+        out[n] = table[i];
+        out[n++].value = v;
+    }
+    return n;
+}
+
 void gcheap_init(void)
 {
     GC_register_has_static_roots_callback(is_root_segment);

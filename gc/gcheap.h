@@ -39,6 +39,35 @@
  * any other thread exists. Also allows later threads to register themselves. */
 void gcheap_init(void);
 
+/* bdwgc's environment variables that would defeat one of memdemo's settings, read by
+ * bdwgc at GC_INIT: X(variable, what it does here, fatal). A fatal one makes the heap
+ * unbounded whatever the flags say (nothing would ever be freed), so memdemo refuses
+ * to start rather than run a cap that cannot hold; the others are overridden by a flag
+ * or change what a flag means, and are reported. bdwgc acts on GC_DONT_GC and
+ * GC_FIND_LEAK when they are set at all, whatever their value ("0" included). */
+#define GCHEAP_ENV_CONFLICTS(X)                                                           \
+    X("GC_DONT_GC", "turns every collection off: -gogc, -memlimit, -maxheap and ?gc=1 "   \
+      "could not work and the heap would grow until the system refused memory", 1)        \
+    X("GC_FIND_LEAK", "makes bdwgc report unreachable objects instead of freeing them: "  \
+      "the heap would only grow, whatever -maxheap says", 1)                              \
+    X("GC_MAXIMUM_HEAP_SIZE", "is ignored: -maxheap sets bdwgc's maximum heap", 0)       \
+    X("GC_FREE_SPACE_DIVISOR", "is ignored: memdemo's pacer (-gogc) decides when to "     \
+      "collect and sets the divisor itself", 0)                                           \
+    X("GC_INITIAL_HEAP_SIZE", "makes the start heap larger than -gcinitheap says (bdwgc " \
+      "grows to it first)", 0)
+
+struct gcheap_env_conflict {
+    const char *name;      /* "GC_DONT_GC" */
+    const char *value;     /* as set in the environment */
+    const char *effect;    /* one clause, from GCHEAP_ENV_CONFLICTS */
+    int fatal;             /* 1: memdemo must not start */
+};
+
+/* The variables of GCHEAP_ENV_CONFLICTS set in this process's environment, in the
+ * table's order, into out (at most max); returns how many. getenv only: call from
+ * main() before any thread exists (before gcheap_init, which they would act on). */
+int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max);
+
 struct gcheap_config {
     size_t initial_heap;   /* bytes to grow the heap to now; 0: bdwgc's default */
     int gogc;              /* pacing, percent (gcpacer.h); GCPACER_GOGC_OFF: off */

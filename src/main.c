@@ -77,10 +77,25 @@ static void wait_for_stop_signal(void)
             sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_SECONDS);
 }
 
+/* One line per bdwgc variable that defeats a flag (gcheap.h); exits 2 after them if one
+ * of them would leave the heap unbounded. */
+static void check_gc_environment(void)
+{
+    struct gcheap_env_conflict c[16];
+    int n = gcheap_env_conflicts(c, 16), fatal = 0;
+    for (int i = 0; i < n; i++) {
+        fprintf(stderr, "memdemo: %s=%s in the environment %s%s\n", c[i].name, c[i].value, c[i].effect,
+                c[i].fatal ? "; unset it" : "");
+        fatal |= c[i].fatal;
+    }
+    if (fatal) exit(2);
+}
+
 int main(int argc, char **argv)
 {
     struct flags f;
     flags_parse(&f, argc, argv);
+    check_gc_environment();
 
     if (install_stop_handlers() < 0) { perror("memdemo: signal set-up"); return 1; }
 

@@ -1,0 +1,26 @@
+#!/bin/bash
+# misuse: what an operator's environment or a client's requests must not be able to do
+# to the server's own bounds (counts and bytes, never times):
+#   - bdwgc variables that defeat a flag are reported at start, one line each, and
+#     GC_DONT_GC / GC_FIND_LEAK (nothing would ever be freed) refuse to start.
+source "$(dirname "$0")/../lib.sh"
+
+# ---- bdwgc's environment ------------------------------------------------------------
+
+for v in 1 0; do   # bdwgc acts on GC_DONT_GC whatever its value
+    GC_DONT_GC=$v timeout 10 "$MEMDEMO" -addr 127.0.0.1:0 -maxheap 64MiB >/dev/null 2>"$T/dontgc.err"
+    expect_eq "gc_dont_gc_${v}_refuses_to_start" "$?" 2
+    expect_eq "gc_dont_gc_${v}_says_why_in_one_line" "$(grep -c "^memdemo: GC_DONT_GC=$v in the environment turns every collection off.*unset it$" "$T/dontgc.err")" 1
+    check "gc_dont_gc_${v}_never_listens" test "$(grep -c 'listening on' "$T/dontgc.err")" -eq 0
+done
+GC_FIND_LEAK=1 timeout 10 "$MEMDEMO" -addr 127.0.0.1:0 >/dev/null 2>"$T/findleak.err"
+expect_eq gc_find_leak_refuses_to_start "$?" 2
+
+GC_MAXIMUM_HEAP_SIZE=1G GC_FREE_SPACE_DIVISOR=3 start_server -maxheap 64MiB || exit 1
+expect_eq overridden_variables_reported_one_line_each "$(grep -c '^memdemo: GC_[A-Z_]*=.* in the environment is ignored' "$SERVER_LOG")" 2
+http /debug/vars >"$T/vars"
+expect_eq maxheap_flag_still_sets_the_cap "$(json_num heapcap "$T/vars")" 67108864
+stop_server
+start_server || exit 1
+expect_eq clean_environment_reports_nothing "$(grep -c 'in the environment' "$SERVER_LOG")" 0
+stop_server

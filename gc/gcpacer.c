@@ -50,6 +50,7 @@ static _Atomic uint64_t next_gc = GCPACER_HEAP_MINIMUM;
 static _Atomic uint64_t live;               /* in use after the last collection */
 static _Atomic uint64_t kept_since;         /* granted to bounded allocation since then */
 static _Atomic uint64_t other_memory;       /* resident bytes outside the GC heap */
+static _Atomic uint64_t outside;            /* bookkeeping counted against the cap */
 static _Atomic uint64_t epoch;              /* collections ended */
 static _Atomic uint64_t heap_cap;           /* bdwgc's maximum heap size; 0: none */
 static _Atomic uint64_t raised;             /* added to it by overruns, until the heap fits */
@@ -335,7 +336,8 @@ size_t gcpacer__grant(size_t want, size_t need, uint64_t *ep)
     if (!kept_limit) return want;
     uint64_t used = atomic_load_explicit(&kept_since, memory_order_relaxed);
     for (;;) {
-        uint64_t base = atomic_load_explicit(&live, memory_order_relaxed) + used;
+        uint64_t base = atomic_load_explicit(&live, memory_order_relaxed) + used +
+                        atomic_load_explicit(&outside, memory_order_relaxed);
         size_t g = base + want <= kept_limit ? want : base + need <= kept_limit ? need : 0;
         if (!g) {
             atomic_fetch_add_explicit(&n_refused, 1, memory_order_relaxed);
@@ -348,6 +350,8 @@ size_t gcpacer__grant(size_t want, size_t need, uint64_t *ep)
 }
 
 void gcpacer__refused(void) { atomic_fetch_add_explicit(&n_refused, 1, memory_order_relaxed); }
+
+void gcpacer_set_outside(uint64_t bytes) { atomic_store_explicit(&outside, bytes, memory_order_relaxed); }
 
 uint64_t gcpacer_epoch(void) { return atomic_load_explicit(&epoch, memory_order_acquire); }
 uint64_t gcpacer_next_gc(void) { return atomic_load_explicit(&next_gc, memory_order_relaxed); }
@@ -363,6 +367,7 @@ void gcpacer_stats(struct gcpacer_stats *st)
         .live = atomic_load_explicit(&live, memory_order_relaxed),
         .next_gc = atomic_load_explicit(&next_gc, memory_order_relaxed),
         .other_memory = atomic_load_explicit(&other_memory, memory_order_relaxed),
+        .outside = atomic_load_explicit(&outside, memory_order_relaxed),
         .paced = atomic_load_explicit(&n_paced, memory_order_relaxed),
         .limit_unmaps = atomic_load_explicit(&n_unmaps, memory_order_relaxed),
         .refused = atomic_load_explicit(&n_refused, memory_order_relaxed),

@@ -15,8 +15,9 @@
  *   - a hard cap on the GC heap (bdwgc's maximum heap size), which fails soft: work that
  *     keeps what it allocates (the leaker) runs in a bounded scope (gcheap.h) whose
  *     allocations are admitted here against the cap minus a reserve, and refused (the
- *     caller drops the work) once the kept heap would not fit; everything else uses the
- *     reserve, so it goes on working at the cap.
+ *     caller drops the work) once the kept heap, plus the bookkeeping that grows with it
+ *     (gcpacer_set_outside), would not fit; everything else uses the reserve, so it goes
+ *     on working at the cap.
  * Leaves to others: the allocation paths (gcheap, which polls this module every
  * GCPACER_POLL_GAP bytes per thread and asks it for bounded grants), and pause
  * accounting (gcevents).
@@ -111,6 +112,14 @@ size_t gcpacer__grant(size_t want, size_t need, uint64_t *epoch);
  * cap reached although the grant fitted, e.g. a heap grown by garbage). Lock-free. */
 void gcpacer__refused(void);
 
+/* Bytes of malloc'd memory that grow with the kept heap, counted against the hard cap
+ * beside it: the heap profiler's bookkeeping, which in exact mode is about as large as
+ * the small objects it tracks (24 bytes per object). Its owner sets the current total
+ * whenever it changes; bounded allocations are then admitted only while the heap in use
+ * plus these bytes stay within the kept limit, so the cap bounds both. Lock-free; any
+ * thread. */
+void gcpacer_set_outside(uint64_t bytes);
+
 /* Collections completed since start, as this module counts them (lock-free). */
 uint64_t gcpacer_epoch(void);
 
@@ -127,6 +136,7 @@ struct gcpacer_stats {
     uint64_t live;              /* in use after the last collection */
     uint64_t next_gc;           /* goal of the next collection */
     uint64_t other_memory;      /* resident memory outside the GC heap, last measured */
+    uint64_t outside;           /* bookkeeping counted against the cap (gcpacer_set_outside) */
     uint64_t paced;             /* collections the pacer started */
     uint64_t limit_unmaps;      /* of which ran near the memory limit, returning pages */
     uint64_t refused;           /* bounded allocations refused at the cap */

@@ -19,6 +19,7 @@
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
 #include "profile/buf.h"
 #include "profile/hashidx.h"
@@ -176,13 +177,34 @@ static void release_tracked(size_t i)
     /* else: the slot is lost to reuse, not to correctness (only when out of memory) */
 }
 
+/* Bytes malloc'd for tracking: the chunk table, the chunks, the free list. Locked. */
+static uint64_t tracked_bytes(void)
+{
+    return (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
+           track_nchunks * sizeof **track_chunks + track_free_cap * sizeof *track_free;
+}
+
+static uint64_t records_bytes(void) { return records_cap * sizeof *records + hashidx_bytes(&record_index); }
+
+/* All the profiler's bookkeeping (sampler_stats' bookkeeping_bytes). Locked. */
+static uint64_t bookkeeping_bytes(void)
+{
+    return records_bytes() + (stacks ? stacks_bytes(stacks) : 0) + tracked_bytes();
+}
+
+/* Tells the pacer what the bookkeeping takes now: it grows with the objects tracked,
+ * which in exact mode is every live object, so it counts against -maxheap. Locked. */
+static void publish_bookkeeping(void) { gcpacer_set_outside(bookkeeping_bytes()); }
+
 /* Makes room in track_free for every tracked slot, so that the reap, which runs with
  * bdwgc's allocation lock held, never calls realloc there. Profiler lock held.
  * Returns 0 or -1 (out of memory: the caller skips the reap, counts stay as they are). */
 static int reserve_free_list(void)
 {
     size_t used = used_slots();
-    return buf_grow_array(&track_free, &track_free_cap, used ? used : 1, sizeof *track_free);
+    int rc = buf_grow_array(&track_free, &track_free_cap, used ? used : 1, sizeof *track_free);
+    publish_bookkeeping();
+    return rc;
 }
 
 /* With the allocation lock held (no collection can clear links meanwhile; bdwgc's
@@ -232,6 +254,7 @@ static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, ui
     t->cycle = cycle;
     track_live++;
     atomic_store_explicit(&t->link, gcheap_hide(obj), memory_order_relaxed);
+    publish_bookkeeping();
     return 0;
 }
 
@@ -393,13 +416,6 @@ void sampler_snapshot_free(struct sampler_snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Bytes malloc'd for tracking: the chunk table, the chunks, the free list. Locked. */
-static uint64_t tracked_bytes(void)
-{
-    return (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
-           track_nchunks * sizeof **track_chunks + track_free_cap * sizeof *track_free;
-}
-
 void sampler_stats(struct sampler_stats *st)
 {
     pthread_mutex_lock(&lock);
@@ -408,9 +424,9 @@ void sampler_stats(struct sampler_stats *st)
     st->stacks = stacks ? stacks_count(stacks) : 0;
     st->records = nrecords;
     st->tracked = track_live;
-    st->records_bytes = records_cap * sizeof *records + hashidx_bytes(&record_index);
+    st->records_bytes = records_bytes();
     st->stacks_bytes = stacks ? stacks_bytes(stacks) : 0;
     st->tracked_bytes = tracked_bytes();
-    st->bookkeeping_bytes = st->records_bytes + st->stacks_bytes + st->tracked_bytes;
+    st->bookkeeping_bytes = bookkeeping_bytes();
     pthread_mutex_unlock(&lock);
 }

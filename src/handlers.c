@@ -180,12 +180,14 @@ void handle_vars(struct http_request *req)
     gcpacer_stats(&gp);
     buf_printf(&b, "\"pacer\": {\"gogc\": %d, \"memlimit\": %llu, \"maxheap\": %llu, \"keptlimit\": %llu, "
                    "\"heapcap\": %llu, \"live\": %llu, \"nextgc\": %llu, \"othermemory\": %llu, "
+                   "\"bookkeeping\": %llu, "
                    "\"paced\": %llu, \"limitunmaps\": %llu, \"refused\": %llu, \"capoverruns\": %llu, "
                    "\"limitoverruns\": %llu, \"outofmemory\": %llu},\n",
                gp.gogc, (unsigned long long)gp.memlimit, (unsigned long long)gp.maxheap,
                (unsigned long long)gp.kept_limit, (unsigned long long)gp.heap_cap,
                (unsigned long long)gp.live, (unsigned long long)gp.next_gc,
-               (unsigned long long)gp.other_memory, (unsigned long long)gp.paced,
+               (unsigned long long)gp.other_memory, (unsigned long long)gp.outside,
+               (unsigned long long)gp.paced,
                (unsigned long long)gp.limit_unmaps, (unsigned long long)gp.refused,
                (unsigned long long)gp.cap_overruns, (unsigned long long)gp.limit_overruns,
                (unsigned long long)gp.bdwgc_out_of_memory);

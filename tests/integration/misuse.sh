@@ -24,3 +24,21 @@ stop_server
 start_server || exit 1
 expect_eq clean_environment_reports_nothing "$(grep -c 'in the environment' "$SERVER_LOG")" 0
 stop_server
+
+# ---- exact mode's bookkeeping counts against -maxheap ---------------------------------
+# At -memprofilerate 1 every live object has a tracking slot (malloc'd, 24 bytes: more
+# than a 16-byte string). The leaker is refused once the heap in use plus that
+# bookkeeping would pass the kept limit, so both together stay under the cap (before,
+# the bookkeeping came on top: about 1.5x the heap).
+start_server -maxheap 16MiB -memprofilerate 1 -repetitions 5000 || exit 1
+for i in $(seq 1 400); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/leaker")
+    [ "$code" = 503 ] && break
+done
+expect_eq exact_mode_leaker_is_refused_at_the_cap "$code" 503
+http "/debug/vars?gc=1" >"$T/vars"
+inuse=$(json_num HeapInuse "$T/vars"); book=$(json_num bookkeeping_bytes "$T/vars")
+echo "# exact mode at the cap: HeapInuse $inuse + bookkeeping $book = $((inuse + book)) of 16777216"
+expect_le exact_mode_heap_plus_bookkeeping_within_the_cap "$((inuse + book))" 16777216
+expect_ge pacer_counts_the_profilers_bookkeeping "$(json_num bookkeeping "$T/vars")" $((book * 9 / 10))
+stop_server

@@ -28,11 +28,13 @@
 #include <gc.h>
 #include <gc/gc_mark.h>
 #include <gc/gc_tiny_fl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
@@ -370,6 +372,29 @@ void gcheap_configure(const struct gcheap_config *c)
 
 void gcheap_collect(void) { GC_gcollect(); }
 
+/* Forced collections: one at a time under forced_lock, which also orders the figures
+ * of the last one (its end and length, on the monotonic clock). */
+static pthread_mutex_t forced_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t forced_end_ns, forced_len_ns;
+static _Atomic uint64_t forced_runs, forced_shares;
+
+int gcheap_collect_shared(void)
+{
+    uint64_t arrived = clock_mono_ns();
+    pthread_mutex_lock(&forced_lock);
+    /* One that ended after we arrived ran while we waited: share it. */
+    int run = forced_end_ns == 0 || arrived >= forced_end_ns + GCHEAP_FORCED_GAP_FACTOR * forced_len_ns;
+    if (run) {
+        uint64_t start = clock_mono_ns();
+        GC_gcollect();
+        forced_end_ns = clock_mono_ns();
+        forced_len_ns = forced_end_ns - start;
+    }
+    pthread_mutex_unlock(&forced_lock);
+    atomic_fetch_add_explicit(run ? &forced_runs : &forced_shares, 1, memory_order_relaxed);
+    return run;
+}
+
 static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
 {
     st->collections = ps->gc_no;
@@ -387,6 +412,8 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->in_use_after_gc = gcevents_in_use_after_gc();
     st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
     st->obtained_from_os = ps->obtained_from_os_bytes;
+    st->forced_collections = atomic_load_explicit(&forced_runs, memory_order_relaxed);
+    st->forced_shared = atomic_load_explicit(&forced_shares, memory_order_relaxed);
 }
 
 void gcheap_version(char *out, size_t n)

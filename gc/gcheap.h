@@ -110,6 +110,20 @@ size_t gcheap_footprint(size_t n);
  * Caller: a registered thread. */
 void gcheap_collect(void);
 
+/* A forced collection asked for by a client (?gc=1): one that others may share, so that
+ * clients cannot keep the world stopped. A call that finds one running waits for it and
+ * shares it; a call within GCHEAP_FORCED_GAP_FACTOR times the last forced collection's
+ * length after its end reuses it too; otherwise it collects (gcheap_collect). Either
+ * way, on return the figures are those of a forced collection that ended at most that
+ * gap ago, and forced collections stop the world at most 1/(1 + factor) of the time,
+ * however many clients ask. Returns 1 if this call collected, 0 if it shared.
+ * Registered thread, no lock held. */
+int gcheap_collect_shared(void);
+
+/* A forced collection is reused for this many times its own length after it ends: at
+ * most a tenth of the time goes to forced collections. */
+#define GCHEAP_FORCED_GAP_FACTOR 9
+
 /* --- sampling hook -------------------------------------------------------------
  * Each thread keeps a countdown of bytes; every allocation subtracts the size bdwgc
  * handed out for it (see gcheap_size()). When the countdown goes below zero the
@@ -170,6 +184,8 @@ struct gcheap_stats {
     uint64_t last_gc_unix_ns;      /* wall clock when the last collection ended, 0 = none */
     uint64_t obtained_from_os;     /* bytes bdwgc got from the OS (heap and its own
                                       structures), unmapped parts included; never falls */
+    uint64_t forced_collections;   /* collections gcheap_collect_shared ran (Go's NumForcedGC) */
+    uint64_t forced_shared;        /* gcheap_collect_shared calls that shared one instead */
 };
 
 /* X(name, field): the figures every report prints (/debug/vars memstats, the
@@ -181,7 +197,8 @@ struct gcheap_stats {
     X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
     X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
     X("LastPauseNs", pause_last_ns) X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)  \
-    X("Sys", obtained_from_os)
+    X("Sys", obtained_from_os) X("NumForcedGC", forced_collections)                     \
+    X("ForcedGCShared", forced_shared)
 
 /* bdwgc's version as "major.minor.micro" into out (size n). Any thread. */
 void gcheap_version(char *out, size_t n);

@@ -153,8 +153,11 @@ static void serve_heap(struct http_request *req, const char *name)
         return;
     }
     struct sampler_snapshot s;
-    /* As in Go, gc=1 collects first for heap only (allocs does not depend on it). */
-    if (sampler_snapshot(&s, gc > 0 && strcmp(name, "heap") == 0) < 0) { http_respond_pprof_error(req, 500, "out of memory taking the profile"); return; }
+    /* As in Go, gc=1 collects first for heap only (allocs does not depend on it); the
+     * collection is shared (gcheap_collect_shared), so looping on gc=1 cannot keep the
+     * world stopped. */
+    if (gc > 0 && strcmp(name, "heap") == 0) gcheap_collect_shared();
+    if (sampler_snapshot(&s, 0) < 0) { http_respond_pprof_error(req, 500, "out of memory taking the profile"); return; }
     answer_profile(req, name, &s, debug > 0, 0);
 }
 

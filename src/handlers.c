@@ -132,7 +132,9 @@ static void write_pause_ring(struct buf *b, uint64_t collections)
 }
 
 /* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, so that the figures are those
- * of the live heap, without building (and symbolizing) a profile. */
+ * of the live heap, without building (and symbolizing) a profile; like it, the
+ * collection is a shared one (gcheap_collect_shared), so a client looping on it cannot
+ * keep the world stopped. */
 void handle_vars(struct http_request *req)
 {
     const char *gc = http_query(req, "gc");
@@ -140,7 +142,7 @@ void handle_vars(struct http_request *req)
         http_respond_text(req, 400, "gc must be 0 or 1, got \"%s\"", gc);
         return;
     }
-    if (gc && gc[0] == '1') gcheap_collect();
+    if (gc && gc[0] == '1') gcheap_collect_shared();
     struct gcheap_stats st;
     gcheap_stats(&st);
     size_t requests, strings, bytes;

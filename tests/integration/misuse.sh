@@ -42,3 +42,38 @@ echo "# exact mode at the cap: HeapInuse $inuse + bookkeeping $book = $((inuse +
 expect_le exact_mode_heap_plus_bookkeeping_within_the_cap "$((inuse + book))" 16777216
 expect_ge pacer_counts_the_profilers_bookkeeping "$(json_num bookkeeping "$T/vars")" $((book * 9 / 10))
 stop_server
+
+# ---- forced collections are shared ------------------------------------------------------
+# Three clients loop on ?gc=1 (two on the heap profile, one on /debug/vars), 200 requests
+# each on keep-alive connections. Each used to run a full collection (a looping client
+# kept the world stopped most of the time); now concurrent ones share a collection and
+# one within 9x the last forced collection's length after it reuses it. Counted, not timed.
+start_server -repetitions 2000 || exit 1
+for i in $(seq 1 20); do curl -s -o /dev/null "$BASE/leaker"; done   # a heap worth marking
+http "/debug/vars" >"$T/v0"
+gc_loop() { python3 - "$PORT" "$1" 200 <<'PY'
+import http.client, sys
+port, path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+ok = 0
+for _ in range(n):
+    c.request("GET", path)
+    r = c.getresponse()
+    r.read()
+    ok += r.status == 200
+print(ok)
+PY
+}
+gc_loop "/debug/pprof/heap?gc=1" >"$T/ok1" & l1=$!
+gc_loop "/debug/pprof/heap?gc=1" >"$T/ok2" & l2=$!
+gc_loop "/debug/vars?gc=1" >"$T/ok3" & l3=$!
+wait "$l1" "$l2" "$l3"
+http "/debug/vars" >"$T/v1"
+answered=$(( $(cat "$T/ok1") + $(cat "$T/ok2") + $(cat "$T/ok3") ))
+grew() { local a b; a=$(json_num "$1" "$T/v0"); b=$(json_num "$1" "$T/v1"); echo $(( ${b:-0} - ${a:-0} )); }
+gcs=$(grew NumGC); forced=$(grew NumForcedGC); shared=$(grew ForcedGCShared); paused=$(grew PauseTotalNs)
+echo "# $answered gc=1 requests: $gcs collections ($forced forced, $shared shared one), ${paused} ns stopped"
+expect_eq gc_loop_requests_all_answered "$answered" 600
+expect_le forced_collections_are_a_quarter_of_the_requests_at_most "$gcs" 150
+expect_eq every_request_collected_or_shared "$((forced + shared))" 600
+stop_server

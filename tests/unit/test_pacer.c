@@ -3,7 +3,8 @@
  * charged against bdwgc's real object sizes, and that a bounded scope without a cap
  * admits everything while pacing collects by the definition; and that a bdwgc warning,
  * after the pacer was started twice (as memdemo's start-up does), is printed once
- * instead of recursing into the pacer's own hook. */
+ * instead of recursing into the pacer's own hook; and that forced collections
+ * (?gc=1's) are shared back to back but run again after a quiet gap. */
 #include <gc.h>
 #include <signal.h>
 #include <stdint.h>
@@ -106,6 +107,26 @@ TEST(pacing_collects_every_floor_of_allocation_on_an_empty_heap)
 }
 
 
+TEST(forced_collections_are_shared_back_to_back_and_run_again_after_a_quiet_gap)
+{
+    struct gcheap_stats a, b;
+    gcheap_collect_shared();
+    gcheap_stats(&a);
+    int ran = 0;
+    for (int i = 0; i < 200; i++) ran += gcheap_collect_shared();   /* within microseconds */
+    gcheap_stats(&b);
+    CHECK_LE(ran, 2);
+    CHECK_EQ_U64(b.forced_collections - a.forced_collections, (uint64_t)ran);
+    CHECK_EQ_U64(b.forced_shared - a.forced_shared, (uint64_t)(200 - ran));
+    CHECK_EQ_U64(b.collections - a.collections, (uint64_t)ran);
+    int again = 0;   /* 20 ms apart, a later call must collect again (fresh figures) */
+    for (int i = 0; i < 200 && !again; i++) {
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+        again = gcheap_collect_shared();
+    }
+    CHECK(again);
+}
+
 /* In a child: the pacer started a second and a third time (gcheap_init, then
  * gcheap_configure twice), then a real bdwgc warning: growing the heap by 64 TiB, which
  * the system refuses ("Failed to expand heap", raised with bdwgc's lock held). The
@@ -171,5 +192,6 @@ int main(void)
     RUN(bounded_scope_without_a_cap_admits_everything);
     RUN(pacing_collects_every_floor_of_allocation_on_an_empty_heap);
     RUN(a_bdwgc_warning_after_two_starts_is_printed_once_not_looped);
+    RUN(forced_collections_are_shared_back_to_back_and_run_again_after_a_quiet_gap);
     UNIT_EXIT();
 }

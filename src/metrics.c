@@ -17,6 +17,7 @@
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/handlers.h"
+#include "src/lograte.h"
 #include "src/procstat.h"
 #include "src/promfmt.h"
 #include "src/reqstats.h"
@@ -177,6 +178,8 @@ static void write_memdemo(struct promfmt *w, const struct gcheap_stats *st)
     counter_u64(w, "memdemo_trace_windows", "Execution trace windows opened (/debug/pprof/trace).",
                 trace_windows());
     gauge_u64(w, "memdemo_trace_running", "1 while an execution trace window is open.", (uint64_t)trace_running());
+    counter_u64(w, "memdemo_log_lines_dropped", "Log lines clients caused (malformed requests) that were over the "
+                "rate limit and not printed.", lograte_dropped_total());
 }
 
 void metrics_write(struct buf *out, int openmetrics)

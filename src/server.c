@@ -57,6 +57,7 @@
 #include "profile/trace.h"
 #include "src/conns.h"
 #include "src/http.h"
+#include "src/lograte.h"
 #include "src/reqstats.h"
 #include "src/routes.h"
 
@@ -640,7 +641,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         if (strncmp(fmt, "Error processing request", 24) == 0) return;
         if (strncmp(fmt, "Failed to send the response headers", 35) == 0) { w->answered_bad_length = 0; return; }
     }
-    vfprintf(stderr, fmt, ap);
+    lograte_vprintf(fmt, ap);   /* a client can cause these: rate-limited */
 }
 
 /* ---- start and stop ------------------------------------------------------------- */

@@ -2,7 +2,10 @@
 # misuse: what an operator's environment or a client's requests must not be able to do
 # to the server's own bounds (counts and bytes, never times):
 #   - bdwgc variables that defeat a flag are reported at start, one line each, and
-#     GC_DONT_GC / GC_FIND_LEAK (nothing would ever be freed) refuse to start.
+#     GC_DONT_GC / GC_FIND_LEAK (nothing would ever be freed) refuse to start;
+#   - exact mode's bookkeeping counts against -maxheap;
+#   - clients looping on ?gc=1 share forced collections instead of each running one;
+#   - a flood of malformed requests writes at most a burst of log lines.
 source "$(dirname "$0")/../lib.sh"
 
 # ---- bdwgc's environment ------------------------------------------------------------
@@ -76,4 +79,34 @@ echo "# $answered gc=1 requests: $gcs collections ($forced forced, $shared share
 expect_eq gc_loop_requests_all_answered "$answered" 600
 expect_le forced_collections_are_a_quarter_of_the_requests_at_most "$gcs" 150
 expect_eq every_request_collected_or_shared "$((forced + shared))" 600
+stop_server
+
+# ---- log lines a client causes are rate-limited -------------------------------------------
+# 300 malformed requests (an HTTP version libmicrohttpd refuses, which it logs): at most a
+# burst of lines (20) reaches stderr, and /metrics counts the ones held back.
+start_server || exit 1
+before=$(wc -l <"$SERVER_LOG")
+python3 - "$PORT" <<'PY'
+import socket, sys
+for _ in range(300):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s.sendall(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
+    try:
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+PY
+http /noleaker >/dev/null; expect_eq serves_after_the_malformed_flood "$(status)" 200
+lines=$(( $(wc -l <"$SERVER_LOG") - before ))
+echo "# 300 malformed requests wrote $lines lines, $(wc -c <"$SERVER_LOG") bytes of stderr in all"
+expect_le malformed_flood_writes_at_most_a_burst_of_lines "$lines" 21
+http /metrics >"$T/metrics"
+dropped=$(awk '$1 == "memdemo_log_lines_dropped_total" { print $2 }' "$T/metrics")
+if [ "$lines" -ge 20 ]; then   # the server logs these requests: the rest were dropped
+    expect_ge log_lines_dropped_are_counted "${dropped:-0}" $((300 - lines - 5))
+else
+    skip log_lines_dropped_are_counted "the server logged only $lines of these requests"
+fi
 stop_server

@@ -397,7 +397,7 @@ int gcheap_collect_shared(void)
 
 static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
 {
-    st->collections = ps->gc_no;
+    st->collections = gcevents_pause_count();   /* not gc_no: that counts GC_INIT's, pauseless here */
     st->heap_size = ps->heapsize_full;
     st->free_bytes = ps->free_bytes_full;
     st->unmapped_bytes = ps->unmapped_bytes;
@@ -409,6 +409,9 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->pause_total_ns = gcevents_pause_total_ns();
     st->pause_max_ns = gcevents_pause_max_ns();
     st->pause_last_ns = gcevents_pause_last_ns();
+    st->blocked_total_ns = gcevents_blocked_total_ns();
+    st->blocked_max_ns = gcevents_blocked_max_ns();
+    st->blocked_last_ns = gcevents_blocked_last_ns();
     st->in_use_after_gc = gcevents_in_use_after_gc();
     st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
     st->obtained_from_os = ps->obtained_from_os_bytes;

@@ -167,7 +167,8 @@ uint64_t gcheap_allocated_total(void);
 
 /* --- statistics ------------------------------------------------------------------ */
 struct gcheap_stats {
-    uint64_t collections;          /* completed collections since start */
+    uint64_t collections;          /* collections counted since start (gcevents: each has
+                                      its pause; bdwgc's own at GC_INIT is not one), Go's NumGC */
     uint64_t heap_size;            /* bytes the GC heap spans, unmapped parts included */
     uint64_t free_bytes;           /* of which free, unmapped parts included */
     uint64_t unmapped_bytes;       /* of which returned to the OS */
@@ -178,6 +179,10 @@ struct gcheap_stats {
     uint64_t pause_total_ns;       /* sum of stop-the-world pauses */
     uint64_t pause_max_ns;         /* longest stop-the-world pause */
     uint64_t pause_last_ns;        /* the last one */
+    uint64_t blocked_total_ns;     /* sum of the times collections held the allocation lock
+                                      (pause plus the work around it: gcevents.h) */
+    uint64_t blocked_max_ns;       /* longest of them */
+    uint64_t blocked_last_ns;      /* the last one */
     uint64_t in_use_after_gc;      /* in_use_bytes as the last collection ended */
     uint64_t next_gc;              /* heap in use at which the next collection starts: the
                                       pacer's goal (gcpacer_next_gc) */
@@ -196,7 +201,9 @@ struct gcheap_stats {
     X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
     X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
     X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
-    X("LastPauseNs", pause_last_ns) X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)  \
+    X("LastPauseNs", pause_last_ns) X("AllocBlockedTotalNs", blocked_total_ns)          \
+    X("MaxAllocBlockedNs", blocked_max_ns) X("LastAllocBlockedNs", blocked_last_ns)     \
+    X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)                                  \
     X("Sys", obtained_from_os) X("NumForcedGC", forced_collections)                     \
     X("ForcedGCShared", forced_shared)
 

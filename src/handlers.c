@@ -116,19 +116,19 @@ static void json_string(struct buf *b, const char *s)
     buf_putc(b, '"');
 }
 
-/* "PauseNs": Go's layout, a 256-entry ring in which the pause of collection k sits
- * at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. Ends the memstats
- * object. */
-static void write_pause_ring(struct buf *b, uint64_t collections)
+/* ", "name": [...]" in Go's PauseNs layout: a 256-entry ring in which the figure of
+ * collection k sits at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. For
+ * "PauseNs" and, beside it, "AllocBlockedNs". */
+static void write_ring(struct buf *b, const char *name, int (*recent_fn)(uint64_t *, int), uint64_t collections)
 {
     uint64_t recent[GCEVENTS_PAUSE_HISTORY], ring[GCEVENTS_PAUSE_HISTORY] = {0};
-    int n = gcevents_recent_pauses(recent, GCEVENTS_PAUSE_HISTORY);
+    int n = recent_fn(recent, GCEVENTS_PAUSE_HISTORY);
     for (int j = 0; j < n; j++)
         ring[(collections + GCEVENTS_PAUSE_HISTORY - 1 - (uint64_t)j) % GCEVENTS_PAUSE_HISTORY] = recent[j];
-    buf_puts(b, ", \"PauseNs\": [");
+    buf_printf(b, ", \"%s\": [", name);
     for (int i = 0; i < GCEVENTS_PAUSE_HISTORY; i++)
         buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)ring[i]);
-    buf_puts(b, "]},\n");
+    buf_puts(b, "]");
 }
 
 /* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, so that the figures are those
@@ -158,7 +158,9 @@ void handle_vars(struct http_request *req)
     GCHEAP_STATS_FIELDS(JSON_FIELD)
 #undef JSON_FIELD
     buf_printf(&b, "\"NumPause\": %llu", (unsigned long long)gcevents_pause_count());
-    write_pause_ring(&b, st.collections);
+    write_ring(&b, "PauseNs", gcevents_recent_pauses, st.collections);
+    write_ring(&b, "AllocBlockedNs", gcevents_recent_blocked, st.collections);
+    buf_puts(&b, "},\n");
     struct sampler_stats ps;
     sampler_stats(&ps);
     const char *sep = "";

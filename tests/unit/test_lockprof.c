@@ -133,8 +133,10 @@ TEST(mutex_profile_charges_the_waiters_time_to_the_holders_unlock)
     lockprof_set_mutex_fraction(0);
     CHECK_EQ_INT((int64_t)t.count_in, 20);
     CHECK_EQ_INT((int64_t)t.count, 20);
-    /* Charged from the waiter's arrival to the unlock: a little less than its own wait. */
-    if (t.delay_in < waited_ns / 2 || t.delay_in > waited_ns)
+    /* Charged from the waiter's arrival to the unlock: at least the HOLD_NS the holder
+     * kept the lock after the waiter arrived, at most the waiter's own measure (which
+     * also has its wake-up, long on a busy machine). */
+    if (t.delay_in < 20 * (int64_t)HOLD_NS || t.delay_in > waited_ns)
         UNIT__FAIL("delay %lld ns, waiter waited %lld ns", (long long)t.delay_in, (long long)waited_ns);
 }
 
@@ -145,8 +147,9 @@ TEST(block_profile_charges_each_wait_to_the_waiter)
     struct totals t = delta_of(LOCKPROF_BLOCK, 20, "wait_for_lock");
     lockprof_set_block_rate(0);
     CHECK_EQ_INT((int64_t)t.count_in, 20);
-    /* To the release: the waiter's own measure also has the wake-up after it. */
-    if (t.delay_in < waited_ns / 2 || t.delay_in > waited_ns)
+    /* To the release: at least the HOLD_NS after its arrival; the waiter's own measure
+     * also has the wake-up after it. */
+    if (t.delay_in < 20 * (int64_t)HOLD_NS || t.delay_in > waited_ns)
         UNIT__FAIL("delay %lld ns, waiter waited %lld ns", (long long)t.delay_in, (long long)waited_ns);
 }
 

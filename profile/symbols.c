@@ -141,6 +141,13 @@ struct symindex {
     size_t n;
 };
 
+struct module_symbols {
+    Dwfl_Module *mod;
+    struct symindex ix;
+};
+static struct module_symbols *symbols__indexes;
+static size_t symbols__nindexes, symbols__indexes_cap;
+
 #define NESTED_LOOKBACK 8
 
 /* Sort key: start, then sized before sizeless, then global, weak, local. */
@@ -215,24 +222,26 @@ static size_t settle_symtab(struct symcand *c, size_t n)
     return kept;
 }
 
-/* The index of mod, built on first use and kept in the module's user-data slot; NULL
- * if the module has no symbols (then an empty index is kept) or out of memory. Lock held. */
+/* The index of mod, built on first use and kept (an empty one for a module without
+ * symbols); NULL only when out of memory. A process maps a few dozen modules, so the
+ * list is searched in order. Lock held. */
 static struct symindex *module_index(Dwfl_Module *mod)
 {
-    void **slot;
-    if (!dwfl_module_info(mod, &slot, NULL, NULL, NULL, NULL, NULL, NULL)) return NULL;
-    if (*slot) return *slot;
-    struct symindex *ix = calloc(1, sizeof *ix);
-    if (!ix) return NULL;
+    for (size_t i = 0; i < symbols__nindexes; i++)
+        if (symbols__indexes[i].mod == mod) return &symbols__indexes[i].ix;
+    if (buf_grow_array(&symbols__indexes, &symbols__indexes_cap, symbols__nindexes + 1,
+                       sizeof *symbols__indexes) < 0)
+        return NULL;
+    struct symindex ix = {NULL, 0};
     size_t n;
     struct symcand *c = read_symtab(mod, &n);
     n = c ? settle_symtab(c, n) : 0;
-    ix->e = n ? malloc(n * sizeof *ix->e) : NULL;
-    for (size_t i = 0; ix->e && i < n; i++) ix->e[i] = c[i].e;
-    ix->n = ix->e ? n : 0;
+    ix.e = n ? malloc(n * sizeof *ix.e) : NULL;
+    for (size_t i = 0; ix.e && i < n; i++) ix.e[i] = c[i].e;
+    ix.n = ix.e ? n : 0;
     free(c);
-    *slot = ix;
-    return ix;
+    symbols__indexes[symbols__nindexes] = (struct module_symbols){mod, ix};
+    return &symbols__indexes[symbols__nindexes++].ix;
 }
 
 /* The entry of ix containing pc, or NULL: a binary search for the last start <= pc. */

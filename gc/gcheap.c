@@ -29,12 +29,14 @@
 #include <gc.h>
 #include <gc/gc_mark.h>
 #include <gc/gc_tiny_fl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gc/errors.h"
+#include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcthreads.h"
 
@@ -56,9 +58,10 @@ static size_t grant_all(size_t want, size_t need, uint64_t *epoch) { (void)need;
 static void no_refusal_count(void) {}
 static uint64_t no_epoch(void) { return 0; }
 static uint64_t no_goal(void) { return 0; }
+static void no_outside(uint64_t bytes) { (void)bytes; }
 
 static const struct gcheap_policy no_policy = {no_poll, collect_once, grant_all, no_refusal_count,
-                                               no_epoch, no_goal};
+                                               no_epoch, no_goal, no_outside};
 static const struct gcheap_policy *policy = &no_policy;   /* set once at init */
 
 struct account {
@@ -341,6 +344,25 @@ static int GC_CALLBACK is_root_segment(const char *dso_name, void *start, size_t
     return is_root_fn(dso_name ? dso_name : "");
 }
 
+void gcheap_report_outside(uint64_t bytes) { policy->outside(bytes); }
+
+int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max)
+{
+    static const struct gcheap_env_conflict table[] = {
+#define ENV_ROW(var, effect, fatal) {var, NULL, effect, fatal},
+        GCHEAP_ENV_CONFLICTS(ENV_ROW)
+#undef ENV_ROW
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0] && n < max; i++) {
+        const char *v = getenv(table[i].name);
+        if (!v) continue;
+        out[n] = table[i];
+        out[n++].value = v;
+    }
+    return n;
+}
+
 void gcheap_init_with(const struct gcheap_setup *s)
 {
     if (s && s->is_root) {
@@ -360,9 +382,32 @@ void gcheap_init_with(const struct gcheap_setup *s)
 
 void gcheap_collect(void) { GC_gcollect(); }
 
+/* Forced collections: one at a time under forced_lock, which also orders the figures
+ * of the last one (its end and length, on the monotonic clock). */
+static pthread_mutex_t forced_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t forced_end_ns, forced_len_ns;
+static _Atomic uint64_t forced_runs, forced_shares;
+
+int gcheap_collect_shared(void)
+{
+    uint64_t arrived = clock_mono_ns();
+    pthread_mutex_lock(&forced_lock);
+    /* One that ended after we arrived ran while we waited: share it. */
+    int run = forced_end_ns == 0 || arrived >= forced_end_ns + GCHEAP_FORCED_GAP_FACTOR * forced_len_ns;
+    if (run) {
+        uint64_t start = clock_mono_ns();
+        GC_gcollect();
+        forced_end_ns = clock_mono_ns();
+        forced_len_ns = forced_end_ns - start;
+    }
+    pthread_mutex_unlock(&forced_lock);
+    atomic_fetch_add_explicit(run ? &forced_runs : &forced_shares, 1, memory_order_relaxed);
+    return run;
+}
+
 static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
 {
-    st->collections = ps->gc_no;
+    st->collections = gcevents_pause_count();   /* not gc_no: that counts GC_INIT's, pauseless here */
     st->heap_size = ps->heapsize_full;
     st->free_bytes = ps->free_bytes_full;
     st->unmapped_bytes = ps->unmapped_bytes;
@@ -374,9 +419,14 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->pause_total_ns = gcevents_pause_total_ns();
     st->pause_max_ns = gcevents_pause_max_ns();
     st->pause_last_ns = gcevents_pause_last_ns();
+    st->blocked_total_ns = gcevents_blocked_total_ns();
+    st->blocked_max_ns = gcevents_blocked_max_ns();
+    st->blocked_last_ns = gcevents_blocked_last_ns();
     st->in_use_after_gc = gcevents_in_use_after_gc();
     st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
     st->obtained_from_os = ps->obtained_from_os_bytes;
+    st->forced_collections = atomic_load_explicit(&forced_runs, memory_order_relaxed);
+    st->forced_shared = atomic_load_explicit(&forced_shares, memory_order_relaxed);
 }
 
 void gcheap_version(char *out, size_t n)

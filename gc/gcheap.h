@@ -55,6 +55,8 @@ struct gcheap_policy {
     void (*refused)(void);                 /* bdwgc refused a granted bounded allocation */
     uint64_t (*epoch)(void);               /* grants lapse when this changes */
     uint64_t (*next_gc)(void);             /* goal of the next collection (NextGC) */
+    void (*outside)(uint64_t bytes);       /* memory outside the GC heap to count against
+                                              the cap (gcheap_report_outside) */
 };
 
 struct gcheap_setup {
@@ -72,10 +74,45 @@ struct gcheap_setup {
  * memdemo's policy; it links neither gc/gcpolicy.c nor gc/gcpacer.c. */
 void gcheap_init_with(const struct gcheap_setup *s);
 
+/* Tells the policy how many bytes of malloc'd bookkeeping outside the GC heap grow
+ * with it (the heap profiler's tables, which in exact mode track every live object),
+ * so that a heap cap can count them; without a policy it does nothing. Any thread; no
+ * GC allocation, no lock of gc/'s. */
+void gcheap_report_outside(uint64_t bytes);
+
 /* Initialises bdwgc with memdemo's policy: GCHEAP_MARKERS markers, only the main
  * program's data as roots, and the pacer at its defaults. Same rules as
  * gcheap_init_with(). Defined in gc/gcpolicy.c, which brings in gc/gcpacer.c. */
 void gcheap_init(void);
+
+/* bdwgc's environment variables that would defeat one of memdemo's settings, read by
+ * bdwgc at GC_INIT: X(variable, what it does here, fatal). A fatal one makes the heap
+ * unbounded whatever the flags say (nothing would ever be freed), so memdemo refuses
+ * to start rather than run a cap that cannot hold; the others are overridden by a flag
+ * or change what a flag means, and are reported. bdwgc acts on GC_DONT_GC and
+ * GC_FIND_LEAK when they are set at all, whatever their value ("0" included). */
+#define GCHEAP_ENV_CONFLICTS(X)                                                           \
+    X("GC_DONT_GC", "turns every collection off: -gogc, -memlimit, -maxheap and ?gc=1 "   \
+      "could not work and the heap would grow until the system refused memory", 1)        \
+    X("GC_FIND_LEAK", "makes bdwgc report unreachable objects instead of freeing them: "  \
+      "the heap would only grow, whatever -maxheap says", 1)                              \
+    X("GC_MAXIMUM_HEAP_SIZE", "is ignored: -maxheap sets bdwgc's maximum heap", 0)       \
+    X("GC_FREE_SPACE_DIVISOR", "is ignored: memdemo's pacer (-gogc) decides when to "     \
+      "collect and sets the divisor itself", 0)                                           \
+    X("GC_INITIAL_HEAP_SIZE", "makes the start heap larger than -gcinitheap says (bdwgc " \
+      "grows to it first)", 0)
+
+struct gcheap_env_conflict {
+    const char *name;      /* "GC_DONT_GC" */
+    const char *value;     /* as set in the environment */
+    const char *effect;    /* one clause, from GCHEAP_ENV_CONFLICTS */
+    int fatal;             /* 1: memdemo must not start */
+};
+
+/* The variables of GCHEAP_ENV_CONFLICTS set in this process's environment, in the
+ * table's order, into out (at most max); returns how many. getenv only: call from
+ * main() before any thread exists (before gcheap_init, which they would act on). */
+int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max);
 
 struct gcheap_config {
     size_t initial_heap;   /* bytes to grow the heap to now; 0: bdwgc's default */
@@ -120,6 +157,20 @@ size_t gcheap_footprint(size_t n);
  * Caller: a registered thread. */
 void gcheap_collect(void);
 
+/* A forced collection asked for by a client (?gc=1): one that others may share, so that
+ * clients cannot keep the world stopped. A call that finds one running waits for it and
+ * shares it; a call within GCHEAP_FORCED_GAP_FACTOR times the last forced collection's
+ * length after its end reuses it too; otherwise it collects (gcheap_collect). Either
+ * way, on return the figures are those of a forced collection that ended at most that
+ * gap ago, and forced collections stop the world at most 1/(1 + factor) of the time,
+ * however many clients ask. Returns 1 if this call collected, 0 if it shared.
+ * Registered thread, no lock held. */
+int gcheap_collect_shared(void);
+
+/* A forced collection is reused for this many times its own length after it ends: at
+ * most a tenth of the time goes to forced collections. */
+#define GCHEAP_FORCED_GAP_FACTOR 9
+
 /* --- sampling hook -------------------------------------------------------------
  * Each thread keeps a countdown of bytes; every allocation subtracts the size bdwgc
  * handed out for it (see gcheap_size()). When the countdown goes below zero the
@@ -163,7 +214,8 @@ uint64_t gcheap_allocated_total(void);
 
 /* --- statistics ------------------------------------------------------------------ */
 struct gcheap_stats {
-    uint64_t collections;          /* completed collections since start */
+    uint64_t collections;          /* collections counted since start (gcevents: each has
+                                      its pause; bdwgc's own at GC_INIT is not one), Go's NumGC */
     uint64_t heap_size;            /* bytes the GC heap spans, unmapped parts included */
     uint64_t free_bytes;           /* of which free, unmapped parts included */
     uint64_t unmapped_bytes;       /* of which returned to the OS */
@@ -174,12 +226,18 @@ struct gcheap_stats {
     uint64_t pause_total_ns;       /* sum of stop-the-world pauses */
     uint64_t pause_max_ns;         /* longest stop-the-world pause */
     uint64_t pause_last_ns;        /* the last one */
+    uint64_t blocked_total_ns;     /* sum of the times collections held the allocation lock
+                                      (pause plus the work around it: gcevents.h) */
+    uint64_t blocked_max_ns;       /* longest of them */
+    uint64_t blocked_last_ns;      /* the last one */
     uint64_t in_use_after_gc;      /* in_use_bytes as the last collection ended */
     uint64_t next_gc;              /* heap in use at which the next collection starts: the
                                       policy's goal (gcpacer_next_gc); 0 without one */
     uint64_t last_gc_unix_ns;      /* wall clock when the last collection ended, 0 = none */
     uint64_t obtained_from_os;     /* bytes bdwgc got from the OS (heap and its own
                                       structures), unmapped parts included; never falls */
+    uint64_t forced_collections;   /* collections gcheap_collect_shared ran (Go's NumForcedGC) */
+    uint64_t forced_shared;        /* gcheap_collect_shared calls that shared one instead */
 };
 
 /* X(name, field, kind, metric, help): the figures every report prints (/debug/vars
@@ -206,6 +264,9 @@ struct gcheap_stats {
     X("PauseTotalNs", pause_total_ns, none, NULL, NULL)                                                  \
     X("MaxPauseNs", pause_max_ns, none, NULL, NULL)                                                      \
     X("LastPauseNs", pause_last_ns, none, NULL, NULL)                                                    \
+    X("AllocBlockedTotalNs", blocked_total_ns, none, NULL, NULL)                                         \
+    X("MaxAllocBlockedNs", blocked_max_ns, none, NULL, NULL)                                             \
+    X("LastAllocBlockedNs", blocked_last_ns, none, NULL, NULL)                                           \
     X("NextGC", next_gc, gauge, "go_memstats_next_gc_bytes",                                             \
       "Estimated heap bytes in use at which the next collection starts.")                                \
     X("LastGC", last_gc_unix_ns, seconds, "go_memstats_last_gc_time_seconds",                            \
@@ -213,7 +274,11 @@ struct gcheap_stats {
     X("Sys", obtained_from_os, gauge, "go_memstats_sys_bytes",                                           \
       "Bytes the collector has taken from the OS for its heap and its own tables.")                      \
     X("HeapInuseAfterGC", in_use_after_gc, gauge, "memdemo_gc_heap_inuse_after_gc_bytes",               \
-      "Heap bytes in use as the last collection ended: what it could not reclaim.")
+      "Heap bytes in use as the last collection ended: what it could not reclaim.")                      \
+    X("NumForcedGC", forced_collections, counter, "memdemo_gc_forced_collections",                      \
+      "Collections run on request (?gc=1), each shared by the requests that came while it ran.")         \
+    X("ForcedGCShared", forced_shared, counter, "memdemo_gc_forced_collection_shares",                   \
+      "Requests for a collection (?gc=1) answered by sharing one that ran or had just run.")
 
 /* bdwgc's version as "major.minor.micro" into out (size n). Any thread. */
 void gcheap_version(char *out, size_t n);

@@ -22,6 +22,7 @@ static int main_program_only(const char *dso_name) { return dso_name[0] == '\0';
 
 static const struct gcheap_policy pacer = {
     gcpacer__poll, gcpacer__make_room, gcpacer__grant, gcpacer__refused, gcpacer_epoch, gcpacer_next_gc,
+    gcpacer_set_outside,
 };
 
 void gcheap_init(void)

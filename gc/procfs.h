@@ -22,7 +22,9 @@
 ssize_t procfs_read(const char *path, char *buf, size_t n);
 
 /* The process's resident set in bytes, or -1 with errno set when /proc/self/statm
- * cannot be read or parsed. */
+ * cannot be read or parsed. The first call opens the file and keeps the descriptor,
+ * so later calls need none: make one at start-up (main does) and the figure stays
+ * readable when descriptors run out. */
 int64_t procfs_rss_bytes(void);
 
 #endif

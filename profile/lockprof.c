@@ -131,21 +131,29 @@ GCHEAP_ALLOC_TEXT void lockprof_lock(struct lockprof_mutex *m)
     pthread_mutex_unlock(&m->meta);
     pthread_mutex_lock(&m->mu);
     int64_t got = (int64_t)clock_mono_ns();
+    /* The unlock that let us in stored its time before unlocking (we were counted
+     * among its waiters); an older one (before we arrived) means no such unlock: the
+     * lock was free when we got to it. */
+    int64_t released = atomic_load_explicit(&m->released, memory_order_relaxed);
     pthread_mutex_lock(&m->meta);
     m->base_sum -= arrived > m->last_charge ? arrived : m->last_charge;
     atomic_fetch_sub(&m->waiters, 1);
     pthread_mutex_unlock(&m->meta);
-    block_event(got - arrived);
+    block_event((released >= arrived && released <= got ? released : got) - arrived);
 }
 
 GCHEAP_ALLOC_TEXT void lockprof_unlock(struct lockprof_mutex *m)
 {
-    if (atomic_load_explicit(&m->waiters, memory_order_relaxed) == 0 ||
-        atomic_load_explicit(&mutex_fraction, memory_order_relaxed) <= 0) {
+    if (atomic_load_explicit(&m->waiters, memory_order_relaxed) == 0 || !profiling()) {
         pthread_mutex_unlock(&m->mu);
         return;
     }
     int64_t now = (int64_t)clock_mono_ns();
+    atomic_store_explicit(&m->released, now, memory_order_relaxed);   /* ordered by the unlock */
+    if (atomic_load_explicit(&mutex_fraction, memory_order_relaxed) <= 0) {
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
     pthread_mutex_lock(&m->meta);
     int64_t w = atomic_load(&m->waiters);
     int64_t delay = w * now - m->base_sum;

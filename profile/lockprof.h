@@ -15,9 +15,11 @@
  *   two agree while the fraction stays put, and ours stays right when it is changed at
  *   run time). fraction 0: off.
  * - block: a thread that had to wait for a lock records the WAITER's stack and how long
- *   it waited. Waits of at least `rate` ns are always recorded; shorter ones with
- *   probability wait/rate, each then counting rate/wait events of rate ns (Go's
- *   unbiasing). rate 1: every wait; 0: off.
+ *   it waited: from its arrival to the unlock that let it in (Go's release time), not
+ *   to when it ran again, so the wake-up's latency is not counted and the two profiles
+ *   agree for the same waits. Waits of at least `rate` ns are always recorded; shorter
+ *   ones with probability wait/rate, each then counting rate/wait events of rate ns
+ *   (Go's unbiasing). rate 1: every wait; 0: off.
  * Stacks start at the caller of lockprof_lock / lockprof_unlock (this module's frames
  * are in the profiler's text section, which stack capture cuts off).
  *
@@ -45,8 +47,10 @@ struct lockprof_mutex {
     _Atomic int waiters;            /* threads blocked in lockprof_lock */
     int64_t base_sum;               /* sum of the waiters' charge bases (ns) */
     int64_t last_charge;            /* when an unlock last charged the waiters (ns) */
+    _Atomic int64_t released;       /* when an unlock last found waiters (ns), written
+                                       before it unlocks: read by the waiter it lets in */
 };
-#define LOCKPROF_MUTEX_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0}
+#define LOCKPROF_MUTEX_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0}
 
 /* Locks / unlocks m (pthread semantics: the unlocker must hold it), recording mutex and
  * block events as the switches say. Never fail. */

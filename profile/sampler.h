@@ -8,8 +8,11 @@
  * allocation; rate 0 turns the profiler off. Sizes are what bdwgc handed out
  * (gcheap_size), the unit of its TotalAlloc and HeapInuse.
  *
- * Records are grouped by (stack, size, rate, label): memory grows with distinct
- * stacks and labels, not with traffic. A sampled object is remembered by a hidden
+ * Records are grouped by (stack, size, label), as Go groups its buckets by (stack,
+ * size): memory grows with distinct stacks, sizes and labels, not with traffic nor with
+ * changes of the rate. A record counts objects as an estimate (each sample adds the
+ * number of objects it stood for at the rate it was taken at, heapsample_weight), so
+ * samples taken at different rates add up, and snapshots express the sum at one rate. A sampled object is remembered by a hidden
  * pointer (bdwgc 8.2 has no free hook): at the end of each collection's mark, with
  * the world stopped, every tracked object the mark did not reach has its pointer
  * cleared, and the next reap counts it freed. Nothing of this is in the GC heap:
@@ -36,8 +39,8 @@
 int sampler_init(int64_t rate);
 
 /* Changes the rate at run time (0: off, 1: exact). Threads pick it up at their next
- * allocation. Records taken at the old rate stay correct (the rate is part of each
- * record). Any thread. Returns 0, or -1 with errno = EINVAL for a negative rate. */
+ * allocation. Samples taken at the old rate stay correct (each keeps the weight of the
+ * rate it was taken at). Any thread. Returns 0, or -1 with errno = EINVAL for a negative rate. */
 int sampler_set_rate(int64_t rate);
 int64_t sampler_rate(void);
 
@@ -48,7 +51,8 @@ int64_t sampler_rate(void);
 void sampler_set_label(const char *key, const char *value);
 
 /* A consistent view of the profile: records[] with raw counts expressed at `rate`
- * (records sampled at another rate are converted), in malloc'd memory. */
+ * (the estimated objects divided by what one sample at `rate` stands for; samples
+ * taken at other rates are so converted), in malloc'd memory. */
 struct sampler_snapshot {
     struct heapsample *records;
     size_t n;
@@ -69,15 +73,16 @@ void sampler_snapshot_delta(struct sampler_snapshot *end, const struct sampler_s
 void sampler_snapshot_free(struct sampler_snapshot *s);
 
 /* Profiler bookkeeping for /debug/vars and debug=1. All of it is malloc'd memory,
- * outside the GC heap (none of it is in HeapInuse); tracking costs 20 bytes per
- * tracked object plus a 512 KiB chunk table. Takes the profiler lock. */
+ * outside the GC heap (none of it is in HeapInuse); tracking costs 24 bytes per
+ * tracked object (its slot, its weight, its place on the free list) plus a 512 KiB
+ * chunk table. Takes the profiler lock. */
 struct sampler_stats {
     uint64_t rate;
     uint64_t samples;            /* sampled allocations so far */
     uint64_t lost;               /* of which not recorded: out of memory, or the
                                     tracked-object table full */
     uint64_t stacks;             /* distinct stacks */
-    uint64_t records;            /* distinct (stack, size, rate, label) records */
+    uint64_t records;            /* distinct (stack, size, label) records */
     uint64_t tracked;            /* sampled objects not yet seen freed */
     uint64_t records_bytes;      /* records and their index */
     uint64_t stacks_bytes;       /* interned stacks and their index */

@@ -1,7 +1,8 @@
 /* symbols: function, file and line for code addresses of this process, via libdw.
  *
  * Owns the process's one Dwfl session, a per-pc cache of inline chains, an intern
- * table for the strings they hold, and the executable mappings read from
+ * table for the strings they hold, a sorted address table of each module's ELF symbols
+ * (built on the first lookup in that module), and the executable mappings read from
  * /proc/self/maps. Why here and not in pprof: a profile that carries its own symbols
  * is readable anywhere, and both the pprof writer and /debug/pprof/symbol need them.
  * All memory is malloc'd and kept until exit (never the GC heap); one mutex
@@ -12,6 +13,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +30,6 @@ struct cached {                 /* one resolved pc */
     uintptr_t pc;
     int n;
     struct symbols_frame *frames;
-    int named;                  /* name/name_off below are filled (symbols_name) */
-    const char *name;           /* the ELF symbol containing pc, or NULL */
-    uintptr_t name_off;
 };
 
 static pthread_once_t symbols__once = PTHREAD_ONCE_INIT;
@@ -114,12 +113,161 @@ static void cache_put(uintptr_t pc, const struct symbols_frame *frames, int n)
         if (!copy) return;
         memcpy(copy, frames, (size_t)n * sizeof *copy);
     }
-    symbols__cache[symbols__cache_len] = (struct cached){pc, n, copy, 0, NULL, 0};
+    symbols__cache[symbols__cache_len] = (struct cached){pc, n, copy};
     if (hashidx_add(&symbols__cache_index, hash_mix(pc), (uint32_t)symbols__cache_len, cached_hash, NULL) < 0) {
         free(copy);
         return;
     }
     symbols__cache_len++;
+}
+
+/* ---- ELF symbol index ----------------------------------------------------------------
+ * libdw's dwfl_module_addrinfo scans the whole symbol table for every address (about
+ * 30 us per address in memdemo's own text): a client posting 70,000 addresses held a
+ * worker for seconds. Each module's symbols are instead copied once, the first time an
+ * address falls in it, into a table sorted by start address, and a lookup is a binary
+ * search. What "the symbol containing pc" means here: a symbol whose [start, start +
+ * size) holds pc (of symbols at the same start, a global one before a weak before a
+ * local one, as libdw prefers); a symbol without a size (hand-written assembly) spans
+ * to the next symbol's start. Nested symbols are rare in code: the search looks back a
+ * few entries for a symbol that contains pc when the nearest one below it does not. */
+
+struct symentry {
+    uintptr_t start, end;       /* [start, end), load addresses */
+    const char *name;           /* in the module's ELF string table (lives with the Dwfl) */
+};
+
+struct symindex {
+    struct symentry *e;
+    size_t n;
+};
+
+struct module_symbols {
+    Dwfl_Module *mod;
+    struct symindex ix;
+};
+static struct module_symbols *symbols__indexes;
+static size_t symbols__nindexes, symbols__indexes_cap;
+
+#define NESTED_LOOKBACK 8
+
+/* Sort key: start, then sized before sizeless, then global, weak, local. */
+static int symrank(const GElf_Sym *sym)
+{
+    int bind = GELF_ST_BIND(sym->st_info);
+    int r = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+    return sym->st_size ? r : 3 + r;
+}
+
+struct symcand { struct symentry e; int rank; };
+
+static int symcand_order(const void *x, const void *y)
+{
+    const struct symcand *a = x, *b = y;
+    if (a->e.start != b->e.start) return a->e.start < b->e.start ? -1 : 1;
+    return a->rank - b->rank;
+}
+
+/* A symbol that names code or data at an address (not a section, file or TLS offset). */
+static int indexable(const GElf_Sym *sym, GElf_Word shndx, GElf_Addr addr)
+{
+    int type = GELF_ST_TYPE(sym->st_info);
+    if (shndx == SHN_UNDEF || shndx == SHN_ABS || addr == 0) return 0;
+    return type == STT_FUNC || type == STT_GNU_IFUNC || type == STT_OBJECT || type == STT_NOTYPE;
+}
+
+/* The end (load address) of the section a sizeless symbol lies in: it spans no
+ * further (libdw's rule too), so _init does not name the PLT after it, nor a
+ * linker's end marker the next section. 0 if unknown. */
+static uintptr_t section_end(Elf *elf, GElf_Word shndx, Dwarf_Addr bias)
+{
+    GElf_Shdr shdr;
+    Elf_Scn *scn = elf ? elf_getscn(elf, shndx) : NULL;
+    if (!scn || !gelf_getshdr(scn, &shdr)) return 0;
+    return (uintptr_t)(shdr.sh_addr + shdr.sh_size + bias);
+}
+
+/* The module's symbols as candidates (unsorted, possibly several per start; a
+ * sizeless symbol's end is its section's end); NULL and *n = 0 if it has none or out
+ * of memory. Lock held. */
+static struct symcand *read_symtab(Dwfl_Module *mod, size_t *n)
+{
+    int count = dwfl_module_getsymtab(mod);
+    struct symcand *c = count > 0 ? malloc((size_t)count * sizeof *c) : NULL;
+    *n = 0;
+    for (int i = 1; c && i < count; i++) {      /* entry 0 is the null symbol */
+        GElf_Sym sym;
+        GElf_Addr addr;
+        GElf_Word shndx;
+        Elf *elf;
+        Dwarf_Addr bias;
+        const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr, &shndx, &elf, &bias);
+        if (!name || !name[0] || !indexable(&sym, shndx, addr)) continue;
+        uintptr_t end = sym.st_size ? (uintptr_t)(addr + sym.st_size) : section_end(elf, shndx, bias);
+        if (end > addr) c[(*n)++] = (struct symcand){{(uintptr_t)addr, end, name}, symrank(&sym)};
+    }
+    return c;
+}
+
+/* Sorts the candidates, keeps the preferred one per start, and ends each sizeless
+ * symbol at the next start if that comes before its section's end. Returns the count
+ * kept. */
+static size_t settle_symtab(struct symcand *c, size_t n)
+{
+    qsort(c, n, sizeof *c, symcand_order);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kept == 0 || c[kept - 1].e.start != c[i].e.start) c[kept++] = c[i];
+    for (size_t i = 0; i + 1 < kept; i++)
+        if (c[i].rank >= 3 && c[i + 1].e.start < c[i].e.end) c[i].e.end = c[i + 1].e.start;
+    return kept;
+}
+
+/* The index of mod, built on first use and kept (an empty one for a module without
+ * symbols); NULL only when out of memory. A process maps a few dozen modules, so the
+ * list is searched in order. Lock held. */
+static struct symindex *module_index(Dwfl_Module *mod)
+{
+    for (size_t i = 0; i < symbols__nindexes; i++)
+        if (symbols__indexes[i].mod == mod) return &symbols__indexes[i].ix;
+    if (buf_grow_array(&symbols__indexes, &symbols__indexes_cap, symbols__nindexes + 1,
+                       sizeof *symbols__indexes) < 0)
+        return NULL;
+    struct symindex ix = {NULL, 0};
+    size_t n;
+    struct symcand *c = read_symtab(mod, &n);
+    n = c ? settle_symtab(c, n) : 0;
+    ix.e = n ? malloc(n * sizeof *ix.e) : NULL;
+    for (size_t i = 0; ix.e && i < n; i++) ix.e[i] = c[i].e;
+    ix.n = ix.e ? n : 0;
+    free(c);
+    symbols__indexes[symbols__nindexes] = (struct module_symbols){mod, ix};
+    return &symbols__indexes[symbols__nindexes++].ix;
+}
+
+/* The entry of ix containing pc, or NULL: a binary search for the last start <= pc. */
+static const struct symentry *index_find(const struct symindex *ix, uintptr_t pc)
+{
+    size_t lo = 0, hi = ix->n;             /* entries [0, lo) start <= pc */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->e[mid].start <= pc) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo, back = 0; i > 0 && back < NESTED_LOOKBACK; i--, back++)
+        if (pc < ix->e[i - 1].end) return &ix->e[i - 1];
+    return NULL;
+}
+
+/* The ELF symbol containing pc and pc's offset in it; NULL if none. Lock held. */
+static const char *index_name(uintptr_t pc, uintptr_t *off)
+{
+    Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, pc) : NULL;
+    const struct symindex *ix = mod ? module_index(mod) : NULL;
+    const struct symentry *e = ix ? index_find(ix, pc) : NULL;
+    if (!e) return NULL;
+    *off = pc - e->start;
+    return e->name;
 }
 
 /* ---- DWARF ------------------------------------------------------------------------ */
@@ -208,11 +356,10 @@ static int resolve_dwarf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *o
 }
 
 /* Symbol-table fallback for code without DWARF: a name, no file or line. */
-static int resolve_elf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *out)
+static int resolve_elf(uintptr_t pc, struct symbols_frame *out)
 {
-    GElf_Off off;
-    GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+    uintptr_t off;
+    const char *name = index_name(pc, &off);
     if (!name || !(out->function = intern(name))) return 0;
     out->file = NULL;
     out->line = out->start_line = 0;
@@ -237,9 +384,9 @@ static int resolve(uintptr_t pc, struct symbols_frame *out)
     struct symbols_frame chain[DEEP];
     Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, pc) : NULL;
     if (!mod) return 0;
-    if (!is_main_module(mod)) return resolve_elf(mod, pc, out);
+    if (!is_main_module(mod)) return resolve_elf(pc, out);
     int n = resolve_dwarf(mod, pc, chain, DEEP);
-    if (n == 0) return resolve_elf(mod, pc, out);
+    if (n == 0) return resolve_elf(pc, out);
     int skip = n > SYMBOLS_MAX_FRAMES ? n - SYMBOLS_MAX_FRAMES : 0;   /* keep the outer end */
     memcpy(out, chain + skip, (size_t)(n - skip) * sizeof *out);
     return n - skip;
@@ -363,29 +510,17 @@ int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
     return n - skip;
 }
 
-/* The ELF symbol lookup scans the module's symbol table, so its answer is kept with
- * the pc's frames when symbols_lookup cached those: a debug=1 profile asks once per
- * frame of every record, and those pcs come from real stacks. Any other pc (the
- * addresses a client posts to /debug/pprof/symbol) is looked up and forgotten: caching
- * those let every request add entries that lived until exit. */
+/* A binary search in the module's symbol index: nothing is remembered per pc, so the
+ * addresses a client posts to /debug/pprof/symbol cost no memory (caching those let
+ * every request add entries that lived until exit). */
 const char *symbols_name(uintptr_t pc, uintptr_t *offset)
 {
     if (ready() < 0) return NULL;
+    uintptr_t off = 0;
     pthread_mutex_lock(&symbols__lock);
-    struct cached *c = cache_find(pc);
-    GElf_Off off = 0;
-    GElf_Sym sym;
-    const char *name;
-    if (c && c->named) {
-        name = c->name;
-        off = c->name_off;
-    } else {
-        Dwfl_Module *mod = dwfl_addrmodule(symbols__dwfl, pc);
-        name = mod ? dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL) : NULL;
-        if (c) { c->named = 1; c->name = name; c->name_off = (uintptr_t)off; }
-    }
+    const char *name = index_name(pc, &off);
     pthread_mutex_unlock(&symbols__lock);
-    if (name && offset) *offset = (uintptr_t)off;
+    if (name && offset) *offset = off;
     return name;
 }
 

@@ -60,10 +60,13 @@ static const char *profile_name(const struct debug_profile *p) { return p->route
 
 /* ---- heap and allocs (profile/sampler) ---------------------------------------------- */
 
+/* A forced collection (collect) is a shared one (gcheap_collect_shared), so a client
+ * looping on gc=1 cannot keep the world stopped. */
 static int heap_snapshot_of(void **out, int collect)
 {
+    if (collect) gcheap_collect_shared();
     struct sampler_snapshot *s = malloc(sizeof *s);
-    if (!s || sampler_snapshot(s, collect) < 0) { free(s); errno = ENOMEM; return -1; }
+    if (!s || sampler_snapshot(s, 0) < 0) { free(s); errno = ENOMEM; return -1; }
     *out = s;
     return 0;
 }
@@ -75,7 +78,7 @@ static void heap_delta(void *end, const void *start) { sampler_snapshot_delta(en
 static void heap_release(void *s) { sampler_snapshot_free(s); free(s); }
 
 /* The "# ..." lines debug=1 ends with: bdwgc's figures, the profiler's (its
- * bookkeeping is malloc'd, outside HeapInuse), RSS. */
+ * bookkeeping is malloc'd, outside HeapInuse), RSS (left out if unreadable). */
 static void text_trailer(struct buf *b)
 {
     struct gcheap_stats st;
@@ -91,7 +94,7 @@ static void text_trailer(struct buf *b)
     SAMPLER_STATS_FIELDS(TEXT_FIELD)
 #undef TEXT_FIELD
     int64_t rss = procfs_rss_bytes();
-    buf_printf(b, "# RSS = %lld kB\n", rss < 0 ? -1LL : (long long)(rss / 1024));
+    if (rss >= 0) buf_printf(b, "# RSS = %lld kB\n", (long long)(rss / 1024));
 }
 
 static int write_sampled(struct buf *out, struct sampler_snapshot *s, const char *default_type, int debug,
@@ -345,13 +348,28 @@ int debug_pprof_next_pc(const char **p, const char *end, uint64_t *pc)
     return 1;
 }
 
+/* The number of words in [p, end), counting no further than limit + 1. */
+static size_t count_pcs(const char *p, const char *end, size_t limit)
+{
+    size_t n = 0;
+    uint64_t pc;
+    while (n <= limit && p && debug_pprof_next_pc(&p, end, &pc)) n++;
+    return n;
+}
+
 /* Go's symbol protocol: GET answers "num_symbols: 1"; POST (or a GET query) of
- * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. */
+ * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. The work is
+ * bounded: at most DEBUG_PPROF_MAX_SYMBOLS addresses (counted first, so a longer list
+ * costs one pass over its bytes), each a binary search (profile/symbols). */
 static void serve_symbol(struct http_request *req)
 {
     size_t len = 0;
     const char *in = http_body(req, &len);
     if (!in && (in = http_query_first_key(req))) len = strlen(in);   /* GET ?0xADDR+0xADDR */
+    if (count_pcs(in, in ? in + len : NULL, DEBUG_PPROF_MAX_SYMBOLS) > DEBUG_PPROF_MAX_SYMBOLS) {
+        debug_http_error(req, 400, "too many addresses: at most %d per request", DEBUG_PPROF_MAX_SYMBOLS);
+        return;
+    }
     struct buf b = BUF_INIT;
     buf_puts(&b, "num_symbols: 1\n");
     uint64_t pc;

@@ -29,6 +29,13 @@
  * profile"). Rows are struct router_route. */
 extern const struct router_table debug_pprof_pages;
 
+/* Most addresses one /debug/pprof/symbol request may ask about (more: 400). go tool
+ * pprof asks, in one request, for every location of a mapping that its profile left
+ * without a name; memdemo's own profiles name them all. At about a microsecond per
+ * address (and the formatting of its line) this bounds a request's work on its worker
+ * to about a millisecond (a 10,000-address body took 3-5 ms). */
+#define DEBUG_PPROF_MAX_SYMBOLS 4096
+
 /* /debug/pprof/NAME, a row per profile (and cmdline, symbol), in the order the index
  * lists them: Go's, by name. Rows start with a struct router_route. */
 extern const struct router_table debug_pprof_profiles;

@@ -55,15 +55,17 @@ static void write_cmdline(struct buf *b)
     buf_putc(b, ']');
 }
 
-/* "PauseNs": Go's layout, a 256-entry ring in which the pause of collection k sits
- * at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. */
-static void write_pause_ring(struct debug_vars_object *o, uint64_t collections)
+/* NAME: [...] in Go's PauseNs layout, a 256-entry ring in which the figure of
+ * collection k sits at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. For
+ * "PauseNs" and, beside it, "AllocBlockedNs". */
+static void write_ring(struct debug_vars_object *o, const char *name, int (*recent_fn)(uint64_t *, int),
+                       uint64_t collections)
 {
     uint64_t recent[GCEVENTS_PAUSE_HISTORY], ring[GCEVENTS_PAUSE_HISTORY] = {0};
-    int n = gcevents_recent_pauses(recent, GCEVENTS_PAUSE_HISTORY);
+    int n = recent_fn(recent, GCEVENTS_PAUSE_HISTORY);
     for (int j = 0; j < n; j++)
         ring[(collections + GCEVENTS_PAUSE_HISTORY - 1 - (uint64_t)j) % GCEVENTS_PAUSE_HISTORY] = recent[j];
-    debug_vars_key(o, "PauseNs");
+    debug_vars_key(o, name);
     buf_putc(o->out, '[');
     for (int i = 0; i < GCEVENTS_PAUSE_HISTORY; i++)
         buf_printf(o->out, "%s%llu", i ? "," : "", (unsigned long long)ring[i]);
@@ -79,7 +81,8 @@ static void write_memstats(struct buf *b)
     struct debug_vars_object o = debug_vars_open(b);
     GCHEAP_STATS_FIELDS(MEMBER)
     DEBUG_VARS_MEMBER(&o, "NumPause", gcevents_pause_count());
-    write_pause_ring(&o, from.collections);
+    write_ring(&o, "PauseNs", gcevents_recent_pauses, from.collections);
+    write_ring(&o, "AllocBlockedNs", gcevents_recent_blocked, from.collections);
     debug_vars_close(&o);
 }
 
@@ -161,7 +164,10 @@ void debug_vars_handle(struct http_request *req)
         http_respond_text(req, 400, "%s", why);
         return;
     }
-    if (gc > 0) gcheap_collect();
+    /* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, and like it shares the
+     * collection (gcheap_collect_shared), so a client looping on it cannot keep the
+     * world stopped. */
+    if (gc > 0) gcheap_collect_shared();
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\n");
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) write_section(&b, &own[i], i == 0);

@@ -29,6 +29,8 @@
 #include "src/debug_surface.h"
 #include "src/flags.h"
 #include "src/handlers.h"
+#include "gc/procfs.h"
+#include "src/procstat.h"
 #include "src/server.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5.0
@@ -77,10 +79,25 @@ static void wait_for_stop_signal(void)
             sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_SECONDS);
 }
 
+/* One line per bdwgc variable that defeats a flag (gcheap.h); exits 2 after them if one
+ * of them would leave the heap unbounded. */
+static void check_gc_environment(void)
+{
+    struct gcheap_env_conflict c[16];
+    int n = gcheap_env_conflicts(c, 16), fatal = 0;
+    for (int i = 0; i < n; i++) {
+        fprintf(stderr, "memdemo: %s=%s in the environment %s%s\n", c[i].name, c[i].value, c[i].effect,
+                c[i].fatal ? "; unset it" : "");
+        fatal |= c[i].fatal;
+    }
+    if (fatal) exit(2);
+}
+
 int main(int argc, char **argv)
 {
     struct flags f;
     flags_parse(&f, argc, argv);
+    check_gc_environment();
 
     if (install_stop_handlers() < 0) { perror("memdemo: signal set-up"); return 1; }
 
@@ -100,6 +117,7 @@ int main(int argc, char **argv)
         return 1;
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
+    procfs_rss_bytes();   /* opens /proc/self/statm while descriptors are plenty */
     lockprof_set_mutex_fraction(f.mutexprofilefraction);
     lockprof_set_block_rate(f.blockprofilerate);
 

@@ -17,6 +17,7 @@
 #include "gc/gcheap.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
+#include "src/lograte.h"
 #include "src/procstat.h"
 #include "src/promfmt.h"
 #include "src/reqstats.h"
@@ -29,23 +30,31 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* go_gc_duration_seconds as client_golang's Go collector: quantiles 0, 0.25, 0.5,
- * 0.75 and 1 of the recent pauses (the last GCEVENTS_PAUSE_HISTORY; NaN before the
- * first), _sum the total pause, _count the collections. */
-static void write_gc_duration(struct promfmt *w, const struct gcheap_stats *st)
+/* A summary as client_golang's go_gc_duration_seconds: quantiles 0, 0.25, 0.5, 0.75
+ * and 1 of the recent collections' figures (the last GCEVENTS_PAUSE_HISTORY; NaN
+ * before the first), _sum their total since start, _count the collections. */
+static void write_gc_summary(struct promfmt *w, const char *name, const char *help,
+                             int (*recent_fn)(uint64_t *, int), uint64_t total_ns, uint64_t count)
 {
     static const char *const qs[] = {"0", "0.25", "0.5", "0.75", "1"};
     uint64_t p[GCEVENTS_PAUSE_HISTORY];
-    int n = gcevents_recent_pauses(p, GCEVENTS_PAUSE_HISTORY);
+    int n = recent_fn(p, GCEVENTS_PAUSE_HISTORY);
     qsort(p, (size_t)n, sizeof *p, cmp_u64);
-    promfmt_family(w, "go_gc_duration_seconds", PROMFMT_SUMMARY,
-                   "Stop-the-world pauses of recent collections (quantiles), their total and the number of collections.");
+    promfmt_family(w, name, PROMFMT_SUMMARY, help);
     for (int i = 0; i < 5; i++) {
         const char *labels[] = {"quantile", qs[i], NULL};
         promfmt_f64(w, "", labels, n ? (double)p[(n - 1) * i / 4] / NS_PER_S : NAN);
     }
-    promfmt_f64(w, "_sum", NULL, (double)st->pause_total_ns / NS_PER_S);
-    promfmt_u64(w, "_count", NULL, st->collections);
+    promfmt_f64(w, "_sum", NULL, (double)total_ns / NS_PER_S);
+    promfmt_u64(w, "_count", NULL, count);
+}
+
+/* go_gc_duration_seconds: the stop-the-world pauses, as client_golang's Go collector. */
+static void write_gc_duration(struct promfmt *w, const struct gcheap_stats *st)
+{
+    write_gc_summary(w, "go_gc_duration_seconds",
+                     "Stop-the-world pauses of recent collections (quantiles), their total and the number of collections.",
+                     gcevents_recent_pauses, st->pause_total_ns, st->collections);
 }
 
 static void gauge_u64(struct promfmt *w, const char *name, const char *help, uint64_t v)
@@ -94,6 +103,11 @@ static void metric_none(struct promfmt *w, const char *name, const char *help, u
 static void write_go(struct promfmt *w, const struct gcheap_stats *from, const struct procstat *ps)
 {
     write_gc_duration(w, from);
+    write_gc_summary(w, "memdemo_gc_allocation_blocked_seconds",
+                     "Time each recent collection held the allocation lock (quantiles: its pause plus the work "
+                     "before the stop and after the restart, when every allocating thread waits too), their total "
+                     "and the number of collections.",
+                     gcevents_recent_blocked, from->blocked_total_ns, from->collections);
     if (ps->threads >= 0) gauge_u64(w, "go_threads", "Threads the process has now (/proc/self/stat).", (uint64_t)ps->threads);
     GCHEAP_STATS_FIELDS(METRIC_FIELD)
 }
@@ -183,6 +197,8 @@ static void write_memdemo(struct promfmt *w)
     counter_u64(w, "memdemo_trace_windows", "Execution trace windows opened (/debug/pprof/trace).",
                 trace_windows());
     gauge_u64(w, "memdemo_trace_running", "1 while an execution trace window is open.", (uint64_t)trace_running());
+    counter_u64(w, "memdemo_log_lines_dropped", "Log lines clients caused (malformed requests) that were over the "
+                "rate limit and not printed.", lograte_dropped_total());
 }
 
 void metrics_write(struct buf *out, int openmetrics)

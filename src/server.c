@@ -58,6 +58,7 @@
 #include "gc/clock.h"
 #include "src/conns.h"
 #include "src/http.h"
+#include "src/lograte.h"
 
 #define MAX_BODY (1u << 20)
 /* libmicrohttpd's per-connection pool (its default is 32 KiB). Above 32 KiB it maps
@@ -645,7 +646,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         if (strncmp(fmt, "Error processing request", 24) == 0) return;
         if (strncmp(fmt, "Failed to send the response headers", 35) == 0) { w->answered_bad_length = 0; return; }
     }
-    vfprintf(stderr, fmt, ap);
+    lograte_vprintf(fmt, ap);   /* a client can cause these: rate-limited */
 }
 
 /* ---- start and stop ------------------------------------------------------------- */

@@ -2,7 +2,7 @@
 # The include graph's rules, checked on the sources (no server needed):
 #   gc/ <- profile/ <- src/, never upward (gc/ includes no profile/, neither includes src/);
 #   inside src/, one way: leaves <- http core <- debug surface <- app <- main, where
-#     leaves  numparse numstr strlist promfmt procstat assets (include no other layer)
+#     leaves  numparse numstr strlist promfmt procstat assets lograte (include no other layer)
 #     core    http router conns server (of profile/ and gc/ only buf.h and clock.h)
 #     debug   debug_* metrics reqstats
 #     app     handlers dashboard routes app
@@ -15,7 +15,7 @@ cd "${LAYERS_ROOT:-$ROOT}" || exit 1   # LAYERS_ROOT: check another tree
 layer_of() { # src/NAME.[ch] -> 0..4, or nothing
     local n=${1##*/}; n=${n%.*}
     case $n in
-    numparse|numstr|strlist|promfmt|procstat|assets) echo 0 ;;
+    numparse|numstr|strlist|promfmt|procstat|assets|lograte) echo 0 ;;
     http|router|conns|server) echo 1 ;;
     debug_*|metrics|reqstats) echo 2 ;;
     handlers|dashboard|routes|app) echo 3 ;;

@@ -3,10 +3,13 @@
  * pause history and next-collection estimate they read (gc/), and the whole exposition
  * (src/metrics) against bdwgc's own counters. promtool and a real Prometheus check
  * the output in tests/integration/metrics.sh. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gc/clock.h"
 #include "gc/gcevents.h"
@@ -198,7 +201,58 @@ TEST(own_process_figures_are_plausible)
     CHECK(rss > p.rss_bytes / 2 && rss < p.rss_bytes * 2);
 }
 
+TEST(rss_stays_readable_with_every_descriptor_taken)
+{
+    CHECK_GT(procfs_rss_bytes(), 0);               /* the start-up call main makes */
+    struct rlimit was;
+    CHECK_EQ_INT(getrlimit(RLIMIT_NOFILE, &was), 0);
+    struct rlimit low = {256, was.rlim_max};
+    CHECK_EQ_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[256], n = 0;
+    while (n < 256 && (fds[n] = dup(0)) >= 0) n++;    /* until EMFILE */
+    int64_t rss = procfs_rss_bytes();
+    int exhausted = n < 256 && errno == EMFILE;
+    while (n > 0) close(fds[--n]);
+    setrlimit(RLIMIT_NOFILE, &was);
+    CHECK(exhausted);
+    CHECK_GT(rss, 1 << 20);
+}
+
 /* ---- gc/ figures -------------------------------------------------------------- */
+
+/* Run first: bdwgc collects once inside GC_INIT, before the event hooks exist; that
+ * collection has no pause on record, so it is not counted (Go's fresh process: 0). */
+TEST(a_fresh_heap_has_counted_no_collection)
+{
+    struct gcheap_stats st;
+    gcheap_stats(&st);
+    CHECK_EQ_U64(st.collections, 0);
+    CHECK_EQ_U64(gcevents_pause_count(), 0);
+    CHECK_EQ_U64(st.pause_total_ns, 0);
+    CHECK_EQ_U64(st.blocked_total_ns, 0);
+}
+
+TEST(each_collection_has_a_pause_and_a_blocked_time_covering_it)
+{
+    uint64_t first = gcevents_pause_count();
+    for (int i = 0; i < 3; i++) gcheap_collect();
+    struct gcheap_stats st;
+    gcheap_stats(&st);
+    CHECK_EQ_U64(st.collections, gcevents_pause_count());
+    CHECK_EQ_U64(st.collections, first + 3);
+    struct gcevents_pause p[GCEVENTS_PAUSE_HISTORY];
+    int n = gcevents_pauses_since(first, p, GCEVENTS_PAUSE_HISTORY);
+    CHECK_EQ_INT(n, 3);
+    for (int i = 0; i < n; i++) {
+        CHECK_GT_U64(p[i].duration_ns, 0);
+        CHECK_GE_U64(p[i].blocked_ns, p[i].duration_ns);
+    }
+    CHECK_GE_U64(st.blocked_total_ns, st.pause_total_ns);
+    CHECK_EQ_U64(st.blocked_last_ns, p[n - 1].blocked_ns);
+    uint64_t recent[1];
+    CHECK_EQ_INT(gcevents_recent_blocked(recent, 1), 1);
+    CHECK_EQ_U64(recent[0], p[n - 1].blocked_ns);
+}
 
 TEST(pauses_since_returns_each_new_pause_once_in_order)
 {
@@ -304,6 +358,7 @@ int main(void)
 {
     gcheap_init();
     reqstats_init(&routes_router);
+    RUN(a_fresh_heap_has_counted_no_collection);
     RUN(accept_prometheus_default_header_gets_openmetrics);
     RUN(accept_odd_or_absent_headers_get_text);
     RUN(accept_higher_q_wins_over_order);
@@ -315,7 +370,9 @@ int main(void)
     RUN(codes_past_the_table_are_counted_as_other);
     RUN(stat_line_with_spaces_and_parens_in_the_name_parses);
     RUN(own_process_figures_are_plausible);
+    RUN(rss_stays_readable_with_every_descriptor_taken);
     RUN(pauses_since_returns_each_new_pause_once_in_order);
+    RUN(each_collection_has_a_pause_and_a_blocked_time_covering_it);
     RUN(last_collection_time_and_heap_left_are_recorded);
     RUN(exposition_reports_bdwgc_counters_in_both_formats);
     RUN(every_exported_field_table_row_is_a_family);

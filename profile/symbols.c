@@ -355,11 +355,65 @@ static int resolve_dwarf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *o
     return n;
 }
 
-/* Symbol-table fallback for code without DWARF: a name, no file or line. */
+/* ---- PLT stubs: code the symbol tables do not name ------------------------------- */
+
+/* The section called name, its header in *sh; NULL if there is none. */
+static Elf_Scn *section_named(Elf *elf, size_t strndx, const char *name, GElf_Shdr *sh)
+{
+    for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+        const char *n = gelf_getshdr(scn, sh) ? elf_strptr(elf, strndx, sh->sh_name) : NULL;
+        if (n && strcmp(n, name) == 0) return scn;
+    }
+    return NULL;
+}
+
+/* The index of the PLT stub at file address a in its relocation table (.rela.plt):
+ * .plt has a 16-byte resolver stub, then one 16-byte stub per entry; .plt.sec (built
+ * with CET) one 16-byte stub per entry. -1 for the resolver stub, -2 outside both. */
+static long plt_index(Elf *elf, size_t strndx, GElf_Addr a)
+{
+    GElf_Shdr sh;
+    if (section_named(elf, strndx, ".plt.sec", &sh) && a - sh.sh_addr < sh.sh_size)
+        return (long)((a - sh.sh_addr) / 16);
+    if (section_named(elf, strndx, ".plt", &sh) && a - sh.sh_addr < sh.sh_size)
+        return (long)((a - sh.sh_addr) / 16) - 1;
+    return -2;
+}
+
+/* A name for a PLT stub, which no symbol covers: "target@plt" (a CPU sample lands in
+ * one now and then: bdwgc calls pthread_mutex_trylock through one on every allocation
+ * slow path), "[plt]" for the resolver stub. NULL when pc is in no stub. Lock held. */
+static const char *plt_name(Dwfl_Module *mod, uintptr_t pc)
+{
+    GElf_Addr bias;
+    GElf_Shdr rela, syms;
+    GElf_Rela r;
+    GElf_Sym sym;
+    size_t strndx;
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    if (!elf || elf_getshdrstrndx(elf, &strndx) != 0) return NULL;
+    long k = plt_index(elf, strndx, pc - bias);
+    Elf_Scn *rs = k >= 0 ? section_named(elf, strndx, ".rela.plt", &rela) : NULL;
+    Elf_Scn *ss = rs ? elf_getscn(elf, rela.sh_link) : NULL;
+    if (!ss || !gelf_getshdr(ss, &syms) || !gelf_getrela(elf_getdata(rs, NULL), (int)k, &r) ||
+        !gelf_getsym(elf_getdata(ss, NULL), (int)GELF_R_SYM(r.r_info), &sym))
+        return k == -1 || k >= 0 ? intern("[plt]") : NULL;
+    const char *target = elf_strptr(elf, syms.sh_link, sym.st_name);
+    char name[256];
+    snprintf(name, sizeof name, "%s@plt", target ? target : "?");
+    return intern(name);
+}
+
+/* Symbol-table fallback for code without DWARF: a name (a PLT stub's made up), no
+ * file or line. */
 static int resolve_elf(uintptr_t pc, struct symbols_frame *out)
 {
     uintptr_t off;
     const char *name = index_name(pc, &off);
+    if (!name) {
+        Dwfl_Module *mod = dwfl_addrmodule(symbols__dwfl, pc);
+        if (mod) name = plt_name(mod, pc);
+    }
     if (!name || !(out->function = intern(name))) return 0;
     out->file = NULL;
     out->line = out->start_line = 0;

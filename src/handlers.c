@@ -170,12 +170,15 @@ void handle_vars(struct http_request *req)
     conns_stats(&cs);
     buf_printf(&b, "\"connections\": {\"open\": %llu, \"accepted\": %llu, \"refused_total\": %llu, "
                    "\"refused_addr\": %llu, \"cut_header\": %llu, \"cut_body\": %llu, \"cut_write\": %llu, "
-                   "\"cut_idle\": %llu, \"trims\": %llu},\n",
+                   "\"cut_idle\": %llu, \"trims\": %llu, \"closed_by_client\": %llu, \"reclaimed_idle\": %llu, "
+                   "\"lingered\": %llu, \"lingering\": %llu},\n",
                (unsigned long long)cs.open, (unsigned long long)cs.accepted,
                (unsigned long long)cs.refused_total, (unsigned long long)cs.refused_addr,
                (unsigned long long)cs.cut[CONNS_HEADER], (unsigned long long)cs.cut[CONNS_BODY],
                (unsigned long long)cs.cut[CONNS_WRITE], (unsigned long long)cs.cut[CONNS_IDLE],
-               (unsigned long long)cs.trims);
+               (unsigned long long)cs.trims, (unsigned long long)cs.peer_closed,
+               (unsigned long long)cs.reclaimed, (unsigned long long)cs.lingered,
+               (unsigned long long)cs.lingering);
     struct gcpacer_stats gp;
     gcpacer_stats(&gp);
     buf_printf(&b, "\"pacer\": {\"gogc\": %d, \"memlimit\": %llu, \"maxheap\": %llu, \"keptlimit\": %llu, "

@@ -57,6 +57,7 @@
 #include "profile/trace.h"
 #include "src/conns.h"
 #include "src/http.h"
+#include "src/reqgate.h"
 #include "src/reqstats.h"
 #include "src/routes.h"
 
@@ -216,9 +217,19 @@ void http_respond(struct http_request *r, int status, const char *ctype, struct 
     queue_answer(r, status, ctype, data, len);
 }
 
+/* Error lines may echo what the client sent (a path, a value): browsers must not read
+ * them as anything but text. */
+static void add_nosniff(struct http_request *r)
+{
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "X-Content-Type-Options") == 0) return;
+    http_add_header(r, "X-Content-Type-Options", "nosniff");
+}
+
 static void respond_line(struct http_request *r, int status, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;
+    if (status >= 400) add_nosniff(r);
     buf_vprintf(&b, fmt, ap);
     buf_putc(&b, '\n');
     http_respond(r, status, "text/plain; charset=utf-8", &b);
@@ -274,14 +285,18 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
 
 /* ---- deferral thread -------------------------------------------------------------- */
 
-static int client_hung_up(int fd)
+/* What the client of a deferred request has done to its connection: 0 nothing; 1 closed
+ * its side (FIN: a client that shut down writing after its request still reads the
+ * answer, so the window ends early and the answer is written, as Go's server does when
+ * a request's context ends); 2 gone (reset, or the socket failed): no answer. */
+static int client_state(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 2;
+    return (p.revents & POLLRDHUP) ? 1 : 0;
 }
 
-/* Resumes every deferred request that is due (deadline, hang-up, or shutdown).
- * Called with defer_lock held. */
 /* Unlinks every deferred request that is due (deadline, hang-up, or shutdown) and
  * returns them as a list. Called with defer_lock held. */
 static struct http_request *take_due(void)
@@ -290,10 +305,10 @@ static struct http_request *take_due(void)
     struct http_request **pp = &defer_list, *due = NULL;
     while (*pp) {
         struct http_request *r = *pp;
-        int gone = client_hung_up(r->fd);
-        if (gone || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
+        int state = client_state(r->fd);
+        if (state || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
             *pp = r->defer_next;
-            r->client_gone = gone;
+            r->client_gone = state == 2;
             r->defer_next = due;
             due = r;
         } else {
@@ -355,13 +370,21 @@ static int start_defer_thread(void)
 
 /* ---- dispatch --------------------------------------------------------------------- */
 
+static int shutting_down(void)
+{
+    pthread_mutex_lock(&defer_lock);
+    int v = defer_shutdown;
+    pthread_mutex_unlock(&defer_lock);
+    return v;
+}
+
 static void run_resume(struct http_request *r)
 {
     r->deferred = 0;
     conns_enter(r->fd, CONNS_WRITE);   /* the write deadline starts when the window ends */
     r->resume(r, r->client_gone, r->resume_state);
     if (!r->answered && !r->deferred) http_respond_text(r, 503, "request abandoned: %s",
-                                        defer_shutdown ? "server shutting down" : "client went away");
+                                        shutting_down() ? "server shutting down" : "client went away");
 }
 
 /* Answers 405 for a method route rt does not serve, in its error style. */
@@ -464,6 +487,7 @@ static int refuse_from_headers(struct http_request *r, const char *version)
     if (why) { http_respond_text(r, status, "%s", why); return status; }
     if (!f.chunked && f.length <= 0) return 0;   /* no body: decided on the next call */
     const struct route *rt = routes_find(r->path);
+    r->route = rt;   /* the refusals below are counted under it */
     if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return 404; }
     if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return 405; }
     if (f.length > (int64_t)MAX_BODY) {
@@ -533,8 +557,14 @@ static enum MHD_Result first_call(struct http_request *r, const char *url, const
     r->path = origin_path(url);
     atomic_fetch_add(&in_flight, 1);
     conns_enter(r->fd, CONNS_BODY);
-    if (refuse_from_headers(r, version)) {
+    r->started_ns = clock_mono_ns();
+    const char *why;
+    int refused = reqgate_verdict(r->fd, &why);
+    if (refused) http_respond_text(r, refused, "%s", why);
+    if (refused || refuse_from_headers(r, version)) {
+        count_answer(r);
         conns_enter(r->fd, CONNS_WRITE);
+        conns_linger_close(r->fd);   /* the client may still be sending the body */
         return MHD_YES;
     }
     /* Answer on a later call: libmicrohttpd 0.9.75 closes the connection after a
@@ -565,7 +595,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char line[64];
             snprintf(line, sizeof line, "request body over %u bytes", MAX_BODY);
             conns_send_error(r->fd, 413, line, 0);
+            conns_linger_close(r->fd);
             r->answered = 1;
+            r->status = 413;
+            count_answer(r);
             return MHD_NO;
         }
         buf_append(&r->body, upload, *upload_size);
@@ -606,7 +639,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     (void)cls; (void)socket_context;
     if (code != MHD_CONNECTION_NOTIFY_CLOSED) return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) conns_forget(ci->connect_fd);   /* libmicrohttpd closes the descriptor after this */
+    if (!ci) return;
+    reqgate_close(ci->connect_fd);
+    conns_forget(ci->connect_fd);   /* libmicrohttpd closes the descriptor after this */
 }
 
 /* The request on this worker whose headers libmicrohttpd is parsing right now: the
@@ -722,12 +757,19 @@ static void *accept_loop(void *unused)
             }
             continue;   /* EINTR, ECONNABORTED, EPROTO, ...: the next connection may be fine */
         }
-        if (conns_admit(fd, (struct sockaddr *)&ss, sl) < 0) continue;   /* refused, fd gone */
+        if (conns_admit(fd, (struct sockaddr *)&ss, sl) < 0) {   /* refused, fd gone */
+            reqstats_record(NULL, 503, 0);
+            continue;
+        }
+        if (reqgate_open(fd) < 0) { conns_forget(fd); close(fd); continue; }
         struct MHD_Daemon *worker = workers[next_worker].daemon;
         next_worker = (next_worker + 1) % nworkers;
         /* On failure libmicrohttpd has closed fd; nothing else can have it yet (only
          * this thread admits), so forgetting it now is still in time. */
-        if (MHD_add_connection(worker, fd, (struct sockaddr *)&ss, sl) != MHD_YES) conns_forget(fd);
+        if (MHD_add_connection(worker, fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
+            reqgate_close(fd);
+            conns_forget(fd);
+        }
     }
     return NULL;
 }
@@ -753,11 +795,16 @@ static struct MHD_Daemon *start_worker(struct worker *w, const struct conns_limi
                             MHD_OPTION_END);
 }
 
+/* A refusal the request gate answered itself. */
+static void count_refusal(int status) { reqstats_record(NULL, status, 0); }
+
 int server_start(const char *addr, int threads, struct conns_limits *lim, char *url, size_t url_n)
 {
     listen_fd = bind_listener(addr, url, url_n);
     if (listen_fd < 0) return -1;
     if (conns_start(lim) < 0) return -1;
+    if (reqgate_start(conns_table_size()) < 0) { fprintf(stderr, "memdemo: out of memory for the request gate\n"); return -1; }
+    reqgate_on_refusal = count_refusal;
     if (start_defer_thread() < 0) { fprintf(stderr, "memdemo: cannot start the deferral thread\n"); return -1; }
     if (threads > SERVER_MAX_THREADS) threads = SERVER_MAX_THREADS;
     for (nworkers = 0; nworkers < threads; nworkers++) {
@@ -796,4 +843,5 @@ void server_stop(double grace_seconds)
     for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i].daemon);
     nworkers = 0;
     conns_stop();
+    reqgate_stop();
 }

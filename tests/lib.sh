@@ -137,6 +137,17 @@ requests() {
 # vars_num KEY: a number from /debug/vars (first occurrence of "KEY": N).
 vars_num() { curl -s --max-time 10 "$BASE/debug/vars" >"$T/vars.json"; json_num "$1" "$T/vars.json"; }
 
+# fact KEY LINE: the value of KEY=... in a line of tests/rawhttp.py's output.
+fact() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# expect_facts NAME LINE KEY=VALUE...: PASS if every KEY has that VALUE in LINE.
+expect_facts() {
+    local name=$1 line=$2 kv; shift 2
+    for kv in "$@"; do
+        if [ "$(fact "${kv%%=*}" "$line")" != "${kv#*=}" ]; then fail "$name" "want $kv, got: $line"; return; fi
+    done
+    pass "$name"
+}
+
 # check_absent NAME PATTERN FILE: PASS if FILE has lines and none matches PATTERN. A
 # missing or empty FILE is a failure: the command that should have filled it failed, and
 # "nothing matches" would then be true for the wrong reason.

@@ -663,4 +663,11 @@ void conns_stop(void)
     if (epfd >= 0) close(epfd);
     if (wake_fd >= 0) close(wake_fd);
     epfd = wake_fd = -1;
+    free(slots);
+    free(addrs);
+    slots = NULL;
+    addrs = NULL;
+    nslots = high_fd = 0;
+    open_count = peak_since_trim = trim_due_ms = 0;
+    watchdog_stop = 0;
 }

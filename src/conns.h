@@ -84,8 +84,9 @@ struct conns_stats {
  * watchdog. Returns 0, or -1 with a line on stderr. Main thread, once. */
 int conns_start(struct conns_limits *l);
 
-/* Stops the watchdog and closes refused connections still lingering. Call after the
- * owner of the admitted connections (the server's workers) has closed them all. */
+/* Stops the watchdog, closes refused connections still lingering and frees the table
+ * (conns_start may run again). Call after the owner of the admitted connections (the
+ * server's workers) has closed them all; also after a failed conns_start. */
 void conns_stop(void);
 
 /* Admits the freshly accepted `fd` from address `sa` (phase HEADER, its clock starting

@@ -798,11 +798,36 @@ static struct MHD_Daemon *start_worker(struct worker *w, const struct conns_limi
 /* A refusal the request gate answered itself. */
 static void count_refusal(int status) { reqstats_record(NULL, status, 0); }
 
-int server_start(const char *addr, int threads, struct conns_limits *lim, char *url, size_t url_n)
+/* Stops the deferral thread if it runs; what it still holds is answered first. */
+static void stop_defer_thread(void)
+{
+    if (!defer_thread_started) return;
+    pthread_mutex_lock(&defer_lock);
+    defer_shutdown = 1;
+    pthread_cond_signal(&defer_cond);
+    pthread_mutex_unlock(&defer_lock);
+    pthread_join(defer_thread, NULL);
+    pthread_cond_destroy(&defer_cond);
+    defer_thread_started = 0;
+}
+
+/* Undoes whatever of server_start has happened, acceptor excepted. */
+static void release_all(void)
+{
+    stop_defer_thread();   /* first: it resumes connections on the workers */
+    for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i].daemon);
+    nworkers = 0;
+    conns_stop();
+    reqgate_stop();
+    if (listen_fd >= 0) close(listen_fd);
+    listen_fd = -1;
+}
+
+/* Starts everything but the acceptor; -1 (said on stderr) if any part fails. */
+static int start_parts(const char *addr, int threads, struct conns_limits *lim, char *url, size_t url_n)
 {
     listen_fd = bind_listener(addr, url, url_n);
-    if (listen_fd < 0) return -1;
-    if (conns_start(lim) < 0) return -1;
+    if (listen_fd < 0 || conns_start(lim) < 0) return -1;
     if (reqgate_start(conns_table_size()) < 0) { fprintf(stderr, "memdemo: out of memory for the request gate\n"); return -1; }
     reqgate_on_refusal = count_refusal;
     if (start_defer_thread() < 0) { fprintf(stderr, "memdemo: cannot start the deferral thread\n"); return -1; }
@@ -814,8 +839,20 @@ int server_start(const char *addr, int threads, struct conns_limits *lim, char *
             return -1;
         }
     }
+    return 0;
+}
+
+int server_start(const char *addr, int threads, struct conns_limits *lim, char *url, size_t url_n)
+{
+    atomic_store(&stopping, 0);
+    defer_shutdown = 0;
+    if (start_parts(addr, threads, lim, url, url_n) < 0) {
+        release_all();
+        return -1;
+    }
     if (pthread_create(&acceptor, NULL, accept_loop, NULL) != 0) {
         fprintf(stderr, "memdemo: cannot start the acceptor thread\n");
+        release_all();
         return -1;
     }
     acceptor_started = 1;
@@ -828,10 +865,9 @@ void server_stop(double grace_seconds)
     atomic_store(&stopping, 1);
     shutdown(listen_fd, SHUT_RDWR);   /* wakes the acceptor, which then exits */
     pthread_join(acceptor, NULL);
-    close(listen_fd);
     acceptor_started = 0;
     pthread_mutex_lock(&defer_lock);
-    defer_shutdown = 1;
+    defer_shutdown = 1;               /* deferred requests are answered now */
     pthread_cond_signal(&defer_cond);
     pthread_mutex_unlock(&defer_lock);
     uint64_t until = clock_mono_ns() + (uint64_t)(grace_seconds * 1e9);
@@ -839,9 +875,5 @@ void server_stop(double grace_seconds)
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);   /* EINTR from collections only shortens a 10 ms step */
     }
-    pthread_join(defer_thread, NULL);
-    for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i].daemon);
-    nworkers = 0;
-    conns_stop();
-    reqgate_stop();
+    release_all();
 }

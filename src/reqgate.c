@@ -249,14 +249,17 @@ static int same_name(const char *a, size_t al, const char *b)
 
 static int is_loopback_name(const char *h, size_t n)
 {
-    if (same_name(h, n, "localhost") || same_name(h, n, "::1")) return 1;
+    if (same_name(h, n, "localhost")) return 1;
     if (n > 10 && same_name(h + n - 10, 10, ".localhost")) return 1;   /* RFC 6761 */
-    char ip[16];
-    struct in_addr a;
+    char ip[64];
+    unsigned char a[16];
     if (n >= sizeof ip) return 0;
     memcpy(ip, h, n);
     ip[n] = '\0';
-    return inet_pton(AF_INET, ip, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET, ip, a) == 1) return a[0] == 127;
+    if (inet_pton(AF_INET6, ip, a) != 1) return 0;
+    static const unsigned char one[16] = {[15] = 1}, mapped[12] = {[10] = 0xff, [11] = 0xff};
+    return memcmp(a, one, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
 }
 
 /* Whether h is the address the client connected to (an IP literal naming this server). */
@@ -305,21 +308,36 @@ static int check_host(int fd, struct head *h, char *why)
     return 0;
 }
 
+/* One -allowhost entry: a host name or IPv4 address, or an IPv6 address with or
+ * without brackets; no port. Returns 0 and copies the host into out, or -1. */
+static int allow_entry(const char *p, size_t n, char out[HOST_MAX])
+{
+    const char *host;
+    size_t hl;
+    char v6[HOST_MAX];
+    unsigned char a[16];
+    if (n == 0 || n >= HOST_MAX) return -1;
+    memcpy(v6, p, n);
+    v6[n] = '\0';
+    if (inet_pton(AF_INET6, v6, a) == 1) { memcpy(out, v6, n + 1); return 0; }
+    if (split_host(p, n, &host, &hl) < 0 || hl + (p[0] == '[' ? 2 : 0) != n) return -1;
+    memcpy(out, host, hl);
+    out[hl] = '\0';
+    return 0;
+}
+
 int reqgate_allow_hosts(const char *list, char *err, size_t errn)
 {
     nallowed = allow_any = 0;
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ",");
-        const char *host;
-        size_t hl;
         if (n == 1 && *p == '*') allow_any = 1;
-        else if (n == 0 || n >= HOST_MAX || nallowed == MAX_ALLOWED || split_host(p, n, &host, &hl) < 0 || hl != n) {
+        else if (nallowed == MAX_ALLOWED || allow_entry(p, n, allowed[nallowed]) < 0) {
             snprintf(err, errn, "invalid -allowhost entry \"%.*s\": want host names or addresses separated by commas",
                      (int)(n < 64 ? n : 64), p);
             return -1;
         } else {
-            memcpy(allowed[nallowed], p, n);
-            allowed[nallowed++][n] = '\0';
+            nallowed++;
         }
         p += n + (p[n] == ',');
     }

@@ -414,8 +414,9 @@ static void refuse_body(struct gate *g, int fd, const char *why)
 static int pass_head(struct gate *g, int fd)
 {
     char *p = g->buf + g->ready;
-    size_t avail = g->len - g->ready, i = g->scanned;
-    size_t skip = avail && p[0] == '\n' ? 1 : avail >= 2 && p[0] == '\r' && p[1] == '\n' ? 2 : 0;
+    size_t avail = g->len - g->ready, i = g->scanned, skip = 0;
+    while (i == 0 && skip < avail && (p[skip] == '\n' || (p[skip] == '\r' && skip + 1 < avail && p[skip + 1] == '\n')))
+        skip += p[skip] == '\n' ? 1 : 2;
     if (skip) {
         memmove(p, p + skip, avail - skip);
         g->len -= skip;

@@ -3,7 +3,9 @@
  * Each gated descriptor has a buffer: buf[start, ready) holds checked bytes waiting
  * for libmicrohttpd, buf[ready, len) bytes read but not yet checked (the part of a
  * head that has come so far). recv hands over checked bytes first and reads from the
- * kernel only to fill the caller's request. It returns fewer bytes than asked only
+ * kernel only to fill the caller's request: body bytes, when nothing is held, straight
+ * into the caller's buffer; everything else through the buffer, BUF_INITIAL bytes at
+ * a time, so that it grows only for a long head. It returns fewer bytes than asked only
  * when the kernel had no more (or at the end of the stream): libmicrohttpd treats a
  * short read as "socket drained" and waits for the next readiness edge, so a short
  * read while bytes wait here would stall the connection.
@@ -520,9 +522,10 @@ static size_t take(struct gate *g, char *out, size_t n)
     return k;
 }
 
-/* One read from the kernel into the buffer. Returns what recv returned; *drained when
- * the kernel has nothing more now (a short read, unless the client has closed: then the
- * end-of-file is still to be read). */
+/* One read from the kernel into the buffer (at least `want` bytes of room: a head
+ * grows it, up to BUF_MAX). Returns what recv returned; *drained when the kernel has
+ * nothing more now (a short read, unless the client has closed: then the end-of-file
+ * is still to be read). */
 static ssize_t fill(struct gate *g, int fd, size_t want, int *drained)
 {
     size_t space = room(g, want);
@@ -535,13 +538,31 @@ static ssize_t fill(struct gate *g, int fd, size_t want, int *drained)
     return r;
 }
 
+/* Body bytes while nothing is held: straight from the kernel into out, at most what
+ * the body (or chunk) has left. Returns what recv returned. */
+static ssize_t pass_direct(struct gate *g, int fd, char *out, size_t n, int *drained)
+{
+    if (n > g->left) n = (size_t)g->left;
+    ssize_t r;
+    do r = sys_recv(fd, out, n, 0); while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        g->left -= (uint64_t)r;
+        if (!g->left) g->stage = g->stage == IN_BODY ? IN_HEAD : IN_CHUNK_END;
+    }
+    if (r == 0) g->eof = 1;
+    *drained = r < 0 || ((size_t)r < n && !conns_peer_closed(fd));
+    return r;
+}
+
 static ssize_t gate_recv(struct gate *g, int fd, char *out, size_t len)
 {
     size_t got = take(g, out, len);
     int drained = 0;
     while (got < len && !drained && !g->eof && g->stage != REFUSED) {
-        ssize_t r = fill(g, fd, len - got, &drained);
+        int direct = g->start == g->len && (g->stage == IN_BODY || g->stage == IN_CHUNK_DATA);
+        ssize_t r = direct ? pass_direct(g, fd, out + got, len - got, &drained) : fill(g, fd, BUF_INITIAL, &drained);
         if (r < 0 && !got) return -1;   /* errno as the kernel set it (EAGAIN, a reset...) */
+        if (direct) { got += r > 0 ? (size_t)r : 0; continue; }
         check(g, fd);
         if (g->reset) { errno = ECONNRESET; return -1; }
         got += take(g, out + got, len - got);

@@ -5,7 +5,9 @@
  * head that has come so far). recv hands over checked bytes first and reads from the
  * kernel only to fill the caller's request: body bytes, when nothing is held, straight
  * into the caller's buffer; everything else through the buffer, BUF_INITIAL bytes at
- * a time, so that it grows only for a long head. It returns fewer bytes than asked only
+ * a time, so that it grows only for a long head. The buffer is mapped, not malloc'd,
+ * so that a storm's buffers go back to the system the moment their connections close
+ * (libmicrohttpd maps its per-connection pools for the same reason). It returns fewer bytes than asked only
  * when the kernel had no more (or at the end of the stream): libmicrohttpd treats a
  * short read as "socket drained" and waits for the next readiness edge, so a short
  * read while bytes wait here would stall the connection.
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -360,8 +363,8 @@ static size_t room(struct gate *g, size_t want)
     size_t cap = g->cap;
     while (cap - g->len < want && cap < BUF_MAX) cap *= 2;
     if (cap > BUF_MAX) cap = BUF_MAX;
-    char *b = cap != g->cap ? realloc(g->buf, cap) : g->buf;
-    if (b) { g->buf = b; g->cap = cap; }
+    char *b = cap != g->cap ? mremap(g->buf, g->cap, cap, MREMAP_MAYMOVE) : g->buf;
+    if (b != MAP_FAILED) { g->buf = b; g->cap = cap; }
     return g->cap - g->len;
 }
 
@@ -605,8 +608,12 @@ int reqgate_open(int fd)
 {
     if (fd < 0 || fd >= ngates) return -1;
     struct gate *g = calloc(1, sizeof *g);
-    char *b = malloc(BUF_INITIAL);
-    if (!g || !b) { free(g); free(b); return -1; }
+    char *b = mmap(NULL, BUF_INITIAL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!g || b == MAP_FAILED) {
+        free(g);
+        if (b != MAP_FAILED) munmap(b, BUF_INITIAL);
+        return -1;
+    }
     g->buf = b;
     g->cap = BUF_INITIAL;
     atomic_store_explicit(&gates[fd], g, memory_order_release);
@@ -618,7 +625,7 @@ void reqgate_close(int fd)
     if (fd < 0 || fd >= ngates) return;
     struct gate *g = atomic_exchange(&gates[fd], NULL);
     if (!g) return;
-    free(g->buf);
+    munmap(g->buf, g->cap);
     free(g);
 }
 

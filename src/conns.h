@@ -1,11 +1,15 @@
 /* conns: which connections memdemo holds and for how long. Admission against a total
  * and a per-client-address limit (refused connections get a 503 written here, never a
- * silent wait in the kernel's backlog), one deadline per connection for the phase it
- * is in (Go's http.Server meanings, enforced by a watchdog thread), and giving
+ * silent wait in the kernel's backlog; before refusing, the connection idle longest is
+ * reclaimed, as nginx does), one deadline per connection for the phase it is in (Go's
+ * http.Server meanings, enforced by a watchdog thread), noticing a client's close at
+ * once whatever its request's state, lingering closes for connections refused before
+ * their body was read (so the client reads the refusal instead of a reset), and giving
  * connection memory back to the system after a storm.
  *
  * Owns: a table indexed by descriptor, the per-address counts, the watchdog, the
- * refused connections being closed gracefully, the counters /debug/vars shows.
+ * refused connections being closed gracefully, the descriptor budget (connections,
+ * lingering closes, everything else), the counters /debug/vars shows.
  * Leaves HTTP to src/server.c: it knows descriptors and phases, not requests, and
  * never includes libmicrohttpd.
  *
@@ -69,6 +73,9 @@ struct conns_stats {
     uint64_t refused_total, refused_addr;   /* 503 at the total / the per-address limit */
     uint64_t cut[CONNS_NPHASES];            /* deadline cuts, by the phase they cut */
     uint64_t trims;                         /* malloc_trim calls after a storm */
+    uint64_t peer_closed;                   /* clients' closes noticed (their FIN) */
+    uint64_t reclaimed;                     /* idle connections closed to admit new ones */
+    uint64_t lingered, lingering;           /* lingering closes begun; in progress now */
 };
 
 /* X(name, field): the counters /debug/vars shows under "connections". */
@@ -76,21 +83,27 @@ struct conns_stats {
     X("open", open) X("accepted", accepted) X("refused_total", refused_total)                 \
     X("refused_addr", refused_addr) X("cut_header", cut[CONNS_HEADER])                        \
     X("cut_body", cut[CONNS_BODY]) X("cut_write", cut[CONNS_WRITE]) X("cut_idle", cut[CONNS_IDLE]) \
-    X("trims", trims)
+    X("trims", trims) X("closed_by_client", peer_closed) X("reclaimed_idle", reclaimed)       \
+    X("lingered", lingered) X("lingering", lingering)
 
 /* Sizes the table for `l` (raising RLIMIT_NOFILE's soft limit toward the hard one if
- * needed; if even the hard limit is too low, lowers *l->max and says so on stderr) and
- * starts the watchdog. Returns 0, or -1 with a line on stderr. Main thread, once. */
+ * needed; if even the hard limit is too low, splits it between connections, lingering
+ * closes and other descriptors, lowers *l->max and says so on stderr) and starts the
+ * watchdog. Returns 0, or -1 with a line on stderr. Main thread, once. */
 int conns_start(struct conns_limits *l);
 
-/* Stops the watchdog and closes refused connections still lingering. Call after the
- * owner of the admitted connections (the server's workers) has closed them all. */
+/* Stops the watchdog, closes refused connections still lingering and frees the table
+ * (conns_start may run again). Call after the owner of the admitted connections (the
+ * server's workers) has closed them all; also after a failed conns_start. */
 void conns_stop(void);
 
 /* Admits the freshly accepted `fd` from address `sa` (phase HEADER, its clock starting
  * now) and returns 0; or refuses it: writes a 503 with Retry-After, closes it (after a
  * short drain, so the client reads the 503 rather than a reset) and returns -1, after
- * which fd is no longer the caller's. Acceptor thread. */
+ * which fd is no longer the caller's. At a limit, the connection idle longest (no
+ * request in progress: between requests, or nothing sent since its accept) from
+ * anywhere (total) or from that address (per-address) is shut down in its stead, and
+ * its place counts as free at once. Acceptor thread. */
 int conns_admit(int fd, const struct sockaddr *sa, socklen_t sl);
 
 /* Moves fd's connection to `phase` with that phase's deadline. HEADER on a connection
@@ -98,14 +111,31 @@ int conns_admit(int fd, const struct sockaddr *sa, socklen_t sl);
  * accept); nothing happens to a connection that is FREE or CUT. Any thread; no lock. */
 void conns_enter(int fd, enum conns_phase phase);
 
+/* 1 once the client of the connection on fd has closed its side (its FIN was seen),
+ * else 0. The watchdog also shuts fd for reading then, which wakes its owner to read
+ * the end-of-file. Any thread; no lock. */
+int conns_peer_closed(int fd);
+
+/* Descriptors below this number may be admitted (the table's size; after
+ * conns_start). */
+int conns_table_size(void);
+
+/* The connection on fd will be closed after an answer that refuses its request before
+ * its body was read: conns_forget then keeps the socket (a duplicate descriptor) for a
+ * lingering close: writing shut down, what the client still sends drained for up to
+ * LINGER_MS, LINGER_QUIET_MS of silence or LINGER_BYTES (conns.c), then closed. Any
+ * thread; no lock. */
+void conns_linger_close(int fd);
+
 /* The connection on fd is closing: stops tracking it. Idempotent. Must run before
- * close(fd). Any thread. */
+ * close(fd), after the last answer was written. Any thread. */
 void conns_forget(int fd);
 
-/* Writes a whole one-line text/plain error response with Connection: close straight
- * to fd (non-blocking, best effort), then shuts fd down for writing so that nothing
- * written after it reaches the client. retry_after > 0 adds Retry-After. For answers
- * that must go out while libmicrohttpd is not writing on fd. Any thread. */
+/* Writes a whole one-line text/plain error response (with X-Content-Type-Options:
+ * nosniff and Connection: close) straight to fd (non-blocking, best effort), then
+ * shuts fd down for writing so that nothing written after it reaches the client.
+ * retry_after > 0 adds Retry-After. For answers that must go out while libmicrohttpd is
+ * not writing on fd. Any thread. */
 void conns_send_error(int fd, int status, const char *line, int retry_after);
 
 /* A snapshot of the counters. Any thread. */

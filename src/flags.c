@@ -21,6 +21,7 @@
 #include "src/handlers.h"
 #include "src/conns.h"
 #include "src/numparse.h"
+#include "src/reqgate.h"
 #include "src/server.h"
 
 /* One worker per CPU, within the server's limit. */
@@ -41,6 +42,10 @@ static int64_t cpus(void)
       "strings each /leaker and /noleaker request makes")                                      \
     X("addr", addr, STR, SERVER_DEFAULT_ADDR, 0, 0,                                            \
       "HOST:PORT to listen on; \":8080\" listens on all interfaces, port 0 picks a free port")   \
+    X("allowhost", allowhost, STR, REQGATE_DEFAULT_ALLOWHOST, 0, 0,                              \
+      "host names (or addresses) a request's Host may carry besides loopback names and the\n" \
+      "\taddress the client connected to, comma-separated; \"*\" allows any; others get 421\n" \
+      "\t(a defence against DNS rebinding)")                                                    \
     X("threads", threads, INT, cpus(), 1, SERVER_MAX_THREADS,                                  \
       "request worker threads, one per CPU unless set")                            \
     X("memprofilerate", memprofilerate, INT, SAMPLER_DEFAULT_RATE, 0, INT64_C(1) << 40,         \

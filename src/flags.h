@@ -17,6 +17,7 @@
 struct flags {
     int64_t repetitions;      /* strings made per request */
     const char *addr;         /* HOST:PORT */
+    const char *allowhost;    /* Host names served besides loopback and the server's address */
     int64_t threads;          /* request worker threads */
     int64_t memprofilerate;   /* bytes per heap-profile sample; 1 exact; 0 off */
     int64_t mutexprofilefraction;   /* one in N lock contentions recorded; 0 off */

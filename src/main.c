@@ -31,6 +31,7 @@
 #include "src/handlers.h"
 #include "gc/procfs.h"
 #include "src/procstat.h"
+#include "src/reqgate.h"
 #include "src/server.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5.0
@@ -121,7 +122,11 @@ int main(int argc, char **argv)
     lockprof_set_mutex_fraction(f.mutexprofilefraction);
     lockprof_set_block_rate(f.blockprofilerate);
 
-    char url[128], settings[512];
+    char url[128], settings[512], err[160];
+    if (reqgate_allow_hosts(f.allowhost, err, sizeof err) < 0) {
+        fprintf(stderr, "memdemo: %s\n", err);
+        return 2;
+    }
     struct conns_limits limits = {
         .max = f.max_conns, .max_per_addr = f.max_conns_per_ip,
         .header_ns = f.read_header_timeout, .read_ns = f.read_timeout,

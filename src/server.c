@@ -59,6 +59,7 @@
 #include "src/conns.h"
 #include "src/http.h"
 #include "src/lograte.h"
+#include "src/reqgate.h"
 
 #define MAX_BODY (1u << 20)
 /* libmicrohttpd's per-connection pool (its default is 32 KiB). Above 32 KiB it maps
@@ -225,9 +226,19 @@ void http_respond(struct http_request *r, int status, const char *ctype, struct 
     queue_answer(r, status, ctype, data, len);
 }
 
+/* Error lines may echo what the client sent (a path, a value): browsers must not read
+ * them as anything but text. */
+static void add_nosniff(struct http_request *r)
+{
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "X-Content-Type-Options") == 0) return;
+    http_add_header(r, "X-Content-Type-Options", "nosniff");
+}
+
 static void respond_line(struct http_request *r, int status, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;
+    if (status >= 400) add_nosniff(r);
     buf_vprintf(&b, fmt, ap);
     buf_putc(&b, '\n');
     http_respond(r, status, "text/plain; charset=utf-8", &b);
@@ -273,14 +284,18 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
 
 /* ---- deferral thread -------------------------------------------------------------- */
 
-static int client_hung_up(int fd)
+/* What the client of a deferred request has done to its connection: 0 nothing; 1 closed
+ * its side (FIN: a client that shut down writing after its request still reads the
+ * answer, so the window ends early and the answer is written, as Go's server does when
+ * a request's context ends); 2 gone (reset, or the socket failed): no answer. */
+static int client_state(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 2;
+    return (p.revents & POLLRDHUP) ? 1 : 0;
 }
 
-/* Resumes every deferred request that is due (deadline, hang-up, or shutdown).
- * Called with defer_lock held. */
 /* Unlinks every deferred request that is due (deadline, hang-up, or shutdown) and
  * returns them as a list. Called with defer_lock held. */
 static struct http_request *take_due(void)
@@ -289,10 +304,10 @@ static struct http_request *take_due(void)
     struct http_request **pp = &defer_list, *due = NULL;
     while (*pp) {
         struct http_request *r = *pp;
-        int gone = client_hung_up(r->fd);
-        if (gone || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
+        int state = client_state(r->fd);
+        if (state || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
             *pp = r->defer_next;
-            r->client_gone = gone;
+            r->client_gone = state == 2;
             r->defer_next = due;
             due = r;
         } else {
@@ -347,13 +362,21 @@ static int start_defer_thread(void)
 
 /* ---- dispatch --------------------------------------------------------------------- */
 
+static int shutting_down(void)
+{
+    pthread_mutex_lock(&defer_lock);
+    int v = defer_shutdown;
+    pthread_mutex_unlock(&defer_lock);
+    return v;
+}
+
 static void run_resume(struct http_request *r)
 {
     r->deferred = 0;
     conns_enter(r->fd, CONNS_WRITE);   /* the write deadline starts when the window ends */
     r->resume(r, r->client_gone, r->resume_state);
     if (!r->answered && !r->deferred) http_respond_text(r, 503, "request abandoned: %s",
-                                        defer_shutdown ? "server shutting down" : "client went away");
+                                        shutting_down() ? "server shutting down" : "client went away");
 }
 
 /* Asks the router about r. */
@@ -378,6 +401,13 @@ static void refuse_route(struct http_request *r, const struct http_match *m)
     else if (m->refuse) m->refuse(r, status, line.data);
     else http_respond_text(r, status, "%s", line.data);
     buf_free(&line);
+}
+
+/* A refusal answered before any request object existed (the acceptor's 503, the
+ * request gate's 400s): counted through the answered hook as a request no route matched. */
+static void count_refusal(int status)
+{
+    if (config.hooks.answered) config.hooks.answered(NULL, status, 0);
 }
 
 /* Tells the answered hook, once, that the request has its answer (a deferred one when
@@ -468,6 +498,7 @@ static int refuse_from_headers(struct http_request *r, const char *version)
     if (!f.chunked && f.length <= 0) return 0;   /* no body: decided on the next call */
     struct http_match m;
     route_request(r, &m);
+    r->route = m.route;   /* the refusals below are counted under it */
     if (!m.handler) { refuse_route(r, &m); return m.route ? 405 : 404; }
     if (f.length > (int64_t)MAX_BODY) {
         http_respond_text(r, 413, "request body over %u bytes (Content-Length: %lld)", MAX_BODY, (long long)f.length);
@@ -536,8 +567,14 @@ static enum MHD_Result first_call(struct http_request *r, const char *url, const
     r->path = origin_path(url);
     atomic_fetch_add(&in_flight, 1);
     conns_enter(r->fd, CONNS_BODY);
-    if (refuse_from_headers(r, version)) {
+    r->started_ns = clock_mono_ns();
+    const char *why;
+    int refused = reqgate_verdict(r->fd, &why);
+    if (refused) http_respond_text(r, refused, "%s", why);
+    if (refused || refuse_from_headers(r, version)) {
+        count_answer(r);
         conns_enter(r->fd, CONNS_WRITE);
+        conns_linger_close(r->fd);   /* the client may still be sending the body */
         return MHD_YES;
     }
     /* Answer on a later call: libmicrohttpd 0.9.75 closes the connection after a
@@ -571,7 +608,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char line[64];
             snprintf(line, sizeof line, "request body over %u bytes", MAX_BODY);
             conns_send_error(r->fd, 413, line, 0);
+            conns_linger_close(r->fd);
             r->answered = 1;
+            r->status = 413;
+            count_answer(r);
             return MHD_NO;
         }
         buf_append(&r->body, upload, *upload_size);
@@ -612,7 +652,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     (void)cls; (void)socket_context;
     if (code != MHD_CONNECTION_NOTIFY_CLOSED) return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) conns_forget(ci->connect_fd);   /* libmicrohttpd closes the descriptor after this */
+    if (!ci) return;
+    reqgate_close(ci->connect_fd);
+    conns_forget(ci->connect_fd);   /* libmicrohttpd closes the descriptor after this */
 }
 
 /* The request on this worker whose headers libmicrohttpd is parsing right now: the
@@ -728,12 +770,19 @@ static void *accept_loop(void *unused)
             }
             continue;   /* EINTR, ECONNABORTED, EPROTO, ...: the next connection may be fine */
         }
-        if (conns_admit(fd, (struct sockaddr *)&ss, sl) < 0) continue;   /* refused, fd gone */
+        if (conns_admit(fd, (struct sockaddr *)&ss, sl) < 0) {   /* refused, fd gone */
+            count_refusal(503);
+            continue;
+        }
+        if (reqgate_open(fd) < 0) { conns_forget(fd); close(fd); continue; }
         struct MHD_Daemon *worker = workers[next_worker].daemon;
         next_worker = (next_worker + 1) % nworkers;
         /* On failure libmicrohttpd has closed fd; nothing else can have it yet (only
          * this thread admits), so forgetting it now is still in time. */
-        if (MHD_add_connection(worker, fd, (struct sockaddr *)&ss, sl) != MHD_YES) conns_forget(fd);
+        if (MHD_add_connection(worker, fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
+            reqgate_close(fd);
+            conns_forget(fd);
+        }
     }
     return NULL;
 }
@@ -759,13 +808,40 @@ static struct MHD_Daemon *start_worker(struct worker *w, const struct conns_limi
                             MHD_OPTION_END);
 }
 
-int server_start(const char *addr, int threads, struct conns_limits *lim, const struct server_config *cfg,
-                 char *url, size_t url_n)
+/* Stops the deferral thread if it runs; what it still holds is answered first. */
+static void stop_defer_thread(void)
+{
+    if (!defer_thread_started) return;
+    pthread_mutex_lock(&defer_lock);
+    defer_shutdown = 1;
+    pthread_cond_signal(&defer_cond);
+    pthread_mutex_unlock(&defer_lock);
+    pthread_join(defer_thread, NULL);
+    pthread_cond_destroy(&defer_cond);
+    defer_thread_started = 0;
+}
+
+/* Undoes whatever of server_start has happened, acceptor excepted. */
+static void release_all(void)
+{
+    stop_defer_thread();   /* first: it resumes connections on the workers */
+    for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i].daemon);
+    nworkers = 0;
+    conns_stop();
+    reqgate_stop();
+    if (listen_fd >= 0) close(listen_fd);
+    listen_fd = -1;
+}
+
+/* Starts everything but the acceptor; -1 (said on stderr) if any part fails. */
+static int start_parts(const char *addr, int threads, struct conns_limits *lim, const struct server_config *cfg,
+                       char *url, size_t url_n)
 {
     config = *cfg;
     listen_fd = bind_listener(addr, url, url_n);
-    if (listen_fd < 0) return -1;
-    if (conns_start(lim) < 0) return -1;
+    if (listen_fd < 0 || conns_start(lim) < 0) return -1;
+    if (reqgate_start(conns_table_size()) < 0) { fprintf(stderr, "memdemo: out of memory for the request gate\n"); return -1; }
+    reqgate_on_refusal = count_refusal;
     if (start_defer_thread() < 0) { fprintf(stderr, "memdemo: cannot start the deferral thread\n"); return -1; }
     if (threads > SERVER_MAX_THREADS) threads = SERVER_MAX_THREADS;
     for (nworkers = 0; nworkers < threads; nworkers++) {
@@ -775,8 +851,21 @@ int server_start(const char *addr, int threads, struct conns_limits *lim, const 
             return -1;
         }
     }
+    return 0;
+}
+
+int server_start(const char *addr, int threads, struct conns_limits *lim, const struct server_config *cfg,
+                 char *url, size_t url_n)
+{
+    atomic_store(&stopping, 0);
+    defer_shutdown = 0;
+    if (start_parts(addr, threads, lim, cfg, url, url_n) < 0) {
+        release_all();
+        return -1;
+    }
     if (pthread_create(&acceptor, NULL, accept_loop, NULL) != 0) {
         fprintf(stderr, "memdemo: cannot start the acceptor thread\n");
+        release_all();
         return -1;
     }
     acceptor_started = 1;
@@ -789,10 +878,9 @@ void server_stop(double grace_seconds)
     atomic_store(&stopping, 1);
     shutdown(listen_fd, SHUT_RDWR);   /* wakes the acceptor, which then exits */
     pthread_join(acceptor, NULL);
-    close(listen_fd);
     acceptor_started = 0;
     pthread_mutex_lock(&defer_lock);
-    defer_shutdown = 1;
+    defer_shutdown = 1;               /* deferred requests are answered now */
     pthread_cond_signal(&defer_cond);
     pthread_mutex_unlock(&defer_lock);
     uint64_t until = clock_mono_ns() + (uint64_t)(grace_seconds * 1e9);
@@ -800,8 +888,5 @@ void server_stop(double grace_seconds)
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);   /* EINTR from collections only shortens a 10 ms step */
     }
-    pthread_join(defer_thread, NULL);
-    for (int i = 0; i < nworkers; i++) MHD_stop_daemon(workers[i].daemon);
-    nworkers = 0;
-    conns_stop();
+    release_all();
 }

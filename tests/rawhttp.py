@@ -6,8 +6,13 @@ idle connections; these can. Every mode talks to 127.0.0.1 only, is bounded in b
 and seconds, and prints one line of key=value facts for the shell test to assert on
 (counts and what arrived, never how long it took):
 
-  exchange PORT REQ [--wait S]          send REQ, read answers until EOF or S seconds of
-                                        silence: statuses=400,... eof=0|1
+  exchange PORT REQ [--wait S] [--shut]
+                                        send REQ (then shut down writing with --shut: a
+                                        half-closed client), read answers until EOF or S
+                                        seconds of silence: statuses=400,... eof=0|1
+  finflood PORT REQ --count N           N times: connect, send REQ and close at once, so
+                                        that the request and the FIN arrive together:
+                                        sent=N
   trickle PORT REQ --gap S [--first R] [--head H]
                                         send REQ one byte per S seconds until the server
                                         closes (after R, whole and answered, or H, whole,
@@ -18,6 +23,13 @@ and seconds, and prints one line of key=value facts for the shell test to assert
                                         looking for an answer between chunks, stopping
                                         at an answer, a closed socket or CAP bytes:
                                         statuses=... sent=N closed=0|1
+  blast PORT HEAD --bytes N [--shut]
+                                        send HEAD, then N body bytes without reading
+                                        (a client that does not look for an early
+                                        answer; errors while sending are noted), then
+                                        read the answer (after shutting down writing with
+                                        --shut): statuses=... sent=N send_error=E eof=0|1
+                                        reset=0|1
   reset PORT REQ [--count N] [--after B]
                                         N times: send REQ, read B bytes of the answer,
                                         abort with a TCP reset: resets=N answer_bytes=M
@@ -25,7 +37,8 @@ and seconds, and prints one line of key=value facts for the shell test to assert
         [--release FILE]                open N connections from IP (the whole 127/8 is
                                         loopback), each sending BYTES of an unfinished
                                         request; after 2 s sort them: open=A refused=B
-                                        (a 503 read) retry_after=C reset=D; write that
+                                        (a 503 read) retry_after=C reset=D closed=E (an
+                                        end-of-file without an answer); write that
                                         line to FILE, hold them S more seconds (or, with
                                         --release, until that file exists, S at most:
                                         a loaded machine cannot cut the hold short of
@@ -124,6 +137,8 @@ def report(a, data, **facts):
 def cmd_exchange(a):
     s = connect(a.port)
     s.sendall(unescape(a.request))
+    if a.shut:
+        s.shutdown(socket.SHUT_WR)
     data, eof = read_until_quiet(s, a.wait)
     report(a, data, eof=int(eof))
 
@@ -200,6 +215,53 @@ def cmd_body(a):
     report(a, data, sent=sent, closed=int(closed))
 
 
+def cmd_finflood(a):
+    req, sent = unescape(a.request), 0
+    for _ in range(a.count):
+        try:
+            s = connect(a.port)
+            s.sendall(req)
+            s.close()
+            sent += 1
+        except OSError:
+            pass
+    print("sent=%d" % sent)
+
+
+def cmd_blast(a):
+    s = connect(a.port)
+    s.sendall(unescape(a.head))
+    chunk, sent, err = b"x" * 65536, 0, "none"
+    s.settimeout(20)
+    try:
+        while sent < a.bytes:
+            sent += s.send(chunk[:min(len(chunk), a.bytes - sent)])
+        if a.shut:
+            s.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        err = errno_name(e)
+    data, eof, reset = b"", False, False
+    s.settimeout(5)
+    while True:
+        try:
+            got = s.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            reset = True
+            break
+        if not got:
+            eof = True
+            break
+        data += got
+    report(a, data, sent=sent, send_error=err, eof=int(eof), reset=int(reset))
+
+
+def errno_name(e):
+    import errno
+    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
+
+
 def cmd_reset(a):
     """Connects `count` times, sends REQ, reads up to `after` bytes of the answer and
     aborts with a reset (SO_LINGER 0): a client that vanishes mid-request or mid-answer."""
@@ -223,7 +285,7 @@ def cmd_storm(a):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < a.count + 64:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, a.count + 64), hard))
-    head = b"GET /noleaker HTTP/1.1\r\nHost: storm\r\nX-Pad: "
+    head = b"GET /noleaker HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: "
     head += b"a" * max(0, a.head - len(head))
     socks = []
     for _ in range(a.count):
@@ -250,7 +312,7 @@ def cmd_storm(a):
                 answers[s] = s.recv(65536) or b"<eof>"
             except OSError:
                 answers[s] = b"<reset>"
-    refused = retry = reset = opened = 0
+    refused = retry = reset = opened = closed = 0
     for s in socks:
         got = answers.get(s) if s is not None else b"<reset>"
         if got is None:
@@ -258,9 +320,11 @@ def cmd_storm(a):
         elif got.startswith(b"HTTP/1.1 503"):
             refused += 1
             retry += b"\r\nRetry-After:" in got
+        elif got == b"<eof>":
+            closed += 1
         else:
             reset += 1
-    line = "open=%d refused=%d retry_after=%d reset=%d" % (opened, refused, retry, reset)
+    line = "open=%d refused=%d retry_after=%d reset=%d closed=%d" % (opened, refused, retry, reset, closed)
     print(line, flush=True)
     if a.ready:
         with open(a.ready, "w") as f:
@@ -281,6 +345,11 @@ def main():
     e.add_argument("--dump", help="write what the server sent to this file")
     e.add_argument("request")
     e.add_argument("--wait", type=float, default=3)
+    e.add_argument("--shut", action="store_true", help="shut down writing after the request")
+    ff = sub.add_parser("finflood")
+    ff.add_argument("port", type=int)
+    ff.add_argument("request")
+    ff.add_argument("--count", type=int, required=True)
     t = sub.add_parser("trickle")
     t.add_argument("port", type=int)
     t.add_argument("--dump", help="write what the server sent to this file")
@@ -295,6 +364,12 @@ def main():
     b.add_argument("--chunk", type=int, default=65536)
     b.add_argument("--cap", type=int, default=256 << 20)
     b.add_argument("--chunked", action="store_true", help="frame the body as HTTP chunks")
+    bl = sub.add_parser("blast")
+    bl.add_argument("port", type=int)
+    bl.add_argument("--dump", help="write what the server sent to this file")
+    bl.add_argument("head")
+    bl.add_argument("--bytes", type=int, required=True)
+    bl.add_argument("--shut", action="store_true", help="shut down writing after the body")
     r = sub.add_parser("reset")
     r.add_argument("port", type=int)
     r.add_argument("request")
@@ -309,7 +384,7 @@ def main():
     s.add_argument("--ready")
     s.add_argument("--release", help="hold until this file exists (--hold: the most)")
     a = p.parse_args()
-    {"exchange": cmd_exchange, "trickle": cmd_trickle, "body": cmd_body, "reset": cmd_reset,
+    {"exchange": cmd_exchange, "trickle": cmd_trickle, "body": cmd_body, "blast": cmd_blast, "finflood": cmd_finflood, "reset": cmd_reset,
      "storm": cmd_storm}[a.mode](a)
 
 

@@ -3,7 +3,7 @@
 #   gc/ <- profile/ <- src/, never upward (gc/ includes no profile/, neither includes src/);
 #   inside src/, one way: leaves <- http core <- debug surface <- app <- main, where
 #     leaves  numparse numstr strlist promfmt procstat assets lograte (include no other layer)
-#     core    http router conns server (of profile/ and gc/ only buf.h and clock.h)
+#     core    http router conns server reqgate (of profile/ and gc/ only buf.h and clock.h)
 #     debug   debug_* metrics reqstats
 #     app     handlers dashboard routes app
 #     main    main flags
@@ -16,7 +16,7 @@ layer_of() { # src/NAME.[ch] -> 0..4, or nothing
     local n=${1##*/}; n=${n%.*}
     case $n in
     numparse|numstr|strlist|promfmt|procstat|assets|lograte) echo 0 ;;
-    http|router|conns|server) echo 1 ;;
+    http|router|conns|server|reqgate) echo 1 ;;
     debug_*|metrics|reqstats) echo 2 ;;
     handlers|dashboard|routes|app) echo 3 ;;
     main|flags) echo 4 ;;

@@ -65,7 +65,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @<(head -c 2
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$BASE/debug/pprof/heap"); expect_eq delete_is_405 "$code" 405
 code=$(curl -s -o /dev/null -w '%{http_code}' --http1.0 "$BASE/noleaker"); expect_eq http10_is_served "$code" 200
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-send_raw 3 'GET /noleaker HTTP/1.1\r\nHost: x\r\n\r\nGET /leaker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+send_raw 3 'GET /noleaker HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /leaker HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
 pipelined=$(timeout 5 cat <&3 | grep -c '^HTTP/1.1 200')
 exec 3>&-
 expect_eq pipelined_requests_both_answered "$pipelined" 2

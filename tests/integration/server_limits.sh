@@ -26,22 +26,24 @@ for bad in 10 ' 1s' -1s 1x 25h; do
 done
 
 # --- connection limits: 503 with Retry-After, never a wait -------------------------------
+# (the storms send a partial request: connections with a request in progress are never
+# reclaimed, idle ones are, below)
 start_server -repetitions 10 -max-conns 40 -max-conns-per-ip 10 -read-header-timeout 30s || exit 1
 # The storms hold their connections until released (60 s at most), however long a
 # loaded machine takes to start the others and run the checks.
-$RAW storm "$PORT" --count 30 --src 127.0.0.2 --hold 60 --ready "$T/storm1" --release "$T/release1" >/dev/null &
+$RAW storm "$PORT" --count 30 --src 127.0.0.2 --head 100 --hold 60 --ready "$T/storm1" --release "$T/release1" >/dev/null &
 S1=$!
 for i in $(seq 1 300); do [ -s "$T/storm1" ] && break; sleep 0.1; done
 line=$(cat "$T/storm1" 2>/dev/null)
 expect_facts per_address_limit_admits_exactly_its_limit "$line" open=10
-expect_facts per_address_limit_refuses_the_rest_with_503 "$line" refused=20 retry_after=20 reset=0
+expect_facts per_address_limit_refuses_the_rest_with_503 "$line" refused=20 retry_after=20 reset=0 closed=0
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/noleaker")
 expect_eq normal_client_served_during_address_storm "$code" 200
 touch "$T/release1"; wait "$S1"
 pids=()
 for src in 3 4 5 6; do
     rm -f "$T/storm$src"
-    $RAW storm "$PORT" --count 10 --src "127.0.0.$src" --hold 60 --ready "$T/storm$src" --release "$T/release" >/dev/null &
+    $RAW storm "$PORT" --count 10 --src "127.0.0.$src" --head 100 --hold 60 --ready "$T/storm$src" --release "$T/release" >/dev/null &
     pids+=($!)
 done
 for i in $(seq 1 300); do
@@ -60,7 +62,42 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/noleaker")
 expect_eq normal_client_served_after_storm "$code" 200
 refusals=$(( $(conn_num refused_total) + $(conn_num refused_addr) ))
 expect_ge vars_count_refusals "$refusals" 30
+curl -s "$BASE/metrics" >"$T/metrics"
+expect_ge metrics_count_503_refusals "$(sed -n 's/^memdemo_http_requests_total{route="unmatched",code="503"} //p' "$T/metrics")" 30
 stop_server
+
+# --- idle connections are reclaimed, oldest first, before anyone is refused ---------------
+# (nginx does the same; a load tool that opens its connections before sending got 503s)
+start_server -repetitions 10 -max-conns 40 -max-conns-per-ip 10 -read-header-timeout 30s || exit 1
+$RAW storm "$PORT" --count 30 --src 127.0.0.2 --hold 60 --ready "$T/idle1" --release "$T/irelease1" >/dev/null &
+S1=$!
+for i in $(seq 1 300); do [ -s "$T/idle1" ] && break; sleep 0.1; done
+line=$(cat "$T/idle1" 2>/dev/null)
+echo "# 30 idle connections from one address, limit 10: $line"
+expect_facts idle_flood_from_one_address_keeps_its_limit "$line" open=10 refused=0 reset=0 closed=20
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --interface 127.0.0.2 "$BASE/noleaker")
+expect_eq new_client_from_idle_flooding_address_is_served "$code" 200
+touch "$T/irelease1"; wait "$S1"
+pids=()
+for src in 3 4 5 6; do
+    rm -f "$T/idle$src"
+    $RAW storm "$PORT" --count 10 --src "127.0.0.$src" --hold 60 --ready "$T/idle$src" --release "$T/irelease" >/dev/null &
+    pids+=($!)
+done
+for i in $(seq 1 300); do
+    n=0; for src in 3 4 5 6; do [ -s "$T/idle$src" ] && n=$((n + 1)); done
+    [ "$n" = 4 ] && break; sleep 0.1
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/noleaker")
+expect_eq new_client_served_with_total_limit_full_of_idle_connections "$code" 200
+before=$(conn_num reclaimed_idle)
+line=$($RAW storm "$PORT" --count 5 --src 127.0.0.7 --head 100)
+expect_facts reclaiming_refuses_nobody_while_idle_connections_remain "$line" open=5 refused=0
+expect_ge idle_connections_made_room_for_busy_ones "$(( $(conn_num reclaimed_idle) - before ))" 4
+touch "$T/irelease"; wait "${pids[@]}"
+expect_eq vars_count_no_refusals_while_reclaiming "$(( $(conn_num refused_total) + $(conn_num refused_addr) ))" 0
+stop_server
+
 
 # --- memory for connections is given back -------------------------------------------------
 start_server -repetitions 10 -max-conns 5000 -max-conns-per-ip 0 -read-header-timeout 30s || exit 1
@@ -82,7 +119,7 @@ stop_server
 
 # --- a second stop signal ends the grace period ------------------------------------------
 start_server -repetitions 10 || exit 1
-$RAW exchange "$PORT" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n' --wait 20 >/dev/null &
+$RAW exchange "$PORT" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n' --wait 20 >/dev/null &
 STALL=$!
 for i in $(seq 1 50); do [ "$(conn_num open)" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
 kill -TERM "$SERVER_PID"

@@ -55,7 +55,7 @@ for _ in range(n):
     t0 = time.monotonic()
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(b"GET /noleaker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.sendall(b"GET /noleaker HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         data = b""
         while True:
             chunk = s.recv(65536)

@@ -1,10 +1,13 @@
 /* test_conns: src/conns without a server. Socket pairs stand in for accepted
  * connections (conns only sees descriptors and the address it is told), so a refusal's
- * 503 and a deadline's shutdown can be read from the other end.
+ * 503 and a deadline's shutdown can be read from the other end. A connection whose
+ * peer has written a byte nobody read has a request in progress; one with nothing
+ * unread is idle (reclaimable).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -34,12 +37,29 @@ static struct sockaddr_in addr_of(int n)
     return sa;
 }
 
-static int admit_from(int n, struct pair *p)
+static int admit_idle_from(int n, struct pair *p)
 {
     *p = new_pair();
     struct sockaddr_in sa = addr_of(n);
     return conns_admit(p->ours, (struct sockaddr *)&sa, sizeof sa);
 }
+
+/* Admits a connection whose client has begun a request (a byte is waiting). */
+static int admit_from(int n, struct pair *p)
+{
+    *p = new_pair();
+    if (write(p->peer, "G", 1) != 1) abort();
+    struct sockaddr_in sa = addr_of(n);
+    return conns_admit(p->ours, (struct sockaddr *)&sa, sizeof sa);
+}
+
+static uint64_t stat_of(size_t offset)
+{
+    struct conns_stats st;
+    conns_stats(&st);
+    return *(const uint64_t *)((const char *)&st + offset);
+}
+#define STAT(field) stat_of(offsetof(struct conns_stats, field))
 
 /* What the peer end reads within ms milliseconds: "" on EOF, NULL if nothing came. */
 static const char *peer_reads(int peer, int ms, char *buf, size_t n)
@@ -164,6 +184,75 @@ TEST(body_deadline_counts_from_the_request_start)
     forget(&p);
 }
 
+/* Busy connections are kept; the idle one longest idle gives its place to a new one. */
+TEST(idle_connections_are_reclaimed_oldest_first)
+{
+    struct pair old, young, fresh, busy;
+    uint64_t before = STAT(reclaimed);
+    CHECK_EQ_INT(admit_idle_from(7, &old), 0);
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+    CHECK_EQ_INT(admit_idle_from(7, &young), 0);
+    CHECK_EQ_INT(admit_idle_from(7, &fresh), 0);   /* PER_ADDR is 2: one had to go */
+    char buf[64];
+    const char *got = peer_reads(old.peer, 1000, buf, sizeof buf);
+    CHECK(got && got[0] == '\0');                   /* the oldest: shut down, nothing written */
+    CHECK(peer_reads(young.peer, 100, buf, sizeof buf) == NULL);
+    CHECK_EQ_U64(STAT(reclaimed), before + 1);
+    CHECK_EQ_INT(admit_from(7, &busy), 0);          /* in `young`'s place */
+    got = peer_reads(young.peer, 1000, buf, sizeof buf);
+    CHECK(got && got[0] == '\0');
+    struct pair busy2, refused;
+    CHECK_EQ_INT(admit_from(7, &busy2), 0);         /* in `fresh`'s place */
+    CHECK_EQ_INT(admit_from(7, &refused), -1);      /* both busy now: 503 */
+    close(refused.peer);
+    CHECK_EQ_U64(STAT(reclaimed), before + 3);
+    forget(&old);
+    forget(&young);
+    forget(&fresh);
+    forget(&busy);
+    forget(&busy2);
+}
+
+TEST(a_client_close_is_noticed_at_once)
+{
+    struct pair p;
+    CHECK_EQ_INT(admit_from(8, &p), 0);
+    CHECK_EQ_INT(conns_peer_closed(p.ours), 0);
+    close(p.peer);
+    for (int i = 0; i < 100 && !conns_peer_closed(p.ours); i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_INT(conns_peer_closed(p.ours), 1);
+    conns_forget(p.ours);
+    close(p.ours);
+}
+
+/* A refused connection's socket outlives its owner's close until its client is done. */
+TEST(refused_connection_lingers_until_its_client_closes)
+{
+    struct pair p;
+    uint64_t before = STAT(lingered);
+    CHECK_EQ_INT(admit_from(9, &p), 0);
+    conns_linger_close(p.ours);
+    conns_forget(p.ours);
+    close(p.ours);
+    CHECK_EQ_U64(STAT(lingered), before + 1);
+    CHECK_EQ_U64(STAT(lingering), 1);
+    char more[4096] = {0};
+    CHECK_EQ_INT(write(p.peer, more, sizeof more), (long long)sizeof more);   /* still open: drained */
+    char buf[8];
+    const char *got = peer_reads(p.peer, 1000, buf, sizeof buf);
+    CHECK(got && got[0] == '\0');                   /* our side: shut for writing */
+    close(p.peer);
+    for (int i = 0; i < 100 && STAT(lingering); i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_U64(STAT(lingering), 0);
+}
+
 int main(void)
 {
     struct conns_limits l = {
@@ -178,6 +267,9 @@ int main(void)
     RUN(header_deadline_shuts_the_connection_down);
     RUN(deferred_connection_has_no_deadline);
     RUN(body_deadline_counts_from_the_request_start);
+    RUN(idle_connections_are_reclaimed_oldest_first);
+    RUN(a_client_close_is_noticed_at_once);
+    RUN(refused_connection_lingers_until_its_client_closes);
     conns_stop();
     UNIT_EXIT();
 }

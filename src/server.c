@@ -669,11 +669,26 @@ static struct http_request *request_being_parsed(struct worker *w)
     return NULL;
 }
 
+/* What libmicrohttpd says when a client closes or resets mid-request: a client's own
+ * affair (Go logs nothing either), and one line per connection would let a flood of
+ * such connections fill the log. */
+static int about_a_client_that_left(const char *fmt)
+{
+    static const char *const prefixes[] = {
+        "Connection was closed by remote side",
+        "Connection socket is closed when reading request",
+    };
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(fmt, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+    return 0;
+}
+
 /* libmicrohttpd's error log. It is called, on the worker, just before libmicrohttpd
  * answers a Content-Length it cannot parse (see the top of this file): answer first. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct worker *w = cls;
+    if (about_a_client_that_left(fmt)) return;
     int on_worker = w->thread_known && pthread_equal(w->thread, pthread_self());
     if (on_worker && strstr(fmt, "Content-Length")) {
         struct http_request *r = request_being_parsed(w);

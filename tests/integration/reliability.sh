@@ -28,6 +28,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/noleaker")
 expect_eq client_served_after_partial_bodies_closed_with_their_fin "$code" 200
 wait_open 1
 expect_eq closed_connections_hold_no_slot "$(conn_num open)" 1
+expect_le clients_that_left_are_not_logged "$(grep -vc 'listening on' "$SERVER_LOG")" 0
 expect_ge vars_count_closes_by_clients "$(conn_num closed_by_client)" 1   # (libmicrohttpd sees some first)
 stop_server
 

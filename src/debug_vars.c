@@ -1,6 +1,7 @@
 /* debug_vars: /debug/vars. See debug_vars.h. */
 #include "src/debug_vars.h"
 
+#include "gc/errors.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
@@ -145,7 +146,7 @@ static int nadded;
 
 int debug_vars_add_section(const char *name, void (*write)(struct buf *out))
 {
-    if (nadded == DEBUG_VARS_MAX_SECTIONS) return -1;
+    if (nadded == DEBUG_VARS_MAX_SECTIONS) return errors_fail(ENOSPC);
     added[nadded++] = (struct section){name, write};
     return 0;
 }

@@ -20,7 +20,7 @@ void debug_vars_handle(struct http_request *req);
 
 /* A program's own section: "name": whatever write appends (one JSON value). Sections
  * follow the surface's own in the order added. At most DEBUG_VARS_MAX_SECTIONS. Main
- * thread, before serving. Returns 0, or -1 when full. */
+ * thread, before serving. Returns 0, or -1 with errno = ENOSPC when full. */
 #define DEBUG_VARS_MAX_SECTIONS 4
 int debug_vars_add_section(const char *name, void (*write)(struct buf *out));
 

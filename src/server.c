@@ -244,9 +244,10 @@ void http_respond_text(struct http_request *r, int status, const char *fmt, ...)
 int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
                http_resume_fn resume, void *state)
 {
-    if (r->answered || r->deferred || !defer_thread_started) return -1;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci) return -1;
+    const union MHD_ConnectionInfo *ci = NULL;
+    if (!r->answered && !r->deferred && defer_thread_started)
+        ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) { errno = EINVAL; return -1; }
     if (seconds < 0) seconds = 0;
     r->fd = ci->connect_fd;
     r->prepare = prepare;
@@ -259,6 +260,7 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
         pthread_mutex_unlock(&defer_lock);
         r->resume = NULL;
         r->resume_state = NULL;
+        errno = EINVAL;
         return -1;
     }
     r->deferred = 1;

@@ -8,6 +8,7 @@
 #include "profile/cpuprof.h"
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
+#include "profile/threadhook.h"
 #include "profile/trace.h"
 #include "src/conns.h"
 #include "src/debug_http.h"
@@ -110,6 +111,8 @@ static void write_threads(struct buf *b)
     struct debug_vars_object o = debug_vars_open(b);
     DEBUG_VARS_MEMBER(&o, "registered", (int64_t)gcthreads_count());
     DEBUG_VARS_MEMBER(&o, "refused", gcthreads_refused());
+    DEBUG_VARS_MEMBER(&o, "created", threadhook_created());
+    DEBUG_VARS_MEMBER(&o, "creations_lost", threadhook_creations_lost());
     debug_vars_close(&o);
 }
 
@@ -128,6 +131,7 @@ static void write_http(struct buf *b)
     server_stats(&from);
     struct debug_vars_object o = debug_vars_open(b);
     DEBUG_VARS_MEMBER(&o, "headers_dropped", from.headers_dropped);
+    DEBUG_VARS_MEMBER(&o, "log_lines_dropped", from.log_lines_dropped);
     debug_vars_close(&o);
 }
 

@@ -186,6 +186,7 @@ void http_add_header(struct http_request *r, const char *name, const char *value
 void server_stats(struct server_stats *out)
 {
     out->headers_dropped = atomic_load_explicit(&headers_dropped, memory_order_relaxed);
+    out->log_lines_dropped = lograte_dropped_total();
 }
 
 static void drop_headers(struct http_request *r)

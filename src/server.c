@@ -19,7 +19,8 @@
  * (the client vanished), the completion hook runs the callback with client_gone = 1,
  * so deferred state is always released.
  *
- * Connection-level defences (tested by tests/integration/server_*.sh), in the order a request meets them:
+ * Connection-level defences (tests/integration/server_*.sh), in the order a request
+ * meets them:
  * - the acceptor admits each connection through src/conns (total and per-address
  *   limits: a 503 instead of a wait) and conns' watchdog holds every phase of it to a
  *   deadline;

@@ -16,24 +16,25 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "gc/errors.h"
 #include "gc/procfs.h"
 
 int procstat_parse_stat(const char *text, double boot_time_unix, long ticks_per_second,
                         struct procstat *p)
 {
     const char *paren = strrchr(text, ')');
-    if (!paren || ticks_per_second <= 0) return -1;
+    if (!paren || ticks_per_second <= 0) return errors_fail(EINVAL);
     unsigned long long v[24] = {0};   /* v[k] = field k (1-based); 3 is the state letter */
     const char *s = paren + 1;
     int field = 2;
     while (field < 23) {
         while (*s == ' ') s++;
-        if (!*s || *s == '\n') return -1;
+        if (!*s || *s == '\n') return errors_fail(EINVAL);
         field++;
         char *end;
         if (field == 3) { while (*s && *s != ' ') s++; continue; }   /* state */
         v[field] = strtoull(s, &end, 10);   /* priority and nice may be negative: unused */
-        if (end == s) return -1;
+        if (end == s) return errors_fail(EINVAL);
         s = end;
     }
     p->cpu_seconds = (double)(v[14] + v[15]) / (double)ticks_per_second;

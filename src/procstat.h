@@ -32,8 +32,8 @@ int procstat_read(struct procstat *p);
 
 /* Parses the text of a /proc/PID/stat line into p's cpu_seconds, start_time_unix
  * (given the boot time and clock ticks per second), vsize_bytes and threads (not
- * rss_bytes: gc/procfs reads that). Returns 0, or -1 if the text is malformed. Exposed
- * for tests: the command name may hold spaces and parentheses. */
+ * rss_bytes: gc/procfs reads that). Returns 0, or -1 with errno = EINVAL if the text
+ * is malformed. Exposed for tests: the command name may hold spaces and parentheses. */
 int procstat_parse_stat(const char *text, double boot_time_unix, long ticks_per_second,
                         struct procstat *p);
 

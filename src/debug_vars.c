@@ -132,6 +132,7 @@ static void write_http(struct buf *b)
     struct debug_vars_object o = debug_vars_open(b);
     DEBUG_VARS_MEMBER(&o, "headers_dropped", from.headers_dropped);
     DEBUG_VARS_MEMBER(&o, "log_lines_dropped", from.log_lines_dropped);
+    DEBUG_VARS_MEMBER(&o, "answers_dropped", from.answers_dropped);
     debug_vars_close(&o);
 }
 

@@ -115,6 +115,7 @@ static _Atomic long in_flight;
 static _Atomic int stopping;   /* answers close their connection: keep-alive ends */
 static struct server_config config;   /* written by server_start before any worker exists */
 static _Atomic uint64_t headers_dropped;
+static _Atomic uint64_t answers_dropped;
 
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t defer_cond;
@@ -173,6 +174,13 @@ const char *http_query_first_key(const struct http_request *r)
 }
 
 static void drop_header(void) { atomic_fetch_add_explicit(&headers_dropped, 1, memory_order_relaxed); }
+static void drop_answer(void) { atomic_fetch_add_explicit(&answers_dropped, 1, memory_order_relaxed); }
+
+/* Adds a header to resp, counting one libmicrohttpd refuses. */
+static void add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+    if (MHD_add_response_header(resp, name, value) != MHD_YES) drop_header();
+}
 
 void http_add_header(struct http_request *r, const char *name, const char *value)
 {
@@ -188,6 +196,7 @@ void server_stats(struct server_stats *out)
 {
     out->headers_dropped = atomic_load_explicit(&headers_dropped, memory_order_relaxed);
     out->log_lines_dropped = lograte_dropped_total();
+    out->answers_dropped = atomic_load_explicit(&answers_dropped, memory_order_relaxed);
 }
 
 static void drop_headers(struct http_request *r)
@@ -196,21 +205,21 @@ static void drop_headers(struct http_request *r)
     r->nheaders = 0;
 }
 
-/* Queues data (malloc'd, taken) as the answer. */
+/* Queues data (malloc'd, taken) as the answer. An answer that cannot be queued (no
+ * memory for the response, or libmicrohttpd refuses it: the connection then closes
+ * without one) is counted in answers_dropped. */
 static void queue_answer(struct http_request *r, int status, const char *ctype, char *data, size_t len)
 {
     r->answered = 1;
     r->status = status;
     if (r->completed) { free(data); drop_headers(r); return; }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) { free(data); drop_headers(r); return; }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    for (int i = 0; i < r->nheaders; i++)
-        if (MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value) != MHD_YES) drop_header();
-    if (atomic_load_explicit(&stopping, memory_order_relaxed))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (!resp) { free(data); drop_headers(r); drop_answer(); return; }
+    add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (int i = 0; i < r->nheaders; i++) add_header(resp, r->headers[i].name, r->headers[i].value);
+    if (atomic_load_explicit(&stopping, memory_order_relaxed)) add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     drop_headers(r);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
+    if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES) drop_answer();
     MHD_destroy_response(resp);
 }
 

@@ -42,7 +42,8 @@ const char *http_header(const struct http_request *req, const char *name);
 const char *http_query_first_key(const struct http_request *req);
 
 /* The request body (POST), NUL-terminated; NULL and *len = 0 when there is none.
- * Bodies over 1 MiB are refused by the server with 413 before the handler runs. */
+ * Bodies over 1 MiB are refused by the server with 413 before the handler runs, and a
+ * body the server had no memory for with 500: a handler sees the whole body or none. */
 const char *http_body(const struct http_request *req, size_t *len);
 
 /* The router's entry that matched this request (struct http_match.route). A handler

@@ -409,6 +409,10 @@ static void dispatch(struct http_request *r)
     r->route = m.route;
     r->started_ns = clock_mono_ns();
     if (!m.handler) { refuse_route(r, &m); return; }
+    if (r->body.failed) {   /* a handler must never see a body cut short */
+        http_respond_text(r, 500, "out of memory reading the request body");
+        return;
+    }
     if (config.hooks.before) config.hooks.before(r, m.route);
     m.handler(r);
     /* Here, not at completion: by then this thread may have begun another request. */

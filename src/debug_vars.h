@@ -4,10 +4,12 @@
  * sections a program adds (memdemo: its pacer and its leaker).
  *
  * Owns the document's shape and the JSON writing helpers sections use. The figures
- * come from their field tables (GCHEAP_STATS_FIELDS, SAMPLER_STATS_FIELDS,
- * CONNS_STATS_FIELDS), the same ones /metrics and the debug=1 trailer print. ?gc=N
- * (src/debug_http's rule) collects first when N > 0, as /debug/pprof/heap?gc=1 does,
- * so the figures are those of the live heap without building a profile.
+ * come from their modules' X-macro field tables: GCHEAP_STATS_FIELDS and
+ * SAMPLER_STATS_FIELDS (which /metrics and the debug=1 trailer print too),
+ * CPUPROF_, TRACE_, LOCKPROF_ and CONNS_STATS_FIELDS; the threads and http sections
+ * are short lists of their own (src/debug_vars.c). ?gc=N (src/debug_http's rule)
+ * collects first when N > 0, as /debug/pprof/heap?gc=1 does, so the figures are those
+ * of the live heap without building a profile.
  */
 #ifndef MEMDEMO_DEBUG_VARS_H
 #define MEMDEMO_DEBUG_VARS_H

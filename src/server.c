@@ -264,7 +264,7 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
     r->prepare = prepare;
     r->resume = resume;
     r->resume_state = state;
-    r->deadline_ns = clock_mono_ns() + (uint64_t)(seconds * 1e9);
+    r->deadline_ns = clock_mono_in(seconds);
     r->client_gone = 0;
     pthread_mutex_lock(&defer_lock);
     if (defer_shutdown) {   /* the deferral thread is finishing: nobody would resume us */
@@ -812,7 +812,7 @@ void server_stop(double grace_seconds)
     defer_shutdown = 1;
     pthread_cond_signal(&defer_cond);
     pthread_mutex_unlock(&defer_lock);
-    uint64_t until = clock_mono_ns() + (uint64_t)(grace_seconds * 1e9);
+    uint64_t until = clock_mono_in(grace_seconds);
     while (atomic_load(&in_flight) > 0 && clock_mono_ns() < until) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);   /* EINTR from collections only shortens a 10 ms step */

@@ -9,6 +9,11 @@ uint64_t clock_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t clock_mono_in(double seconds)
+{
+    return clock_mono_ns() + (seconds > 0 ? (uint64_t)(seconds * 1e9) : 0);
+}
+
 int64_t clock_wall_ns(void)
 {
     struct timespec ts;

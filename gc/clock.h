@@ -18,6 +18,9 @@
 /* Monotonic time in ns since an arbitrary start (CLOCK_MONOTONIC). */
 uint64_t clock_mono_ns(void);
 
+/* clock_mono_ns() `seconds` from now (a deadline; seconds <= 0: now). Any thread. */
+uint64_t clock_mono_in(double seconds);
+
 /* Wall-clock time in ns since the Unix epoch (CLOCK_REALTIME). */
 int64_t clock_wall_ns(void);
 

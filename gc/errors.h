@@ -16,8 +16,10 @@
  *    struct, whose X-macro field list the reports print (/debug/vars). Nothing is
  *    dropped without a counter moving.
  * 4. gc/ and profile/ never print. src/ prints only at start-up (main, flag parsing,
- *    the server failing to start); a running server answers with HTTP status codes
- *    (4xx with a one-line reason for bad input) and counters instead.
+ *    the server failing to start) and shutdown; a running server answers with HTTP
+ *    status codes (4xx with a one-line reason for bad input) and counters instead. The
+ *    one exception, the lines clients cause libmicrohttpd to log, pass src/lograte's
+ *    rate limit, which counts what it drops.
  * 5. abort() only for a broken invariant (a bdwgc build that breaks an assumption the
  *    code is built on, a fixed table the program itself sized too small) and for an
  *    allocation documented as infallible that the system refuses (gcheap_alloc, as Go's

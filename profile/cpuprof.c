@@ -267,10 +267,15 @@ static void on_thread_start(void)
 }
 
 /* Before main() (and so before bdwgc starts its marker threads with every signal
- * blocked): every thread created from now on unblocks SIGPROF and runs the hook. */
+ * blocked): every thread created from now on unblocks SIGPROF and runs the hook. No
+ * room for it is a broken invariant (THREADHOOK_MAX_HOOKS is sized for the program's
+ * modules; gc/errors.h rule 5). */
 __attribute__((constructor)) static void hook_thread_starts(void)
 {
-    threadhook_on_start(on_thread_start, SIGPROF);
+    if (threadhook_on_start(on_thread_start, SIGPROF) < 0) {
+        fprintf(stderr, "memdemo: cpuprof: no room for a thread start hook\n");
+        abort();
+    }
 }
 
 /* Deletes every timer of the window; the table stays (the last cells still name their

@@ -76,6 +76,9 @@ static size_t creation_cap;
 static struct live lives[MAX_LIVE];         /* TID -> creation stack, for live threads */
 static int nlives;
 static _Atomic uint64_t created_total = 1;  /* the main thread */
+static _Atomic uint64_t creations_lost;     /* threads whose creation stack is not kept */
+
+static void lose_creation(void) { atomic_fetch_add_explicit(&creations_lost, 1, memory_order_relaxed); }
 
 /* Interns the stack of pthread_create's caller; returns its id or -1. create_lock held. */
 static int intern_creation(const uintptr_t *pcs, int n)
@@ -122,6 +125,8 @@ static void note_live(int creation)
     if (at < MAX_LIVE) {
         lives[at] = (struct live){tid, creation};
         if (at == nlives) nlives++;
+    } else {
+        lose_creation();   /* the live map is full: this thread's stack stays unknown */
     }
     pthread_mutex_unlock(&create_lock);
 }
@@ -160,7 +165,11 @@ GCHEAP_ALLOC_TEXT int pthread_create(pthread_t *thread, const pthread_attr_t *at
     create_fn create = real_create();
     if (!create) return EAGAIN;
     struct start *s = malloc(sizeof *s);
-    if (!s) return create(thread, attr, fn, arg);
+    if (!s) {
+        int rc = create(thread, attr, fn, arg);
+        if (rc == 0) { atomic_fetch_add(&created_total, 1); lose_creation(); }
+        return rc;
+    }
     *s = (struct start){fn, arg, record_creation()};
     int rc = create(thread, attr, start_thread_here, s);
     if (rc != 0) {
@@ -172,6 +181,7 @@ GCHEAP_ALLOC_TEXT int pthread_create(pthread_t *thread, const pthread_attr_t *at
         free(s);
     } else {
         atomic_fetch_add(&created_total, 1);
+        if (s->creation < 0) lose_creation();
     }
     return rc;
 }
@@ -179,6 +189,7 @@ GCHEAP_ALLOC_TEXT int pthread_create(pthread_t *thread, const pthread_attr_t *at
 /* ---- readers ------------------------------------------------------------------------ */
 
 uint64_t threadhook_created(void) { return atomic_load(&created_total); }
+uint64_t threadhook_creations_lost(void) { return atomic_load(&creations_lost); }
 
 struct threadhook_creation *threadhook_creations(size_t *n)
 {

@@ -42,6 +42,11 @@ int threadhook_on_start(void (*fn)(void), int sig);
  * Lock-free. */
 uint64_t threadhook_created(void);
 
+/* Threads created since start whose creation stack was not kept (no memory for it, or
+ * more live threads than the TID map holds): the threadcreate and goroutine profiles
+ * cannot place them. Lock-free. */
+uint64_t threadhook_creations_lost(void);
+
 /* One creation stack: return addresses of the caller of pthread_create first, and how
  * many threads were created from it. */
 struct threadhook_creation {

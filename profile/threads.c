@@ -64,9 +64,14 @@ static int handler_installed;
  * a stack without addresses). */
 __attribute__((noinline, used)) void threads_stack_not_captured(void) { __asm__ volatile(""); }
 
+/* THREADHOOK_MAX_HOOKS is sized for the program's modules: running out is a broken
+ * invariant (gc/errors.h rule 5), not a failure to report. */
 __attribute__((constructor)) static void unblock_capture_signal_in_new_threads(void)
 {
-    threadhook_on_start(NULL, THREADS_SIGNAL);
+    if (threadhook_on_start(NULL, THREADS_SIGNAL) < 0) {
+        fprintf(stderr, "memdemo: threads: no room for a thread start hook\n");
+        abort();
+    }
 }
 
 /* ---- the thread list ----------------------------------------------------------- */

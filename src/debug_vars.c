@@ -1,12 +1,14 @@
 /* debug_vars: /debug/vars. See debug_vars.h. */
 #include "src/debug_vars.h"
 
+#include "gc/errors.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
 #include "profile/cpuprof.h"
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
+#include "profile/threadhook.h"
 #include "profile/trace.h"
 #include "src/conns.h"
 #include "src/debug_http.h"
@@ -109,6 +111,8 @@ static void write_threads(struct buf *b)
     struct debug_vars_object o = debug_vars_open(b);
     DEBUG_VARS_MEMBER(&o, "registered", (int64_t)gcthreads_count());
     DEBUG_VARS_MEMBER(&o, "refused", gcthreads_refused());
+    DEBUG_VARS_MEMBER(&o, "created", threadhook_created());
+    DEBUG_VARS_MEMBER(&o, "creations_lost", threadhook_creations_lost());
     debug_vars_close(&o);
 }
 
@@ -127,6 +131,8 @@ static void write_http(struct buf *b)
     server_stats(&from);
     struct debug_vars_object o = debug_vars_open(b);
     DEBUG_VARS_MEMBER(&o, "headers_dropped", from.headers_dropped);
+    DEBUG_VARS_MEMBER(&o, "log_lines_dropped", from.log_lines_dropped);
+    DEBUG_VARS_MEMBER(&o, "answers_dropped", from.answers_dropped);
     debug_vars_close(&o);
 }
 
@@ -145,7 +151,7 @@ static int nadded;
 
 int debug_vars_add_section(const char *name, void (*write)(struct buf *out))
 {
-    if (nadded == DEBUG_VARS_MAX_SECTIONS) return -1;
+    if (nadded == DEBUG_VARS_MAX_SECTIONS) return errors_fail(ENOSPC);
     added[nadded++] = (struct section){name, write};
     return 0;
 }

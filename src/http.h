@@ -42,7 +42,8 @@ const char *http_header(const struct http_request *req, const char *name);
 const char *http_query_first_key(const struct http_request *req);
 
 /* The request body (POST), NUL-terminated; NULL and *len = 0 when there is none.
- * Bodies over 1 MiB are refused by the server with 413 before the handler runs. */
+ * Bodies over 1 MiB are refused by the server with 413 before the handler runs, and a
+ * body the server had no memory for with 500: a handler sees the whole body or none. */
 const char *http_body(const struct http_request *req, size_t *len);
 
 /* The router's entry that matched this request (struct http_match.route). A handler
@@ -73,8 +74,9 @@ void http_respond_text(struct http_request *req, int status, const char *fmt, ..
  * client_gone = 0), or when the client disconnects (client_gone = 1),
  * `resume(req, client_gone, state)` is called on a worker thread and must answer (or,
  * if client_gone, may just free its state; the server then closes the connection).
- * Returns 0, or -1 if deferral is impossible, e.g. during shutdown (the handler must
- * then answer itself and keep ownership of state). */
+ * Returns 0, or -1 with errno = EINVAL if deferral is impossible: the request was
+ * answered or deferred already, or the server is shutting down (the handler must then
+ * answer itself and keep ownership of state). */
 typedef void (*http_resume_fn)(struct http_request *req, int client_gone, void *state);
 /* Optional heavy work for when the window ends, run before resume on the server's
  * deferral thread, not on a worker, so it delays no other client. That thread is not

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "gc/errors.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "profile/sampler.h"
@@ -177,7 +178,7 @@ static int nsections;
 
 int metrics_add_section(void (*write)(struct promfmt *w))
 {
-    if (nsections == METRICS_MAX_SECTIONS) return -1;
+    if (nsections == METRICS_MAX_SECTIONS) return errors_fail(ENOSPC);
     sections[nsections++] = write;
     return 0;
 }

@@ -25,7 +25,7 @@ void metrics_handle(struct http_request *req);
 
 /* A program's own families, written after the collector's (before the request
  * counters). At most METRICS_MAX_SECTIONS. Main thread, before serving. Returns 0, or
- * -1 when full. */
+ * -1 with errno = ENOSPC when full. */
 #define METRICS_MAX_SECTIONS 4
 int metrics_add_section(void (*write)(struct promfmt *w));
 

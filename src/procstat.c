@@ -3,7 +3,8 @@
  * /proc/self/stat (proc(5)): "pid (comm) state ppid ...": comm may contain spaces and
  * ')' so fields are counted from the LAST ')'. After it, field 3 is the state; the
  * ones used here are 14 utime, 15 stime (clock ticks), 20 num_threads, 22 starttime
- * (ticks after boot), 23 vsize (bytes), 24 rss (pages).
+ * (ticks after boot), 23 vsize (bytes). Its field 24 (rss) is not read: the resident
+ * set has one reader, gc/procfs.
  */
 #include "src/procstat.h"
 
@@ -15,31 +16,31 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "gc/errors.h"
 #include "gc/procfs.h"
 
 int procstat_parse_stat(const char *text, double boot_time_unix, long ticks_per_second,
-                        long page_size, struct procstat *p)
+                        struct procstat *p)
 {
     const char *paren = strrchr(text, ')');
-    if (!paren || ticks_per_second <= 0) return -1;
-    unsigned long long v[25] = {0};   /* v[k] = field k (1-based); 3 is the state letter */
+    if (!paren || ticks_per_second <= 0) return errors_fail(EINVAL);
+    unsigned long long v[24] = {0};   /* v[k] = field k (1-based); 3 is the state letter */
     const char *s = paren + 1;
     int field = 2;
-    while (field < 24) {
+    while (field < 23) {
         while (*s == ' ') s++;
-        if (!*s || *s == '\n') return -1;
+        if (!*s || *s == '\n') return errors_fail(EINVAL);
         field++;
         char *end;
         if (field == 3) { while (*s && *s != ' ') s++; continue; }   /* state */
         v[field] = strtoull(s, &end, 10);   /* priority and nice may be negative: unused */
-        if (end == s) return -1;
+        if (end == s) return errors_fail(EINVAL);
         s = end;
     }
     p->cpu_seconds = (double)(v[14] + v[15]) / (double)ticks_per_second;
     p->threads = (int64_t)v[20];
     p->start_time_unix = boot_time_unix + (double)v[22] / (double)ticks_per_second;
     p->vsize_bytes = (int64_t)v[23];
-    p->rss_bytes = (int64_t)v[24] * page_size;
     return 0;
 }
 
@@ -84,8 +85,9 @@ int procstat_read(struct procstat *p)
     p->cpu_seconds = p->start_time_unix = -1;
     p->rss_bytes = p->vsize_bytes = p->threads = -1;
     if (procfs_read("/proc/self/stat", buf, sizeof buf) < 0 ||
-        procstat_parse_stat(buf, boot_time(), sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), p) < 0)
+        procstat_parse_stat(buf, boot_time(), sysconf(_SC_CLK_TCK), p) < 0)
         rc = -1;
+    p->rss_bytes = procfs_rss_bytes();
     if (boot_time() < 0) p->start_time_unix = -1;
     p->open_fds = count_fds();
     p->max_fds = soft_limit(RLIMIT_NOFILE);

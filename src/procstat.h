@@ -3,8 +3,8 @@
  * virtual memory, start time, threads and file descriptors.
  *
  * Owns: parsing /proc/self/stat and /proc/stat (boot time) and counting /proc/self/fd;
- * the limits come from getrlimit. Leaves the quick RSS read to gc/procfs (whose small
- * file reader this uses) and naming and exposition to src/metrics.c. Linux only, like the rest of memdemo.
+ * the limits come from getrlimit. Leaves the resident set to gc/procfs, the program's
+ * one RSS reader (whose small file reader this uses too) and naming and exposition to src/metrics.c. Linux only, like the rest of memdemo.
  *
  * Error convention: a figure that could not be read is -1 (the caller leaves it out).
  * No GC memory, no locks: any thread.
@@ -26,14 +26,15 @@ struct procstat {
 };
 
 /* Reads everything. Returns 0, or -1 when /proc/self/stat could not be read (then its
- * figures are -1; the others are still filled). */
+ * figures are -1; the others are still filled: rss_bytes from gc/procfs, -1 when that
+ * cannot be read). */
 int procstat_read(struct procstat *p);
 
 /* Parses the text of a /proc/PID/stat line into p's cpu_seconds, start_time_unix
- * (given the boot time and clock ticks per second), rss_bytes (given the page size),
- * vsize_bytes and threads. Returns 0, or -1 if the text is malformed. Exposed for
- * tests: the command name may hold spaces and parentheses. */
+ * (given the boot time and clock ticks per second), vsize_bytes and threads (not
+ * rss_bytes: gc/procfs reads that). Returns 0, or -1 with errno = EINVAL if the text
+ * is malformed. Exposed for tests: the command name may hold spaces and parentheses. */
 int procstat_parse_stat(const char *text, double boot_time_unix, long ticks_per_second,
-                        long page_size, struct procstat *p);
+                        struct procstat *p);
 
 #endif

@@ -18,6 +18,7 @@ struct route {
     const char *trace_name;    /* "GET /leaker": the request's name in traces; NULL = not traced */
 };
 
+/* memdemo's rows as a router table (of struct route), for routes_router and tests. */
 extern const struct router_table routes_own;
 
 /* Every row memdemo serves: routes_own, then the /debug surface's. */

@@ -19,7 +19,8 @@
  * (the client vanished), the completion hook runs the callback with client_gone = 1,
  * so deferred state is always released.
  *
- * Connection-level defences (issue: hardening), in the order a request meets them:
+ * Connection-level defences (tests/integration/server_*.sh), in the order a request
+ * meets them:
  * - the acceptor admits each connection through src/conns (total and per-address
  *   limits: a 503 instead of a wait) and conns' watchdog holds every phase of it to a
  *   deadline;
@@ -115,6 +116,7 @@ static _Atomic long in_flight;
 static _Atomic int stopping;   /* answers close their connection: keep-alive ends */
 static struct server_config config;   /* written by server_start before any worker exists */
 static _Atomic uint64_t headers_dropped;
+static _Atomic uint64_t answers_dropped;
 
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t defer_cond;
@@ -173,6 +175,13 @@ const char *http_query_first_key(const struct http_request *r)
 }
 
 static void drop_header(void) { atomic_fetch_add_explicit(&headers_dropped, 1, memory_order_relaxed); }
+static void drop_answer(void) { atomic_fetch_add_explicit(&answers_dropped, 1, memory_order_relaxed); }
+
+/* Adds a header to resp, counting one libmicrohttpd refuses. */
+static void add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+    if (MHD_add_response_header(resp, name, value) != MHD_YES) drop_header();
+}
 
 void http_add_header(struct http_request *r, const char *name, const char *value)
 {
@@ -187,6 +196,8 @@ void http_add_header(struct http_request *r, const char *name, const char *value
 void server_stats(struct server_stats *out)
 {
     out->headers_dropped = atomic_load_explicit(&headers_dropped, memory_order_relaxed);
+    out->log_lines_dropped = lograte_dropped_total();
+    out->answers_dropped = atomic_load_explicit(&answers_dropped, memory_order_relaxed);
 }
 
 static void drop_headers(struct http_request *r)
@@ -195,21 +206,21 @@ static void drop_headers(struct http_request *r)
     r->nheaders = 0;
 }
 
-/* Queues data (malloc'd, taken) as the answer. */
+/* Queues data (malloc'd, taken) as the answer. An answer that cannot be queued (no
+ * memory for the response, or libmicrohttpd refuses it: the connection then closes
+ * without one) is counted in answers_dropped. */
 static void queue_answer(struct http_request *r, int status, const char *ctype, char *data, size_t len)
 {
     r->answered = 1;
     r->status = status;
     if (r->completed) { free(data); drop_headers(r); return; }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) { free(data); drop_headers(r); return; }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    for (int i = 0; i < r->nheaders; i++)
-        if (MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value) != MHD_YES) drop_header();
-    if (atomic_load_explicit(&stopping, memory_order_relaxed))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (!resp) { free(data); drop_headers(r); drop_answer(); return; }
+    add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (int i = 0; i < r->nheaders; i++) add_header(resp, r->headers[i].name, r->headers[i].value);
+    if (atomic_load_explicit(&stopping, memory_order_relaxed)) add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     drop_headers(r);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
+    if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES) drop_answer();
     MHD_destroy_response(resp);
 }
 
@@ -255,21 +266,23 @@ void http_respond_text(struct http_request *r, int status, const char *fmt, ...)
 int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
                http_resume_fn resume, void *state)
 {
-    if (r->answered || r->deferred || !defer_thread_started) return -1;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci) return -1;
+    const union MHD_ConnectionInfo *ci = NULL;
+    if (!r->answered && !r->deferred && defer_thread_started)
+        ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) { errno = EINVAL; return -1; }
     if (seconds < 0) seconds = 0;
     r->fd = ci->connect_fd;
     r->prepare = prepare;
     r->resume = resume;
     r->resume_state = state;
-    r->deadline_ns = clock_mono_ns() + (uint64_t)(seconds * 1e9);
+    r->deadline_ns = clock_mono_in(seconds);
     r->client_gone = 0;
     pthread_mutex_lock(&defer_lock);
     if (defer_shutdown) {   /* the deferral thread is finishing: nobody would resume us */
         pthread_mutex_unlock(&defer_lock);
         r->resume = NULL;
         r->resume_state = NULL;
+        errno = EINVAL;
         return -1;
     }
     r->deferred = 1;
@@ -426,6 +439,10 @@ static void dispatch(struct http_request *r)
     r->route = m.route;
     r->started_ns = clock_mono_ns();
     if (!m.handler) { refuse_route(r, &m); return; }
+    if (r->body.failed) {   /* a handler must never see a body cut short */
+        http_respond_text(r, 500, "out of memory reading the request body");
+        return;
+    }
     if (config.hooks.before) config.hooks.before(r, m.route);
     m.handler(r);
     /* Here, not at completion: by then this thread may have begun another request. */
@@ -898,7 +915,7 @@ void server_stop(double grace_seconds)
     defer_shutdown = 1;               /* deferred requests are answered now */
     pthread_cond_signal(&defer_cond);
     pthread_mutex_unlock(&defer_lock);
-    uint64_t until = clock_mono_ns() + (uint64_t)(grace_seconds * 1e9);
+    uint64_t until = clock_mono_in(grace_seconds);
     while (atomic_load(&in_flight) > 0 && clock_mono_ns() < until) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);   /* EINTR from collections only shortens a 10 ms step */

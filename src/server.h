@@ -44,6 +44,9 @@ int server_start(const char *addr, int threads, struct conns_limits *limits, con
 
 struct server_stats {
     uint64_t headers_dropped;   /* http_add_header calls whose header could not be kept */
+    uint64_t log_lines_dropped; /* lines clients caused that the log's rate limit dropped */
+    uint64_t answers_dropped;   /* answers the server could not queue (no memory for the
+                                   response, or libmicrohttpd refused it) */
 };
 
 /* A snapshot of the counters. Any thread; no lock. */

@@ -114,6 +114,17 @@ send_raw() { ( trap '' PIPE; printf "$2" >&"$1" ) 2>/dev/null; }
 # json_num KEY FILE: the first number following "KEY": in a JSON text.
 json_num() { grep -o "\"$1\": *[0-9]*" "$2" | head -1 | grep -o '[0-9]*$'; }
 
+# pprof_refusal NAME STATUS TEXT PATH [CURL-ARGS...]: PATH answers STATUS in the /debug
+# layer's error style (net/http/pprof's serveError: text/plain, X-Go-Pprof: 1) with a
+# body holding TEXT. Leaves the body in $T/refusal, its headers in $T/refusal.h.
+pprof_refusal() {
+    local name=$1 want=$2 text=$3 path=$4; shift 4
+    local got; got=$(curl -s --max-time 60 -D "$T/refusal.h" -o "$T/refusal" -w '%{http_code}' "$@" "$BASE$path")
+    if [ "$got" = "$want" ] && grep -q -- "$text" "$T/refusal" && grep -qi '^X-Go-Pprof: 1' "$T/refusal.h" \
+       && grep -qi '^Content-Type: text/plain' "$T/refusal.h"; then pass "$name"
+    else fail "$name" "status $got (want $want), body $(head -c 200 "$T/refusal") (want $text)"; fi
+}
+
 # load SECONDS CONNECTIONS PATH...: wrk against each path in turn, round robin via a
 # Lua script; output in $T/wrk.out. Bounded by SECONDS (+ wrk's timeout).
 load() {

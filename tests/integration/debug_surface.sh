@@ -63,6 +63,10 @@ curl -s -D "$T/many.h" -o /dev/null "$BASE/alone/headers"
 expect_eq answer_keeps_http_max_headers "$(grep -ci '^X-Alone-' "$T/many.h")" 8
 curl -s "$BASE/debug/vars" >"$T/vars2"
 expect_eq vars_counts_the_dropped_header "$(json_num headers_dropped "$T/vars2")" 1
+# The other losses are shown too, by any program that serves the surface (0 here).
+expect_eq vars_shows_answers_dropped "$(json_num answers_dropped "$T/vars2")" 0
+expect_eq vars_shows_log_lines_dropped "$(json_num log_lines_dropped "$T/vars2")" 0
+expect_eq vars_shows_thread_creations_lost "$(json_num creations_lost "$T/vars2")" 0
 code=$(curl -s -o "$T/rate" -w '%{http_code}' -X POST "$BASE/debug/memprofilerate?rate=4096")
 expect_eq rate_switch_works "$code $(cat "$T/rate")" "200 memprofilerate 4096 (was 1)"
 

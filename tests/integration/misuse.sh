@@ -106,6 +106,8 @@ http /metrics >"$T/metrics"
 dropped=$(awk '$1 == "memdemo_log_lines_dropped_total" { print $2 }' "$T/metrics")
 if [ "$lines" -ge 20 ]; then   # the server logs these requests: the rest were dropped
     expect_ge log_lines_dropped_are_counted "${dropped:-0}" $((300 - lines - 5))
+    http /debug/vars >"$T/vars"
+    expect_eq vars_shows_the_dropped_log_lines "$(json_num log_lines_dropped "$T/vars")" "$dropped"
 else
     skip log_lines_dropped_are_counted "the server logged only $lines of these requests"
 fi

@@ -143,23 +143,17 @@ else echo "SKIP cpu_profile_opens_in_go_1_23: $GO123 not installed"; fi
 expect_eq threadcreate_counts_the_profilers_exited_thread "$(fetch /debug/pprof/threadcreate "$T/tc2.pb.gz" >/dev/null; raw_total "$T/tc2.pb.gz")" $((n + windows))
 
 # --- 3. bad input and concurrent windows -------------------------------------------------
-bad() { # NAME STATUS TEXT PATH
-    local code; code=$(fetch "$4" "$T/bad")
-    if [ "$code" = "$2" ] && grep -q -- "$3" "$T/bad" && grep -qi '^X-Go-Pprof: 1' "$T/bad.h" \
-       && grep -qi '^Content-Type: text/plain' "$T/bad.h"; then pass "$1"
-    else fail "$1" "status $code, body $(head -c 200 "$T/bad")"; fi
-}
-bad cpu_seconds_abc_is_400 400 'invalid value for "seconds"' '/debug/pprof/profile?seconds=abc'
-bad cpu_seconds_negative_is_400 400 'invalid value for "seconds"' '/debug/pprof/profile?seconds=-1'
-bad cpu_seconds_1e9_is_400 400 'invalid value for "seconds"' '/debug/pprof/profile?seconds=1e9'
-bad cpu_seconds_beyond_the_longest_window_is_400 400 'at most 600' '/debug/pprof/profile?seconds=100000'
-bad cpu_debug_param_is_ignored_but_bad_seconds_still_400 400 'invalid value' '/debug/pprof/profile?seconds=0'
+pprof_refusal cpu_seconds_abc_is_400 400 'invalid value for "seconds"' '/debug/pprof/profile?seconds=abc'
+pprof_refusal cpu_seconds_negative_is_400 400 'invalid value for "seconds"' '/debug/pprof/profile?seconds=-1'
+pprof_refusal cpu_seconds_1e9_is_400 400 'invalid value for "seconds"' '/debug/pprof/profile?seconds=1e9'
+pprof_refusal cpu_seconds_beyond_the_longest_window_is_400 400 'at most 600' '/debug/pprof/profile?seconds=100000'
+pprof_refusal cpu_debug_param_is_ignored_but_bad_seconds_still_400 400 'invalid value' '/debug/pprof/profile?seconds=0'
 # profiler_running: the CPU profiler's drain thread exists (a window is open).
 profiler_running() { grep -q memdemo-cpuprof /proc/$SERVER_PID/task/*/comm 2>/dev/null; }
 fetch "/debug/pprof/profile?seconds=2" "$T/first.pb.gz" >"$T/first.code" &
 FIRST=$!
 for i in $(seq 1 100); do profiler_running && break; sleep 0.02; done
-bad second_cpu_profile_is_500 500 'Could not enable CPU profiling: cpu profiling already in use' '/debug/pprof/profile?seconds=1'
+pprof_refusal second_cpu_profile_is_500 500 'Could not enable CPU profiling: cpu profiling already in use' '/debug/pprof/profile?seconds=1'
 wait "$FIRST"
 expect_eq first_cpu_profile_still_answers "$(cat "$T/first.code")" 200
 # A client that goes away mid-window: the profiler stops (its thread exits) and the

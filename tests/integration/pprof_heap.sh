@@ -125,23 +125,15 @@ check_absent delta_excludes_earlier_traffic ' handle_noleaker$' "$T/delta.top"
 check delta_has_duration grep -q 'Duration: 2\(\.[0-9]*\)\?s' "$T/delta.top"
 
 # 7. bad input gets Go's answers; the server keeps serving -----------------------------------
-bad() { # NAME STATUS TEXT PATH [curl args]
-    local name=$1 want=$2 text=$3 path=$4; shift 4
-    curl -s -D "$T/h" -o "$T/b" "$@" "$BASE$path"
-    local got; got=$(awk 'NR==1{print $2}' "$T/h")
-    if [ "$got" = "$want" ] && grep -q -- "$text" "$T/b" && grep -qi '^X-Go-Pprof: 1' "$T/h" \
-       && grep -qi '^Content-Type: text/plain' "$T/h"; then pass "$name"
-    else fail "$name" "status $got, body $(head -c 200 "$T/b")"; fi
-}
-bad seconds_zero_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=0'
-bad seconds_negative_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=-3'
-bad seconds_not_integer_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=abc'
-bad seconds_with_debug_is_400 400 'seconds and debug params are incompatible' '/debug/pprof/heap?seconds=1&debug=1'
-bad seconds_too_large_is_400 400 'at most' '/debug/pprof/allocs?seconds=99999999999999999999'
-bad gc_not_integer_is_400 400 'invalid value for "gc"' '/debug/pprof/heap?gc=yes'
-bad unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/nonesuch'
-bad post_heap_is_405 405 'Method Not Allowed' '/debug/pprof/heap' -X POST
-bad trace_too_long_is_400 400 'at most' '/debug/pprof/trace?seconds=1e9'
+pprof_refusal seconds_zero_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=0'
+pprof_refusal seconds_negative_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=-3'
+pprof_refusal seconds_not_integer_is_400 400 'invalid value for "seconds"' '/debug/pprof/heap?seconds=abc'
+pprof_refusal seconds_with_debug_is_400 400 'seconds and debug params are incompatible' '/debug/pprof/heap?seconds=1&debug=1'
+pprof_refusal seconds_too_large_is_400 400 'at most' '/debug/pprof/allocs?seconds=99999999999999999999'
+pprof_refusal gc_not_integer_is_400 400 'invalid value for "gc"' '/debug/pprof/heap?gc=yes'
+pprof_refusal unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/nonesuch'
+pprof_refusal post_heap_is_405 405 'Method Not Allowed' '/debug/pprof/heap' -X POST
+pprof_refusal trace_too_long_is_400 400 'at most' '/debug/pprof/trace?seconds=1e9'
 http "/debug/memprofilerate?rate=-1" -X POST >/dev/null; expect_eq negative_rate_is_400 "$(status)" 400
 # One parser, one set of messages: the same bad ?seconds= gets the same line from
 # every profile that takes a window.

@@ -118,6 +118,9 @@ if [ -n "$served" ] && [ "$served" -ge "$leak_ok" ] && [ "$served" -le $((leak_o
     pass concurrent_server_served_what_wrk_saw
 else fail concurrent_server_served_what_wrk_saw "server $served, wrk $leak_ok"; fi
 expect_eq concurrent_leaker_total_is_requests_x_repetitions "$strings_kept" "$((served * 100))"
+# Every answer of that load was queued: none counted as dropped (http.answers_dropped).
+curl -s "$BASE/debug/vars" >"$T/vars"
+expect_eq load_drops_no_answer "$(json_num answers_dropped "$T/vars")" 0
 stop_server
 
 # --- graceful shutdown under load ------------------------------------------------------

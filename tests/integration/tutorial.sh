@@ -345,7 +345,8 @@ done
 check cpu_thread_label_mhd_single grep -q ': MHD-single' "$T/cpu.tags"
 curl -s --max-time 10 "$BASE/debug/pprof/threadcreate?debug=1" >"$T/tc"
 threads=$(ref "Threads (goroutine, threadcreate)")
-for name in $(sed -n '1,/^$/p' <<<"$threads" | ticked | grep -E '^(memdemo|MHD)'); do
+# the first paragraph's thread names: every ticked word that is no function or flag
+for name in $(sed -n '1,/^$/p' <<<"$threads" | ticked | grep -E '^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$'); do
     check "thread_named: $name" grep -q "thread \"$name\"" "$T/g2"
 done
 for f in $(sed -n '/threadcreate`/,$p' <<<"$threads" | ticked | grep -E '^[a-z_A-Z]+$' | sort -u); do

@@ -233,7 +233,13 @@ slice_checks() {
     done < <(para "$v" | ticked)
 }
 
+# mmu_check VERSION: README says the MMU page's chart comes from the internet
+mmu_check() {
+    expect_eq "go$1_mmu_200" "$(tget /mmu mmu)" 200
+    check "go$1_mmu_chart_script_is_remote" grep -q '<script[^>]*src="https://' "$T/mmu"
+}
 trace_ui go && {
+    mmu_check 119
     expect_eq go119_jsontrace_200 "$(tget /jsontrace js)" 200
     slice_checks 1.19 "$T/js"
     expect_eq go119_goroutines_200 "$(tget /goroutines gr)" 200
@@ -256,6 +262,7 @@ if [ -x "$GO123" ]; then
         expect_eq go123_goroutine_page_200 "$(tget '/goroutine?name=GET%20/leaker' g3)" 200
         check_absent go123_goroutine_page_has_no_gc_time 'GC pause' "$T/g3"
         window_checks 123
+        mmu_check 123
         check go123_root_task_parent_as_readme_says grep -q 'parent 18446744073709551615' "$T/wt.txt"
         kill "$TUI"; wait "$TUI" 2>/dev/null
     }

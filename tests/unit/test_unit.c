@@ -148,10 +148,32 @@ TEST(a_failed_check_ends_its_test_and_evaluates_arguments_once)
     CHECK_CONTAINS(captured, "count_evaluation() == 1, want 100");
 }
 
+static void f_skips(void) { SKIP("%s", "not installed"); }
+
+/* A skipped test is no failure: RUN of a test that skips leaves the failure count as it
+ * was (else `make test` fails on a machine without an optional tool). */
+TEST(a_skipped_test_counts_no_failure)
+{
+    int before = unit__failures;
+    fflush(stdout);
+    int saved = dup(1);
+    FILE *tmp = tmpfile();
+    if (saved < 0 || !tmp) UNIT__FAIL("%s", "no temporary file");
+    dup2(fileno(tmp), 1);
+    RUN(f_skips);
+    unit__skipped_now = 0;                    /* the skip was f_skips', not this test's */
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    fclose(tmp);
+    CHECK_EQ_INT(unit__failures, before);
+}
+
 int main(void)
 {
     RUN(every_check_form_fails_and_prints_what_it_saw);
     RUN(true_checks_pass_silently);
     RUN(a_failed_check_ends_its_test_and_evaluates_arguments_once);
+    RUN(a_skipped_test_counts_no_failure);
     UNIT_EXIT();
 }

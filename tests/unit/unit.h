@@ -43,7 +43,7 @@ static int unit__failures;
         unit__failed_now = unit__skipped_now = 0;                        \
         name();                                                          \
         if (!unit__failed_now && !unit__skipped_now) printf("PASS %s\n", #name); \
-        else unit__failures++;                                           \
+        else if (unit__failed_now) unit__failures++;                     \
         fflush(stdout);                                                  \
     } while (0)
 

@@ -127,8 +127,13 @@ for n in 3 4 5 6; do
             check ui_alloc_space_has_noleaker has '>handle_noleaker<' "$T/ui.alloc"
             check ui_inuse_space_has_leaker has '>handle_leaker<' "$T/ui.inuse"
             check ui_inuse_space_has_no_noleaker hasnt 'handle_noleaker' "$T/ui.inuse"
-            check ui_source_has_fill_line has 'strlist_fill_numbers(&amp;mine, repetitions);' "$T/ui.source"
-            check ui_source_has_append_line has 'strlist_append_all(&amp;leaked, &amp;mine);' "$T/ui.source"
+            # the lines step 5 quotes, each with a byte figure
+            sed -e 's/<[^>]*>//g' -e 's/&amp;/\&/g' "$T/ui.source" >"$T/ui.source.txt"
+            for line in $(prose 5 | ticked | grep ';$' | tr ' ' '\a'); do
+                line=${line//$'\a'/ }
+                if grep -F -- "$line" "$T/ui.source.txt" | grep -Eq '[0-9.]+[kMG]?B'; then pass "ui_source_shows_bytes_on: $line"
+                else fail "ui_source_shows_bytes_on: $line" "$(grep -F -- "$line" "$T/ui.source.txt" || echo 'line not on the page')"; fi
+            done
             check ui_focus_has_leaker has '>handle_leaker<' "$T/ui.focus"
             check ui_focus_has_no_noleaker hasnt 'handle_noleaker' "$T/ui.focus" ;;
         "go tool pprof "*-top*|"go tool pprof "*-list=*)
@@ -159,7 +164,7 @@ for n in 3 4 5 6; do
         esac
     done < <(commands $n)
 done
-expect_eq step5_quotes_two_lines "$(prose 5 | ticked | grep -c ';$')" 2
+expect_ge step5_quotes_a_source_line "$(prose 5 | ticked | grep -c ';$')" 1
 
 # ---- 7. the trace -----------------------------------------------------------------------
 wget_cmd=$(commands 7 | grep '^wget ')
@@ -178,7 +183,8 @@ gc1=$(vars_num NumGC)
 trace_file=$(sed -n 's/.*-O \([^ ]*\).*/\1/p' <<<"$wget_cmd")
 check trace_file_written test -s "$T/$trace_file"
 # README's example strings, with every number turned into a pattern
-pattern() { sed -e 's/[][().^$*+?|\\]/\\&/g' -e 's/[0-9][0-9.]*/[0-9][0-9.]*/g'; }
+# ("1 collection" is singular).
+pattern() { sed -e 's/[][().^$*+?|\\]/\\&/g' -e 's/[0-9][0-9.]*/[0-9][0-9.]*/g' -e 's/collections/collections?/g'; }
 window_re=$(prose 7 | ticked | grep '^trace window: ' | pattern)
 log_re=$(prose 7 | ticked | grep '^GC 1: ' | pattern)
 total_re=$(prose 7 | ticked | grep ' collections, .* stop-the-world (' | pattern)
@@ -334,22 +340,37 @@ ref() { # the text of the Reference's "### TITLE" section
     awk -v t="### $1" '$0 == t { on = 1; next } /^##/ { on = 0 } on' "$README"
 }
 start_server -repetitions 1000 || exit 1
-hey -z 5s -c 4 "$BASE/noleaker" >/dev/null 2>&1 &
-HEY=$!
-sleep 0.5
-curl -s --max-time 30 -o "$T/cpu.pb.gz" "$BASE/debug/pprof/profile?seconds=3" &
-CPU=$!
-sleep 1
-curl -s --max-time 10 "$BASE/debug/pprof/goroutine?debug=2" >"$T/g2"
-wait "$CPU" "$HEY"
-go tool pprof -top -nodecount=100000 -nodefraction=0 "$T/cpu.pb.gz" >"$T/cpu.top" 2>/dev/null
-go tool pprof -tags "$T/cpu.pb.gz" >"$T/cpu.tags" 2>/dev/null
+requests 300 /leaker >/dev/null   # a live heap, so that marks take long enough to be sampled
+cpu_names=$(ref "The CPU profile" | ticked | grep -E '^[A-Za-z_][A-Za-z0-9_]*$' | grep -vx thread | sort -u)
+# cpu_round N: a 3 s CPU profile under flat-out /noleaker load into $T/cpuN.pb.gz (the
+# first round also takes the goroutine dump while its drain thread runs)
+cpu_round() {
+    hey -z 4s -c 4 "$BASE/noleaker" >/dev/null 2>&1 &
+    local hey_pid=$! cpu_pid
+    sleep 0.5
+    curl -s --max-time 30 -o "$T/cpu$1.pb.gz" "$BASE/debug/pprof/profile?seconds=3" &
+    cpu_pid=$!
+    sleep 1
+    [ "$1" = 1 ] && curl -s --max-time 10 "$BASE/debug/pprof/goroutine?debug=2" >"$T/g2"
+    wait "$cpu_pid" "$hey_pid"
+}
+# A collection's phases take a few percent of the CPU: until each name README gives is
+# in the profiles taken so far (merged), take another, four at most.
+missing=""
+for round in 1 2 3 4; do
+    cpu_round $round
+    go tool pprof -top -nodecount=100000 -nodefraction=0 "$T"/cpu[0-9].pb.gz >"$T/cpu.top" 2>/dev/null
+    missing=""
+    for f in $cpu_names; do grep -Eq " $f( \(inline\))?\$" "$T/cpu.top" || missing+=" $f"; done
+    [ -z "$missing" ] || [ -n "$MEMDEMO_SANITIZER" ] && break
+done
+echo "# CPU profile: $round round(s) of 3 s"
+go tool pprof -tags "$T/cpu1.pb.gz" >"$T/cpu.tags" 2>/dev/null
 if [ -n "$MEMDEMO_SANITIZER" ]; then
     # its interceptors and runtime change which frames the CPU profile sees (as in profiles.sh)
     skip cpu_profile_names "the $MEMDEMO_SANITIZER sanitizer's interceptors change the CPU profile's frames"
 else
-    for f in $(ref "The CPU profile" | ticked | grep -E '^[A-Za-z_][A-Za-z0-9_]*$' | sort -u); do
-        case "$f" in thread) continue ;; esac
+    for f in $cpu_names; do
         check "cpu_profile_has: $f" grep -Eq " $f( \(inline\))?\$" "$T/cpu.top"
     done
 fi

@@ -7,6 +7,8 @@
 #                     ./memdemo -repetitions 1000
 #   make test         install the test tools too (.ci/deps test), build, run every test;
 #                     last line "N passed, N failed, N skipped"
+#                     (tests/run: files in parallel; MEMDEMO_SLOW=1 adds the minutes-long
+#                     bounded fuzz runs and bench smoke run, which .ci/run always runs)
 #   make bench        install missing packages (.ci/deps bench), build, compare memdemo
 #                     with the Go peer (bench/),
 #                     time heap profiles with 10,000 stacks (build/bench/heapstacks) and
@@ -101,6 +103,19 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
 
+# The /debug surface served alone (tests/tools/debug_alone.c) is linked from the
+# objects a host program embedding it would link and no others: no memdemo handlers,
+# routes or app wiring, no GC pacer or policy. A link error here means a layer of the
+# surface reached for memdemo's own (src/ order: http core <- debug <- app <- main).
+DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
+                    $(addprefix src/,conns.c server.c router.c lograte.c numparse.c procstat.c promfmt.c reqstats.c \
+                      metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
+                      debug_window.c)
+DEBUG_ALONE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DEBUG_ALONE_SRCS)) $(PROTO_SRC:.c=.o)
+$(BUILD)/tools/debug_alone: tests/tools/debug_alone.c $(DEBUG_ALONE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DEBUG_ALONE_OBJS) $(PKG_LIBS)
+
 $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(PKG_LIBS)
@@ -136,11 +151,12 @@ run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN) -repetitions 1000
 
-# The fuzzers' bounded runs (tests/integration/fuzz.sh) belong to the plain suite; a
-# sanitizer suite replays their corpus with its own build instead.
+# The fuzzers' bounded runs (tests/integration/fuzz_bounded.sh) belong to the plain
+# suite with MEMDEMO_SLOW=1 (.ci/run), so only then are the libFuzzer binaries built; every
+# suite replays their corpus with its own build (fuzz_corpus.sh).
 test: DEPS_MODE = test
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(HAVE_FUZZ_CC),fuzz-bins))
+	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(filter 1,$(MEMDEMO_SLOW)),$(if $(HAVE_FUZZ_CC),fuzz-bins)))
 	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
 bench: DEPS_MODE = bench

@@ -32,28 +32,15 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "gc/clock.h"
 #include "profile/cpuprof.h"
+#include "profile/signals.h"
 #include "profile/stacks.h"
+#include "tests/unit/threadkit.h"
 
 #define DEPTH 24
 #define BATCH 16
 #define BATCHES 40
-
-static volatile uint64_t sink;
-
-static uint64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -90,9 +77,9 @@ static uint64_t handler_path_ns(void)
     uint64_t per_call[BATCHES];
     descend_for_context(DEPTH);
     for (int b = 0; b < BATCHES; b++) {
-        uint64_t t0 = mono_ns();
+        uint64_t t0 = clock_mono_ns();
         for (int i = 0; i < BATCH; i++) cpuprof__record_for_bench(&deep_context);
-        per_call[b] = (mono_ns() - t0) / BATCH;
+        per_call[b] = (clock_mono_ns() - t0) / BATCH;
         struct timespec pause = {0, 60 * 1000000L};   /* > one drain tick */
         nanosleep(&pause, NULL);
     }
@@ -106,16 +93,12 @@ static void empty_handler(int sig, siginfo_t *si, void *uc) { (void)sig; (void)s
 
 static double signal_delivery_ns(void)
 {
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = empty_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, &old);
+    struct sigaction old;
+    if (signals_install(SIGUSR1, empty_handler, &old) < 0) return -1;
     enum { N = 100000 };
-    uint64_t t0 = cpu_ns();
+    uint64_t t0 = threadkit_process_cpu_ns();
     for (int i = 0; i < N; i++) raise(SIGUSR1);
-    uint64_t dt = cpu_ns() - t0;
+    uint64_t dt = threadkit_process_cpu_ns() - t0;
     sigaction(SIGUSR1, &old, NULL);
     return (double)dt / N;
 }
@@ -125,15 +108,15 @@ static double signal_delivery_ns(void)
 __attribute__((noinline, no_icf)) static void work(int level, uint64_t iters)
 {
     if (level > 0) { work(level - 1, iters); __asm__ volatile("" ::: "memory"); return; }
-    for (uint64_t i = 0; i < iters; i++) sink += i ^ (sink >> 3);
+    threadkit_spin(iters);
 }
 
 /* Iterations that take about ms of CPU with the profiler off. */
 static uint64_t calibrate(long ms)
 {
-    uint64_t iters = 1000000, t0 = cpu_ns();
+    uint64_t iters = 1000000, t0 = threadkit_process_cpu_ns();
     work(DEPTH, iters);
-    uint64_t dt = cpu_ns() - t0;
+    uint64_t dt = threadkit_process_cpu_ns() - t0;
     return dt ? iters * (uint64_t)ms * 1000000u / dt : iters;
 }
 
@@ -155,9 +138,9 @@ int main(void)
         int profiling = (r % 2) == (r / 2 % 2);      /* on, off, off, on, on, off, ... */
         struct buf b = BUF_INIT;
         if (profiling && cpuprof_start() < 0) return 1;
-        uint64_t t0 = cpu_ns();
+        uint64_t t0 = threadkit_process_cpu_ns();
         work(DEPTH, iters);
-        uint64_t dt = cpu_ns() - t0;
+        uint64_t dt = threadkit_process_cpu_ns() - t0;
         if (profiling) {
             struct cpuprof_stats st;
             cpuprof_stop(&b);

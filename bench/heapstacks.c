@@ -9,7 +9,8 @@
  * allocation is a sample), timing GET /debug/pprof/heap, ?debug=1 and ?gc=1 with curl
  * (child processes, 127.0.0.1 only), and one `go tool pprof -raw` parse of the profile.
  * Leaves serving, sampling and encoding to the code under test: nothing here reaches
- * into it beyond the public start-up calls src/main.c makes.
+ * into it beyond the public start-up calls (the server runs the /debug surface alone,
+ * src/debug_surface.h, on memdemo's collector policy).
  *
  * Stacks: descend_a and descend_b call one another (or themselves) once per level,
  * choosing by one bit of the stack's number, so each of the 2^depth paths leaves a
@@ -41,7 +42,8 @@
 #include "profile/sampler.h"
 #include "profile/symbols.h"
 #include "profile/trace.h"
-#include "src/handlers.h"
+#include "gc/gcthreads.h"
+#include "src/debug_surface.h"
 #include "src/server.h"
 
 extern char **environ;
@@ -290,7 +292,8 @@ static int serve_and_measure(size_t stacks, int fetches)
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,
         .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS,
     };
-    if (server_start("127.0.0.1:0", SERVER_THREADS, &limits, url, sizeof url) < 0) return -1;
+    struct server_config cfg = {router_match, &debug_surface_router, {.thread_enter = gcthreads_enter}};
+    if (server_start("127.0.0.1:0", SERVER_THREADS, &limits, &cfg, url, sizeof url) < 0) return -1;
     struct variant v[] = {
         {.path = "/debug/pprof/heap", .body = "heap.pb.gz"},
         {.path = "/debug/pprof/heap?debug=1", .body = "heap.txt"},
@@ -312,7 +315,7 @@ int main(int argc, char **argv)
     if (make_tmpdir() < 0) return 1;
 
     gcheap_init();
-    handlers_init(1000, argc, argv);
+    debug_surface_init(argc, argv);
     if (symbols_init() < 0) fprintf(stderr, "heapstacks: warning: no symbols; profiles will show addresses\n");
     if (sampler_init(1) < 0 || trace_init() < 0) { fprintf(stderr, "heapstacks: out of memory\n"); return 1; }
 

@@ -11,12 +11,23 @@
 #ifndef MEMDEMO_CLOCK_H
 #define MEMDEMO_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Monotonic time in ns since an arbitrary start (CLOCK_MONOTONIC). */
 uint64_t clock_mono_ns(void);
 
 /* Wall-clock time in ns since the Unix epoch (CLOCK_REALTIME). */
 int64_t clock_wall_ns(void);
+
+/* Deadlines for threads that sleep on a condition variable: the one place the
+ * arithmetic (monotonic now plus a delay, nanoseconds carried into seconds) is
+ * written. clock_cond_init() makes *c time out on CLOCK_MONOTONIC, so a wall-clock
+ * step cannot shorten or stretch a wait; it returns 0 or an errno value.
+ * clock_mono_deadline() is the absolute time `after_ns` from now on that clock, as
+ * pthread_cond_timedwait() wants it. Any thread. */
+int clock_cond_init(pthread_cond_t *c);
+struct timespec clock_mono_deadline(uint64_t after_ns);
 
 #endif

@@ -1,6 +1,7 @@
 /* gcevents: fan-out of the collector's progress events to listeners in other modules,
- * stop-the-world pause accounting, and what the last collection left behind (when it
- * ended, the heap it left in use).
+ * accounting of each collection (its stop-the-world pause and the time it kept
+ * allocation blocked), and what the last collection left behind (when it ended, the
+ * heap it left in use).
  *
  * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook. bdwgc has
  * one slot for each; this module multiplexes it. Leaves to others: what a listener does
@@ -39,28 +40,44 @@ typedef void (*gcevent_fn)(enum gcevent ev, int thread, void *ctx);
 
 #define GCEVENTS_MAX_LISTENERS 8
 
-/* Adds a listener. Returns 0, or -1 when GCEVENTS_MAX_LISTENERS are registered.
- * Call from main() at start-up, before serving (registration is not synchronised with
- * running collections beyond the publication of the count). */
+/* Adds a listener. Returns 0, or -1 with errno = ENOSPC when GCEVENTS_MAX_LISTENERS
+ * are registered. Call from main() at start-up, before serving (registration is not
+ * synchronised with running collections beyond the publication of the count). */
 int gcevents_add_listener(gcevent_fn fn, void *ctx);
 
-/* Installs the bdwgc hooks. Called once by gcheap_init(), before GC_INIT. */
+/* Installs the bdwgc hooks. Called once by gcheap_init(), just after GC_INIT (so the
+ * collection bdwgc runs inside GC_INIT is not seen, nor counted). */
 void gcevents__install(void);
 
-/* Pause accounting, readable any time (relaxed atomics). */
+/* Collection accounting, readable any time (relaxed atomics). A collection is counted
+ * when it ends, with its pause and its blocked time, so the counts agree: every
+ * collection counted has one pause (bdwgc's own collection at GC_INIT, before these
+ * hooks exist, is not counted: a fresh process says 0, as Go).
+ * - pause: the time the world was stopped (every stop between the collection's start
+ *   and end; one for bdwgc's full collections), Go's PauseNs;
+ * - blocked: the time the collection held bdwgc's allocation lock, from GCEV_START
+ *   (just after taking it) to GCEV_END (just before releasing it): the pause plus the
+ *   work before the stop (clearing mark bits) and after the restart (starting the
+ *   sweep), during which every thread that allocates waits too. Go has no such figure
+ *   (its collector lets allocation go on outside its stops). */
 uint64_t gcevents_pause_total_ns(void);
 uint64_t gcevents_pause_max_ns(void);
 uint64_t gcevents_pause_last_ns(void);
-uint64_t gcevents_pause_count(void);
+uint64_t gcevents_pause_count(void);      /* collections counted (NumGC = NumPause) */
+uint64_t gcevents_blocked_total_ns(void);
+uint64_t gcevents_blocked_max_ns(void);
+uint64_t gcevents_blocked_last_ns(void);
 
 #define GCEVENTS_PAUSE_HISTORY 256
 
-/* One recorded pause: its number (0 = the first pause since start), when the world
- * started again (clock_mono_ns() clock) and how long it was stopped. */
+/* One recorded collection's pause: its number (0 = the first collection counted),
+ * when the world started again (clock_mono_ns() clock), how long it was stopped and
+ * how long the collection kept allocation blocked (>= the pause). */
 struct gcevents_pause {
     uint64_t number;
     uint64_t end_ns;
     uint64_t duration_ns;
+    uint64_t blocked_ns;
 };
 
 /* Copies the pauses numbered `first` and later that the history still holds (the last
@@ -81,5 +98,7 @@ uint64_t gcevents_in_use_after_gc(void);
  * GCEVENTS_PAUSE_HISTORY) and returns how many. A pause being recorded concurrently
  * may be missed or seen twice; the figures are for display. Any thread. */
 int gcevents_recent_pauses(uint64_t *out, int max);
+/* The same for the blocked times of the most recent collections. */
+int gcevents_recent_blocked(uint64_t *out, int max);
 
 #endif

@@ -13,8 +13,9 @@
  * it from another thread; on x86-64 its loads and stores are plain moves.
  *
  * One countdown serves two clients: it expires at the next heap-profile sample or
- * after GCPACER_POLL_GAP bytes, whichever is nearer, and the slow path then samples
- * (if the sample is due) and lets the pacer decide whether to collect. Sampling is
+ * after GCHEAP_POLL_GAP bytes, whichever is nearer, and the slow path then samples
+ * (if the sample is due) and polls the collection policy (gcheap_policy: the pacer in
+ * memdemo), which decides whether to collect. Sampling is
  * unchanged by the extra stops: the sample is still taken by the allocation during
  * which the thread's bytes cross the drawn interval. The slow path lives in the
  * allocator text section so stack capture can cut it off.
@@ -28,24 +29,40 @@
 #include <gc.h>
 #include <gc/gc_mark.h>
 #include <gc/gc_tiny_fl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc/errors.h"
+#include "gc/clock.h"
 #include "gc/gcevents.h"
-#include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
 
 /* Bytes to the next "sample" when no sampler is installed: finite so that a lost reset
- * heals (the countdown itself is at most GCPACER_POLL_GAP either way). */
+ * heals (the countdown itself is at most GCHEAP_POLL_GAP either way). */
 #define GCHEAP_UNSAMPLED_COUNTDOWN ((intptr_t)256 << 10)
 
 static _Atomic(gcheap_sample_fn) sample_hook;
 static _Atomic(gcheap_interval_fn) interval_hook;
 
-/* Bytes of kept heap a bounded scope asks the pacer for at a time. */
+/* Bytes of kept heap a bounded scope asks the policy for at a time. */
 #define BOUNDED_GRANT ((size_t)64 << 10)
+
+/* ---- no policy: bdwgc's own trigger (see gcheap.h) ---------------------------------- */
+
+static void no_poll(void) {}
+static int collect_once(int raise) { (void)raise; GC_gcollect(); return 0; }
+static size_t grant_all(size_t want, size_t need, uint64_t *epoch) { (void)need; *epoch = 0; return want; }
+static void no_refusal_count(void) {}
+static uint64_t no_epoch(void) { return 0; }
+static uint64_t no_goal(void) { return 0; }
+static void no_outside(uint64_t bytes) { (void)bytes; }
+
+static const struct gcheap_policy no_policy = {no_poll, collect_once, grant_all, no_refusal_count,
+                                               no_epoch, no_goal, no_outside};
+static const struct gcheap_policy *policy = &no_policy;   /* set once at init */
 
 struct account {
     _Alignas(64) _Atomic intptr_t countdown;   /* bytes until the next slow path */
@@ -57,7 +74,7 @@ struct account {
     int bounded;                   /* inside gcheap_bounded_begin/end */
     int refused;                   /* a bounded allocation of this scope was refused */
     size_t grant;                  /* kept-heap bytes granted and not yet allocated */
-    uint64_t grant_epoch;          /* gcpacer_epoch() the grant belongs to */
+    uint64_t grant_epoch;          /* policy->epoch() the grant belongs to */
 };
 
 static struct account *accounts;                  /* GCTHREADS_MAX lines */
@@ -108,7 +125,7 @@ static int arm_current_thread(void)
 
 /* Called when the countdown went negative, for the object `obj` of `n` bytes just
  * allocated: credits the bytes, samples the object if the sample is due, polls the
- * pacer (which may collect: obj is on this stack, so it survives) and re-arms. */
+ * policy (which may collect: obj is on this stack, so it survives) and re-arms. */
 GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t n)
 {
     if (me == &unarmed && arm_current_thread() < 0) return;
@@ -134,8 +151,8 @@ GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t n)
          * every small allocation, not for all of them). */
         a->sample_left = sample ? sample(obj, GC_size(obj)) : GCHEAP_UNSAMPLED_COUNTDOWN;
     }
-    gcpacer__poll();
-    set_countdown(a->sample_left < GCPACER_POLL_GAP ? a->sample_left : GCPACER_POLL_GAP);
+    policy->poll();
+    set_countdown(a->sample_left < GCHEAP_POLL_GAP ? a->sample_left : GCHEAP_POLL_GAP);
 }
 
 /* ---- handed-out sizes -------------------------------------------------------------
@@ -205,7 +222,7 @@ static void *bdwgc_alloc(size_t n, int pointer_free)
 GCHEAP_ALLOC_TEXT static void *alloc_failed(size_t n, int pointer_free)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
-        if (!gcpacer__make_room(attempt > 0) && attempt > 0) break;
+        if (!policy->make_room(attempt > 0) && attempt > 0) break;
         void *p = bdwgc_alloc(n, pointer_free);
         if (p) return p;
     }
@@ -228,7 +245,7 @@ size_t gcheap_footprint(size_t n)
 }
 
 /* An allocation inside a bounded scope: admitted against the kept-heap limit first
- * (through grants of BOUNDED_GRANT bytes, so the pacer's atomic is touched once per
+ * (through grants of BOUNDED_GRANT bytes, so the policy's atomic is touched once per
  * 64 KiB), and never past bdwgc's cap: a refusal makes the scope fail and every later
  * allocation of it return NULL at once. */
 GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
@@ -236,18 +253,18 @@ GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
     struct account *a = me;
     if (a->refused) return NULL;
     size_t need = gcheap_footprint(n);
-    if (a->grant_epoch != gcpacer_epoch()) a->grant = 0;   /* lapsed at a collection */
+    if (a->grant_epoch != policy->epoch()) a->grant = 0;   /* lapsed at a collection */
     if (a->grant < need) {
-        size_t g = gcpacer__grant(need > BOUNDED_GRANT ? need : BOUNDED_GRANT, need, &a->grant_epoch);
+        size_t g = policy->grant(need > BOUNDED_GRANT ? need : BOUNDED_GRANT, need, &a->grant_epoch);
         if (!g) { a->refused = 1; return NULL; }
         a->grant = g;
     }
     a->grant -= need;
     void *p = bdwgc_alloc(n, pointer_free);
     if (!p) {
-        gcpacer__make_room(0);
+        policy->make_room(0);
         p = bdwgc_alloc(n, pointer_free);
-        if (!p) { gcpacer__refused(); a->refused = 1; return NULL; }
+        if (!p) { policy->refused(); a->refused = 1; return NULL; }
     }
     count_handed_out(p, n);
     return p;
@@ -284,7 +301,7 @@ int gcheap_bounded_end(void)
     int refused = me->refused;
     me->bounded = 0;
     me->refused = 0;
-    return refused ? -1 : 0;
+    return refused ? errors_fail(ENOMEM) : 0;
 }
 
 uint64_t gcheap_allocated_total(void)
@@ -318,22 +335,42 @@ void gcheap_reset_sample_countdowns(void)
         atomic_store_explicit(&accounts[id].countdown, 0, memory_order_relaxed);
 }
 
-/* Which data segments are roots. Only memdemo's own executable keeps GC pointers in
- * static memory (the leaker's list); the shared libraries (libc, libmicrohttpd, gnutls,
- * libdw...) never do, and scanning their data and bss in every stop-the-world pause
- * was most of a pause's work. The main program is the entry with an empty name.
- * bdwgc calls this with the allocation lock held and the world stopped, while it
- * enumerates the roots of a collection (and once at GC_INIT): no allocation, no locks. */
+static int (*is_root_fn)(const char *dso_name);
+
+/* bdwgc's form of setup->is_root. World stopped: no allocation, no locks. */
 static int GC_CALLBACK is_root_segment(const char *dso_name, void *start, size_t size)
 {
     (void)start; (void)size;
-    return dso_name == NULL || dso_name[0] == '\0';
+    return is_root_fn(dso_name ? dso_name : "");
 }
 
-void gcheap_init(void)
+void gcheap_report_outside(uint64_t bytes) { policy->outside(bytes); }
+
+int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max)
 {
-    GC_register_has_static_roots_callback(is_root_segment);
-    GC_set_markers_count(GCHEAP_MARKERS);   /* bdwgc's GC_MARKERS variable still overrides */
+    static const struct gcheap_env_conflict table[] = {
+#define ENV_ROW(var, effect, fatal) {var, NULL, effect, fatal},
+        GCHEAP_ENV_CONFLICTS(ENV_ROW)
+#undef ENV_ROW
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0] && n < max; i++) {
+        const char *v = getenv(table[i].name);
+        if (!v) continue;
+        out[n] = table[i];
+        out[n++].value = v;
+    }
+    return n;
+}
+
+void gcheap_init_with(const struct gcheap_setup *s)
+{
+    if (s && s->is_root) {
+        is_root_fn = s->is_root;
+        GC_register_has_static_roots_callback(is_root_segment);
+    }
+    if (s && s->markers > 0) GC_set_markers_count((unsigned)s->markers);   /* GC_MARKERS still overrides */
+    if (s && s->policy) policy = s->policy;
     GC_INIT();
     GC_allow_register_threads();
     check_small_rule();
@@ -341,21 +378,36 @@ void gcheap_init(void)
     if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
     gcevents__install();
     gcthreads__register_main();
-    gcpacer__start(&(struct gcpacer_settings){GCPACER_DEFAULT_GOGC, 0, 0});
-}
-
-void gcheap_configure(const struct gcheap_config *c)
-{
-    if (c->initial_heap) GC_expand_hp(c->initial_heap);
-    struct gcpacer_settings ps = {c->gogc, c->memlimit, c->maxheap};
-    gcpacer__start(&ps);
 }
 
 void gcheap_collect(void) { GC_gcollect(); }
 
+/* Forced collections: one at a time under forced_lock, which also orders the figures
+ * of the last one (its end and length, on the monotonic clock). */
+static pthread_mutex_t forced_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t forced_end_ns, forced_len_ns;
+static _Atomic uint64_t forced_runs, forced_shares;
+
+int gcheap_collect_shared(void)
+{
+    uint64_t arrived = clock_mono_ns();
+    pthread_mutex_lock(&forced_lock);
+    /* One that ended after we arrived ran while we waited: share it. */
+    int run = forced_end_ns == 0 || arrived >= forced_end_ns + GCHEAP_FORCED_GAP_FACTOR * forced_len_ns;
+    if (run) {
+        uint64_t start = clock_mono_ns();
+        GC_gcollect();
+        forced_end_ns = clock_mono_ns();
+        forced_len_ns = forced_end_ns - start;
+    }
+    pthread_mutex_unlock(&forced_lock);
+    atomic_fetch_add_explicit(run ? &forced_runs : &forced_shares, 1, memory_order_relaxed);
+    return run;
+}
+
 static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
 {
-    st->collections = ps->gc_no;
+    st->collections = gcevents_pause_count();   /* not gc_no: that counts GC_INIT's, pauseless here */
     st->heap_size = ps->heapsize_full;
     st->free_bytes = ps->free_bytes_full;
     st->unmapped_bytes = ps->unmapped_bytes;
@@ -363,13 +415,18 @@ static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps
     st->total_allocated = ps->allocd_bytes_before_gc + ps->bytes_allocd_since_gc;
     st->allocated_since_gc = ps->bytes_allocd_since_gc;
     st->reclaimed_last_gc = ps->bytes_reclaimed_since_gc;
-    st->next_gc = gcpacer_next_gc();
+    st->next_gc = policy->next_gc();
     st->pause_total_ns = gcevents_pause_total_ns();
     st->pause_max_ns = gcevents_pause_max_ns();
     st->pause_last_ns = gcevents_pause_last_ns();
+    st->blocked_total_ns = gcevents_blocked_total_ns();
+    st->blocked_max_ns = gcevents_blocked_max_ns();
+    st->blocked_last_ns = gcevents_blocked_last_ns();
     st->in_use_after_gc = gcevents_in_use_after_gc();
     st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
     st->obtained_from_os = ps->obtained_from_os_bytes;
+    st->forced_collections = atomic_load_explicit(&forced_runs, memory_order_relaxed);
+    st->forced_shared = atomic_load_explicit(&forced_shares, memory_order_relaxed);
 }
 
 void gcheap_version(char *out, size_t n)

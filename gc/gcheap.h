@@ -9,12 +9,12 @@
  * thread registration (gcthreads.h), collection events and pause accounting
  * (gcevents.h), what a sampled allocation records (profile/sampler).
  *
- * Error convention: outside a bounded scope allocation never returns NULL: at the cap
- * it collects and retries, then overruns the cap by a step (counted), and only when
- * the system itself refuses memory does it print one line and abort. Inside a bounded
- * scope it returns NULL instead of growing the kept heap past the cap. Every function
- * is safe to call from any thread registered with gcthreads_enter() unless it says
- * otherwise.
+ * Errors (gc/errors.h; allocation is its rule 5): outside a bounded scope allocation
+ * never returns NULL: at the cap it collects and retries, then overruns the cap by a
+ * step (counted), and only when the system itself refuses memory does it print one
+ * line and abort. Inside a bounded scope it returns NULL instead of growing the kept
+ * heap past the cap. Every function is safe to call from any thread registered with
+ * gcthreads_enter() unless it says otherwise.
  */
 #ifndef MEMDEMO_GCHEAP_H
 #define MEMDEMO_GCHEAP_H
@@ -26,7 +26,8 @@
  * at, so start-up does not grow it step by step. */
 #define GCHEAP_DEFAULT_INITIAL_HEAP ((size_t)4 << 20)
 
-/* Marker threads per collection. One, not bdwgc's one per CPU: the leaker's heap is a
+/* Marker threads per collection in memdemo's policy (gcheap_init). One, not bdwgc's
+ * one per CPU: the leaker's heap is a
  * chain of chunks, which one thread has to follow link by link, so a second marker
  * mostly waits for work. Measured on 2 cores (11 M kept strings, 266 MB heap): a
  * collection took 66-75 ms of CPU with one marker and 130 ms with two, and no less
@@ -35,9 +36,83 @@
  * GC_MARKERS environment variable overrides it. */
 #define GCHEAP_MARKERS 1
 
-/* Initialises bdwgc. Call once, from main(), before any other gc/ function and before
- * any other thread exists. Also allows later threads to register themselves. */
+/* Each thread's allocation slow path runs at least every this many bytes it requests
+ * (for 5-byte strings in 16-byte granules, up to three times as many bytes of heap):
+ * that is when the collection policy is polled. */
+#define GCHEAP_POLL_GAP ((intptr_t)16 << 10)
+
+/* --- collection policy -----------------------------------------------------------
+ * What gcheap asks when allocation meets the collector: memdemo's is gcpacer (Go's
+ * GOGC, GOMEMLIMIT and a hard cap); a host program that keeps bdwgc's own trigger
+ * passes none. Every hook is called on an allocating registered thread, never inside
+ * a collection listener. Without a policy: bdwgc's automatic collection stays on,
+ * poll does nothing, a failed allocation collects once and then aborts, a bounded
+ * scope is granted whatever it asks, and NextGC reads 0 (no goal is known). */
+struct gcheap_policy {
+    void (*poll)(void);                    /* every GCHEAP_POLL_GAP bytes per thread */
+    int (*make_room)(int raise);           /* an infallible allocation got NULL; 1: raised the cap */
+    size_t (*grant)(size_t want, size_t need, uint64_t *epoch);   /* bounded scopes (0: refused) */
+    void (*refused)(void);                 /* bdwgc refused a granted bounded allocation */
+    uint64_t (*epoch)(void);               /* grants lapse when this changes */
+    uint64_t (*next_gc)(void);             /* goal of the next collection (NextGC) */
+    void (*outside)(uint64_t bytes);       /* memory outside the GC heap to count against
+                                              the cap (gcheap_report_outside) */
+};
+
+struct gcheap_setup {
+    int markers;                           /* marker threads; 0: bdwgc's default */
+    /* Whether a loaded object's data segments are GC roots (dso_name "" is the main
+     * program); NULL: all of them. Called with the world stopped: no allocation, no
+     * locks. */
+    int (*is_root)(const char *dso_name);
+    const struct gcheap_policy *policy;    /* NULL: none (see above); must outlive the process */
+};
+
+/* Initialises bdwgc with setup s (NULL: bdwgc's defaults throughout). Call once, from
+ * main(), before any other gc/ function and before any other thread exists. Also
+ * allows later threads to register themselves. For a program that does not want
+ * memdemo's policy; it links neither gc/gcpolicy.c nor gc/gcpacer.c. */
+void gcheap_init_with(const struct gcheap_setup *s);
+
+/* Tells the policy how many bytes of malloc'd bookkeeping outside the GC heap grow
+ * with it (the heap profiler's tables, which in exact mode track every live object),
+ * so that a heap cap can count them; without a policy it does nothing. Any thread; no
+ * GC allocation, no lock of gc/'s. */
+void gcheap_report_outside(uint64_t bytes);
+
+/* Initialises bdwgc with memdemo's policy: GCHEAP_MARKERS markers, only the main
+ * program's data as roots, and the pacer at its defaults. Same rules as
+ * gcheap_init_with(). Defined in gc/gcpolicy.c, which brings in gc/gcpacer.c. */
 void gcheap_init(void);
+
+/* bdwgc's environment variables that would defeat one of memdemo's settings, read by
+ * bdwgc at GC_INIT: X(variable, what it does here, fatal). A fatal one makes the heap
+ * unbounded whatever the flags say (nothing would ever be freed), so memdemo refuses
+ * to start rather than run a cap that cannot hold; the others are overridden by a flag
+ * or change what a flag means, and are reported. bdwgc acts on GC_DONT_GC and
+ * GC_FIND_LEAK when they are set at all, whatever their value ("0" included). */
+#define GCHEAP_ENV_CONFLICTS(X)                                                           \
+    X("GC_DONT_GC", "turns every collection off: -gogc, -memlimit, -maxheap and ?gc=1 "   \
+      "could not work and the heap would grow until the system refused memory", 1)        \
+    X("GC_FIND_LEAK", "makes bdwgc report unreachable objects instead of freeing them: "  \
+      "the heap would only grow, whatever -maxheap says", 1)                              \
+    X("GC_MAXIMUM_HEAP_SIZE", "is ignored: -maxheap sets bdwgc's maximum heap", 0)       \
+    X("GC_FREE_SPACE_DIVISOR", "is ignored: memdemo's pacer (-gogc) decides when to "     \
+      "collect and sets the divisor itself", 0)                                           \
+    X("GC_INITIAL_HEAP_SIZE", "makes the start heap larger than -gcinitheap says (bdwgc " \
+      "grows to it first)", 0)
+
+struct gcheap_env_conflict {
+    const char *name;      /* "GC_DONT_GC" */
+    const char *value;     /* as set in the environment */
+    const char *effect;    /* one clause, from GCHEAP_ENV_CONFLICTS */
+    int fatal;             /* 1: memdemo must not start */
+};
+
+/* The variables of GCHEAP_ENV_CONFLICTS set in this process's environment, in the
+ * table's order, into out (at most max); returns how many. getenv only: call from
+ * main() before any thread exists (before gcheap_init, which they would act on). */
+int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max);
 
 struct gcheap_config {
     size_t initial_heap;   /* bytes to grow the heap to now; 0: bdwgc's default */
@@ -48,7 +123,7 @@ struct gcheap_config {
 
 /* Applies c: grows the heap, hands pacing and limits to gcpacer (bdwgc's automatic
  * collection goes off). Main thread, after gcheap_init(), before serving; the limits
- * are checked by the caller (gcpacer_check_maxheap). */
+ * are checked by the caller (gcpacer_check_maxheap). Defined in gc/gcpolicy.c. */
 void gcheap_configure(const struct gcheap_config *c);
 
 /* Allocates n zeroed bytes that may hold pointers to other GC objects (they are
@@ -70,7 +145,8 @@ void *gcheap_alloc_data(size_t n);
  * Without a cap every allocation is admitted. Scopes do not nest. */
 void gcheap_bounded_begin(void);
 
-/* Ends the scope. Returns 0, or -1 if an allocation in it was refused. */
+/* Ends the scope. Returns 0, or -1 with errno = ENOMEM if an allocation in it was
+ * refused. */
 int gcheap_bounded_end(void);
 
 /* Bytes an allocation of n bytes takes in the heap (bdwgc's granules and blocks,
@@ -80,6 +156,20 @@ size_t gcheap_footprint(size_t n);
 /* Runs a full, stop-the-world collection now and returns when it has finished.
  * Caller: a registered thread. */
 void gcheap_collect(void);
+
+/* A forced collection asked for by a client (?gc=1): one that others may share, so that
+ * clients cannot keep the world stopped. A call that finds one running waits for it and
+ * shares it; a call within GCHEAP_FORCED_GAP_FACTOR times the last forced collection's
+ * length after its end reuses it too; otherwise it collects (gcheap_collect). Either
+ * way, on return the figures are those of a forced collection that ended at most that
+ * gap ago, and forced collections stop the world at most 1/(1 + factor) of the time,
+ * however many clients ask. Returns 1 if this call collected, 0 if it shared.
+ * Registered thread, no lock held. */
+int gcheap_collect_shared(void);
+
+/* A forced collection is reused for this many times its own length after it ends: at
+ * most a tenth of the time goes to forced collections. */
+#define GCHEAP_FORCED_GAP_FACTOR 9
 
 /* --- sampling hook -------------------------------------------------------------
  * Each thread keeps a countdown of bytes; every allocation subtracts the size bdwgc
@@ -117,14 +207,15 @@ int gcheap_pc_is_alloc_text(uintptr_t pc);
 
 /* Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
  * each object, the unit of bdwgc's own TotalAlloc), as credited on the slow path: each
- * thread's share lags by at most GCPACER_POLL_GAP (16 KiB). Unlike bdwgc's own figures
+ * thread's share lags by at most GCHEAP_POLL_GAP (16 KiB). Unlike bdwgc's own figures
  * it moves between collections. Lock-free, no allocation: safe in collection listeners
  * and on hot paths. */
 uint64_t gcheap_allocated_total(void);
 
 /* --- statistics ------------------------------------------------------------------ */
 struct gcheap_stats {
-    uint64_t collections;          /* completed collections since start */
+    uint64_t collections;          /* collections counted since start (gcevents: each has
+                                      its pause; bdwgc's own at GC_INIT is not one), Go's NumGC */
     uint64_t heap_size;            /* bytes the GC heap spans, unmapped parts included */
     uint64_t free_bytes;           /* of which free, unmapped parts included */
     uint64_t unmapped_bytes;       /* of which returned to the OS */
@@ -135,24 +226,59 @@ struct gcheap_stats {
     uint64_t pause_total_ns;       /* sum of stop-the-world pauses */
     uint64_t pause_max_ns;         /* longest stop-the-world pause */
     uint64_t pause_last_ns;        /* the last one */
+    uint64_t blocked_total_ns;     /* sum of the times collections held the allocation lock
+                                      (pause plus the work around it: gcevents.h) */
+    uint64_t blocked_max_ns;       /* longest of them */
+    uint64_t blocked_last_ns;      /* the last one */
     uint64_t in_use_after_gc;      /* in_use_bytes as the last collection ended */
     uint64_t next_gc;              /* heap in use at which the next collection starts: the
-                                      pacer's goal (gcpacer_next_gc) */
+                                      policy's goal (gcpacer_next_gc); 0 without one */
     uint64_t last_gc_unix_ns;      /* wall clock when the last collection ended, 0 = none */
     uint64_t obtained_from_os;     /* bytes bdwgc got from the OS (heap and its own
                                       structures), unmapped parts included; never falls */
+    uint64_t forced_collections;   /* collections gcheap_collect_shared ran (Go's NumForcedGC) */
+    uint64_t forced_shared;        /* gcheap_collect_shared calls that shared one instead */
 };
 
-/* X(name, field): the figures every report prints (/debug/vars memstats, the
- * debug=1 profile's trailer), named as in Go's runtime.MemStats where the meaning
- * matches: HeapIdle = free bytes, HeapReleased = unmapped bytes. */
-#define GCHEAP_STATS_FIELDS(X)                                                       \
-    X("NumGC", collections) X("HeapSys", heap_size) X("HeapIdle", free_bytes)         \
-    X("HeapReleased", unmapped_bytes) X("HeapInuse", in_use_bytes)                     \
-    X("TotalAlloc", total_allocated) X("AllocSinceGC", allocated_since_gc)            \
-    X("PauseTotalNs", pause_total_ns) X("MaxPauseNs", pause_max_ns)                   \
-    X("LastPauseNs", pause_last_ns) X("NextGC", next_gc) X("LastGC", last_gc_unix_ns)  \
-    X("Sys", obtained_from_os)
+/* X(name, field, kind, metric, help): the figures every report prints (/debug/vars
+ * memstats, the debug=1 profile's trailer, /metrics), named as in Go's
+ * runtime.MemStats where the meaning matches (HeapIdle = free bytes, HeapReleased =
+ * unmapped bytes), and in /metrics as client_golang's Go collector names them where
+ * bdwgc's figure means the same. kind: gauge, counter, seconds (a gauge of ns shown in
+ * seconds), or none (no family of its own: NumGC and PauseTotalNs are
+ * go_gc_duration_seconds' _count and _sum, the others have no Go name). */
+#define GCHEAP_STATS_FIELDS(X)                                                                          \
+    X("NumGC", collections, none, NULL, NULL)                                                            \
+    X("HeapSys", heap_size, gauge, "go_memstats_heap_sys_bytes",                                         \
+      "Bytes the GC heap spans, unmapped parts included.")                                               \
+    X("HeapIdle", free_bytes, gauge, "go_memstats_heap_idle_bytes",                                      \
+      "Heap bytes in free blocks, unmapped ones included.")                                              \
+    X("HeapReleased", unmapped_bytes, gauge, "go_memstats_heap_released_bytes",                          \
+      "Free heap bytes returned to the OS (unmapped).")                                                  \
+    X("HeapInuse", in_use_bytes, gauge, "go_memstats_heap_inuse_bytes",                                  \
+      "Heap bytes in blocks that hold objects (heap size minus free blocks).")                           \
+    X("TotalAlloc", total_allocated, counter, "go_memstats_alloc_bytes",                                 \
+      "Bytes allocated on the GC heap since start, whether still live or not.")                          \
+    X("AllocSinceGC", allocated_since_gc, gauge, "memdemo_gc_allocated_since_gc_bytes",                 \
+      "Bytes allocated since the last collection.")                                                      \
+    X("PauseTotalNs", pause_total_ns, none, NULL, NULL)                                                  \
+    X("MaxPauseNs", pause_max_ns, none, NULL, NULL)                                                      \
+    X("LastPauseNs", pause_last_ns, none, NULL, NULL)                                                    \
+    X("AllocBlockedTotalNs", blocked_total_ns, none, NULL, NULL)                                         \
+    X("MaxAllocBlockedNs", blocked_max_ns, none, NULL, NULL)                                             \
+    X("LastAllocBlockedNs", blocked_last_ns, none, NULL, NULL)                                           \
+    X("NextGC", next_gc, gauge, "go_memstats_next_gc_bytes",                                             \
+      "Estimated heap bytes in use at which the next collection starts.")                                \
+    X("LastGC", last_gc_unix_ns, seconds, "go_memstats_last_gc_time_seconds",                            \
+      "When the last collection ended, in seconds since the Unix epoch (0: none yet).")                  \
+    X("Sys", obtained_from_os, gauge, "go_memstats_sys_bytes",                                           \
+      "Bytes the collector has taken from the OS for its heap and its own tables.")                      \
+    X("HeapInuseAfterGC", in_use_after_gc, gauge, "memdemo_gc_heap_inuse_after_gc_bytes",               \
+      "Heap bytes in use as the last collection ended: what it could not reclaim.")                      \
+    X("NumForcedGC", forced_collections, counter, "memdemo_gc_forced_collections",                      \
+      "Collections run on request (?gc=1), each shared by the requests that came while it ran.")         \
+    X("ForcedGCShared", forced_shared, counter, "memdemo_gc_forced_collection_shares",                   \
+      "Requests for a collection (?gc=1) answered by sharing one that ran or had just run.")
 
 /* bdwgc's version as "major.minor.micro" into out (size n). Any thread. */
 void gcheap_version(char *out, size_t n);

@@ -18,7 +18,6 @@
 #include "gc/gcpacer.h"
 
 #include <gc.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "gc/gcevents.h"
+#include "gc/procfs.h"
 
 /* Least step between collections when a limit binds: with a limit the goal never comes
  * closer to the live heap than live/8 + 1 MB (as if GOGC were 12.5), so a live heap
@@ -50,6 +50,7 @@ static _Atomic uint64_t next_gc = GCPACER_HEAP_MINIMUM;
 static _Atomic uint64_t live;               /* in use after the last collection */
 static _Atomic uint64_t kept_since;         /* granted to bounded allocation since then */
 static _Atomic uint64_t other_memory;       /* resident bytes outside the GC heap */
+static _Atomic uint64_t outside;            /* bookkeeping counted against the cap */
 static _Atomic uint64_t epoch;              /* collections ended */
 static _Atomic uint64_t heap_cap;           /* bdwgc's maximum heap size; 0: none */
 static _Atomic uint64_t raised;             /* added to it by overruns, until the heap fits */
@@ -110,11 +111,9 @@ uint64_t gcpacer_goal(const struct gcpacer_settings *s, uint64_t in_use, uint64_
  * none); 0 if there is no such file or number. */
 static uint64_t read_u64_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    unsigned long long v = 0;
-    if (fscanf(f, "%llu", &v) != 1) v = 0;
-    fclose(f);
+    char buf[64];
+    unsigned long long v;
+    if (procfs_read(path, buf, sizeof buf) < 0 || sscanf(buf, "%llu", &v) != 1) return 0;
     return v;
 }
 
@@ -227,19 +226,11 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
     atomic_fetch_add_explicit(&epoch, 1, memory_order_release);
 }
 
-/* The process's resident set (VmRSS), bytes; 0 if unreadable. A system call. */
+/* The process's resident set, bytes; 0 if unreadable. A system call. */
 static uint64_t read_rss(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    unsigned long long size, resident;
-    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
-    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    int64_t rss = procfs_rss_bytes();
+    return rss > 0 ? (uint64_t)rss : 0;
 }
 
 /* Resident bytes outside bdwgc's memory: RSS minus what bdwgc has mapped (heap and its
@@ -256,16 +247,31 @@ static void measure_other_memory(void)
         atomic_store_explicit(&other_memory, other, memory_order_relaxed);
 }
 
+/* bdwgc's hooks and the listener, once: gcpacer__start runs at init and again with the
+ * command line's settings, and a second GC_get_warn_proc would return on_warning
+ * itself, which would then call itself forever on the first warning (with bdwgc's lock
+ * held). The printer that was installed before is kept and chained to. */
+static void install_hooks_once(void)
+{
+    static int installed;
+    if (installed) return;
+    installed = 1;
+    GC_set_oom_fn(on_out_of_memory);
+    bdwgc_warn = GC_get_warn_proc();
+    GC_set_warn_proc(on_warning);
+    if (gcevents_add_listener(on_gc_event, NULL) < 0) {
+        fprintf(stderr, "memdemo: gcpacer: no room for a collection listener\n");
+        abort();
+    }
+}
+
 void gcpacer__start(const struct gcpacer_settings *s)
 {
-    static int listening;
     cfg = *s;
     kept_limit = cfg.maxheap ? cfg.maxheap - cfg.maxheap / 8 : 0;
     GC_set_disable_automatic_collection(1);
     GC_set_free_space_divisor(HEAP_GROWTH_DIVISOR);
-    GC_set_oom_fn(on_out_of_memory);
-    bdwgc_warn = GC_get_warn_proc();
-    GC_set_warn_proc(on_warning);
+    install_hooks_once();
     if (cfg.memlimit) atomic_store(&other_memory, read_rss());
     set_bdwgc_max_heap(heap_limit(atomic_load(&other_memory)));
     uint64_t in_use = GC_get_memory_use();
@@ -273,11 +279,6 @@ void gcpacer__start(const struct gcpacer_settings *s)
     atomic_store(&live, in_use);
     atomic_store(&next_gc, goal);
     atomic_store(&budget, budget_for(goal, in_use));
-    if (!listening && gcevents_add_listener(on_gc_event, NULL) < 0) {
-        fprintf(stderr, "memdemo: gcpacer: no room for a collection listener\n");
-        abort();
-    }
-    listening = 1;
 }
 
 /* ---- triggering --------------------------------------------------------------------- */
@@ -325,7 +326,8 @@ size_t gcpacer__grant(size_t want, size_t need, uint64_t *ep)
     if (!kept_limit) return want;
     uint64_t used = atomic_load_explicit(&kept_since, memory_order_relaxed);
     for (;;) {
-        uint64_t base = atomic_load_explicit(&live, memory_order_relaxed) + used;
+        uint64_t base = atomic_load_explicit(&live, memory_order_relaxed) + used +
+                        atomic_load_explicit(&outside, memory_order_relaxed);
         size_t g = base + want <= kept_limit ? want : base + need <= kept_limit ? need : 0;
         if (!g) {
             atomic_fetch_add_explicit(&n_refused, 1, memory_order_relaxed);
@@ -338,6 +340,8 @@ size_t gcpacer__grant(size_t want, size_t need, uint64_t *ep)
 }
 
 void gcpacer__refused(void) { atomic_fetch_add_explicit(&n_refused, 1, memory_order_relaxed); }
+
+void gcpacer_set_outside(uint64_t bytes) { atomic_store_explicit(&outside, bytes, memory_order_relaxed); }
 
 uint64_t gcpacer_epoch(void) { return atomic_load_explicit(&epoch, memory_order_acquire); }
 uint64_t gcpacer_next_gc(void) { return atomic_load_explicit(&next_gc, memory_order_relaxed); }
@@ -353,6 +357,7 @@ void gcpacer_stats(struct gcpacer_stats *st)
         .live = atomic_load_explicit(&live, memory_order_relaxed),
         .next_gc = atomic_load_explicit(&next_gc, memory_order_relaxed),
         .other_memory = atomic_load_explicit(&other_memory, memory_order_relaxed),
+        .outside = atomic_load_explicit(&outside, memory_order_relaxed),
         .paced = atomic_load_explicit(&n_paced, memory_order_relaxed),
         .limit_unmaps = atomic_load_explicit(&n_unmaps, memory_order_relaxed),
         .refused = atomic_load_explicit(&n_refused, memory_order_relaxed),

@@ -15,8 +15,9 @@
  *   - a hard cap on the GC heap (bdwgc's maximum heap size), which fails soft: work that
  *     keeps what it allocates (the leaker) runs in a bounded scope (gcheap.h) whose
  *     allocations are admitted here against the cap minus a reserve, and refused (the
- *     caller drops the work) once the kept heap would not fit; everything else uses the
- *     reserve, so it goes on working at the cap.
+ *     caller drops the work) once the kept heap, plus the bookkeeping that grows with it
+ *     (gcpacer_set_outside), would not fit; everything else uses the reserve, so it goes
+ *     on working at the cap.
  * Leaves to others: the allocation paths (gcheap, which polls this module every
  * GCPACER_POLL_GAP bytes per thread and asks it for bounded grants), and pause
  * accounting (gcevents).
@@ -36,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gc/gcheap.h"
+
 /* -gogc's default: Go's GOGC default. */
 #define GCPACER_DEFAULT_GOGC 100
 #define GCPACER_GOGC_OFF (-1)        /* -gogc off */
@@ -44,10 +47,10 @@
 #define GCPACER_HEAP_MINIMUM ((uint64_t)4 << 20)
 /* -memlimit's default: none (Go's default, math.MaxInt64, is none in practice). */
 #define GCPACER_DEFAULT_MEMLIMIT 0
-/* Each thread looks at the trigger at least every this many bytes it requests (for
- * 5-byte strings in 16-byte granules, up to three times as many bytes of heap): the
- * collection starts at most that much per thread after the trigger. */
-#define GCPACER_POLL_GAP ((intptr_t)16 << 10)
+/* Each thread looks at the trigger at least every this many bytes it requests (gcheap
+ * polls its policy that often): the collection starts at most that much per thread
+ * after the trigger. */
+#define GCPACER_POLL_GAP GCHEAP_POLL_GAP
 /* The trigger comes this much before the goal (at most a quarter of the way), because
  * the goal is the peak the heap in use should reach, not the point where collecting
  * starts (Go triggers early too): each thread's poll lags by up to GCPACER_POLL_GAP
@@ -79,10 +82,12 @@ const char *gcpacer_check_maxheap(uint64_t maxheap, uint64_t initial_heap);
  * cap of `cap` bytes (0: none). The one formula: the pacer and the tests use it. Pure. */
 uint64_t gcpacer_goal(const struct gcpacer_settings *s, uint64_t live, uint64_t other, uint64_t cap);
 
-/* For gcheap: switches bdwgc's automatic collection off, installs the settings (the
- * cap becomes bdwgc's maximum heap size), the end-of-collection listener and bdwgc's
- * out-of-memory and warning hooks. gcheap_init() starts it with the defaults and
- * gcheap_configure() again with the command line's. Main thread, after GC_INIT,
+/* For gc/gcpolicy.c: switches bdwgc's automatic collection off, installs the settings (the
+ * cap becomes bdwgc's maximum heap size), and, on the first call only, the
+ * end-of-collection listener and bdwgc's out-of-memory and warning hooks (the warning
+ * hook passes every warning but the cap's "Out of Memory" to the printer installed
+ * before it). gcheap_init() starts it with the defaults and gcheap_configure() again
+ * with the command line's; any number of calls is fine. Main thread, after GC_INIT,
  * before any other thread allocates. */
 void gcpacer__start(const struct gcpacer_settings *s);
 
@@ -109,6 +114,14 @@ size_t gcpacer__grant(size_t want, size_t need, uint64_t *epoch);
  * cap reached although the grant fitted, e.g. a heap grown by garbage). Lock-free. */
 void gcpacer__refused(void);
 
+/* Bytes of malloc'd memory that grow with the kept heap, counted against the hard cap
+ * beside it: the heap profiler's bookkeeping, which in exact mode is about as large as
+ * the small objects it tracks (24 bytes per object). Its owner sets the current total
+ * whenever it changes; bounded allocations are then admitted only while the heap in use
+ * plus these bytes stay within the kept limit, so the cap bounds both. Lock-free; any
+ * thread. */
+void gcpacer_set_outside(uint64_t bytes);
+
 /* Collections completed since start, as this module counts them (lock-free). */
 uint64_t gcpacer_epoch(void);
 
@@ -125,6 +138,7 @@ struct gcpacer_stats {
     uint64_t live;              /* in use after the last collection */
     uint64_t next_gc;           /* goal of the next collection */
     uint64_t other_memory;      /* resident memory outside the GC heap, last measured */
+    uint64_t outside;           /* bookkeeping counted against the cap (gcpacer_set_outside) */
     uint64_t paced;             /* collections the pacer started */
     uint64_t limit_unmaps;      /* of which ran near the memory limit, returning pages */
     uint64_t refused;           /* bounded allocations refused at the cap */
@@ -132,6 +146,15 @@ struct gcpacer_stats {
     uint64_t limit_overruns;    /* ... or the heap let past the memory limit's room */
     uint64_t bdwgc_out_of_memory;   /* bdwgc allocation failures (its oom hook) */
 };
+
+/* X(name, field): the figures /debug/vars shows under "pacer". */
+#define GCPACER_STATS_FIELDS(X)                                                               \
+    X("gogc", gogc) X("memlimit", memlimit) X("maxheap", maxheap) X("keptlimit", kept_limit)  \
+    X("heapcap", heap_cap) X("live", live) X("nextgc", next_gc) X("othermemory", other_memory) \
+    X("bookkeeping", outside)                                                                 \
+    X("paced", paced) X("limitunmaps", limit_unmaps) X("refused", refused)                    \
+    X("capoverruns", cap_overruns) X("limitoverruns", limit_overruns)                         \
+    X("outofmemory", bdwgc_out_of_memory)
 
 /* One snapshot of the figures above (relaxed atomics). Any thread; no lock. */
 void gcpacer_stats(struct gcpacer_stats *st);

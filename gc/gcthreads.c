@@ -8,7 +8,7 @@
  *
  * The slot table is written under table_lock and read lock-free through atomics (the
  * readers include collection listeners, which must not lock). This file is the bottom
- * of gc/: it calls no other memdemo module, and modules that keep per-thread state
+ * of gc/: it calls no other memdemo module (gc/errors.h is a header), and modules that keep per-thread state
  * (gcheap's sampling countdowns, the tracer's buffers) index it by these ids.
  */
 #include "gc/gcthreads.h"
@@ -16,9 +16,9 @@
 #include <gc.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <unistd.h>
-#include <sys/syscall.h>
+
+#include "gc/errors.h"
 
 struct thread_slot {
     _Atomic int alive;
@@ -28,6 +28,7 @@ struct thread_slot {
 
 static struct thread_slot slots[GCTHREADS_MAX];
 static _Atomic int slots_used;
+static _Atomic uint64_t refused;            /* gcthreads_enter() calls the full table refused */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -54,7 +55,7 @@ static int claim_slot(void)
     int id = atomic_load(&slots_used);
     if (id < GCTHREADS_MAX) {
         struct thread_slot *s = &slots[id];
-        atomic_store(&s->tid, (pid_t)syscall(SYS_gettid));
+        atomic_store(&s->tid, gettid());
         atomic_store(&s->pthread, (uintptr_t)pthread_self());
         atomic_store(&s->alive, 1);
         atomic_store(&slots_used, id + 1);
@@ -77,8 +78,8 @@ int gcthreads_enter(void)
     pthread_once(&exit_key_once, make_exit_key);
     int id = claim_slot();
     if (id < 0) {
-        fprintf(stderr, "memdemo: more than %d threads; thread not registered\n", GCTHREADS_MAX);
-        return -1;
+        atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
+        return errors_fail(ENOSPC);
     }
     struct GC_stack_base sb;
     GC_get_stack_base(&sb);
@@ -90,6 +91,7 @@ int gcthreads_enter(void)
 
 int gcthreads_self(void) { return self_id; }
 int gcthreads_count(void) { return atomic_load(&slots_used); }
+uint64_t gcthreads_refused(void) { return atomic_load_explicit(&refused, memory_order_relaxed); }
 
 static int valid(int id) { return id >= 0 && id < atomic_load(&slots_used); }
 

@@ -17,8 +17,9 @@
 
 /* Registers the calling thread if it is not yet registered, and returns its id
  * (0 .. GCTHREADS_MAX-1, dense, never reused). Cheap when already registered (one
- * thread-local test). Returns -1 if the table is full (the thread then must not
- * allocate). The main thread is registered by gcheap_init() and has id 0. */
+ * thread-local test). Returns -1 with errno = ENOSPC if the table is full (the thread
+ * then must not allocate; counted by gcthreads_refused()). The main thread is
+ * registered by gcheap_init() and has id 0. */
 int gcthreads_enter(void);
 
 /* The calling thread's id, or -1 if it is not registered. Lock-free; safe inside
@@ -27,6 +28,9 @@ int gcthreads_self(void);
 
 /* Number of ids handed out so far (threads alive or exited). Lock-free. */
 int gcthreads_count(void);
+
+/* gcthreads_enter() calls refused because the table was full, since start. Lock-free. */
+uint64_t gcthreads_refused(void);
 
 /* The kernel thread id of thread `id`, or 0. Lock-free. */
 pid_t gcthreads_tid(int id);

@@ -5,13 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc/errors.h"
+
 int buf_reserve(struct buf *b, size_t n)
 {
     if (b->failed) return -1;
     if (b->cap - b->len > n) return 0;   /* strictly greater: room for a NUL */
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len <= n) {
-        if (cap > SIZE_MAX / 2) { b->failed = 1; return -1; }
+        if (cap > SIZE_MAX / 2) { b->failed = 1; return errors_fail(ENOMEM); }
         cap *= 2;
     }
     char *p = realloc(b->data, cap);
@@ -26,10 +28,10 @@ int buf_grow_array(void *arr, size_t *cap, size_t need, size_t elem)
     if (need <= *cap) return 0;
     size_t n = *cap ? *cap : 64;
     while (n < need) {
-        if (n > SIZE_MAX / 2) return -1;
+        if (n > SIZE_MAX / 2) return errors_fail(ENOMEM);
         n *= 2;
     }
-    if (elem && n > SIZE_MAX / elem) return -1;
+    if (elem && n > SIZE_MAX / elem) return errors_fail(ENOMEM);
     void *p = realloc(*(void **)arr, n * elem);
     if (!p) return -1;
     *(void **)arr = p;

@@ -4,6 +4,7 @@
  * Owns: growth and the first-error latch. A writer appends without checking each
  * call; the first allocation failure sets `failed`, later appends do nothing, and the
  * caller checks `failed` once at the end (jemalloc's dump writers do the same).
+ * Every function that can fail returns 0 or -1 with errno = ENOMEM (gc/errors.h).
  * Never holds GC pointers; safe on any thread; not inside collection listeners.
  */
 #ifndef MEMDEMO_BUF_H

@@ -15,7 +15,6 @@
  */
 #include "profile/cpuprof.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,9 +26,15 @@
 #include <unistd.h>
 
 #include "gc/clock.h"
+#include "gc/errors.h"
+#include "profile/buf.h"
+#include "profile/hashidx.h"
 #include "profile/pprof.h"
+#include "profile/signals.h"
 #include "profile/stacks.h"
 #include "profile/symbols.h"
+#include "profile/tasks.h"
+#include "profile/threadhook.h"
 
 #define RING_CELLS 1024                      /* power of two */
 #define DRAIN_TICK_NS (50 * 1000000L)
@@ -76,7 +81,7 @@ static struct cell *ring;
 static struct deep *deeps;                   /* DEEP_CELLS */
 static _Atomic unsigned deep_next;
 static _Atomic uint64_t ring_head;
-static _Atomic uint64_t lost_samples;
+static _Atomic uint64_t lost_samples;       /* this window's */
 
 /* ---- window state (control lock, or the drain thread while it runs) ------------- */
 
@@ -91,10 +96,12 @@ static int nnames;
 static struct stacks_table *stacks;
 static struct rec *recs;
 static size_t nrecs, caprecs;
-static int32_t *rec_slots;                   /* open addressing: index + 1 */
-static size_t nslots;
+static struct hashidx rec_index;             /* (stack, name) -> index into recs */
 static int drain_oom;
 static _Atomic uint64_t samples, periods;   /* written by the drain thread, read by stats */
+static _Atomic uint64_t untimed;            /* threads the last scan could not time */
+static _Atomic uint64_t windows;            /* windows opened */
+static _Atomic uint64_t lost_before;        /* lost samples of the windows before this one */
 static pthread_t drainer;
 static _Atomic int drain_stop;
 static int64_t start_wall_ns;
@@ -184,13 +191,8 @@ static clockid_t thread_cpu_clock(pid_t tid)
 
 static int name_index(pid_t tid)
 {
-    char path[64], name[16] = "?";
-    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = 0;
-        fclose(f);
-    }
+    char name[TASKS_COMM_LEN];
+    if (tasks_comm(tid, name) < 0) snprintf(name, sizeof name, "?");
     for (int i = 0; i < nnames; i++)
         if (strcmp(names[i], name) == 0) return i;
     if (nnames == CPUPROF_MAX_THREADS) return 0;
@@ -234,33 +236,41 @@ static int is_timed(pid_t tid)
     return 0;
 }
 
-/* Arms a timer on every thread of the process that has none. A thread that exits
- * between the listing and timer_create is skipped. Returns the number of threads that
- * could not be armed for another reason, or -1 if /proc/self/task cannot be read. */
+/* Arms a timer on every thread of the process that has none; a thread that exits
+ * between the listing and timer_create is skipped. Sets `untimed` to the threads left
+ * without a timer for another reason (the table is full, timer_create failed): their
+ * CPU time is missing from the window. Returns -1 if /proc/self/task cannot be read. */
 static int arm_new_threads(unsigned gen)
 {
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    int failed = 0;
-    struct dirent *e;
+    pid_t tids[CPUPROF_MAX_THREADS];
+    int n = tasks_list(tids, CPUPROF_MAX_THREADS);
+    if (n < 0) return -1;
+    int failed = n > CPUPROF_MAX_THREADS ? n - CPUPROF_MAX_THREADS : 0;
     pthread_mutex_lock(&table_lock);
-    while ((e = readdir(d)) != NULL) {
-        pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid <= 0 || is_timed(tid)) continue;
-        if (arm(tid, gen) < 0 && errno != EINVAL && errno != ESRCH) failed++;
-    }
+    for (int i = 0; i < n && i < CPUPROF_MAX_THREADS; i++)
+        if (!is_timed(tids[i]) && arm(tids[i], gen) < 0 && errno != EINVAL && errno != ESRCH) failed++;
     pthread_mutex_unlock(&table_lock);
-    closedir(d);
-    return failed;
+    atomic_store(&untimed, (uint64_t)failed);
+    return 0;
 }
 
-void cpuprof_thread_started(void)
+/* The start hook (profile/threadhook): a thread created while a window is open is
+ * timed at once rather than at the next scan of /proc/self/task. Cheap when no window
+ * is open. */
+static void on_thread_start(void)
 {
     if (!atomic_load(&active)) return;
     pid_t tid = gettid();
     pthread_mutex_lock(&table_lock);
     if (atomic_load(&active) && !is_timed(tid)) arm(tid, atomic_load(&generation));
     pthread_mutex_unlock(&table_lock);
+}
+
+/* Before main() (and so before bdwgc starts its marker threads with every signal
+ * blocked): every thread created from now on unblocks SIGPROF and runs the hook. */
+__attribute__((constructor)) static void hook_thread_starts(void)
+{
+    threadhook_on_start(on_thread_start, SIGPROF);
 }
 
 /* Deletes every timer of the window; the table stays (the last cells still name their
@@ -274,45 +284,38 @@ static void disarm_all(void)
 
 /* ---- aggregation (drain thread, or stop after it has been joined) ----------------- */
 
-static size_t rec_hash(int stack, int name)
+static uint64_t rec_hash(int stack, int name)
 {
-    uint64_t x = ((uint64_t)(uint32_t)stack << 32 | (uint32_t)name) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(x ^ (x >> 29));
+    return hash_mix((uint64_t)(uint32_t)stack << 32 | (uint32_t)name);
 }
 
-static int rec_rehash(void)
+static int rec_matches(const void *ctx, uint32_t id, const void *key)
 {
-    size_t n = nslots ? 2 * nslots : 1024;
-    int32_t *s = calloc(n, sizeof *s);
-    if (!s) return -1;
-    for (size_t i = 0; i < nrecs; i++) {
-        size_t j = rec_hash(recs[i].stack, recs[i].name) & (n - 1);
-        while (s[j]) j = (j + 1) & (n - 1);
-        s[j] = (int32_t)i + 1;
-    }
-    free(rec_slots);
-    rec_slots = s;
-    nslots = n;
-    return 0;
+    (void)ctx;
+    const struct rec *k = key;
+    return recs[id].stack == k->stack && recs[id].name == k->name;
 }
 
+static uint64_t rec_rehash(const void *ctx, uint32_t id)
+{
+    (void)ctx;
+    return rec_hash(recs[id].stack, recs[id].name);
+}
+
+/* Adds w periods to the record of (stack, name), created if new; out of memory
+ * spoils the window (drain_oom). */
 static void add_periods(int stack, int name, int64_t w)
 {
-    if (2 * (nrecs + 1) > nslots && rec_rehash() < 0) { drain_oom = 1; return; }
-    size_t j = rec_hash(stack, name) & (nslots - 1);
-    for (; rec_slots[j]; j = (j + 1) & (nslots - 1)) {
-        struct rec *r = &recs[rec_slots[j] - 1];
-        if (r->stack == stack && r->name == name) { r->periods += w; return; }
+    struct rec k = {stack, name, w};
+    uint64_t h = rec_hash(stack, name);
+    int64_t id = hashidx_find(&rec_index, h, rec_matches, NULL, &k);
+    if (id >= 0) { recs[id].periods += w; return; }
+    if (buf_grow_array(&recs, &caprecs, nrecs + 1, sizeof *recs) < 0 ||
+        hashidx_add(&rec_index, h, (uint32_t)nrecs, rec_rehash, NULL) < 0) {
+        drain_oom = 1;
+        return;
     }
-    if (nrecs == caprecs) {
-        size_t cap = caprecs ? 2 * caprecs : 256;
-        struct rec *t = realloc(recs, cap * sizeof *t);
-        if (!t) { drain_oom = 1; return; }
-        recs = t;
-        caprecs = cap;
-    }
-    recs[nrecs] = (struct rec){stack, name, w};
-    rec_slots[j] = (int32_t)++nrecs;
+    recs[nrecs++] = k;
 }
 
 /* The sample's stack: unwound from its copy when that finds at least as many frames
@@ -381,12 +384,7 @@ static void *drain_loop(void *arg)
 static int install_handler(void)
 {
     if (handler_installed) return 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigprof;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPROF, &sa, NULL) < 0) return -1;
+    if (signals_install(SIGPROF, on_sigprof, NULL) < 0) return -1;
     handler_installed = 1;
     return 0;
 }
@@ -394,10 +392,9 @@ static int install_handler(void)
 static void free_window(void)
 {
     free(recs);
-    free(rec_slots);
     recs = NULL;
-    rec_slots = NULL;
-    nrecs = caprecs = nslots = 0;
+    nrecs = caprecs = 0;
+    hashidx_free(&rec_index);
     stacks_table_free(stacks);
     stacks = NULL;
 }
@@ -431,14 +428,18 @@ static int start_locked(void)
     nnames = 0;
     ntimed = 0;
     drain_oom = 0;
-    atomic_store(&lost_samples, 0);
+    atomic_fetch_add(&lost_before, atomic_exchange(&lost_samples, 0));
+    atomic_store(&untimed, 0);
     unsigned gen = atomic_fetch_add(&generation, 1) + 1;
     start_wall_ns = clock_wall_ns();
     start_mono_ns = clock_mono_ns();
     atomic_store(&drain_stop, 0);
     atomic_store(&active, 1);
     int rc = pthread_create(&drainer, NULL, drain_loop, (void *)(uintptr_t)gen);
-    if (rc == 0 && arm_new_threads(gen) >= 0) return 0;
+    if (rc == 0 && arm_new_threads(gen) >= 0) {
+        atomic_fetch_add(&windows, 1);
+        return 0;
+    }
     atomic_store(&active, 0);
     if (rc == 0) { atomic_store(&drain_stop, 1); pthread_join(drainer, NULL); }
     disarm_all();
@@ -527,7 +528,10 @@ void cpuprof_stats(struct cpuprof_stats *st)
     pthread_mutex_lock(&table_lock);
     st->threads = ntimed;
     pthread_mutex_unlock(&table_lock);
+    st->windows = atomic_load(&windows);
     st->samples = atomic_load(&samples);
     st->periods = atomic_load(&periods);
     st->lost = atomic_load(&lost_samples);
+    st->lost_total = atomic_load(&lost_before) + st->lost;
+    st->untimed = atomic_load(&untimed);
 }

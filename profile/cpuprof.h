@@ -5,11 +5,13 @@
  * lock-free ring the handler writes into, the drain thread that empties it into a
  * table of (stack, thread name) counts, and the profile written at the end of a
  * window. Leaves the encoding to profile/pprof, the frame walk to profile/stacks, the
- * window's timing and HTTP to src/.
+ * thread list to profile/tasks, the window's timing and HTTP to src/.
  *
  * How it samples, as Go does on Linux: every thread of the process (found in
  * /proc/self/task at start and every 200 ms after, so bdwgc's marker threads and
- * libmicrohttpd's workers are included) gets a timer_create(2) timer on its own CPU
+ * libmicrohttpd's workers are included; a thread created during a window is armed as
+ * it starts, by a start hook registered with profile/threadhook, which also unblocks
+ * SIGPROF in every new thread) gets a timer_create(2) timer on its own CPU
  * clock that sends SIGPROF to that thread (SIGEV_THREAD_ID) every 1/CPUPROF_HZ s of
  * CPU it consumes. A process-wide setitimer would deliver the signal to whichever
  * thread happens to run, unevenly between busy threads (golang/go#14434, #35057).
@@ -22,7 +24,7 @@
  * longer, so such code is attributed at least by its leaf pc. A sample whose timer
  * overran counts 1 + overruns periods.
  *
- * Error convention: functions that can fail return 0 or -1 with errno set.
+ * Errors: gc/errors.h (-1 with errno); losses are counted in cpuprof_stats.
  * Threads: start/stop/cancel from any thread, serialized by an internal lock; not
  * inside a collection listener. Nothing here touches GC memory (the deferral thread
  * may stop a window). Memory: the ring and the stack copies (~1 MiB) are malloc'd at
@@ -59,19 +61,25 @@ int cpuprof_stop(struct buf *out);
  * errno = EINVAL if no window is open. */
 int cpuprof_cancel(void);
 
-/* Called by every new thread as it starts (profile/threads' start routine): while a
- * window is open, arms the calling thread's timer now rather than at the next scan of
- * /proc/self/task. Any thread; cheap when no window is open. */
-void cpuprof_thread_started(void);
-
-/* Figures of the current window (or the last one). */
+/* Figures of the profiler: the current window's (or the last one's) and totals since
+ * start. Any thread. */
 struct cpuprof_stats {
+    uint64_t windows;    /* windows opened since start */
     uint64_t samples;    /* signals recorded (a sample may weigh several periods) */
     uint64_t periods;    /* periods of CPU those samples stand for */
     uint64_t lost;       /* samples dropped because the ring was full */
+    uint64_t lost_total; /* the same over every window since start */
+    uint64_t untimed;    /* threads the last scan of the process could not time (the
+                            table was full or timer_create failed): their CPU is missing */
     int threads;         /* threads that had a timer */
 };
 void cpuprof_stats(struct cpuprof_stats *st);
+
+/* X(name, field): the figures /debug/vars prints ("cpuprofile"). */
+#define CPUPROF_STATS_FIELDS(X)                                                        \
+    X("windows", windows) X("samples", samples) X("periods", periods)                 \
+    X("lost_samples", lost) X("lost_samples_total", lost_total)                       \
+    X("threads", threads) X("untimed_threads", untimed)
 
 /* For bench/: runs the signal handler's recording path (walk + ring slot) once for
  * ucontext as if a timer of this window had fired on the calling thread. Returns 0,

@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "gc/clock.h"
+#include "gc/errors.h"
 #include "gc/gcheap.h"
+#include "profile/buf.h"
 #include "profile/pprof.h"
 #include "profile/stacks.h"
 
@@ -33,6 +35,7 @@ struct table {
 
 static _Atomic int64_t mutex_fraction = LOCKPROF_DEFAULT_MUTEX_FRACTION;
 static _Atomic int64_t block_rate = LOCKPROF_DEFAULT_BLOCK_RATE;
+static _Atomic uint64_t lost_events;   /* sampled events with no room to record them */
 static pthread_mutex_t records_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct table tables[2];      /* by enum lockprof_kind */
 static __thread uint64_t rng;
@@ -41,7 +44,7 @@ static __thread uint64_t rng;
 
 int lockprof_set_mutex_fraction(int64_t f)
 {
-    if (f < 0) return -1;
+    if (f < 0) return errors_fail(EINVAL);
     atomic_store(&mutex_fraction, f);
     return 0;
 }
@@ -50,7 +53,7 @@ int64_t lockprof_mutex_fraction(void) { return atomic_load(&mutex_fraction); }
 
 int lockprof_set_block_rate(int64_t r)
 {
-    if (r < 0) return -1;
+    if (r < 0) return errors_fail(EINVAL);
     atomic_store(&block_rate, r);
     return 0;
 }
@@ -79,18 +82,13 @@ GCHEAP_ALLOC_TEXT static void add_record(enum lockprof_kind kind, double count, 
     pthread_mutex_lock(&records_lock);
     if (!t->stacks) t->stacks = stacks_table_new();
     int id = t->stacks ? stacks_intern(t->stacks, pcs, n) : -1;
-    if (id >= 0 && (size_t)id >= t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        struct sums *s = realloc(t->sums, cap * sizeof *s);
-        if (s) {
-            memset(s + t->cap, 0, (cap - t->cap) * sizeof *s);
-            t->sums = s;
-            t->cap = cap;
-        }
-    }
-    if (id >= 0 && (size_t)id < t->cap) {
+    size_t had = t->cap;
+    if (id >= 0 && buf_grow_array(&t->sums, &t->cap, (size_t)id + 1, sizeof *t->sums) == 0) {
+        memset(t->sums + had, 0, (t->cap - had) * sizeof *t->sums);
         t->sums[id].count += count;
         t->sums[id].delay_ns += delay;
+    } else {
+        atomic_fetch_add_explicit(&lost_events, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&records_lock);
 }
@@ -133,21 +131,29 @@ GCHEAP_ALLOC_TEXT void lockprof_lock(struct lockprof_mutex *m)
     pthread_mutex_unlock(&m->meta);
     pthread_mutex_lock(&m->mu);
     int64_t got = (int64_t)clock_mono_ns();
+    /* The unlock that let us in stored its time before unlocking (we were counted
+     * among its waiters); an older one (before we arrived) means no such unlock: the
+     * lock was free when we got to it. */
+    int64_t released = atomic_load_explicit(&m->released, memory_order_relaxed);
     pthread_mutex_lock(&m->meta);
     m->base_sum -= arrived > m->last_charge ? arrived : m->last_charge;
     atomic_fetch_sub(&m->waiters, 1);
     pthread_mutex_unlock(&m->meta);
-    block_event(got - arrived);
+    block_event((released >= arrived && released <= got ? released : got) - arrived);
 }
 
 GCHEAP_ALLOC_TEXT void lockprof_unlock(struct lockprof_mutex *m)
 {
-    if (atomic_load_explicit(&m->waiters, memory_order_relaxed) == 0 ||
-        atomic_load_explicit(&mutex_fraction, memory_order_relaxed) <= 0) {
+    if (atomic_load_explicit(&m->waiters, memory_order_relaxed) == 0 || !profiling()) {
         pthread_mutex_unlock(&m->mu);
         return;
     }
     int64_t now = (int64_t)clock_mono_ns();
+    atomic_store_explicit(&m->released, now, memory_order_relaxed);   /* ordered by the unlock */
+    if (atomic_load_explicit(&mutex_fraction, memory_order_relaxed) <= 0) {
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
     pthread_mutex_lock(&m->meta);
     int64_t w = atomic_load(&m->waiters);
     int64_t delay = w * now - m->base_sum;
@@ -159,6 +165,13 @@ GCHEAP_ALLOC_TEXT void lockprof_unlock(struct lockprof_mutex *m)
 }
 
 /* ---- snapshots and writers ----------------------------------------------------- */
+
+void lockprof_stats(struct lockprof_stats *st)
+{
+    st->mutex_records = lockprof_count(LOCKPROF_MUTEX);
+    st->block_records = lockprof_count(LOCKPROF_BLOCK);
+    st->lost = atomic_load_explicit(&lost_events, memory_order_relaxed);
+}
 
 size_t lockprof_count(enum lockprof_kind kind)
 {
@@ -189,7 +202,7 @@ int lockprof_snapshot(enum lockprof_kind kind, struct lockprof_snapshot *s)
         s->n = n;
     }
     pthread_mutex_unlock(&records_lock);
-    return s->records ? 0 : -1;
+    return s->records ? 0 : errors_fail(ENOMEM);
 }
 
 void lockprof_snapshot_delta(struct lockprof_snapshot *end, const struct lockprof_snapshot *start)

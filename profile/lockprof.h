@@ -15,9 +15,11 @@
  *   two agree while the fraction stays put, and ours stays right when it is changed at
  *   run time). fraction 0: off.
  * - block: a thread that had to wait for a lock records the WAITER's stack and how long
- *   it waited. Waits of at least `rate` ns are always recorded; shorter ones with
- *   probability wait/rate, each then counting rate/wait events of rate ns (Go's
- *   unbiasing). rate 1: every wait; 0: off.
+ *   it waited: from its arrival to the unlock that let it in (Go's release time), not
+ *   to when it ran again, so the wake-up's latency is not counted and the two profiles
+ *   agree for the same waits. Waits of at least `rate` ns are always recorded; shorter
+ *   ones with probability wait/rate, each then counting rate/wait events of rate ns
+ *   (Go's unbiasing). rate 1: every wait; 0: off.
  * Stacks start at the caller of lockprof_lock / lockprof_unlock (this module's frames
  * are in the profiler's text section, which stack capture cuts off).
  *
@@ -45,15 +47,18 @@ struct lockprof_mutex {
     _Atomic int waiters;            /* threads blocked in lockprof_lock */
     int64_t base_sum;               /* sum of the waiters' charge bases (ns) */
     int64_t last_charge;            /* when an unlock last charged the waiters (ns) */
+    _Atomic int64_t released;       /* when an unlock last found waiters (ns), written
+                                       before it unlocks: read by the waiter it lets in */
 };
-#define LOCKPROF_MUTEX_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0}
+#define LOCKPROF_MUTEX_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0}
 
 /* Locks / unlocks m (pthread semantics: the unlocker must hold it), recording mutex and
  * block events as the switches say. Never fail. */
 void lockprof_lock(struct lockprof_mutex *m);
 void lockprof_unlock(struct lockprof_mutex *m);
 
-/* The switches. Setters return 0, or -1 for a negative value. Any thread. */
+/* The switches. Setters return 0, or -1 with errno = EINVAL for a negative value. Any
+ * thread. */
 int lockprof_set_mutex_fraction(int64_t fraction);
 int64_t lockprof_mutex_fraction(void);
 int lockprof_set_block_rate(int64_t rate_ns);
@@ -76,7 +81,7 @@ struct lockprof_snapshot {
     int64_t time_ns;                /* wall clock when it was taken */
 };
 
-/* Returns 0, or -1 (ENOMEM; *s is then empty). */
+/* Returns 0, or -1 with errno = ENOMEM (*s is then empty). */
 int lockprof_snapshot(enum lockprof_kind kind, struct lockprof_snapshot *s);
 /* end -= start, record by record (both of the same kind, start taken first). */
 void lockprof_snapshot_delta(struct lockprof_snapshot *end, const struct lockprof_snapshot *start);
@@ -85,10 +90,25 @@ void lockprof_snapshot_free(struct lockprof_snapshot *s);
 /* Records in the profile of `kind` (the index page's count). */
 size_t lockprof_count(enum lockprof_kind kind);
 
+/* The profiles' sizes and what they lost: a sampled event for which no record could
+ * be made (out of memory) is counted, not dropped silently. Any thread. */
+struct lockprof_stats {
+    uint64_t mutex_records;
+    uint64_t block_records;
+    uint64_t lost;                  /* sampled events not recorded */
+};
+void lockprof_stats(struct lockprof_stats *st);
+
+/* X(name, field): the figures /debug/vars prints ("lockprofiles"). */
+#define LOCKPROF_STATS_FIELDS(X)                                                       \
+    X("mutex_records", mutex_records) X("block_records", block_records)               \
+    X("lost_events", lost)
+
 /* Writes s: debug 0 = gzipped profile.proto (sample types contentions/count and
  * delay/nanoseconds, period_type contentions/count, period 1, as Go; duration_ns for a
  * delta window, else 0); otherwise Go's legacy text ("--- mutex:" / "--- contention:")
- * with the same totals. Records sorted by delay, largest first. Returns 0 or -1. */
+ * with the same totals. Records sorted by delay, largest first. Returns 0, or -1 with
+ * errno = ENOMEM. */
 int lockprof_write(struct buf *out, const struct lockprof_snapshot *s, int debug,
                    int64_t duration_ns);
 

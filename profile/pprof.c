@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "gc/clock.h"
+#include "gc/errors.h"
 #include "profile/buf.h"
 #include "profile/hashidx.h"
 #include "profile/profile.pb-c.h"
@@ -455,7 +456,8 @@ int pprof_write(struct buf *out, const struct pprof_desc *d, const struct pprof_
     if (rc == 0) rc = pack_gzip(out, &p);
     layout_free(&l);
     if (d->nsample_types > 0) builder_free(&b);
-    return rc == 0 && !out->failed ? 0 : -1;
+    if (rc == 0 && !out->failed) return 0;
+    return errors_fail(d->nsample_types > 0 ? ENOMEM : EINVAL);
 }
 
 /* ---- heap profiles ---------------------------------------------------------------- */
@@ -494,7 +496,7 @@ int pprof_write_heap(struct buf *out, const struct heapsample *s, size_t n,
     free(ps);
     free(labels);
     free(values);
-    return rc;
+    return rc < 0 ? errors_fail(ENOMEM) : 0;
 }
 
 /* ---- legacy text (debug=1) -------------------------------------------------------- */
@@ -596,7 +598,7 @@ int pprof_write_count_text(struct buf *out, const char *name, const struct pprof
         if (s[i].nlabels > 0) text_labels(out, s[i].labels, s[i].nlabels);
         pprof_text_stack(out, s[i].pcs, s[i].npcs);
     }
-    return out->failed ? -1 : 0;
+    return out->failed ? errors_fail(ENOMEM) : 0;
 }
 
 int pprof_write_contention_text(struct buf *out, const char *name, int64_t period,
@@ -610,7 +612,7 @@ int pprof_write_contention_text(struct buf *out, const char *name, int64_t perio
         pprof_text_addresses(out, s[i].pcs, s[i].npcs);
         pprof_text_stack(out, s[i].pcs, s[i].npcs);
     }
-    return out->failed ? -1 : 0;
+    return out->failed ? errors_fail(ENOMEM) : 0;
 }
 
 int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
@@ -618,7 +620,7 @@ int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
 {
     struct order *ord = xcalloc(n, sizeof *ord);
     size_t m = 0;
-    if (!ord) return -1;
+    if (!ord) return errors_fail(ENOMEM);
     for (size_t i = 0; i < n; i++)
         if (s[i].alloc_count || s[i].inuse_count)
             ord[m++] = (struct order){sat_mul(s[i].inuse_count, s[i].size), i};
@@ -630,5 +632,5 @@ int pprof_write_heap_text(struct buf *out, const struct heapsample *s, size_t n,
         buf_puts(out, trailer);
         if (trailer[strlen(trailer) - 1] != '\n') buf_putc(out, '\n');
     }
-    return out->failed ? -1 : 0;
+    return out->failed ? errors_fail(ENOMEM) : 0;
 }

@@ -9,8 +9,9 @@
  * labels per sample) is a parameter: struct pprof_desc and struct pprof_sample.
  * Leaves to others: taking the data (sampler, cpuprof, threads, lockprof),
  * symbolization (profile/symbols), HTTP.
- * Errors: every writer returns 0, or -1 when memory ran out (or protobuf/zlib
- * failed); on -1 the sink may hold a partial profile and should be discarded.
+ * Errors: every writer returns 0, or -1 with errno = ENOMEM when memory ran out (or
+ * protobuf/zlib failed; EINVAL for a description without sample types); on -1 the
+ * sink may hold a partial profile and should be discarded.
  * Threads: any thread, concurrently with other writers on other sinks; not inside a
  * collection listener or with the world stopped (they lock symbols and malloc).
  * Nothing here allocates from, or keeps pointers into, the GC heap.

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "gc/clock.h"
+#include "gc/errors.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
@@ -26,14 +27,15 @@
 
 #define TRACK_CHUNK 4096          /* tracked objects per chunk (chunks never move) */
 #define MAX_TRACK_CHUNKS 65536    /* up to 268 M tracked objects */
+#define MAX_TRACKED ((size_t)TRACK_CHUNK * MAX_TRACK_CHUNKS)
 #define NO_RECORD UINT32_MAX
 
-struct record {                   /* one (stack, size, rate, label) group */
+struct record {                   /* one (stack, size, label) group, as Go keys its buckets */
     int stack;
     size_t size;
-    int64_t rate;
     const char *label_key, *label_value;   /* NULL: no label */
-    uint64_t allocs;               /* sampled objects ever; in-use counts come from the tracked slots */
+    double allocs;                 /* objects ever allocated, estimated: each sample adds the
+                                      weight it had at its rate; in-use comes from the slots */
 };
 
 struct tracked {                  /* one sampled object not yet seen freed */
@@ -42,24 +44,34 @@ struct tracked {                  /* one sampled object not yet seen freed */
     uint32_t cycle;               /* completed collections when it was allocated */
 };
 
+/* Slots come in chunks that never move; each slot's weight (the objects it stands for,
+ * heapsample_weight at the rate it was sampled at) sits in a parallel array, so the
+ * mark-end walk reads only the slots. */
+struct track_chunk {
+    struct tracked slot[TRACK_CHUNK];
+    float weight[TRACK_CHUNK];
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int64_t rate;
 static _Atomic uint32_t completed_collections;   /* written by the listener */
 static _Atomic uint64_t samples_taken;
+static _Atomic uint64_t samples_lost;            /* sampled but not recorded */
 static _Atomic int64_t last_rate = SAMPLER_DEFAULT_RATE;   /* last non-zero rate */
 
 static struct stacks_table *stacks;
 static struct record *records;
 static size_t nrecords, records_cap;
-static struct hashidx record_index;              /* (stack, size, rate, label) -> record id */
+static struct hashidx record_index;              /* (stack, size, label) -> record id */
 
-static struct tracked **track_chunks;            /* malloc'd: kept out of the GC's roots */
+static struct track_chunk **track_chunks;        /* malloc'd: kept out of the GC's roots */
 static size_t track_nchunks;                     /* chunks allocated so far */
 /* High-water mark of slots, published (release) only after the slot is initialised:
  * the mark-end walk reads it with the world stopped, maybe while the thread that
  * was adding a slot is stopped half-way. */
 static _Atomic size_t track_used;
 static size_t track_live;
+static size_t track_limit = MAX_TRACKED;        /* sampler__set_track_limit() */
 static uint32_t *track_free;                     /* stack of free slot indexes */
 static size_t track_free_n, track_free_cap;
 static uint32_t reaped_at_cycle;
@@ -89,13 +101,15 @@ static intptr_t draw_interval(void)
 
 /* ---- records ------------------------------------------------------------------------ */
 
-/* Labels are compared by address: they live for the process (sampler_set_label). */
-struct record_key { int stack; size_t size; int64_t rate; const char *label_key, *label_value; };
+/* Labels are compared by address: they live for the process (sampler_set_label). The
+ * rate is not part of the key: a record keyed by rate made every change of the rate
+ * start a new set of records (cycling /debug/memprofilerate grew them without bound). */
+struct record_key { int stack; size_t size; const char *label_key, *label_value; };
 
 static uint64_t record_hash(const struct record_key *k)
 {
     uint64_t label = hash_mix((uintptr_t)k->label_key ^ hash_mix((uintptr_t)k->label_value));
-    return hash_mix((uint64_t)k->stack ^ hash_mix((uint64_t)k->size ^ hash_mix((uint64_t)k->rate ^ label)));
+    return hash_mix((uint64_t)k->stack ^ hash_mix((uint64_t)k->size ^ label));
 }
 
 static int record_matches(const void *ctx, uint32_t id, const void *key)
@@ -103,7 +117,7 @@ static int record_matches(const void *ctx, uint32_t id, const void *key)
     (void)ctx;
     const struct record *rec = &records[id];
     const struct record_key *k = key;
-    return rec->stack == k->stack && rec->size == k->size && rec->rate == k->rate &&
+    return rec->stack == k->stack && rec->size == k->size &&
            rec->label_key == k->label_key && rec->label_value == k->label_value;
 }
 
@@ -111,7 +125,7 @@ static uint64_t record_rehash(const void *ctx, uint32_t id)
 {
     (void)ctx;
     const struct record *r = &records[id];
-    struct record_key k = {r->stack, r->size, r->rate, r->label_key, r->label_value};
+    struct record_key k = {r->stack, r->size, r->label_key, r->label_value};
     return record_hash(&k);
 }
 
@@ -122,22 +136,24 @@ static int find_record(const struct record_key *k)
     int64_t found = hashidx_find(&record_index, h, record_matches, NULL, k);
     if (found >= 0) return (int)found;
     if (buf_grow_array(&records, &records_cap, nrecords + 1, sizeof *records) < 0) return -1;
-    records[nrecords] = (struct record){k->stack, k->size, k->rate, k->label_key, k->label_value, 0};
+    records[nrecords] = (struct record){k->stack, k->size, k->label_key, k->label_value, 0};
     if (hashidx_add(&record_index, h, (uint32_t)nrecords, record_rehash, NULL) < 0) return -1;
     return (int)nrecords++;
 }
 
 /* ---- tracked objects ---------------------------------------------------------------- */
 
-static struct tracked *slot_at(size_t i) { return &track_chunks[i / TRACK_CHUNK][i % TRACK_CHUNK]; }
+static struct tracked *slot_at(size_t i) { return &track_chunks[i / TRACK_CHUNK]->slot[i % TRACK_CHUNK]; }
+static float *weight_at(size_t i) { return &track_chunks[i / TRACK_CHUNK]->weight[i % TRACK_CHUNK]; }
 
 /* Slots in use or on the free list. Profiler lock held (or world stopped). */
 static size_t used_slots(void) { return atomic_load_explicit(&track_used, memory_order_acquire); }
 
 /* The index of a free tracking slot (link 0, record NO_RECORD), or -1 when out of
- * memory. Locked. */
+ * memory or at the tracking limit. Locked. */
 static long new_tracked(void)
 {
+    if (track_live >= track_limit) return -1;
     if (track_free_n) return (long)track_free[--track_free_n];
     size_t used = used_slots();
     if (used % TRACK_CHUNK == 0) {
@@ -145,7 +161,7 @@ static long new_tracked(void)
         if (c >= MAX_TRACK_CHUNKS) return -1;
         if (!track_chunks && !(track_chunks = calloc(MAX_TRACK_CHUNKS, sizeof *track_chunks))) return -1;
         if (!track_chunks[c]) {
-            if (!(track_chunks[c] = malloc(TRACK_CHUNK * sizeof(struct tracked)))) return -1;
+            if (!(track_chunks[c] = malloc(sizeof **track_chunks))) return -1;
             track_nchunks++;
         }
     }
@@ -165,13 +181,34 @@ static void release_tracked(size_t i)
     /* else: the slot is lost to reuse, not to correctness (only when out of memory) */
 }
 
+/* Bytes malloc'd for tracking: the chunk table, the chunks, the free list. Locked. */
+static uint64_t tracked_bytes(void)
+{
+    return (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
+           track_nchunks * sizeof **track_chunks + track_free_cap * sizeof *track_free;
+}
+
+static uint64_t records_bytes(void) { return records_cap * sizeof *records + hashidx_bytes(&record_index); }
+
+/* All the profiler's bookkeeping (sampler_stats' bookkeeping_bytes). Locked. */
+static uint64_t bookkeeping_bytes(void)
+{
+    return records_bytes() + (stacks ? stacks_bytes(stacks) : 0) + tracked_bytes();
+}
+
+/* Tells the collection policy what the bookkeeping takes now: it grows with the objects tracked,
+ * which in exact mode is every live object, so it counts against -maxheap. Locked. */
+static void publish_bookkeeping(void) { gcheap_report_outside(bookkeeping_bytes()); }
+
 /* Makes room in track_free for every tracked slot, so that the reap, which runs with
  * bdwgc's allocation lock held, never calls realloc there. Profiler lock held.
  * Returns 0 or -1 (out of memory: the caller skips the reap, counts stay as they are). */
 static int reserve_free_list(void)
 {
     size_t used = used_slots();
-    return buf_grow_array(&track_free, &track_free_cap, used ? used : 1, sizeof *track_free);
+    int rc = buf_grow_array(&track_free, &track_free_cap, used ? used : 1, sizeof *track_free);
+    publish_bookkeeping();
+    return rc;
 }
 
 /* With the allocation lock held (no collection can clear links meanwhile; bdwgc's
@@ -203,23 +240,26 @@ static void reap_if_collected(void)
 
 /* ---- the sampling hook --------------------------------------------------------------- */
 
-/* Records obj under the profiler lock. Returns 0 or -1 (out of memory: sample lost).
+/* Records obj under the profiler lock. Returns 0, or -1 when out of memory or at the
+ * tracking limit (the caller counts the sample lost).
  * The link is stored last: from then on the mark-end walk watches the object. */
 static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, uint32_t cycle)
 {
-    int64_t r = atomic_load(&rate);
-    struct record_key k = {stacks_intern(stacks, pcs, n), size, r <= 1 ? 1 : r, label_key, label_value};
+    double weight = heapsample_weight((double)size, atomic_load(&rate));
+    struct record_key k = {stacks_intern(stacks, pcs, n), size, label_key, label_value};
     if (k.stack < 0) return -1;
     int rec = find_record(&k);
     if (rec < 0) return -1;
     long i = new_tracked();
     if (i < 0) return -1;
     struct tracked *t = slot_at((size_t)i);
-    records[rec].allocs++;
+    *weight_at((size_t)i) = (float)weight;
+    records[rec].allocs += weight;
     t->record = (uint32_t)rec;
     t->cycle = cycle;
     track_live++;
     atomic_store_explicit(&t->link, gcheap_hide(obj), memory_order_relaxed);
+    publish_bookkeeping();
     return 0;
 }
 
@@ -233,7 +273,8 @@ GCHEAP_ALLOC_TEXT static intptr_t on_sampled_allocation(void *obj, size_t size)
     int n = stacks_capture(pcs, STACKS_MAX_DEPTH);
     pthread_mutex_lock(&lock);
     reap_if_collected();
-    record_sample(obj, size, pcs, n, cycle);
+    if (record_sample(obj, size, pcs, n, cycle) < 0)
+        atomic_fetch_add_explicit(&samples_lost, 1, memory_order_relaxed);
     pthread_mutex_unlock(&lock);
     atomic_fetch_add_explicit(&samples_taken, 1, memory_order_relaxed);
     return draw_interval();
@@ -249,7 +290,7 @@ static void clear_dead_links(void)
 {
     size_t used = used_slots();
     for (size_t c = 0; c * TRACK_CHUNK < used; c++) {
-        struct tracked *chunk = track_chunks[c];
+        struct tracked *chunk = track_chunks[c]->slot;
         size_t n = used - c * TRACK_CHUNK < TRACK_CHUNK ? used - c * TRACK_CHUNK : TRACK_CHUNK;
         for (size_t j = 0; j < n; j++) {
             uintptr_t h = atomic_load_explicit(&chunk[j].link, memory_order_relaxed);
@@ -271,13 +312,14 @@ int sampler_init(int64_t r)
 {
     stacks_init();
     stacks = stacks_table_new();
-    if (!stacks || gcevents_add_listener(on_collection, NULL) < 0) return -1;
+    if (!stacks) return errors_fail(ENOMEM);
+    if (gcevents_add_listener(on_collection, NULL) < 0) return -1;
     return sampler_set_rate(r);
 }
 
 int sampler_set_rate(int64_t r)
 {
-    if (r < 0) return -1;
+    if (r < 0) return errors_fail(EINVAL);
     atomic_store(&rate, r);
     if (r > 0) atomic_store(&last_rate, r);
     if (r == 0) gcheap_set_sampler(NULL, NULL);
@@ -303,10 +345,16 @@ static uint64_t convert_count(uint64_t count, size_t size, int64_t from, int64_t
                              heapsample_weight((double)size, to));
 }
 
-struct inuse_walk { uint64_t *inuse; uint32_t collections; };
+/* An estimate of objects (a sum of weights) as raw samples at rate `to`. */
+static uint64_t samples_at(double objects, size_t size, int64_t to)
+{
+    return (uint64_t)llround(objects / heapsample_weight((double)size, to));
+}
 
-/* Allocation lock held: reaps cleared links and counts, per record, the objects live
- * as of the last completed collection. */
+struct inuse_walk { double *inuse; uint32_t collections; };
+
+/* Allocation lock held: reaps cleared links and sums, per record, the weights of the
+ * objects live as of the last completed collection. */
 static void *reap_and_count_locked(void *arg)
 {
     struct inuse_walk *w = arg;
@@ -315,7 +363,7 @@ static void *reap_and_count_locked(void *arg)
     size_t used = used_slots();
     for (size_t i = 0; i < used; i++) {
         const struct tracked *t = slot_at(i);
-        if (t->record != NO_RECORD && t->cycle < w->collections) w->inuse[t->record]++;
+        if (t->record != NO_RECORD && t->cycle < w->collections) w->inuse[t->record] += *weight_at(i);
     }
     return NULL;
 }
@@ -326,14 +374,14 @@ int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
     if (collect_first) gcheap_collect();
     pthread_mutex_lock(&lock);
     int64_t to = atomic_load(&last_rate);
-    struct inuse_walk w = {calloc(nrecords ? nrecords : 1, sizeof(uint64_t)), 0};
+    struct inuse_walk w = {calloc(nrecords ? nrecords : 1, sizeof(double)), 0};
     s->records = calloc(nrecords ? nrecords : 1, sizeof *s->records);
     if (!w.inuse || !s->records || reserve_free_list() < 0) {
         pthread_mutex_unlock(&lock);
         free(w.inuse);
         free(s->records);
         s->records = NULL;
-        return -1;
+        return errors_fail(ENOMEM);
     }
     gcheap_with_alloc_lock(reap_and_count_locked, &w);
     reaped_at_cycle = w.collections;
@@ -344,8 +392,8 @@ int sampler_snapshot(struct sampler_snapshot *s, int collect_first)
         h->size = r->size;
         h->label_key = r->label_key;
         h->label_value = r->label_value;
-        h->alloc_count = convert_count(r->allocs, r->size, r->rate, to);
-        h->inuse_count = convert_count(w.inuse[id], r->size, r->rate, to);
+        h->alloc_count = samples_at(r->allocs, r->size, to);
+        h->inuse_count = samples_at(w.inuse[id], r->size, to);
     }
     s->n = nrecords;
     pthread_mutex_unlock(&lock);
@@ -375,11 +423,11 @@ void sampler_snapshot_free(struct sampler_snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Bytes malloc'd for tracking: the chunk table, the chunks, the free list. Locked. */
-static uint64_t tracked_bytes(void)
+void sampler__set_track_limit(size_t max)
 {
-    return (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
-           track_nchunks * TRACK_CHUNK * sizeof(struct tracked) + track_free_cap * sizeof *track_free;
+    pthread_mutex_lock(&lock);
+    track_limit = max < MAX_TRACKED ? max : MAX_TRACKED;
+    pthread_mutex_unlock(&lock);
 }
 
 void sampler_stats(struct sampler_stats *st)
@@ -387,12 +435,13 @@ void sampler_stats(struct sampler_stats *st)
     pthread_mutex_lock(&lock);
     st->rate = (uint64_t)atomic_load(&rate);
     st->samples = atomic_load(&samples_taken);
+    st->lost = atomic_load(&samples_lost);
     st->stacks = stacks ? stacks_count(stacks) : 0;
     st->records = nrecords;
     st->tracked = track_live;
-    st->records_bytes = records_cap * sizeof *records + hashidx_bytes(&record_index);
+    st->records_bytes = records_bytes();
     st->stacks_bytes = stacks ? stacks_bytes(stacks) : 0;
     st->tracked_bytes = tracked_bytes();
-    st->bookkeeping_bytes = st->records_bytes + st->stacks_bytes + st->tracked_bytes;
+    st->bookkeeping_bytes = bookkeeping_bytes();
     pthread_mutex_unlock(&lock);
 }

@@ -8,8 +8,11 @@
  * allocation; rate 0 turns the profiler off. Sizes are what bdwgc handed out
  * (gcheap_size), the unit of its TotalAlloc and HeapInuse.
  *
- * Records are grouped by (stack, size, rate, label): memory grows with distinct
- * stacks and labels, not with traffic. A sampled object is remembered by a hidden
+ * Records are grouped by (stack, size, label), as Go groups its buckets by (stack,
+ * size): memory grows with distinct stacks, sizes and labels, not with traffic nor with
+ * changes of the rate. A record counts objects as an estimate (each sample adds the
+ * number of objects it stood for at the rate it was taken at, heapsample_weight), so
+ * samples taken at different rates add up, and snapshots express the sum at one rate. A sampled object is remembered by a hidden
  * pointer (bdwgc 8.2 has no free hook): at the end of each collection's mark, with
  * the world stopped, every tracked object the mark did not reach has its pointer
  * cleared, and the next reap counts it freed. Nothing of this is in the GC heap:
@@ -31,12 +34,13 @@
 #define SAMPLER_DEFAULT_RATE (512 * 1024)
 
 /* Installs the profiler at `rate` (0: off). Main thread, after gcheap_init(), before
- * serving. Returns 0 or -1 (out of memory). */
+ * serving. Returns 0, or -1 with errno = ENOMEM, ENOSPC (no collection listener slot
+ * left) or EINVAL (a negative rate). */
 int sampler_init(int64_t rate);
 
 /* Changes the rate at run time (0: off, 1: exact). Threads pick it up at their next
- * allocation. Records taken at the old rate stay correct (the rate is part of each
- * record). Any thread. Returns 0, or -1 for a negative rate. */
+ * allocation. Samples taken at the old rate stay correct (each keeps the weight of the
+ * rate it was taken at). Any thread. Returns 0, or -1 with errno = EINVAL for a negative rate. */
 int sampler_set_rate(int64_t rate);
 int64_t sampler_rate(void);
 
@@ -47,7 +51,8 @@ int64_t sampler_rate(void);
 void sampler_set_label(const char *key, const char *value);
 
 /* A consistent view of the profile: records[] with raw counts expressed at `rate`
- * (records sampled at another rate are converted), in malloc'd memory. */
+ * (the estimated objects divided by what one sample at `rate` stands for; samples
+ * taken at other rates are so converted), in malloc'd memory. */
 struct sampler_snapshot {
     struct heapsample *records;
     size_t n;
@@ -58,7 +63,7 @@ struct sampler_snapshot {
 
 /* Takes a snapshot; with collect_first, runs a full collection first so in-use
  * figures are exact as of now. Registered thread; takes the profiler lock and the
- * allocation lock. Returns 0 or -1 (out of memory; *s is then empty). */
+ * allocation lock. Returns 0, or -1 with errno = ENOMEM (*s is then empty). */
 int sampler_snapshot(struct sampler_snapshot *s, int collect_first);
 
 /* Turns `end` into end - start, record by record (alloc and in-use counts; an in-use
@@ -68,13 +73,16 @@ void sampler_snapshot_delta(struct sampler_snapshot *end, const struct sampler_s
 void sampler_snapshot_free(struct sampler_snapshot *s);
 
 /* Profiler bookkeeping for /debug/vars and debug=1. All of it is malloc'd memory,
- * outside the GC heap (none of it is in HeapInuse); tracking costs 20 bytes per
- * tracked object plus a 512 KiB chunk table. Takes the profiler lock. */
+ * outside the GC heap (none of it is in HeapInuse); tracking costs 24 bytes per
+ * tracked object (its slot, its weight, its place on the free list) plus a 512 KiB
+ * chunk table. Takes the profiler lock. */
 struct sampler_stats {
     uint64_t rate;
     uint64_t samples;            /* sampled allocations so far */
+    uint64_t lost;               /* of which not recorded: out of memory, or the
+                                    tracked-object table full */
     uint64_t stacks;             /* distinct stacks */
-    uint64_t records;            /* distinct (stack, size, rate, label) records */
+    uint64_t records;            /* distinct (stack, size, label) records */
     uint64_t tracked;            /* sampled objects not yet seen freed */
     uint64_t records_bytes;      /* records and their index */
     uint64_t stacks_bytes;       /* interned stacks and their index */
@@ -83,12 +91,28 @@ struct sampler_stats {
 };
 void sampler_stats(struct sampler_stats *st);
 
-/* X(name, field): the figures every report prints (/debug/vars "profiler", the
- * debug=1 profile's trailer). */
-#define SAMPLER_STATS_FIELDS(X)                                                        \
-    X("memprofilerate", rate) X("samples", samples) X("stacks", stacks)               \
-    X("records", records) X("tracked", tracked) X("records_bytes", records_bytes)     \
-    X("stacks_bytes", stacks_bytes) X("tracked_bytes", tracked_bytes)                 \
-    X("bookkeeping_bytes", bookkeeping_bytes)
+/* X(name, field, kind, metric, help): the figures every report prints (/debug/vars
+ * "profiler", the debug=1 profile's trailer, /metrics); kind gauge, counter or none
+ * (no /metrics family). */
+#define SAMPLER_STATS_FIELDS(X)                                                                       \
+    X("memprofilerate", rate, gauge, "memdemo_profiler_rate_bytes",                                    \
+      "Heap profiler: bytes allocated per sample on average (0: off).")                                \
+    X("samples", samples, counter, "memdemo_profiler_samples", "Heap profiler: allocations sampled.") \
+    X("lost_samples", lost, counter, "memdemo_profiler_lost_samples",                                  \
+      "Heap profiler: sampled allocations not recorded (out of memory or tracking table full).")       \
+    X("stacks", stacks, gauge, "memdemo_profiler_stacks", "Heap profiler: distinct stacks recorded.")  \
+    X("records", records, none, NULL, NULL)                                                             \
+    X("tracked", tracked, gauge, "memdemo_profiler_tracked_objects",                                   \
+      "Heap profiler: sampled objects not yet seen freed.")                                            \
+    X("records_bytes", records_bytes, none, NULL, NULL)                                                 \
+    X("stacks_bytes", stacks_bytes, none, NULL, NULL)                                                   \
+    X("tracked_bytes", tracked_bytes, none, NULL, NULL)                                                 \
+    X("bookkeeping_bytes", bookkeeping_bytes, gauge, "memdemo_profiler_memory_bytes",                  \
+      "Heap profiler: bytes of its own tables, outside the GC heap.")
+
+/* For tests: tracks at most max sampled objects at once (at most the table's own
+ * limit, 268 M, which is also the default), so that a test can make samples be lost.
+ * A sample that finds the table full is counted in `lost`. Takes the profiler lock. */
+void sampler__set_track_limit(size_t max);
 
 #endif

@@ -1,7 +1,8 @@
 /* symbols: function, file and line for code addresses of this process, via libdw.
  *
  * Owns the process's one Dwfl session, a per-pc cache of inline chains, an intern
- * table for the strings they hold, and the executable mappings read from
+ * table for the strings they hold, a sorted address table of each module's ELF symbols
+ * (built on the first lookup in that module), and the executable mappings read from
  * /proc/self/maps. Why here and not in pprof: a profile that carries its own symbols
  * is readable anywhere, and both the pprof writer and /debug/pprof/symbol need them.
  * All memory is malloc'd and kept until exit (never the GC heap); one mutex
@@ -12,12 +13,14 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gc/errors.h"
 #include "profile/buf.h"
 #include "profile/hashidx.h"
 
@@ -27,9 +30,6 @@ struct cached {                 /* one resolved pc */
     uintptr_t pc;
     int n;
     struct symbols_frame *frames;
-    int named;                  /* name/name_off below are filled (symbols_name) */
-    const char *name;           /* the ELF symbol containing pc, or NULL */
-    uintptr_t name_off;
 };
 
 static pthread_once_t symbols__once = PTHREAD_ONCE_INIT;
@@ -113,12 +113,161 @@ static void cache_put(uintptr_t pc, const struct symbols_frame *frames, int n)
         if (!copy) return;
         memcpy(copy, frames, (size_t)n * sizeof *copy);
     }
-    symbols__cache[symbols__cache_len] = (struct cached){pc, n, copy, 0, NULL, 0};
+    symbols__cache[symbols__cache_len] = (struct cached){pc, n, copy};
     if (hashidx_add(&symbols__cache_index, hash_mix(pc), (uint32_t)symbols__cache_len, cached_hash, NULL) < 0) {
         free(copy);
         return;
     }
     symbols__cache_len++;
+}
+
+/* ---- ELF symbol index ----------------------------------------------------------------
+ * libdw's dwfl_module_addrinfo scans the whole symbol table for every address (about
+ * 30 us per address in memdemo's own text): a client posting 70,000 addresses held a
+ * worker for seconds. Each module's symbols are instead copied once, the first time an
+ * address falls in it, into a table sorted by start address, and a lookup is a binary
+ * search. What "the symbol containing pc" means here: a symbol whose [start, start +
+ * size) holds pc (of symbols at the same start, a global one before a weak before a
+ * local one, as libdw prefers); a symbol without a size (hand-written assembly) spans
+ * to the next symbol's start. Nested symbols are rare in code: the search looks back a
+ * few entries for a symbol that contains pc when the nearest one below it does not. */
+
+struct symentry {
+    uintptr_t start, end;       /* [start, end), load addresses */
+    const char *name;           /* in the module's ELF string table (lives with the Dwfl) */
+};
+
+struct symindex {
+    struct symentry *e;
+    size_t n;
+};
+
+struct module_symbols {
+    Dwfl_Module *mod;
+    struct symindex ix;
+};
+static struct module_symbols *symbols__indexes;
+static size_t symbols__nindexes, symbols__indexes_cap;
+
+#define NESTED_LOOKBACK 8
+
+/* Sort key: start, then sized before sizeless, then global, weak, local. */
+static int symrank(const GElf_Sym *sym)
+{
+    int bind = GELF_ST_BIND(sym->st_info);
+    int r = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+    return sym->st_size ? r : 3 + r;
+}
+
+struct symcand { struct symentry e; int rank; };
+
+static int symcand_order(const void *x, const void *y)
+{
+    const struct symcand *a = x, *b = y;
+    if (a->e.start != b->e.start) return a->e.start < b->e.start ? -1 : 1;
+    return a->rank - b->rank;
+}
+
+/* A symbol that names code or data at an address (not a section, file or TLS offset). */
+static int indexable(const GElf_Sym *sym, GElf_Word shndx, GElf_Addr addr)
+{
+    int type = GELF_ST_TYPE(sym->st_info);
+    if (shndx == SHN_UNDEF || shndx == SHN_ABS || addr == 0) return 0;
+    return type == STT_FUNC || type == STT_GNU_IFUNC || type == STT_OBJECT || type == STT_NOTYPE;
+}
+
+/* The end (load address) of the section a sizeless symbol lies in: it spans no
+ * further (libdw's rule too), so _init does not name the PLT after it, nor a
+ * linker's end marker the next section. 0 if unknown. */
+static uintptr_t section_end(Elf *elf, GElf_Word shndx, Dwarf_Addr bias)
+{
+    GElf_Shdr shdr;
+    Elf_Scn *scn = elf ? elf_getscn(elf, shndx) : NULL;
+    if (!scn || !gelf_getshdr(scn, &shdr)) return 0;
+    return (uintptr_t)(shdr.sh_addr + shdr.sh_size + bias);
+}
+
+/* The module's symbols as candidates (unsorted, possibly several per start; a
+ * sizeless symbol's end is its section's end); NULL and *n = 0 if it has none or out
+ * of memory. Lock held. */
+static struct symcand *read_symtab(Dwfl_Module *mod, size_t *n)
+{
+    int count = dwfl_module_getsymtab(mod);
+    struct symcand *c = count > 0 ? malloc((size_t)count * sizeof *c) : NULL;
+    *n = 0;
+    for (int i = 1; c && i < count; i++) {      /* entry 0 is the null symbol */
+        GElf_Sym sym;
+        GElf_Addr addr;
+        GElf_Word shndx;
+        Elf *elf;
+        Dwarf_Addr bias;
+        const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr, &shndx, &elf, &bias);
+        if (!name || !name[0] || !indexable(&sym, shndx, addr)) continue;
+        uintptr_t end = sym.st_size ? (uintptr_t)(addr + sym.st_size) : section_end(elf, shndx, bias);
+        if (end > addr) c[(*n)++] = (struct symcand){{(uintptr_t)addr, end, name}, symrank(&sym)};
+    }
+    return c;
+}
+
+/* Sorts the candidates, keeps the preferred one per start, and ends each sizeless
+ * symbol at the next start if that comes before its section's end. Returns the count
+ * kept. */
+static size_t settle_symtab(struct symcand *c, size_t n)
+{
+    qsort(c, n, sizeof *c, symcand_order);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kept == 0 || c[kept - 1].e.start != c[i].e.start) c[kept++] = c[i];
+    for (size_t i = 0; i + 1 < kept; i++)
+        if (c[i].rank >= 3 && c[i + 1].e.start < c[i].e.end) c[i].e.end = c[i + 1].e.start;
+    return kept;
+}
+
+/* The index of mod, built on first use and kept (an empty one for a module without
+ * symbols); NULL only when out of memory. A process maps a few dozen modules, so the
+ * list is searched in order. Lock held. */
+static struct symindex *module_index(Dwfl_Module *mod)
+{
+    for (size_t i = 0; i < symbols__nindexes; i++)
+        if (symbols__indexes[i].mod == mod) return &symbols__indexes[i].ix;
+    if (buf_grow_array(&symbols__indexes, &symbols__indexes_cap, symbols__nindexes + 1,
+                       sizeof *symbols__indexes) < 0)
+        return NULL;
+    struct symindex ix = {NULL, 0};
+    size_t n;
+    struct symcand *c = read_symtab(mod, &n);
+    n = c ? settle_symtab(c, n) : 0;
+    ix.e = n ? malloc(n * sizeof *ix.e) : NULL;
+    for (size_t i = 0; ix.e && i < n; i++) ix.e[i] = c[i].e;
+    ix.n = ix.e ? n : 0;
+    free(c);
+    symbols__indexes[symbols__nindexes] = (struct module_symbols){mod, ix};
+    return &symbols__indexes[symbols__nindexes++].ix;
+}
+
+/* The entry of ix containing pc, or NULL: a binary search for the last start <= pc. */
+static const struct symentry *index_find(const struct symindex *ix, uintptr_t pc)
+{
+    size_t lo = 0, hi = ix->n;             /* entries [0, lo) start <= pc */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->e[mid].start <= pc) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo, back = 0; i > 0 && back < NESTED_LOOKBACK; i--, back++)
+        if (pc < ix->e[i - 1].end) return &ix->e[i - 1];
+    return NULL;
+}
+
+/* The ELF symbol containing pc and pc's offset in it; NULL if none. Lock held. */
+static const char *index_name(uintptr_t pc, uintptr_t *off)
+{
+    Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, pc) : NULL;
+    const struct symindex *ix = mod ? module_index(mod) : NULL;
+    const struct symentry *e = ix ? index_find(ix, pc) : NULL;
+    if (!e) return NULL;
+    *off = pc - e->start;
+    return e->name;
 }
 
 /* ---- DWARF ------------------------------------------------------------------------ */
@@ -206,12 +355,65 @@ static int resolve_dwarf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *o
     return n;
 }
 
-/* Symbol-table fallback for code without DWARF: a name, no file or line. */
-static int resolve_elf(Dwfl_Module *mod, uintptr_t pc, struct symbols_frame *out)
+/* ---- PLT stubs: code the symbol tables do not name ------------------------------- */
+
+/* The section called name, its header in *sh; NULL if there is none. */
+static Elf_Scn *section_named(Elf *elf, size_t strndx, const char *name, GElf_Shdr *sh)
 {
-    GElf_Off off;
+    for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+        const char *n = gelf_getshdr(scn, sh) ? elf_strptr(elf, strndx, sh->sh_name) : NULL;
+        if (n && strcmp(n, name) == 0) return scn;
+    }
+    return NULL;
+}
+
+/* The index of the PLT stub at file address a in its relocation table (.rela.plt):
+ * .plt has a 16-byte resolver stub, then one 16-byte stub per entry; .plt.sec (built
+ * with CET) one 16-byte stub per entry. -1 for the resolver stub, -2 outside both. */
+static long plt_index(Elf *elf, size_t strndx, GElf_Addr a)
+{
+    GElf_Shdr sh;
+    if (section_named(elf, strndx, ".plt.sec", &sh) && a - sh.sh_addr < sh.sh_size)
+        return (long)((a - sh.sh_addr) / 16);
+    if (section_named(elf, strndx, ".plt", &sh) && a - sh.sh_addr < sh.sh_size)
+        return (long)((a - sh.sh_addr) / 16) - 1;
+    return -2;
+}
+
+/* A name for a PLT stub, which no symbol covers: "target@plt" (a CPU sample lands in
+ * one now and then: bdwgc calls pthread_mutex_trylock through one on every allocation
+ * slow path), "[plt]" for the resolver stub. NULL when pc is in no stub. Lock held. */
+static const char *plt_name(Dwfl_Module *mod, uintptr_t pc)
+{
+    GElf_Addr bias;
+    GElf_Shdr rela, syms;
+    GElf_Rela r;
     GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+    size_t strndx;
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    if (!elf || elf_getshdrstrndx(elf, &strndx) != 0) return NULL;
+    long k = plt_index(elf, strndx, pc - bias);
+    Elf_Scn *rs = k >= 0 ? section_named(elf, strndx, ".rela.plt", &rela) : NULL;
+    Elf_Scn *ss = rs ? elf_getscn(elf, rela.sh_link) : NULL;
+    if (!ss || !gelf_getshdr(ss, &syms) || !gelf_getrela(elf_getdata(rs, NULL), (int)k, &r) ||
+        !gelf_getsym(elf_getdata(ss, NULL), (int)GELF_R_SYM(r.r_info), &sym))
+        return k == -1 || k >= 0 ? intern("[plt]") : NULL;
+    const char *target = elf_strptr(elf, syms.sh_link, sym.st_name);
+    char name[256];
+    snprintf(name, sizeof name, "%s@plt", target ? target : "?");
+    return intern(name);
+}
+
+/* Symbol-table fallback for code without DWARF: a name (a PLT stub's made up), no
+ * file or line. */
+static int resolve_elf(uintptr_t pc, struct symbols_frame *out)
+{
+    uintptr_t off;
+    const char *name = index_name(pc, &off);
+    if (!name) {
+        Dwfl_Module *mod = dwfl_addrmodule(symbols__dwfl, pc);
+        if (mod) name = plt_name(mod, pc);
+    }
     if (!name || !(out->function = intern(name))) return 0;
     out->file = NULL;
     out->line = out->start_line = 0;
@@ -236,9 +438,9 @@ static int resolve(uintptr_t pc, struct symbols_frame *out)
     struct symbols_frame chain[DEEP];
     Dwfl_Module *mod = symbols__dwfl ? dwfl_addrmodule(symbols__dwfl, pc) : NULL;
     if (!mod) return 0;
-    if (!is_main_module(mod)) return resolve_elf(mod, pc, out);
+    if (!is_main_module(mod)) return resolve_elf(pc, out);
     int n = resolve_dwarf(mod, pc, chain, DEEP);
-    if (n == 0) return resolve_elf(mod, pc, out);
+    if (n == 0) return resolve_elf(pc, out);
     int skip = n > SYMBOLS_MAX_FRAMES ? n - SYMBOLS_MAX_FRAMES : 0;   /* keep the outer end */
     memcpy(out, chain + skip, (size_t)(n - skip) * sizeof *out);
     return n - skip;
@@ -328,15 +530,22 @@ static void symbols__init_once(void)
     pthread_mutex_unlock(&symbols__lock);
 }
 
-int symbols_init(void)
+/* 0 once the session is open, -1 if it could not be; errno untouched (lookups that find
+ * nothing are not failures). */
+static int ready(void)
 {
     pthread_once(&symbols__once, symbols__init_once);
     return symbols__init_rc;
 }
 
+int symbols_init(void)
+{
+    return ready() < 0 ? errors_fail(EIO) : 0;
+}
+
 int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
 {
-    if (pc == 0 || max < 1 || symbols_init() < 0) return 0;
+    if (pc == 0 || max < 1 || ready() < 0) return 0;
     pthread_mutex_lock(&symbols__lock);
     struct symbols_frame frames[SYMBOLS_MAX_FRAMES];
     const struct symbols_frame *src = frames;
@@ -355,29 +564,17 @@ int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max)
     return n - skip;
 }
 
-/* The ELF symbol lookup scans the module's symbol table, so its answer is kept with
- * the pc's frames when symbols_lookup cached those: a debug=1 profile asks once per
- * frame of every record, and those pcs come from real stacks. Any other pc (the
- * addresses a client posts to /debug/pprof/symbol) is looked up and forgotten: caching
- * those let every request add entries that lived until exit. */
+/* A binary search in the module's symbol index: nothing is remembered per pc, so the
+ * addresses a client posts to /debug/pprof/symbol cost no memory (caching those let
+ * every request add entries that lived until exit). */
 const char *symbols_name(uintptr_t pc, uintptr_t *offset)
 {
-    if (symbols_init() < 0) return NULL;
+    if (ready() < 0) return NULL;
+    uintptr_t off = 0;
     pthread_mutex_lock(&symbols__lock);
-    struct cached *c = cache_find(pc);
-    GElf_Off off = 0;
-    GElf_Sym sym;
-    const char *name;
-    if (c && c->named) {
-        name = c->name;
-        off = c->name_off;
-    } else {
-        Dwfl_Module *mod = dwfl_addrmodule(symbols__dwfl, pc);
-        name = mod ? dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL) : NULL;
-        if (c) { c->named = 1; c->name = name; c->name_off = (uintptr_t)off; }
-    }
+    const char *name = index_name(pc, &off);
     pthread_mutex_unlock(&symbols__lock);
-    if (name && offset) *offset = (uintptr_t)off;
+    if (name && offset) *offset = off;
     return name;
 }
 
@@ -450,7 +647,7 @@ static const Dwfl_Thread_Callbacks unwind_callbacks = {
 int symbols_unwind(const struct stacks_regs *regs, const void *stack, size_t len,
                    uintptr_t *pcs, int max)
 {
-    if (max < 1 || symbols_init() < 0) return 0;
+    if (max < 1 || ready() < 0) return 0;
     pthread_mutex_lock(&symbols__lock);
     if (!unwind_attached)
         unwind_attached = dwfl_attach_state(symbols__dwfl, NULL, getpid(), &unwind_callbacks, NULL) ? 1 : -1;
@@ -471,7 +668,7 @@ int symbols_unwind(const struct stacks_regs *regs, const void *stack, size_t len
 
 size_t symbols_mappings(const struct symbols_mapping **out)
 {
-    symbols_init();
+    ready();
     *out = symbols__maps;          /* written once under pthread_once, then read-only */
     return symbols__nmaps;
 }

@@ -8,8 +8,8 @@
  * encoding (profile/pprof). Everything lives in malloc'd memory, never in the GC
  * heap, and is kept until exit: the profiler never holds GC pointers.
  *
- * Errors: functions return -1 / 0 / NULL as documented; nothing sets errno for the
- * caller. Threads: every public function may be called from any thread (one
+ * Errors: symbols_init follows gc/errors.h (-1 with errno); lookups that find nothing
+ * (0 frames, a NULL name, index -1) are not failures and leave errno alone. Threads: every public function may be called from any thread (one
  * internal mutex serializes libdw, which is not thread-safe), but not from inside a
  * collection listener or with the world stopped (they lock and allocate).
  */
@@ -46,8 +46,8 @@ struct symbols_mapping {
  * other function here calls it on first use, so nothing needs to call it at start-up
  * (memdemo does not: reading the ELF and DWARF of every library costs about 2 MB of RSS,
  * paid by the first profile request). Later calls return the first result at no cost.
- * Libraries dlopen'ed later are not known. Any thread. Returns 0, or -1 if libdw cannot
- * report the process (lookups then return 0). */
+ * Libraries dlopen'ed later are not known. Any thread. Returns 0, or -1 with errno =
+ * EIO if libdw cannot report the process (lookups then find nothing). */
 int symbols_init(void);
 
 /* Resolves pc, which must already be the CALL SITE (return address - 1), into its
@@ -60,8 +60,10 @@ int symbols_lookup(uintptr_t pc, struct symbols_frame *out, int max);
 
 /* The ELF symbol containing pc (for /debug/pprof/symbol and legacy text comments),
  * with *offset = pc - symbol start when offset is not NULL. Returns NULL if unknown.
- * The string lives until exit. Remembered only for pcs symbols_lookup has cached, so
- * asking about arbitrary addresses costs no memory. Thread-safe. */
+ * The string lives until exit. A binary search in a per-module table of the module's
+ * symbols, built (malloc) at the first lookup in that module: then about a microsecond
+ * per address, and nothing is kept per address, so asking about arbitrary addresses
+ * costs no memory. Thread-safe. */
 const char *symbols_name(uintptr_t pc, uintptr_t *offset);
 
 /* The process's file-backed executable mappings as read at init: the main

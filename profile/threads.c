@@ -1,5 +1,5 @@
-/* threads: thread list, on-demand stack capture, creation stacks, and the goroutine and
- * threadcreate writers. See threads.h.
+/* threads: thread list, on-demand stack capture, and the goroutine and threadcreate
+ * writers. See threads.h.
  *
  * Capture protocol: each listed thread gets a slot (tid, state). The capturer sets a
  * slot REQUESTED and sends THREADS_SIGNAL to that thread with tgkill; the handler, on
@@ -8,32 +8,34 @@
  * the capturer moves every slot still REQUESTED to ABANDONED (a late handler then finds
  * nothing to fill) and waits for the few in WRITING. The handler uses atomics, the
  * gettid system call and stacks_walk_context only: it is async-signal-safe.
+ *
+ * Every thread created later starts with THREADS_SIGNAL unblocked: a constructor
+ * registers it with profile/threadhook before main() runs, so bdwgc's marker threads,
+ * which start with every signal blocked, answer a capture too.
  */
 #include "profile/threads.h"
 
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
-#include <execinfo.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
-#include "gc/gcheap.h"
-#include "profile/cpuprof.h"
+#include "gc/clock.h"
+#include "gc/errors.h"
 #include "profile/pprof.h"
+#include "profile/signals.h"
 #include "profile/stacks.h"
 #include "profile/symbols.h"
+#include "profile/tasks.h"
+#include "profile/threadhook.h"
 
-#define CREATE_DEPTH 32
 #define THREADS_STACK_COPY (32 << 10)       /* bytes of each stack copied for unwinding */
 
 enum { SLOT_IDLE, SLOT_REQUESTED, SLOT_WRITING, SLOT_DONE, SLOT_ABANDONED };
@@ -62,174 +64,12 @@ static int handler_installed;
  * a stack without addresses). */
 __attribute__((noinline, used)) void threads_stack_not_captured(void) { __asm__ volatile(""); }
 
-extern void _start(void);        /* the entry point: where the main thread began */
-
-/* ---- creation stacks ----------------------------------------------------------- */
-
-struct live { pid_t tid; int creation; };
-
-static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct stacks_table *creations;     /* creation stack id -> frames */
-static uint64_t *creation_counts;           /* by stack id */
-static size_t creation_cap;
-static struct live lives[THREADS_MAX];      /* TID -> creation stack, for live threads */
-static int nlives;
-static _Atomic uint64_t created_total = 1;  /* the main thread */
-
-typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-
-struct start { void *(*fn)(void *); void *arg; int creation; };
-
-/* Interns the stack of pthread_create's caller; returns its id or -1. create_lock held. */
-static int intern_creation(const uintptr_t *pcs, int n)
+__attribute__((constructor)) static void unblock_capture_signal_in_new_threads(void)
 {
-    if (!creations && !(creations = stacks_table_new())) return -1;
-    int id = stacks_intern(creations, pcs, n);
-    if (id < 0) return -1;
-    if ((size_t)id >= creation_cap) {
-        size_t cap = creation_cap ? 2 * creation_cap : 64;
-        uint64_t *c = realloc(creation_counts, cap * sizeof *c);
-        if (!c) return -1;
-        memset(c + creation_cap, 0, (cap - creation_cap) * sizeof *c);
-        creation_counts = c;
-        creation_cap = cap;
-    }
-    creation_counts[id]++;
-    return id;
-}
-
-/* The stack of pthread_create's caller, by glibc's backtrace(): this runs in normal
- * context, so the unwind tables can take it through libmicrohttpd and libgc, which
- * keep no frame pointers. This function and pthread_create sit in the profiler's
- * text section, so their own frames (and backtrace's, before them) are cut off. */
-GCHEAP_ALLOC_TEXT static int record_creation(void)
-{
-    void *raw[CREATE_DEPTH + 8];
-    int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0])), i = 0, kept = 0;
-    while (i < n && !gcheap_pc_is_alloc_text((uintptr_t)raw[i])) i++;
-    while (i < n && gcheap_pc_is_alloc_text((uintptr_t)raw[i])) i++;
-    uintptr_t pcs[CREATE_DEPTH];
-    for (; i < n && kept < CREATE_DEPTH; i++) pcs[kept++] = (uintptr_t)raw[i];
-    pthread_mutex_lock(&create_lock);
-    int id = intern_creation(pcs, kept);
-    pthread_mutex_unlock(&create_lock);
-    return id;
-}
-
-static int thread_alive(pid_t tid)
-{
-    return syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
-}
-
-/* Notes that the calling thread was created from stack `creation`. */
-static void note_live(int creation)
-{
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    pthread_mutex_lock(&create_lock);
-    int at = nlives;
-    for (int i = 0; i < nlives && at == nlives; i++)
-        if (lives[i].tid == tid || !thread_alive(lives[i].tid)) at = i;
-    if (at < THREADS_MAX) {
-        lives[at] = (struct live){tid, creation};
-        if (at == nlives) nlives++;
-    }
-    pthread_mutex_unlock(&create_lock);
-}
-
-/* Every new thread starts here. Profiling signals are unblocked: bdwgc starts its
- * marker threads with every signal blocked (so that its stop-the-world signals cannot
- * reach them), which would hide their marking from the CPU profile and their stacks
- * from the goroutine profile; neither handler touches anything the collector owns. */
-static void *start_thread_here(void *p)
-{
-    struct start s = *(struct start *)p;
-    free(p);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPROF);
-    sigaddset(&set, THREADS_SIGNAL);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    if (s.creation >= 0) note_live(s.creation);
-    cpuprof_thread_started();        /* a window open now times this thread at once */
-    return s.fn(s.arg);
-}
-
-static create_fn real_create(void)
-{
-    static _Atomic(create_fn) real;
-    create_fn r = atomic_load(&real);
-    if (!r) {
-        void *sym = dlsym(RTLD_NEXT, "pthread_create");
-        memcpy(&r, &sym, sizeof r);
-        atomic_store(&real, r);
-    }
-    return r;
-}
-
-/* The executable's pthread_create: every thread of the process starts here. */
-GCHEAP_ALLOC_TEXT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
-{
-    create_fn create = real_create();
-    if (!create) return EAGAIN;
-    struct start *s = malloc(sizeof *s);
-    if (!s) return create(thread, attr, fn, arg);
-    *s = (struct start){fn, arg, record_creation()};
-    int rc = create(thread, attr, start_thread_here, s);
-    if (rc != 0) {
-        if (s->creation >= 0) {
-            pthread_mutex_lock(&create_lock);
-            creation_counts[s->creation]--;
-            pthread_mutex_unlock(&create_lock);
-        }
-        free(s);
-    } else {
-        atomic_fetch_add(&created_total, 1);
-    }
-    return rc;
-}
-
-uint64_t threads_created(void) { return atomic_load(&created_total); }
-
-struct threads_creation *threads_creations(size_t *n)
-{
-    pthread_mutex_lock(&create_lock);
-    size_t m = creations ? stacks_count(creations) : 0;
-    struct threads_creation *c = calloc(m + 1, sizeof *c);
-    static uintptr_t entry[1];
-    entry[0] = (uintptr_t)_start + 1;              /* return-address convention: pc - 1 */
-    if (c) {
-        c[0] = (struct threads_creation){entry, 1, 1};           /* the main thread */
-        for (size_t i = 0; i < m; i++) {
-            c[i + 1].pcs = stacks_get(creations, (int)i, &c[i + 1].npcs);
-            c[i + 1].count = creation_counts[i];
-        }
-    }
-    pthread_mutex_unlock(&create_lock);
-    *n = c ? m + 1 : 0;
-    return c;
-}
-
-static int creation_of(pid_t tid)
-{
-    int id = -1;
-    pthread_mutex_lock(&create_lock);
-    for (int i = 0; i < nlives; i++)
-        if (lives[i].tid == tid) id = lives[i].creation + 1;   /* +1: entry 0 is main */
-    pthread_mutex_unlock(&create_lock);
-    if (id < 0 && tid == getpid()) id = 0;
-    return id;
+    threadhook_on_start(NULL, THREADS_SIGNAL);
 }
 
 /* ---- the thread list ----------------------------------------------------------- */
-
-static void read_line(const char *path, char *out, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    out[0] = 0;
-    if (!f) return;
-    if (fgets(out, (int)n, f)) out[strcspn(out, "\n")] = 0;
-    fclose(f);
-}
 
 static const char *state_word(char c)
 {
@@ -249,52 +89,38 @@ static const char *state_word(char c)
  * says where the thread waits. */
 static void describe(struct threads_entry *e)
 {
-    char path[64], line[512], wchan[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)e->tid);
-    read_line(path, e->name, sizeof e->name);
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)e->tid);
-    read_line(path, line, sizeof line);
+    char line[512], wchan[64];
+    tasks_comm(e->tid, e->name);
+    tasks_read(e->tid, "stat", line, sizeof line);
     const char *close_paren = strrchr(line, ')');   /* comm may hold spaces */
     char st = close_paren && close_paren[1] ? close_paren[2] : '?';
-    snprintf(path, sizeof path, "/proc/self/task/%d/wchan", (int)e->tid);
-    read_line(path, wchan, sizeof wchan);
+    tasks_read(e->tid, "wchan", wchan, sizeof wchan);
     if (st != 'R' && wchan[0] && strcmp(wchan, "0") != 0)
         snprintf(e->state, sizeof e->state, "%s in %.40s", state_word(st), wchan);
     else
         snprintf(e->state, sizeof e->state, "%s", state_word(st));
 }
 
-/* Fills s->t with every thread of the process, named and described. */
+/* Fills s->t with every thread of the process (the first THREADS_MAX), named and
+ * described. */
 static int list_threads(struct threads_snapshot *s)
 {
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    s->t = calloc(THREADS_MAX, sizeof *s->t);
+    pid_t tids[THREADS_MAX];
+    int n = tasks_list(tids, THREADS_MAX);
+    if (n < 0) return -1;
     s->n = 0;
-    if (!s->t) { closedir(d); errno = ENOMEM; return -1; }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL && s->n < THREADS_MAX) {
-        pid_t tid = (pid_t)atoi(de->d_name);
-        if (tid <= 0) continue;
+    s->t = calloc(THREADS_MAX, sizeof *s->t);
+    if (!s->t) return errors_fail(ENOMEM);
+    for (int i = 0; i < n && i < THREADS_MAX; i++) {
         struct threads_entry *e = &s->t[s->n++];
-        e->tid = tid;
+        e->tid = tids[i];
         describe(e);
-        e->creation = creation_of(tid);
+        e->creation = threadhook_creation_of(tids[i]);
     }
-    closedir(d);
     return 0;
 }
 
-int threads_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) n += atoi(de->d_name) > 0;
-    closedir(d);
-    return n;
-}
+int threads_count(void) { return tasks_list(NULL, 0); }
 
 /* ---- capture ------------------------------------------------------------------- */
 
@@ -303,7 +129,7 @@ static void on_capture_signal(int sig, siginfo_t *si, void *uc)
     (void)sig;
     int saved = errno;
     if (si->si_code == SI_TKILL && si->si_pid == getpid()) {
-        pid_t me = (pid_t)syscall(SYS_gettid);
+        pid_t me = gettid();
         int n = atomic_load(&nslots);
         for (int i = 0; i < n; i++) {
             struct slot *sl = &slots[i];
@@ -323,23 +149,18 @@ static void on_capture_signal(int sig, siginfo_t *si, void *uc)
 
 static int prepare_capture(void)
 {
-    if (!slots && !(slots = calloc(THREADS_MAX, sizeof *slots))) { errno = ENOMEM; return -1; }
+    if (!slots && !(slots = calloc(THREADS_MAX, sizeof *slots))) return errors_fail(ENOMEM);
     if (!stack_copies) {
         /* mmap, not calloc: a calloc this size may come from the heap and be cleared,
          * which makes all 16 MiB resident; fresh anonymous pages cost nothing until a
          * capture writes them. */
         void *p = mmap(NULL, (size_t)THREADS_MAX * THREADS_STACK_COPY, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED) { errno = ENOMEM; return -1; }
+        if (p == MAP_FAILED) return errors_fail(ENOMEM);
         stack_copies = p;
     }
     if (handler_installed) return 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_capture_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(THREADS_SIGNAL, &sa, NULL) < 0) return -1;
+    if (signals_install(THREADS_SIGNAL, on_capture_signal, NULL) < 0) return -1;
     handler_installed = 1;
     return 0;
 }
@@ -348,15 +169,12 @@ static int prepare_capture(void)
  * abandons the rest. */
 static void collect_answers(int n)
 {
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t deadline = clock_mono_ns() + (uint64_t)THREADS_ANSWER_MS * 1000000u;
     for (;;) {
         int pending = 0;
         for (int i = 0; i < n; i++) pending += atomic_load(&slots[i].state) < SLOT_DONE;
         if (!pending) return;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        if (ms >= THREADS_ANSWER_MS) break;
+        if (clock_mono_ns() >= deadline) break;
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
@@ -389,9 +207,8 @@ static void take_stack(struct threads_entry *e, const struct slot *sl, const uns
  * call it waits in (/proc/self/task/TID/syscall, last field), else the placeholder. */
 static void leaf_from_kernel(struct threads_entry *e)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)e->tid);
-    read_line(path, line, sizeof line);
+    char line[256];
+    tasks_read(e->tid, "syscall", line, sizeof line);
     const char *last = strrchr(line, ' ');
     unsigned long long pc = last ? strtoull(last + 1, NULL, 16) : 0;
     e->pcs[0] = pc ? (uintptr_t)pc + 1 : (uintptr_t)threads_stack_not_captured + 1;
@@ -406,9 +223,8 @@ static void capture_stacks(struct threads_snapshot *s)
         atomic_store(&slots[i].state, SLOT_REQUESTED);
     }
     atomic_store(&nslots, s->n);
-    pid_t pid = getpid();
     for (int i = 0; i < s->n; i++)
-        if (syscall(SYS_tgkill, pid, s->t[i].tid, THREADS_SIGNAL) < 0)
+        if (signals_to_thread(s->t[i].tid, THREADS_SIGNAL) < 0)
             atomic_store(&slots[i].state, SLOT_ABANDONED);       /* it has exited */
     collect_answers(s->n);
     for (int i = 0; i < s->n; i++) {
@@ -422,7 +238,7 @@ static void capture_stacks(struct threads_snapshot *s)
 int threads_capture(struct threads_snapshot *s)
 {
     memset(s, 0, sizeof *s);
-    s->self = (pid_t)syscall(SYS_gettid);
+    s->self = gettid();
     pthread_mutex_lock(&capture_lock);
     int rc = prepare_capture();
     if (rc == 0) rc = list_threads(s);
@@ -526,7 +342,7 @@ static void dump_frame(struct buf *out, uintptr_t pc, const char *prefix)
 
 /* "created by": the first frame of the creation stack that has a name (the caller of
  * pthread_create may be an unnamed static function of a stripped library). */
-static void dump_creator(struct buf *out, const struct threads_creation *c)
+static void dump_creator(struct buf *out, const struct threadhook_creation *c)
 {
     for (int k = 0; k < c->npcs; k++) {
         struct symbols_frame fr;
@@ -536,7 +352,7 @@ static void dump_creator(struct buf *out, const struct threads_creation *c)
 }
 
 static void dump_thread(struct buf *out, const struct threads_entry *e, pid_t self,
-                        const struct threads_creation *c, size_t nc)
+                        const struct threadhook_creation *c, size_t nc)
 {
     buf_printf(out, "goroutine %d [%s, thread \"%s\"%s]:\n", (int)e->tid,
                e->tid == self ? "running" : e->state, e->name, e->tid == self ? ", serving this request" : "");
@@ -555,15 +371,15 @@ int threads_write_goroutine(struct buf *out, const struct threads_snapshot *s, i
 {
     if (debug < 2) return write_grouped(out, s, debug);
     size_t nc;
-    struct threads_creation *c = threads_creations(&nc);
+    struct threadhook_creation *c = threadhook_creations(&nc);
     for (int i = 0; i < s->n; i++) dump_thread(out, &s->t[i], s->self, c, nc);
     free(c);
-    return out->failed ? -1 : 0;
+    return out->failed ? errors_fail(ENOMEM) : 0;
 }
 
 static int by_creations_desc(const void *x, const void *y)
 {
-    const struct threads_creation *a = x, *b = y;
+    const struct threadhook_creation *a = x, *b = y;
     return a->count != b->count ? (a->count < b->count ? 1 : -1) : 0;
 }
 
@@ -572,7 +388,7 @@ static const struct pprof_value_type threadcreate_type = {"threadcreate", "count
 int threads_write_threadcreate(struct buf *out, int debug)
 {
     size_t n;
-    struct threads_creation *c = threads_creations(&n);
+    struct threadhook_creation *c = threadhook_creations(&n);
     struct pprof_sample *ps = calloc(n ? n : 1, sizeof *ps);
     int64_t *counts = calloc(n ? n : 1, sizeof *counts);
     int rc = -1;

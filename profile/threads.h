@@ -1,20 +1,13 @@
 /* threads: memdemo's threads as Go's goroutine and threadcreate profiles see goroutines
  * and OS threads: every thread of the process with its name, state and current stack,
- * captured on demand, and the stack that created each thread.
+ * captured on demand, and the profiles of the stacks that created them.
  *
- * Owns: the thread list (/proc/self/task: TID, comm, state, wchan), on-demand stack
- * capture (each thread is sent THREADS_SIGNAL, whose handler walks its own stack from
- * the interrupted context into a preallocated slot), creation stacks, and the goroutine
- * and threadcreate writers (profile.proto through profile/pprof, Go's debug=1 and
- * debug=2 texts). Leaves HTTP to src/.
- *
- * Creation stacks: this module defines pthread_create, which the executable exports
- * (-rdynamic), so libmicrohttpd's calls (dynamic linking looks in the executable first)
- * and bdwgc's (libgc.a is linked into it) come here as well as memdemo's own. It
- * records the caller's stack (glibc's backtrace(), which unwinds through libraries by
- * their unwind tables), then calls the C library's pthread_create (dlsym RTLD_NEXT)
- * with a small start routine that notes the new thread's TID before running the real
- * one. The main thread was created by exec: its creation stack is the entry point.
+ * Owns: the thread list (TID, comm, state, wchan, through profile/tasks), on-demand
+ * stack capture (each thread is sent THREADS_SIGNAL, whose handler walks its own stack
+ * from the interrupted context into a preallocated slot), and the goroutine and
+ * threadcreate writers (profile.proto through profile/pprof, Go's debug=1 and debug=2
+ * texts). Leaves creation stacks and the count of threads created to
+ * profile/threadhook (the pthread_create interposer), HTTP to src/.
  *
  * Threads: every function may be called from any thread except inside a collection
  * listener; captures are serialized by an internal lock. Memory: malloc'd only.
@@ -27,6 +20,7 @@
 #include <sys/types.h>
 
 #include "profile/buf.h"
+#include "profile/tasks.h"
 
 #define THREADS_SIGNAL (SIGRTMIN + 4)   /* the capture signal (glibc keeps the two below
                                            SIGRTMIN; bdwgc uses SIGPWR and SIGXCPU) */
@@ -36,14 +30,14 @@
 
 struct threads_entry {
     pid_t tid;
-    char name[16];               /* /proc/self/task/TID/comm */
+    char name[TASKS_COMM_LEN];   /* /proc/self/task/TID/comm */
     char state[72];              /* "running", "sleeping in do_epoll_wait", ... */
     int captured;                /* 1: pcs hold the thread's stack at capture time; 0: the
                                     thread did not answer and pcs[0] is the pc it entered
                                     its system call at, or threads_stack_not_captured */
     int npcs;
     uintptr_t pcs[THREADS_MAX_DEPTH];   /* pcs[0] = interrupted pc + 1, then returns */
-    int creation;                /* index into threads_creations(), -1 unknown */
+    int creation;                /* index into threadhook_creations(), -1 unknown */
 };
 
 struct threads_snapshot {
@@ -58,35 +52,22 @@ struct threads_snapshot {
 int threads_capture(struct threads_snapshot *s);
 void threads_snapshot_free(struct threads_snapshot *s);
 
-/* Threads now in the process (entries of /proc/self/task), or -1. */
+/* Threads now in the process (entries of /proc/self/task), or -1 with errno set. */
 int threads_count(void);
-
-/* Threads created since start, the main thread included (Go's threadcreate count). */
-uint64_t threads_created(void);
-
-/* One creation stack: return addresses of the caller of pthread_create first, and how
- * many threads were created from it. */
-struct threads_creation {
-    const uintptr_t *pcs;        /* valid until exit */
-    int npcs;
-    uint64_t count;
-};
 
 /* Stands in for a stack that could not be taken (never runs). */
 void threads_stack_not_captured(void);
 
-/* A malloc'd copy of the creation table (the main thread first: one frame, _start);
- * *n gets its length. Returns NULL (and *n = 0) when out of memory. */
-struct threads_creation *threads_creations(size_t *n);
-
 /* The goroutine profile of s: debug 0 = gzipped profile.proto (sample type
  * goroutine/count, one sample per distinct (stack, thread name) with a "thread"
  * label), 1 = Go's legacy count text, 2 = one stack per thread in Go's dump style
- * ("goroutine TID [state]:", frames, "created by ..."). Returns 0 or -1 (ENOMEM). */
+ * ("goroutine TID [state]:", frames, "created by ..."). Returns 0, or -1 with errno =
+ * ENOMEM. */
 int threads_write_goroutine(struct buf *out, const struct threads_snapshot *s, int debug);
 
-/* The threadcreate profile: debug 0 = gzipped profile.proto (threadcreate/count),
- * otherwise Go's legacy count text. Returns 0 or -1. */
+/* The threadcreate profile (profile/threadhook's creation stacks): debug 0 = gzipped
+ * profile.proto (threadcreate/count), otherwise Go's legacy count text. Returns 0, or
+ * -1 with errno = ENOMEM. */
 int threads_write_threadcreate(struct buf *out, int debug);
 
 #endif

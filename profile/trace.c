@@ -37,6 +37,8 @@ static atomic_int active;                 /* recording allowed */
 static atomic_uint epoch;                 /* bumped by every trace_start */
 static atomic_uint_fast64_t next_g;       /* request goroutine/task ids of this window */
 static atomic_uint_fast64_t lost;         /* events of unregistered threads */
+static atomic_uint_fast64_t dropped_total;  /* events dropped in every window closed */
+static atomic_uint_fast64_t dropped_last;   /* in the last window closed */
 static atomic_uint_fast64_t heap_hint;    /* heap in use as of the last collection */
 static atomic_uint_fast64_t allocated_at_hint;   /* gcheap_allocated_total() then */
 static atomic_size_t cap_bytes = TRACE_DEFAULT_BUFFER_CAP;
@@ -181,11 +183,7 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
 
 int trace_init(void)
 {
-    if (gcevents_add_listener(on_gc_event, NULL) < 0) {
-        errno = ENOSPC;
-        return -1;
-    }
-    return 0;
+    return gcevents_add_listener(on_gc_event, NULL);
 }
 
 /* ---- control --------------------------------------------------------------------- */
@@ -203,6 +201,13 @@ int trace_running(void)
 uint64_t trace_windows(void)
 {
     return atomic_load_explicit(&epoch, memory_order_relaxed);
+}
+
+void trace_stats(struct trace_stats *st)
+{
+    st->windows = trace_windows();
+    st->dropped_total = atomic_load(&dropped_total);
+    st->dropped_last = atomic_load(&dropped_last);
 }
 
 /* Buffers for every live registered thread, so a collection on a thread that has
@@ -254,6 +259,7 @@ static void quiesce(void)
         while (atomic_load_explicit(&slots[id].busy, memory_order_acquire)) sched_yield();
 }
 
+/* Frees the window's buffers and counts its dropped events; returns them. */
 static uint64_t free_buffers(void)
 {
     uint64_t dropped = atomic_load(&lost);
@@ -266,6 +272,8 @@ static uint64_t free_buffers(void)
         s->dropped = 0;
     }
     running = 0;
+    atomic_fetch_add(&dropped_total, dropped);
+    atomic_store(&dropped_last, dropped);
     return dropped;
 }
 

@@ -7,7 +7,7 @@
  * accounting. Leaves the format to tracewire, the HTTP endpoint (seconds, headers,
  * deferral) to src/, and thread ids to gc/gcthreads.
  *
- * Error convention: functions that can fail return 0 or -1 with errno set.
+ * Errors: gc/errors.h (-1 with errno); dropped events are counted (trace_stats).
  *
  * Cost: with no trace running, every recording entry point is one relaxed atomic load
  * and a return. While a trace runs, a record costs a thread-id lookup, two atomic
@@ -36,8 +36,8 @@
 #define TRACE_DEFAULT_BUFFER_CAP ((size_t)64 << 20)
 
 /* Registers the collection listener with gcevents. Call once from main() after
- * gcheap_init() and before serving. Returns 0, or -1 (errno = ENOSPC) when gcevents has
- * no free listener slot. */
+ * gcheap_init() and before serving. Returns 0, or -1 with errno = ENOSPC when gcevents
+ * has no free listener slot. */
 int trace_init(void);
 
 /* Sets the per-thread buffer cap in bytes (rounded down to whole 32-byte records; 0
@@ -57,6 +57,21 @@ int trace_running(void);
 
 /* Windows opened since start (each trace_start() that succeeded). Any thread. */
 uint64_t trace_windows(void);
+
+/* What the tracer lost: every event a recorder could not store (its thread's buffer
+ * was full or missing, or the thread was not registered) is counted when its window
+ * closes, by trace_stop or trace_cancel. Any thread. */
+struct trace_stats {
+    uint64_t windows;            /* windows opened (trace_windows()) */
+    uint64_t dropped_total;      /* events dropped in every window closed since start */
+    uint64_t dropped_last;       /* in the last window closed */
+};
+void trace_stats(struct trace_stats *st);
+
+/* X(name, field): the figures /debug/vars prints ("trace"). */
+#define TRACE_STATS_FIELDS(X)                                                          \
+    X("windows", windows) X("dropped_events_total", dropped_total)                    \
+    X("dropped_events_last", dropped_last)
 
 /* Closes the window at now, appends the whole trace to *out, frees the buffers, and
  * stores the number of events lost to full or missing buffers in *dropped_events (if

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc/errors.h"
+
 /* Go's v1 event types (runtime/trace.go, internal/trace/parser.go). */
 enum {
     EV_BATCH = 1, EV_FREQUENCY = 2, EV_STACK = 3, EV_GOMAXPROCS = 4, EV_PROC_START = 5,
@@ -634,7 +636,7 @@ int tracewire_write(struct buf *out, const struct tracewire_window *win,
     if (setup(&w, streams, nstreams, &src) < 0) {
         wr_free(&w);
         out->failed = 1;
-        return -1;
+        return errors_fail(ENOMEM);
     }
     intern_fixed(&w);
     emit_start(&w, win);
@@ -644,5 +646,5 @@ int tracewire_write(struct buf *out, const struct tracewire_window *win,
     else out->failed = 1;
     free(src);
     wr_free(&w);
-    return out->failed ? -1 : 0;
+    return out->failed ? errors_fail(ENOMEM) : 0;
 }

@@ -86,8 +86,8 @@ struct tracewire_window {
 
 /* Appends a complete trace (header, one batch per P, strings, stacks, frequency 1e9)
  * to out. streams are ordered by thread id; streams with n == 0 get no P (when all
- * are empty, the first stream, or a tid-0 P, stands alone). Returns 0, or -1 if out of
- * memory (out->failed is then set). Any thread; not in a collection listener. */
+ * are empty, the first stream, or a tid-0 P, stands alone). Returns 0, or -1 with errno
+ * = ENOMEM (out->failed is then set). Any thread; not in a collection listener. */
 int tracewire_write(struct buf *out, const struct tracewire_window *win,
                     const struct tracewire_stream *streams, int nstreams);
 

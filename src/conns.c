@@ -26,8 +26,9 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "gc/clock.h"
 
 #define TICK_MS 100             /* watchdog period: deadlines are kept to about this */
 #define LINGER_MAX 512          /* refused connections being closed at once; more are closed at once */
@@ -70,12 +71,7 @@ static pthread_t watchdog;
 static pthread_cond_t watchdog_cond;
 static int watchdog_started, watchdog_stop;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t now_ms(void) { return clock_mono_ns() / 1000000u; }
 
 static uint64_t ns_to_ms(int64_t ns) { return ns <= 0 ? 0 : (uint64_t)((ns + 999999) / 1000000); }
 
@@ -372,10 +368,7 @@ static void *watchdog_loop(void *unused)
     (void)unused;
     pthread_mutex_lock(&lock);
     while (!watchdog_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        struct timespec ts = clock_mono_deadline((uint64_t)TICK_MS * 1000000u);
         pthread_cond_timedwait(&watchdog_cond, &lock, &ts);
         uint64_t now = now_ms();
         cut_overdue(now);
@@ -424,12 +417,7 @@ int conns_start(struct conns_limits *l)
     addrs = calloc(cap, sizeof *addrs);
     if (!slots || !addrs) { fprintf(stderr, "memdemo: out of memory for the connection table\n"); return -1; }
     addr_mask = cap - 1;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&watchdog_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&watchdog, NULL, watchdog_loop, NULL) != 0) {
+    if (clock_cond_init(&watchdog_cond) != 0 || pthread_create(&watchdog, NULL, watchdog_loop, NULL) != 0) {
         fprintf(stderr, "memdemo: cannot start the connection watchdog\n");
         return -1;
     }

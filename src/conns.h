@@ -71,6 +71,13 @@ struct conns_stats {
     uint64_t trims;                         /* malloc_trim calls after a storm */
 };
 
+/* X(name, field): the counters /debug/vars shows under "connections". */
+#define CONNS_STATS_FIELDS(X)                                                                 \
+    X("open", open) X("accepted", accepted) X("refused_total", refused_total)                 \
+    X("refused_addr", refused_addr) X("cut_header", cut[CONNS_HEADER])                        \
+    X("cut_body", cut[CONNS_BODY]) X("cut_write", cut[CONNS_WRITE]) X("cut_idle", cut[CONNS_IDLE]) \
+    X("trims", trims)
+
 /* Sizes the table for `l` (raising RLIMIT_NOFILE's soft limit toward the hard one if
  * needed; if even the hard limit is too low, lowers *l->max and says so on stderr) and
  * starts the watchdog. Returns 0, or -1 with a line on stderr. Main thread, once. */

@@ -22,9 +22,9 @@
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/procfs.h"
 #include "src/assets.h"
 #include "src/handlers.h"
-#include "src/procstat.h"
 #include "src/reqstats.h"
 
 #define INTERVAL_NS ((uint64_t)DASHBOARD_INTERVAL_MS * 1000000u)
@@ -35,7 +35,7 @@ struct sample {
     uint64_t seq, mono_ns;
     double unix_s;
     uint64_t heap_sys, heap_inuse, next_gc;
-    uint64_t total_alloc, collections, pause_total_ns, pause_count;
+    uint64_t total_alloc, collections, pause_total_ns, pause_count, blocked_total_ns;
     uint64_t leaker_strings;
     int64_t rss;
     uint64_t requests[REQSTATS_MAX_ROUTES];
@@ -73,8 +73,9 @@ static void take_sample(void)
     s->collections = st.collections;
     s->pause_total_ns = gcevents_pause_total_ns();
     s->pause_count = gcevents_pause_count();
+    s->blocked_total_ns = st.blocked_total_ns;
     s->leaker_strings = strings;
-    s->rss = procstat_rss_bytes();
+    s->rss = procfs_rss_bytes();
     for (size_t i = 0; i < reqstats_slots(); i++) s->requests[i] = reqstats_total(i);
     newest = s->seq;
 }
@@ -95,13 +96,15 @@ static void write_sample(struct buf *b, const struct sample *s)
                (unsigned long long)s->collections, (unsigned long long)s->leaker_strings, (long long)s->rss);
     const struct sample *p = s->seq > oldest() ? at(s->seq - 1) : NULL;
     if (!p || s->mono_ns - p->mono_ns > GAP_INTERVALS * INTERVAL_NS) {
-        buf_puts(b, ",\"alloc_rate\":null,\"gc_rate\":null,\"gc_fraction\":null,\"requests\":null}");
+        buf_puts(b, ",\"alloc_rate\":null,\"gc_rate\":null,\"gc_fraction\":null,\"blocked_fraction\":null,"
+                    "\"requests\":null}");
         return;
     }
     double dt = (double)(s->mono_ns - p->mono_ns) / 1e9;
     put_rate(b, "alloc_rate", s->total_alloc, p->total_alloc, dt);
     put_rate(b, "gc_rate", s->collections, p->collections, dt);
     put_rate(b, "gc_fraction", s->pause_total_ns, p->pause_total_ns, dt * 1e9);
+    put_rate(b, "blocked_fraction", s->blocked_total_ns, p->blocked_total_ns, dt * 1e9);
     buf_puts(b, ",\"requests\":[");
     for (size_t i = 0; i < reqstats_slots(); i++)
         buf_printf(b, "%s%.6g", i ? "," : "",
@@ -110,7 +113,8 @@ static void write_sample(struct buf *b, const struct sample *s)
 }
 
 /* The pauses from sample `from`'s count up to the newest sample's: each page gets
- * every pause once (if it polls before GCEVENTS_PAUSE_HISTORY more happen). */
+ * every pause once (if it polls before GCEVENTS_PAUSE_HISTORY more happen), as
+ * [when the world restarted, pause, time allocation was blocked] in seconds. */
 static void write_pauses(struct buf *b, uint64_t from_count)
 {
     static struct gcevents_pause p[GCEVENTS_PAUSE_HISTORY];   /* under lock: not on the stack */
@@ -119,8 +123,8 @@ static void write_pauses(struct buf *b, uint64_t from_count)
     uint64_t upto = at(newest)->pause_count;
     buf_puts(b, "\"pauses\":[");
     for (int i = 0, first = 1; i < n && p[i].number < upto; i++, first = 0)
-        buf_printf(b, "%s[%.3f,%.6g]", first ? "" : ",", (double)p[i].end_ns / 1e9 + offset,
-                   (double)p[i].duration_ns / 1e9);
+        buf_printf(b, "%s[%.3f,%.6g,%.6g]", first ? "" : ",", (double)p[i].end_ns / 1e9 + offset,
+                   (double)p[i].duration_ns / 1e9, (double)p[i].blocked_ns / 1e9);
     buf_puts(b, "]");
 }
 

@@ -1,8 +1,21 @@
-/* debug_pprof: /debug/pprof/... and /debug/memprofilerate. See debug_pprof.h.
+/* debug_pprof: /debug/pprof/... from one table. See debug_pprof.h.
  *
  * Answers mirror Go 1.19's net/http/pprof: the same parameters, status codes and
- * messages, and its headers (Content-Disposition, X-Content-Type-Options), because
- * go tool pprof shows an error body only when it is text/plain with X-Go-Pprof: 1.
+ * messages (500 "Could not enable CPU profiling: cpu profiling already in use" for a
+ * second CPU profile), X-Content-Type-Options: nosniff, and Content-Disposition:
+ * attachment; filename="NAME" on binary profiles ("NAME-delta" for a delta). Where Go
+ * silently reads a malformed seconds or debug as a default, this answers 400 and says
+ * what it takes (src/debug_http.c's messages).
+ *
+ * A row is one of three kinds, told apart by which functions it has:
+ *   instant  snapshot (or none: write reads live data) then write;
+ *   delta    the same, and with ?seconds=N two snapshots N seconds apart, the second
+ *            minus the first (heap, allocs, mutex, block);
+ *   window   start now, stop when the window ends, on the deferral thread (CPU
+ *            profile, trace: stopping and writing takes milliseconds to hundreds of
+ *            milliseconds that no worker should spend).
+ * Snapshots are malloc'd behind a void pointer; the small adapters below give each
+ * profile/ module that shape.
  */
 #include "src/debug_pprof.h"
 
@@ -11,59 +24,61 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gc/clock.h"
-#include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/procfs.h"
+#include "profile/cpuprof.h"
 #include "profile/lockprof.h"
 #include "profile/pprof.h"
 #include "profile/sampler.h"
 #include "profile/symbols.h"
+#include "profile/threadhook.h"
 #include "profile/threads.h"
 #include "profile/trace.h"
+#include "src/debug_http.h"
+#include "src/debug_window.h"
 #include "src/numparse.h"
-#include "src/routes.h"
 
-/* ---- parameters ------------------------------------------------------------------- */
+struct debug_profile {
+    struct router_route route;          /* first: the table is a router table */
+    const char *about;                  /* the index's description */
+    uint64_t (*count)(void);            /* the index's Count column; NULL: blank */
+    struct debug_param_rules params;
+    /* instant and delta rows */
+    int (*snapshot)(void **out, const struct debug_params *p);   /* 0, or -1 with errno */
+    void (*delta)(void *end, const void *start);
+    int (*write)(struct buf *out, void *snap, int debug, int64_t duration_ns);   /* 0 or -1 */
+    void (*release)(void *snap);
+    /* window rows */
+    int (*start)(void);                 /* 0, or -1 with errno (EBUSY: one at a time) */
+    int (*stop)(struct buf *out, char *note, size_t n);   /* deferral thread; -1 with errno */
+    int (*cancel)(void);
+    const char *note_header;            /* the response header stop's note goes in */
+    const char *doing, *busy, *result;  /* Go's words in its errors */
+};
 
-int debug_pprof_int_param(struct http_request *req, const char *key, long long dflt, long long lo,
-                          long long hi, long long *out)
+static const char *profile_name(const struct debug_profile *p) { return p->route.path + strlen(DEBUG_PPROF_PREFIX); }
+
+/* ---- heap and allocs (profile/sampler) ---------------------------------------------- */
+
+/* A forced collection (collect) is a shared one (gcheap_collect_shared), so a client
+ * looping on gc=1 cannot keep the world stopped. */
+static int heap_snapshot_of(void **out, int collect)
 {
-    const char *v = http_query(req, key);
-    int64_t x;
-    *out = dflt;
-    if (!v) return 0;
-    if (numparse_decimal(v, strlen(v), lo, hi, &x) != NUMPARSE_OK) {
-        http_respond_pprof_error(req, 400, "invalid value for \"%s\": must be a decimal integer from %lld to %lld",
-                                 key, lo, hi);
-        return -1;
-    }
-    *out = x;
+    if (collect) gcheap_collect_shared();
+    struct sampler_snapshot *s = malloc(sizeof *s);
+    if (!s || sampler_snapshot(s, 0) < 0) { free(s); errno = ENOMEM; return -1; }
+    *out = s;
     return 0;
 }
 
-void debug_pprof_attachment(struct http_request *req, const char *filename)
-{
-    char v[128];
-    snprintf(v, sizeof v, "attachment; filename=\"%s\"", filename);
-    http_add_header(req, "Content-Disposition", v);
-    http_add_header(req, "X-Content-Type-Options", "nosniff");
-}
-
-/* ---- heap and allocs ---------------------------------------------------------------- */
-
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
-    if (f) fclose(f);
-    return kib;
-}
+/* As in Go, gc=1 collects first for heap only (allocs does not depend on it). */
+static int heap_snapshot(void **out, const struct debug_params *p) { return heap_snapshot_of(out, p->gc > 0); }
+static int allocs_snapshot(void **out, const struct debug_params *p) { (void)p; return heap_snapshot_of(out, 0); }
+static void heap_delta(void *end, const void *start) { sampler_snapshot_delta(end, start); }
+static void heap_release(void *s) { sampler_snapshot_free(s); free(s); }
 
 /* The "# ..." lines debug=1 ends with: bdwgc's figures, the profiler's (its
- * bookkeeping is malloc'd, outside HeapInuse), RSS. */
+ * bookkeeping is malloc'd, outside HeapInuse), RSS (left out if unreadable). */
 static void text_trailer(struct buf *b)
 {
     struct gcheap_stats st;
@@ -71,121 +86,250 @@ static void text_trailer(struct buf *b)
     gcheap_stats(&st);
     sampler_stats(&ps);
     buf_puts(b, "\n# bdwgc\n");
-#define TEXT_FIELD(name, field) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)st.field);
+#define TEXT_FIELD(name, field, ...) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)st.field);
     GCHEAP_STATS_FIELDS(TEXT_FIELD)
 #undef TEXT_FIELD
     buf_puts(b, "# profiler\n");
-#define TEXT_FIELD(name, field) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)ps.field);
+#define TEXT_FIELD(name, field, ...) buf_printf(b, "# %s = %llu\n", name, (unsigned long long)ps.field);
     SAMPLER_STATS_FIELDS(TEXT_FIELD)
 #undef TEXT_FIELD
-    buf_printf(b, "# RSS = %ld kB\n", rss_kib());
+    int64_t rss = procfs_rss_bytes();
+    if (rss >= 0) buf_printf(b, "# RSS = %lld kB\n", (long long)(rss / 1024));
 }
 
-/* Writes snapshot s as the profile `name` asked for and answers. Takes s. */
-static void answer_profile(struct http_request *req, const char *name, struct sampler_snapshot *s,
-                           int debug, int64_t duration_ns)
+static int write_sampled(struct buf *out, struct sampler_snapshot *s, const char *default_type, int debug,
+                         int64_t duration_ns)
 {
-    struct pprof_heap_opts o = {s->rate, strcmp(name, "allocs") == 0 ? "alloc_space" : NULL,
-                                s->time_ns, duration_ns};
+    struct pprof_heap_opts o = {s->rate, default_type, s->time_ns, duration_ns};
+    if (!debug) return pprof_write_heap(out, s->records, s->n, &o);
+    struct buf trailer = BUF_INIT;
+    text_trailer(&trailer);
+    int rc = trailer.failed ? -1 : pprof_write_heap_text(out, s->records, s->n, &o, trailer.data);
+    buf_free(&trailer);
+    return rc;
+}
+
+static int heap_write(struct buf *out, void *s, int debug, int64_t d) { return write_sampled(out, s, NULL, debug, d); }
+static int allocs_write(struct buf *out, void *s, int debug, int64_t d)
+{
+    return write_sampled(out, s, "alloc_space", debug, d);
+}
+
+static uint64_t heap_count(void)
+{
+    struct sampler_stats ps;
+    sampler_stats(&ps);
+    return ps.stacks;
+}
+
+/* ---- mutex and block (profile/lockprof) ---------------------------------------------- */
+
+static int lock_snapshot_of(void **out, enum lockprof_kind kind)
+{
+    struct lockprof_snapshot *s = malloc(sizeof *s);
+    if (!s || lockprof_snapshot(kind, s) < 0) { free(s); errno = ENOMEM; return -1; }
+    *out = s;
+    return 0;
+}
+
+static int mutex_snapshot(void **out, const struct debug_params *p)
+{
+    (void)p;
+    return lock_snapshot_of(out, LOCKPROF_MUTEX);
+}
+
+static int block_snapshot(void **out, const struct debug_params *p)
+{
+    (void)p;
+    return lock_snapshot_of(out, LOCKPROF_BLOCK);
+}
+static void lock_delta(void *end, const void *start) { lockprof_snapshot_delta(end, start); }
+static int lock_write(struct buf *out, void *s, int debug, int64_t d) { return lockprof_write(out, s, debug, d); }
+static void lock_release(void *s) { lockprof_snapshot_free(s); free(s); }
+static uint64_t mutex_count(void) { return lockprof_count(LOCKPROF_MUTEX); }
+static uint64_t block_count(void) { return lockprof_count(LOCKPROF_BLOCK); }
+
+/* ---- goroutine and threadcreate (profile/threads) -------------------------------------- */
+
+static int goroutine_snapshot(void **out, const struct debug_params *p)
+{
+    (void)p;
+    struct threads_snapshot *s = malloc(sizeof *s);
+    if (!s) return -1;
+    if (threads_capture(s) < 0) { int err = errno; free(s); errno = err; return -1; }
+    *out = s;
+    return 0;
+}
+
+static int goroutine_write(struct buf *out, void *s, int debug, int64_t d)
+{
+    (void)d;
+    return threads_write_goroutine(out, s, debug > 2 ? 2 : debug);
+}
+
+static void goroutine_release(void *s) { threads_snapshot_free(s); free(s); }
+
+static int threadcreate_write(struct buf *out, void *s, int debug, int64_t d)
+{
+    (void)s; (void)d;
+    return threads_write_threadcreate(out, debug);
+}
+
+static uint64_t goroutine_count(void) { return (uint64_t)threads_count(); }
+static uint64_t threadcreate_count(void) { return threadhook_created(); }
+
+/* ---- windows: CPU profile and trace ----------------------------------------------------- */
+
+static int cpu_stop(struct buf *out, char *note, size_t n) { (void)note; (void)n; return cpuprof_stop(out); }
+
+static int trace_stop_noting(struct buf *out, char *note, size_t n)
+{
+    uint64_t dropped = 0;
+    int rc = trace_stop(out, &dropped);
+    snprintf(note, n, "%llu", (unsigned long long)dropped);
+    return rc;
+}
+
+/* ---- serving a row -------------------------------------------------------------------- */
+
+/* Writes snapshot snap (NULL for live rows) and answers: text for debug, else the
+ * binary profile as an attachment named after the row. */
+static void answer_profile(struct http_request *req, const struct debug_profile *p, void *snap, int debug,
+                           int64_t duration_ns)
+{
     struct buf b = BUF_INIT;
-    int rc;
-    if (debug) {
-        struct buf trailer = BUF_INIT;
-        text_trailer(&trailer);
-        rc = pprof_write_heap_text(&b, s->records, s->n, &o, trailer.data);
-        buf_free(&trailer);
-    } else {
-        rc = pprof_write_heap(&b, s->records, s->n, &o);
+    if (p->write(&b, snap, debug, duration_ns) < 0) {
+        buf_free(&b);
+        debug_http_error(req, 500, "could not write the %s profile", profile_name(p));
+        return;
     }
-    sampler_snapshot_free(s);
-    if (rc < 0) { buf_free(&b); http_respond_pprof_error(req, 500, "could not write the %s profile", name); return; }
-    if (debug) { http_respond(req, 200, "text/plain; charset=utf-8", &b); return; }
+    if (debug) { debug_http_text(req, &b); return; }
     char file[64];
-    snprintf(file, sizeof file, "%s%s", name, duration_ns ? "-delta" : "");
-    debug_pprof_attachment(req, file);
+    snprintf(file, sizeof file, "%s%s", profile_name(p), duration_ns ? "-delta" : "");
+    debug_http_attachment(req, file);
     http_respond(req, 200, "application/octet-stream", &b);
 }
 
-struct delta_window {
-    const char *name;
-    struct sampler_snapshot start;
-    uint64_t started_ns;          /* monotonic; a shutdown may end the window early */
-};
-
-static void finish_delta(struct http_request *req, int client_gone, void *state)
+static void snapshot_failed(struct http_request *req, const struct debug_profile *p)
 {
-    struct delta_window *w = state;
-    if (!client_gone) {
-        struct sampler_snapshot end;
-        if (sampler_snapshot(&end, 0) < 0) {
-            http_respond_pprof_error(req, 500, "out of memory taking the profile");
-        } else {
-            sampler_snapshot_delta(&end, &w->start);
-            answer_profile(req, w->name, &end, 0, (int64_t)(clock_mono_ns() - w->started_ns));
-        }
-    }
-    sampler_snapshot_free(&w->start);
-    free(w);
+    debug_http_error(req, 500, "could not take the %s profile: %s", profile_name(p), strerror(errno));
 }
 
-static void serve_heap(struct http_request *req, const char *name)
+/* A delta window: the first snapshot is taken now, the second when the window ends. */
+struct delta { const struct debug_profile *p; void *start; };
+
+static void delta_answer(struct http_request *req, void *state, int64_t duration_ns)
 {
-    long long gc, debug, seconds;
-    if (debug_pprof_int_param(req, "gc", 0, 0, 1000000, &gc) < 0 || debug_pprof_int_param(req, "debug", 0, 0, 1000000, &debug) < 0) return;
-    if (http_query(req, "seconds")) {
-        if (debug) { http_respond_pprof_error(req, 400, "seconds and debug params are incompatible"); return; }
-        const char *v = http_query(req, "seconds");
-        int64_t sec = 0;
-        int rc = numparse_decimal(v, strlen(v), 0, INT64_MAX, &sec);
-        if (rc == NUMPARSE_SYNTAX || (rc == NUMPARSE_OK && sec == 0)) {
-            http_respond_pprof_error(req, 400, "invalid value for \"seconds\": must be a positive integer");
-            return;
-        }
-        if (rc != NUMPARSE_OK || sec > DEBUG_PPROF_MAX_SECONDS) {
-            http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", DEBUG_PPROF_MAX_SECONDS);
-            return;
-        }
-        seconds = sec;
-        struct delta_window *w = calloc(1, sizeof *w);
-        if (!w || sampler_snapshot(&w->start, 0) < 0) {
-            free(w);
-            http_respond_pprof_error(req, 500, "out of memory taking the profile");
-            return;
-        }
-        w->name = name;
-        w->started_ns = clock_mono_ns();
-        if (http_defer(req, (double)seconds, NULL, finish_delta, w) < 0) {
-            sampler_snapshot_free(&w->start);
-            free(w);
-            http_respond_pprof_error(req, 500, "could not wait for the profile window");
-        }
+    struct delta *d = state;
+    struct debug_params none = {0};
+    void *end;
+    if (d->p->snapshot(&end, &none) < 0) { snapshot_failed(req, d->p); return; }
+    d->p->delta(end, d->start);
+    answer_profile(req, d->p, end, 0, duration_ns);
+    d->p->release(end);
+}
+
+static void delta_release(void *state)
+{
+    struct delta *d = state;
+    d->p->release(d->start);
+    free(d);
+}
+
+static const struct debug_window_ops delta_ops = {NULL, delta_answer, delta_release};
+
+static void serve_delta(struct http_request *req, const struct debug_profile *p, double seconds)
+{
+    struct debug_params none = {0};
+    struct delta *d = malloc(sizeof *d);
+    if (!d) { debug_http_error(req, 500, "could not take the %s profile: out of memory", profile_name(p)); return; }
+    d->p = p;
+    if (p->snapshot(&d->start, &none) < 0) { free(d); snapshot_failed(req, p); return; }
+    if (debug_window_open(req, seconds, &delta_ops, d) < 0) {
+        delta_release(d);
+        debug_http_error(req, 500, "could not wait for the profile window");
+    }
+}
+
+/* A recording window (CPU profile, trace). */
+struct recording { const struct debug_profile *p; struct buf out; int rc, err; char note[32]; };
+
+static void recording_end(void *state, int client_gone)
+{
+    struct recording *r = state;
+    if (client_gone) { r->p->cancel(); return; }
+    r->rc = r->p->stop(&r->out, r->note, sizeof r->note);
+    r->err = errno;
+}
+
+static void recording_answer(struct http_request *req, void *state, int64_t duration_ns)
+{
+    (void)duration_ns;
+    struct recording *r = state;
+    if (r->rc < 0) { debug_http_error(req, 500, "Could not write %s: %s", r->p->result, strerror(r->err)); return; }
+    if (r->p->note_header) http_add_header(req, r->p->note_header, r->note);
+    debug_http_attachment(req, profile_name(r->p));
+    http_respond(req, 200, "application/octet-stream", &r->out);
+}
+
+static void recording_release(void *state)
+{
+    struct recording *r = state;
+    buf_free(&r->out);
+    free(r);
+}
+
+static const struct debug_window_ops recording_ops = {recording_end, recording_answer, recording_release};
+
+static void serve_recording(struct http_request *req, const struct debug_profile *p, double seconds)
+{
+    struct recording *r = calloc(1, sizeof *r);
+    if (!r) { debug_http_error(req, 500, "Could not enable %s: out of memory", p->doing); return; }
+    r->p = p;
+    if (p->start() < 0) {
+        int err = errno;
+        free(r);
+        if (err == EBUSY) debug_http_error(req, 500, "Could not enable %s: %s", p->doing, p->busy);
+        else debug_http_error(req, 500, "Could not enable %s: %s", p->doing, strerror(err));
         return;
     }
-    struct sampler_snapshot s;
-    /* As in Go, gc=1 collects first for heap only (allocs does not depend on it). */
-    if (sampler_snapshot(&s, gc > 0 && strcmp(name, "heap") == 0) < 0) { http_respond_pprof_error(req, 500, "out of memory taking the profile"); return; }
-    answer_profile(req, name, &s, debug > 0, 0);
+    if (debug_window_open(req, seconds, &recording_ops, r) < 0) {
+        p->cancel();
+        free(r);
+        debug_http_error(req, 500, "Could not enable %s: cannot wait for the window", p->doing);
+    }
 }
 
-void debug_pprof_heap(struct http_request *req) { serve_heap(req, "heap"); }
-void debug_pprof_allocs(struct http_request *req) { serve_heap(req, "allocs"); }
-
-/* ---- cmdline, symbol ------------------------------------------------------------ */
-
-static char **cmd_argv;
-static int cmd_argc;
-
-void debug_pprof_set_cmdline(int argc, char **argv) { cmd_argc = argc; cmd_argv = argv; }
-
-void debug_pprof_cmdline(struct http_request *req)
+/* The handler of every profile row: its row is the route that matched. */
+static void serve_profile(struct http_request *req)
 {
-    struct buf b = BUF_INIT;
-    for (int i = 0; i < cmd_argc; i++) {   /* as Go: NUL between arguments, no newline */
-        if (i) buf_putc(&b, '\0');
-        buf_puts(&b, cmd_argv[i]);
+    const struct debug_profile *p = (const struct debug_profile *)http_route(req);
+    struct debug_params prm;
+    char why[DEBUG_HTTP_WHY];
+    if (debug_http_params(req, &p->params, &prm, why, sizeof why) < 0) {
+        debug_http_error(req, 400, "%s", why);
+        return;
     }
-    http_add_header(req, "X-Content-Type-Options", "nosniff");
-    http_respond(req, 200, "text/plain; charset=utf-8", &b);
+    if (p->start) { serve_recording(req, p, prm.seconds); return; }
+    if (prm.seconds > 0) { serve_delta(req, p, prm.seconds); return; }
+    void *snap = NULL;
+    if (p->snapshot && p->snapshot(&snap, &prm) < 0) { snapshot_failed(req, p); return; }
+    answer_profile(req, p, snap, prm.debug > 0 ? (int)prm.debug : 0, 0);
+    if (snap) p->release(snap);
+}
+
+/* ---- cmdline, symbol ---------------------------------------------------------------- */
+
+static void serve_cmdline(struct http_request *req)
+{
+    int argc;
+    char **argv = debug_http_cmdline(&argc);
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < argc; i++) {   /* as Go: NUL between arguments, no newline */
+        if (i) buf_putc(&b, '\0');
+        buf_puts(&b, argv[i]);
+    }
+    debug_http_text(req, &b);
 }
 
 /* '+' is Go's separator; white space is what URL decoding makes of a '+' in a GET query,
@@ -204,13 +348,28 @@ int debug_pprof_next_pc(const char **p, const char *end, uint64_t *pc)
     return 1;
 }
 
+/* The number of words in [p, end), counting no further than limit + 1. */
+static size_t count_pcs(const char *p, const char *end, size_t limit)
+{
+    size_t n = 0;
+    uint64_t pc;
+    while (n <= limit && p && debug_pprof_next_pc(&p, end, &pc)) n++;
+    return n;
+}
+
 /* Go's symbol protocol: GET answers "num_symbols: 1"; POST (or a GET query) of
- * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. */
-void debug_pprof_symbol(struct http_request *req)
+ * "0xADDR+0xADDR..." answers one "0xADDR name" line per address it knows. The work is
+ * bounded: at most DEBUG_PPROF_MAX_SYMBOLS addresses (counted first, so a longer list
+ * costs one pass over its bytes), each a binary search (profile/symbols). */
+static void serve_symbol(struct http_request *req)
 {
     size_t len = 0;
     const char *in = http_body(req, &len);
     if (!in && (in = http_query_first_key(req))) len = strlen(in);   /* GET ?0xADDR+0xADDR */
+    if (count_pcs(in, in ? in + len : NULL, DEBUG_PPROF_MAX_SYMBOLS) > DEBUG_PPROF_MAX_SYMBOLS) {
+        debug_http_error(req, 400, "too many addresses: at most %d per request", DEBUG_PPROF_MAX_SYMBOLS);
+        return;
+    }
     struct buf b = BUF_INIT;
     buf_puts(&b, "num_symbols: 1\n");
     uint64_t pc;
@@ -218,117 +377,87 @@ void debug_pprof_symbol(struct http_request *req)
         const char *name = pc ? symbols_name((uintptr_t)pc, NULL) : NULL;
         if (name) buf_printf(&b, "%#llx %s\n", (unsigned long long)pc, name);
     }
-    http_add_header(req, "X-Content-Type-Options", "nosniff");
-    http_respond(req, 200, "text/plain; charset=utf-8", &b);
+    debug_http_text(req, &b);
 }
 
-/* ---- trace ------------------------------------------------------------------------------ */
+/* ---- the table ---------------------------------------------------------------------------- */
 
-/* The end of a trace window, on the server's deferral thread: stopping and writing a
- * window of a few hundred thousand requests takes a few hundred ms, which on a worker
- * would stall every connection it serves. trace_stop touches no GC memory. */
-struct trace_result {
-    struct buf out;
-    uint64_t dropped;
-    int rc, err;
+#define ROW(name, methods, handler) {DEBUG_PPROF_PREFIX name, 0, methods, handler, debug_http_refuse, NULL}
+#define GET ROUTER_GET_HEAD
+/* Instant and delta profiles read debug and a delta's seconds (and gc where it collects). */
+#define DELTA_PARAMS(gc) {gc, 1, DEBUG_SECONDS_INT, 0}
+
+static const struct debug_profile profiles[] = {
+    {.route = ROW("allocs", GET, serve_profile),
+     .about = "A sampling of all past memory allocations (alloc_space by default)",
+     .count = heap_count, .params = DELTA_PARAMS(1),
+     .snapshot = allocs_snapshot, .delta = heap_delta, .write = allocs_write, .release = heap_release},
+    {.route = ROW("block", GET, serve_profile),
+     .about = "Stack traces that led to blocking on synchronization primitives (the server's locks; off "
+              "until -blockprofilerate or /debug/blockprofilerate sets a rate)",
+     .count = block_count, .params = DELTA_PARAMS(0),
+     .snapshot = block_snapshot, .delta = lock_delta, .write = lock_write, .release = lock_release},
+    {.route = ROW("cmdline", GET, serve_cmdline), .about = "The command line invocation of the current program"},
+    {.route = ROW("goroutine", GET, serve_profile),
+     .about = "Stack traces of all current goroutines: here, every thread of the process (workers, "
+              "acceptor, deferral thread, the collector's markers)",
+     .count = goroutine_count, .params = {0, 1, DEBUG_SECONDS_NONE, 0},
+     .snapshot = goroutine_snapshot, .write = goroutine_write, .release = goroutine_release},
+    {.route = ROW("heap", GET, serve_profile),
+     .about = "A sampling of memory allocations of live objects, as of the last collection. "
+              "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta",
+     .count = heap_count, .params = DELTA_PARAMS(1),
+     .snapshot = heap_snapshot, .delta = heap_delta, .write = heap_write, .release = heap_release},
+    {.route = ROW("mutex", GET, serve_profile),
+     .about = "Stack traces of holders of contended mutexes (the server's locks; off until "
+              "-mutexprofilefraction or /debug/mutexprofilefraction sets a fraction)",
+     .count = mutex_count, .params = DELTA_PARAMS(0),
+     .snapshot = mutex_snapshot, .delta = lock_delta, .write = lock_write, .release = lock_release},
+    {.route = ROW("profile", GET, serve_profile),
+     .about = "CPU profile of every thread; ?seconds=N sets the window (default 30). Open it with go tool pprof",
+     .params = {0, 0, DEBUG_SECONDS_INT, DEBUG_PPROF_CPU_DEFAULT_SECONDS},
+     .start = cpuprof_start, .stop = cpu_stop, .cancel = cpuprof_cancel,
+     .doing = "CPU profiling", .busy = "cpu profiling already in use", .result = "the CPU profile"},
+    {.route = ROW("symbol", GET | ROUTER_POST, serve_symbol),
+     .about = "Looks up program counters posted to it (used by go tool pprof)"},
+    {.route = ROW("threadcreate", GET, serve_profile),
+     .about = "Stack traces that led to the creation of new OS threads",
+     .count = threadcreate_count, .params = {0, 1, DEBUG_SECONDS_NONE, 0}, .write = threadcreate_write},
+    {.route = ROW("trace", GET, serve_profile),
+     .about = "A trace of execution of the current program (GC cycles, pauses, requests); "
+              "?seconds=N sets the window (default 1). Open it with go tool trace",
+     .params = {0, 0, DEBUG_SECONDS_FLOAT, DEBUG_PPROF_TRACE_DEFAULT_SECONDS},
+     .start = trace_start, .stop = trace_stop_noting, .cancel = trace_cancel,
+     .note_header = "X-Trace-Dropped-Events",
+     .doing = "tracing", .busy = "tracing is already enabled", .result = "the trace"},
 };
+const struct router_table debug_pprof_profiles = ROUTER_TABLE(profiles);
 
-static void write_trace(int client_gone, void *state)
-{
-    struct trace_result *t = state;
-    if (client_gone) { trace_cancel(); return; }
-    t->rc = trace_stop(&t->out, &t->dropped);
-    t->err = errno;
-}
+/* ---- the index ------------------------------------------------------------------------------ */
 
-static void finish_trace(struct http_request *req, int client_gone, void *state)
-{
-    struct trace_result *t = state;
-    if (client_gone) {
-        buf_free(&t->out);
-    } else if (t->rc < 0) {
-        buf_free(&t->out);
-        http_respond_pprof_error(req, 500, "Could not write the trace: %s", strerror(t->err));
-    } else {
-        char n[32];
-        snprintf(n, sizeof n, "%llu", (unsigned long long)t->dropped);
-        http_add_header(req, "X-Trace-Dropped-Events", n);
-        debug_pprof_attachment(req, "trace");
-        http_respond(req, 200, "application/octet-stream", &t->out);
-    }
-    free(t);
-}
-
-/* Go's rule: seconds is what strconv.ParseFloat reads (numparse_go_float); missing,
- * not a float, out of range or not > 0 (NaN included) means 1. "0x10" is not a float
- * to ParseFloat (a hex float needs its p exponent), so it means 1 s, not 16. */
-void debug_pprof_trace(struct http_request *req)
-{
-    const char *v = http_query(req, "seconds");
-    double seconds = 1.0;
-    if (!v || numparse_go_float(v, strlen(v), &seconds) != NUMPARSE_OK || !(seconds > 0)) seconds = 1.0;
-    if (seconds > DEBUG_PPROF_MAX_SECONDS) {
-        http_respond_pprof_error(req, 400, "invalid value for \"seconds\": at most %d", DEBUG_PPROF_MAX_SECONDS);
-        return;
-    }
-    struct trace_result *t = calloc(1, sizeof *t);
-    if (!t) { http_respond_pprof_error(req, 500, "Could not enable tracing: out of memory"); return; }
-    if (trace_start() < 0) {
-        int err = errno;
-        free(t);
-        errno = err;
-        if (errno == EBUSY) http_respond_pprof_error(req, 500, "Could not enable tracing: tracing is already enabled");
-        else http_respond_pprof_error(req, 500, "Could not enable tracing: %s", strerror(errno));
-        return;
-    }
-    if (http_defer(req, seconds, write_trace, finish_trace, t) < 0) {
-        trace_cancel();
-        free(t);
-        http_respond_pprof_error(req, 500, "Could not enable tracing: cannot wait for the window");
-    }
-}
-
-/* ---- index ------------------------------------------------------------------------------ */
-
-/* The index's Count column: live figures, as Go's (blank where Go shows none). */
-uint64_t debug_pprof_heap_count(void)
-{
-    struct sampler_stats ps;
-    sampler_stats(&ps);
-    return ps.stacks;
-}
-
-uint64_t debug_pprof_goroutine_count(void) { return (uint64_t)threads_count(); }
-uint64_t debug_pprof_threadcreate_count(void) { return threads_created(); }
-uint64_t debug_pprof_mutex_count(void) { return lockprof_count(LOCKPROF_MUTEX); }
-uint64_t debug_pprof_block_count(void) { return lockprof_count(LOCKPROF_BLOCK); }
-
-#define PPROF_PREFIX "/debug/pprof/"
-
-/* The profiles of routes_table that are listed on this page: a row each (with its
- * live count and a ?debug=1 link when it has one), then the descriptions. */
+/* A row per profile (with its live count and a ?debug=1 link when it has one), or
+ * with `descriptions`, a description each. */
 static void index_rows(struct buf *b, int descriptions)
 {
-    for (size_t i = 0; i < routes_count; i++) {
-        const struct route *r = &routes_table[i];
-        if (r->page != ROUTE_ON_PPROF_INDEX) continue;
-        const char *name = r->path + strlen(PPROF_PREFIX);
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+        const struct debug_profile *p = &profiles[i];
+        const char *name = profile_name(p);
         if (descriptions) {
-            buf_printf(b, "<li><div class=profile-name>%s:</div> %s</li>\n", name, r->about);
-        } else {
-            char count[32] = "";
-            if (r->count) snprintf(count, sizeof count, "%llu", (unsigned long long)r->count());
-            buf_printf(b, "<tr><td>%s</td><td><a href=\"%s%s\">%s</a></td></tr>\n", count, name,
-                       r->count ? "?debug=1" : "", name);
+            buf_printf(b, "<li><div class=profile-name>%s:</div> %s</li>\n", name, p->about);
+            continue;
         }
+        char count[32] = "";
+        if (p->count) snprintf(count, sizeof count, "%llu", (unsigned long long)p->count());
+        buf_printf(b, "<tr><td>%s</td><td><a href=\"%s%s\">%s</a></td></tr>\n", count, name,
+                   p->count ? "?debug=1" : "", name);
     }
 }
 
-void debug_pprof_index(struct http_request *req)
+static void serve_index(struct http_request *req)
 {
-    const char *name = http_path(req) + strlen(PPROF_PREFIX);
-    if (*name) {   /* as Go's pprof.Index: a name no route serves is an unknown profile */
-        http_respond_pprof_error(req, 404, "Unknown profile: %s", name);
+    const char *name = http_path(req) + strlen(DEBUG_PPROF_PREFIX);
+    if (*name) {   /* as Go's pprof.Index: a name no row serves is an unknown profile */
+        debug_http_error(req, 404, "Unknown profile: %s", name);
         return;
     }
     struct sampler_stats ps;
@@ -339,7 +468,7 @@ void debug_pprof_index(struct http_request *req)
                  "<thead><td>Count</td><td>Profile</td></thead>\n");
     index_rows(&b, 0);
     buf_printf(&b, "</table>\n<a href=\"goroutine?debug=2\">full goroutine stack dump</a>\n<br>\n"
-                   "<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">change</a>), "
+                   "<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">how to change it</a>), "
                    "%llu samples, %llu stacks, %llu sampled objects tracked; "
                    "mutexprofilefraction %lld, blockprofilerate %lld.</p>\n<ul>\n",
                (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
@@ -350,17 +479,16 @@ void debug_pprof_index(struct http_request *req)
     http_respond(req, 200, "text/html; charset=utf-8", &b);
 }
 
-void debug_pprof_redirect(struct http_request *req)
+static void serve_redirect(struct http_request *req)
 {
-    http_add_header(req, "Location", "/debug/pprof/");
-    http_respond_text(req, 301, "moved to /debug/pprof/");
+    http_add_header(req, "Location", DEBUG_PPROF_PREFIX);
+    http_respond_text(req, 301, "moved to %s", DEBUG_PPROF_PREFIX);
 }
 
-void debug_memprofilerate(struct http_request *req)
-{
-    long long r;
-    int64_t was = sampler_rate();
-    if (debug_pprof_int_param(req, "rate", was, 0, INT64_C(1) << 40, &r) < 0) return;
-    if (r != was) sampler_set_rate(r);
-    http_respond_text(req, 200, "memprofilerate %lld (was %lld)", r, (long long)was);
-}
+static const struct router_route pages[] = {
+    {"/debug/pprof", 0, GET, serve_redirect, debug_http_refuse, NULL},
+    {DEBUG_PPROF_PREFIX, 1, GET, serve_index, debug_http_refuse,
+     "profiles for go tool pprof (heap, allocs, profile, goroutine, threadcreate, mutex, block) "
+     "and go tool trace (trace?seconds=N)"},
+};
+const struct router_table debug_pprof_pages = ROUTER_TABLE(pages);

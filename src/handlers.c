@@ -1,4 +1,4 @@
-/* handlers: /noleaker, /leaker, the index page and /debug/vars. See handlers.h.
+/* handlers: /noleaker, /leaker and the leaker's figures. See handlers.h.
  *
  * Both string handlers make their strings in a request-local list, with no lock held:
  * a libmicrohttpd worker that blocks stalls every connection it serves, so nothing
@@ -18,18 +18,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
 #include "profile/lockprof.h"
-#include "profile/sampler.h"
-#include "src/conns.h"
-#include "src/routes.h"
+#include "src/debug_vars.h"
 #include "src/strlist.h"
 
 static long repetitions = HANDLERS_DEFAULT_REPETITIONS;
-static int cmd_argc;
-static char **cmd_argv;
 
 /* The leaker's root: static memory is scanned by the collector. */
 static struct strlist leaked = STRLIST_INIT;
@@ -39,12 +34,7 @@ static _Atomic uint64_t leaked_refused;   /* /leaker requests refused at the hea
  * the mutex and block profiles show. */
 static struct lockprof_mutex leaked_lock = LOCKPROF_MUTEX_INIT;
 
-void handlers_init(long reps, int argc, char **argv)
-{
-    repetitions = reps;
-    cmd_argc = argc;
-    cmd_argv = argv;
-}
+void handlers_init(long reps) { repetitions = reps; }
 
 void handlers_leaker_totals(size_t *requests, size_t *strings, size_t *bytes)
 {
@@ -90,107 +80,26 @@ __attribute__((noinline)) void handle_leaker(struct http_request *req)
     http_respond_text(req, 200, "leaker: kept %zu strings; %zu in total", made, total);
 }
 
-void handle_index(struct http_request *req)
+void handlers_write_vars(struct buf *out)
 {
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "<!DOCTYPE html>\n<html><head><title>memdemo</title></head><body>\n"
-                 "<h1>memdemo</h1>\n<p>A C server on the Boehm garbage collector. Attack /leaker and "
-                 "/noleaker, then look with <code>go tool pprof</code> and <code>go tool trace</code>.</p>\n<ul>\n");
-    for (size_t i = 0; i < routes_count; i++) {
-        const struct route *r = &routes_table[i];
-        if (r->page == ROUTE_ON_HOME) buf_printf(&b, "<li><a href=\"%s\">%s</a>: %s</li>\n", r->path, r->path, r->about);
-    }
-    buf_puts(&b, "</ul>\n</body></html>\n");
-    http_respond(req, 200, "text/html; charset=utf-8", &b);
-}
-
-static void json_string(struct buf *b, const char *s)
-{
-    buf_putc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') buf_printf(b, "\\%c", c);
-        else if (c < 0x20) buf_printf(b, "\\u%04x", c);
-        else buf_putc(b, (char)c);
-    }
-    buf_putc(b, '"');
-}
-
-/* "PauseNs": Go's layout, a 256-entry ring in which the pause of collection k sits
- * at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. Ends the memstats
- * object. */
-static void write_pause_ring(struct buf *b, uint64_t collections)
-{
-    uint64_t recent[GCEVENTS_PAUSE_HISTORY], ring[GCEVENTS_PAUSE_HISTORY] = {0};
-    int n = gcevents_recent_pauses(recent, GCEVENTS_PAUSE_HISTORY);
-    for (int j = 0; j < n; j++)
-        ring[(collections + GCEVENTS_PAUSE_HISTORY - 1 - (uint64_t)j) % GCEVENTS_PAUSE_HISTORY] = recent[j];
-    buf_puts(b, ", \"PauseNs\": [");
-    for (int i = 0; i < GCEVENTS_PAUSE_HISTORY; i++)
-        buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)ring[i]);
-    buf_puts(b, "]},\n");
-}
-
-/* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, so that the figures are those
- * of the live heap, without building (and symbolizing) a profile. */
-void handle_vars(struct http_request *req)
-{
-    const char *gc = http_query(req, "gc");
-    if (gc && strcmp(gc, "0") != 0 && strcmp(gc, "1") != 0) {
-        http_respond_text(req, 400, "gc must be 0 or 1, got \"%s\"", gc);
-        return;
-    }
-    if (gc && gc[0] == '1') gcheap_collect();
-    struct gcheap_stats st;
-    gcheap_stats(&st);
     size_t requests, strings, bytes;
     handlers_leaker_totals(&requests, &strings, &bytes);
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "{\n\"cmdline\": [");
-    for (int i = 0; i < cmd_argc; i++) {
-        if (i) buf_puts(&b, ", ");
-        json_string(&b, cmd_argv[i]);
-    }
-    buf_puts(&b, "],\n\"memstats\": {");
-#define JSON_FIELD(name, field) buf_printf(&b, "\"%s\": %llu, ", name, (unsigned long long)st.field);
-    GCHEAP_STATS_FIELDS(JSON_FIELD)
-#undef JSON_FIELD
-    buf_printf(&b, "\"NumPause\": %llu", (unsigned long long)gcevents_pause_count());
-    write_pause_ring(&b, st.collections);
-    struct sampler_stats ps;
-    sampler_stats(&ps);
-    const char *sep = "";
-    buf_puts(&b, "\"profiler\": {");
-#define JSON_PROFILER_FIELD(name, field) \
-    buf_printf(&b, "%s\"%s\": %llu", sep, name, (unsigned long long)ps.field), sep = ", ";
-    SAMPLER_STATS_FIELDS(JSON_PROFILER_FIELD)
-#undef JSON_PROFILER_FIELD
-    buf_puts(&b, "},\n");
-    struct conns_stats cs;
-    conns_stats(&cs);
-    buf_printf(&b, "\"connections\": {\"open\": %llu, \"accepted\": %llu, \"refused_total\": %llu, "
-                   "\"refused_addr\": %llu, \"cut_header\": %llu, \"cut_body\": %llu, \"cut_write\": %llu, "
-                   "\"cut_idle\": %llu, \"trims\": %llu},\n",
-               (unsigned long long)cs.open, (unsigned long long)cs.accepted,
-               (unsigned long long)cs.refused_total, (unsigned long long)cs.refused_addr,
-               (unsigned long long)cs.cut[CONNS_HEADER], (unsigned long long)cs.cut[CONNS_BODY],
-               (unsigned long long)cs.cut[CONNS_WRITE], (unsigned long long)cs.cut[CONNS_IDLE],
-               (unsigned long long)cs.trims);
-    struct gcpacer_stats gp;
-    gcpacer_stats(&gp);
-    buf_printf(&b, "\"pacer\": {\"gogc\": %d, \"memlimit\": %llu, \"maxheap\": %llu, \"keptlimit\": %llu, "
-                   "\"heapcap\": %llu, \"live\": %llu, \"nextgc\": %llu, \"othermemory\": %llu, "
-                   "\"paced\": %llu, \"limitunmaps\": %llu, \"refused\": %llu, \"capoverruns\": %llu, "
-                   "\"limitoverruns\": %llu, \"outofmemory\": %llu},\n",
-               gp.gogc, (unsigned long long)gp.memlimit, (unsigned long long)gp.maxheap,
-               (unsigned long long)gp.kept_limit, (unsigned long long)gp.heap_cap,
-               (unsigned long long)gp.live, (unsigned long long)gp.next_gc,
-               (unsigned long long)gp.other_memory, (unsigned long long)gp.paced,
-               (unsigned long long)gp.limit_unmaps, (unsigned long long)gp.refused,
-               (unsigned long long)gp.cap_overruns, (unsigned long long)gp.limit_overruns,
-               (unsigned long long)gp.bdwgc_out_of_memory);
-    buf_printf(&b, "\"leaker\": {\"requests\": %zu, \"strings\": %zu, \"bytes\": %zu, \"refused\": %llu}\n}\n",
-               requests, strings, bytes,
-               (unsigned long long)atomic_load_explicit(&leaked_refused, memory_order_relaxed));
-    http_respond(req, 200, "application/json; charset=utf-8", &b);
+    struct debug_vars_object o = debug_vars_open(out);
+    DEBUG_VARS_MEMBER(&o, "requests", requests);
+    DEBUG_VARS_MEMBER(&o, "strings", strings);
+    DEBUG_VARS_MEMBER(&o, "bytes", bytes);
+    DEBUG_VARS_MEMBER(&o, "refused", atomic_load_explicit(&leaked_refused, memory_order_relaxed));
+    debug_vars_close(&o);
+}
+
+void handlers_write_metrics(struct promfmt *w)
+{
+    size_t requests, strings, bytes;
+    handlers_leaker_totals(&requests, &strings, &bytes);
+    promfmt_family(w, "memdemo_leaker_requests", PROMFMT_COUNTER, "/leaker requests whose strings are kept.");
+    promfmt_u64(w, "", NULL, requests);
+    promfmt_family(w, "memdemo_leaker_strings", PROMFMT_GAUGE, "Strings the leaker keeps in its global list.");
+    promfmt_u64(w, "", NULL, strings);
+    promfmt_family(w, "memdemo_leaker_bytes", PROMFMT_GAUGE, "Bytes of the strings the leaker keeps.");
+    promfmt_u64(w, "", NULL, bytes);
 }

@@ -1,7 +1,8 @@
 /* main: memdemo's start-up and shutdown.
  *
  * Order matters: the collector first (it registers this thread), then the modules
- * that listen to collections, then the server.
+ * that listen to collections, then the server (src/app.c wires memdemo's routes and
+ * hooks into it).
  *
  * SIGINT/SIGTERM get a handler that writes to a pipe, and main() reads the pipe.
  * Blocking them and calling sigwait() is not enough: while bdwgc holds a thread
@@ -22,10 +23,14 @@
 #include "gc/gcheap.h"
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
+#include "profile/signals.h"
 #include "profile/trace.h"
-#include "src/debug_pprof.h"
+#include "src/app.h"
+#include "src/debug_surface.h"
 #include "src/flags.h"
 #include "src/handlers.h"
+#include "gc/procfs.h"
+#include "src/procstat.h"
 #include "src/server.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5.0
@@ -34,8 +39,10 @@
 static int stop_pipe[2] = {-1, -1};
 static atomic_int stop_signals;   /* lock-free, hence usable in a handler */
 
-static void on_stop_signal(int sig)
+static void on_stop_signal(int sig, siginfo_t *si, void *uc)
 {
+    (void)si;
+    (void)uc;
     if (atomic_fetch_add(&stop_signals, 1) > 0) {
         static const char msg_int[] = "memdemo: second SIGINT: exiting now, in-flight requests are dropped\n";
         static const char msg_term[] = "memdemo: second SIGTERM: exiting now, in-flight requests are dropped\n";
@@ -52,13 +59,9 @@ static void on_stop_signal(int sig)
 static int install_stop_handlers(void)
 {
     if (pipe(stop_pipe) < 0) return -1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
     signal(SIGPIPE, SIG_IGN);
-    return sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ? -1 : 0;
+    return signals_install(SIGINT, on_stop_signal, NULL) < 0 ||
+           signals_install(SIGTERM, on_stop_signal, NULL) < 0 ? -1 : 0;
 }
 
 /* Runs outside the collector's reach (gcheap_blocking): it touches no GC memory. */
@@ -76,10 +79,25 @@ static void wait_for_stop_signal(void)
             sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_SECONDS);
 }
 
+/* One line per bdwgc variable that defeats a flag (gcheap.h); exits 2 after them if one
+ * of them would leave the heap unbounded. */
+static void check_gc_environment(void)
+{
+    struct gcheap_env_conflict c[16];
+    int n = gcheap_env_conflicts(c, 16), fatal = 0;
+    for (int i = 0; i < n; i++) {
+        fprintf(stderr, "memdemo: %s=%s in the environment %s%s\n", c[i].name, c[i].value, c[i].effect,
+                c[i].fatal ? "; unset it" : "");
+        fatal |= c[i].fatal;
+    }
+    if (fatal) exit(2);
+}
+
 int main(int argc, char **argv)
 {
     struct flags f;
     flags_parse(&f, argc, argv);
+    check_gc_environment();
 
     if (install_stop_handlers() < 0) { perror("memdemo: signal set-up"); return 1; }
 
@@ -90,8 +108,8 @@ int main(int argc, char **argv)
         .memlimit = (uint64_t)f.memlimit,
         .maxheap = (uint64_t)f.maxheap,
     });
-    handlers_init((long)f.repetitions, argc, argv);
-    debug_pprof_set_cmdline(argc, argv);
+    handlers_init((long)f.repetitions);
+    debug_surface_init(argc, argv);
     /* The symbolizer (libdw) starts on the first profile request, not here: reading
      * the ELF and DWARF of every library costs 2 MB of RSS nobody needs until then. */
     if (sampler_init(f.memprofilerate) < 0 || trace_init() < 0) {
@@ -99,6 +117,7 @@ int main(int argc, char **argv)
         return 1;
     }
     trace_set_buffer_cap((size_t)f.tracebuf);
+    procfs_rss_bytes();   /* opens /proc/self/statm while descriptors are plenty */
     lockprof_set_mutex_fraction(f.mutexprofilefraction);
     lockprof_set_block_rate(f.blockprofilerate);
 
@@ -108,7 +127,7 @@ int main(int argc, char **argv)
         .header_ns = f.read_header_timeout, .read_ns = f.read_timeout,
         .write_ns = f.write_timeout, .idle_ns = f.idle_timeout,
     };
-    if (server_start(f.addr, (int)f.threads, &limits, url, sizeof url) < 0) return 1;
+    if (app_start(f.addr, (int)f.threads, &limits, url, sizeof url) < 0) return 1;
     f.max_conns = limits.max;   /* as lowered to fit the descriptor limit, if it was */
     flags_describe(&f, settings, sizeof settings);
     fprintf(stderr, "memdemo: listening on %s (%s)\n", url, settings);

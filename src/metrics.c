@@ -3,8 +3,9 @@
  *
  * Figures are read once per scrape, each from its owner: bdwgc's statistics
  * (gcheap_stats: one call under the allocation lock), pause history (gcevents,
- * lock-free), /proc (procstat), the leaker's totals, the profiler's stats, the
- * tracer's window count and the request counters (reqstats, lock-free).
+ * lock-free), /proc (procstat), the profiler's stats, the tracer's window count, the
+ * request counters (reqstats, lock-free) and the added sections. A field table row's
+ * kind picks its family type (metric_gauge, metric_counter, metric_seconds) or none.
  */
 #include "src/metrics.h"
 
@@ -16,7 +17,7 @@
 #include "gc/gcheap.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
-#include "src/handlers.h"
+#include "src/lograte.h"
 #include "src/procstat.h"
 #include "src/promfmt.h"
 #include "src/reqstats.h"
@@ -29,23 +30,31 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* go_gc_duration_seconds as client_golang's Go collector: quantiles 0, 0.25, 0.5,
- * 0.75 and 1 of the recent pauses (the last GCEVENTS_PAUSE_HISTORY; NaN before the
- * first), _sum the total pause, _count the collections. */
-static void write_gc_duration(struct promfmt *w, const struct gcheap_stats *st)
+/* A summary as client_golang's go_gc_duration_seconds: quantiles 0, 0.25, 0.5, 0.75
+ * and 1 of the recent collections' figures (the last GCEVENTS_PAUSE_HISTORY; NaN
+ * before the first), _sum their total since start, _count the collections. */
+static void write_gc_summary(struct promfmt *w, const char *name, const char *help,
+                             int (*recent_fn)(uint64_t *, int), uint64_t total_ns, uint64_t count)
 {
     static const char *const qs[] = {"0", "0.25", "0.5", "0.75", "1"};
     uint64_t p[GCEVENTS_PAUSE_HISTORY];
-    int n = gcevents_recent_pauses(p, GCEVENTS_PAUSE_HISTORY);
+    int n = recent_fn(p, GCEVENTS_PAUSE_HISTORY);
     qsort(p, (size_t)n, sizeof *p, cmp_u64);
-    promfmt_family(w, "go_gc_duration_seconds", PROMFMT_SUMMARY,
-                   "Stop-the-world pauses of recent collections (quantiles), their total and the number of collections.");
+    promfmt_family(w, name, PROMFMT_SUMMARY, help);
     for (int i = 0; i < 5; i++) {
         const char *labels[] = {"quantile", qs[i], NULL};
         promfmt_f64(w, "", labels, n ? (double)p[(n - 1) * i / 4] / NS_PER_S : NAN);
     }
-    promfmt_f64(w, "_sum", NULL, (double)st->pause_total_ns / NS_PER_S);
-    promfmt_u64(w, "_count", NULL, st->collections);
+    promfmt_f64(w, "_sum", NULL, (double)total_ns / NS_PER_S);
+    promfmt_u64(w, "_count", NULL, count);
+}
+
+/* go_gc_duration_seconds: the stop-the-world pauses, as client_golang's Go collector. */
+static void write_gc_duration(struct promfmt *w, const struct gcheap_stats *st)
+{
+    write_gc_summary(w, "go_gc_duration_seconds",
+                     "Stop-the-world pauses of recent collections (quantiles), their total and the number of collections.",
+                     gcevents_recent_pauses, st->pause_total_ns, st->collections);
 }
 
 static void gauge_u64(struct promfmt *w, const char *name, const char *help, uint64_t v)
@@ -66,25 +75,41 @@ static void counter_u64(struct promfmt *w, const char *name, const char *help, u
     promfmt_u64(w, "", NULL, v);
 }
 
-/* client_golang's Go-collector names, where bdwgc's figure means the same. */
-static void write_go(struct promfmt *w, const struct gcheap_stats *st, const struct procstat *ps)
+/* The field tables' kinds (gcheap.h, sampler.h). */
+static void metric_gauge(struct promfmt *w, const char *name, const char *help, uint64_t v)
 {
-    write_gc_duration(w, st);
+    gauge_u64(w, name, help, v);
+}
+
+static void metric_counter(struct promfmt *w, const char *name, const char *help, uint64_t v)
+{
+    counter_u64(w, name, help, v);
+}
+
+static void metric_seconds(struct promfmt *w, const char *name, const char *help, uint64_t ns)
+{
+    gauge_f64(w, name, help, (double)ns / NS_PER_S);
+}
+
+static void metric_none(struct promfmt *w, const char *name, const char *help, uint64_t v)
+{
+    (void)w; (void)name; (void)help; (void)v;
+}
+
+#define METRIC_FIELD(vars_name, field, kind, name, help) metric_##kind(w, name, help, from->field);
+
+/* client_golang's Go-collector names, where bdwgc's figure means the same, and the
+ * collector's figures Go has no name for. */
+static void write_go(struct promfmt *w, const struct gcheap_stats *from, const struct procstat *ps)
+{
+    write_gc_duration(w, from);
+    write_gc_summary(w, "memdemo_gc_allocation_blocked_seconds",
+                     "Time each recent collection held the allocation lock (quantiles: its pause plus the work "
+                     "before the stop and after the restart, when every allocating thread waits too), their total "
+                     "and the number of collections.",
+                     gcevents_recent_blocked, from->blocked_total_ns, from->collections);
     if (ps->threads >= 0) gauge_u64(w, "go_threads", "Threads the process has now (/proc/self/stat).", (uint64_t)ps->threads);
-    counter_u64(w, "go_memstats_alloc_bytes", "Bytes allocated on the GC heap since start, whether still live or not.",
-                st->total_allocated);
-    gauge_u64(w, "go_memstats_sys_bytes", "Bytes the collector has taken from the OS for its heap and its own tables.", st->obtained_from_os);
-    gauge_u64(w, "go_memstats_heap_sys_bytes", "Bytes the GC heap spans, unmapped parts included.", st->heap_size);
-    gauge_u64(w, "go_memstats_heap_idle_bytes", "Heap bytes in free blocks, unmapped ones included.", st->free_bytes);
-    gauge_u64(w, "go_memstats_heap_inuse_bytes", "Heap bytes in blocks that hold objects (heap size minus free blocks).", st->in_use_bytes);
-    gauge_u64(w, "go_memstats_heap_released_bytes", "Free heap bytes returned to the OS (unmapped).",
-              st->unmapped_bytes);
-    gauge_u64(w, "go_memstats_next_gc_bytes",
-              "Estimated heap bytes in use at which the next collection starts.",
-              st->next_gc);
-    gauge_f64(w, "go_memstats_last_gc_time_seconds",
-              "When the last collection ended, in seconds since the Unix epoch (0: none yet).",
-              (double)st->last_gc_unix_ns / NS_PER_S);
+    GCHEAP_STATS_FIELDS(METRIC_FIELD)
 }
 
 /* client_golang's process collector. A figure /proc could not give is left out. */
@@ -147,36 +172,33 @@ static void write_requests(struct promfmt *w)
     }
 }
 
-static void write_memdemo(struct promfmt *w, const struct gcheap_stats *st)
+static void (*sections[METRICS_MAX_SECTIONS])(struct promfmt *w);
+static int nsections;
+
+int metrics_add_section(void (*write)(struct promfmt *w))
+{
+    if (nsections == METRICS_MAX_SECTIONS) return -1;
+    sections[nsections++] = write;
+    return 0;
+}
+
+static void write_memdemo(struct promfmt *w)
 {
     char version[32];
     gcheap_version(version, sizeof version);
     promfmt_family(w, "memdemo_gc_info", PROMFMT_GAUGE, "The garbage collector: bdwgc and its version.");
     const char *labels[] = {"collector", "bdwgc", "version", version, NULL};
     promfmt_u64(w, "", labels, 1);
-    gauge_u64(w, "memdemo_gc_heap_inuse_after_gc_bytes",
-              "Heap bytes in use as the last collection ended: what it could not reclaim.", st->in_use_after_gc);
-    gauge_u64(w, "memdemo_gc_allocated_since_gc_bytes", "Bytes allocated since the last collection.",
-              st->allocated_since_gc);
-    size_t requests, strings, bytes;
-    handlers_leaker_totals(&requests, &strings, &bytes);
-    counter_u64(w, "memdemo_leaker_requests", "/leaker requests whose strings are kept.", requests);
-    gauge_u64(w, "memdemo_leaker_strings", "Strings the leaker keeps in its global list.", strings);
-    gauge_u64(w, "memdemo_leaker_bytes", "Bytes of the strings the leaker keeps.", bytes);
+    for (int i = 0; i < nsections; i++) sections[i](w);
     write_requests(w);
-    struct sampler_stats ps;
-    sampler_stats(&ps);
-    gauge_u64(w, "memdemo_profiler_rate_bytes", "Heap profiler: bytes allocated per sample on average (0: off).",
-              (uint64_t)ps.rate);
-    counter_u64(w, "memdemo_profiler_samples", "Heap profiler: allocations sampled.", ps.samples);
-    gauge_u64(w, "memdemo_profiler_stacks", "Heap profiler: distinct stacks recorded.", ps.stacks);
-    gauge_u64(w, "memdemo_profiler_tracked_objects", "Heap profiler: sampled objects not yet seen freed.",
-              ps.tracked);
-    gauge_u64(w, "memdemo_profiler_memory_bytes", "Heap profiler: bytes of its own tables, outside the GC heap.",
-              ps.bookkeeping_bytes);
+    struct sampler_stats sampled, *from = &sampled;
+    sampler_stats(&sampled);
+    SAMPLER_STATS_FIELDS(METRIC_FIELD)
     counter_u64(w, "memdemo_trace_windows", "Execution trace windows opened (/debug/pprof/trace).",
                 trace_windows());
     gauge_u64(w, "memdemo_trace_running", "1 while an execution trace window is open.", (uint64_t)trace_running());
+    counter_u64(w, "memdemo_log_lines_dropped", "Log lines clients caused (malformed requests) that were over the "
+                "rate limit and not printed.", lograte_dropped_total());
 }
 
 void metrics_write(struct buf *out, int openmetrics)
@@ -188,7 +210,7 @@ void metrics_write(struct buf *out, int openmetrics)
     struct promfmt w = promfmt_start(out, openmetrics ? PROMFMT_OPENMETRICS : PROMFMT_TEXT);
     write_go(&w, &st, &ps);
     write_process(&w, &ps);
-    write_memdemo(&w, &st);
+    write_memdemo(&w);
     promfmt_finish(&w);
 }
 

@@ -9,24 +9,13 @@
 
 #include <dirent.h>
 #include <stdatomic.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Reads a small /proc file into buf (NUL-terminated). Returns its length or -1. */
-static ssize_t read_small(const char *path, char *buf, size_t n)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t len = read(fd, buf, n - 1);
-    close(fd);
-    if (len < 0) return -1;
-    buf[len] = '\0';
-    return len;
-}
+#include "gc/procfs.h"
 
 int procstat_parse_stat(const char *text, double boot_time_unix, long ticks_per_second,
                         long page_size, struct procstat *p)
@@ -94,7 +83,7 @@ int procstat_read(struct procstat *p)
     int rc = 0;
     p->cpu_seconds = p->start_time_unix = -1;
     p->rss_bytes = p->vsize_bytes = p->threads = -1;
-    if (read_small("/proc/self/stat", buf, sizeof buf) < 0 ||
+    if (procfs_read("/proc/self/stat", buf, sizeof buf) < 0 ||
         procstat_parse_stat(buf, boot_time(), sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), p) < 0)
         rc = -1;
     if (boot_time() < 0) p->start_time_unix = -1;
@@ -102,14 +91,4 @@ int procstat_read(struct procstat *p)
     p->max_fds = soft_limit(RLIMIT_NOFILE);
     p->max_vsize_bytes = soft_limit(RLIMIT_AS);
     return rc;
-}
-
-int64_t procstat_rss_bytes(void)
-{
-    char buf[256];
-    unsigned long long size, resident;
-    if (read_small("/proc/self/statm", buf, sizeof buf) < 0 ||
-        sscanf(buf, "%llu %llu", &size, &resident) != 2)
-        return -1;
-    return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }

@@ -2,9 +2,9 @@
  * collector reports them (client_golang reads the same files): CPU time, resident and
  * virtual memory, start time, threads and file descriptors.
  *
- * Owns: parsing /proc/self/stat, /proc/self/statm, /proc/stat (boot time) and counting
- * /proc/self/fd; the limits come from getrlimit. Leaves naming and exposition to
- * src/metrics.c. Linux only, like the rest of memdemo.
+ * Owns: parsing /proc/self/stat and /proc/stat (boot time) and counting /proc/self/fd;
+ * the limits come from getrlimit. Leaves the quick RSS read to gc/procfs (whose small
+ * file reader this uses) and naming and exposition to src/metrics.c. Linux only, like the rest of memdemo.
  *
  * Error convention: a figure that could not be read is -1 (the caller leaves it out).
  * No GC memory, no locks: any thread.
@@ -28,9 +28,6 @@ struct procstat {
 /* Reads everything. Returns 0, or -1 when /proc/self/stat could not be read (then its
  * figures are -1; the others are still filled). */
 int procstat_read(struct procstat *p);
-
-/* Resident set size in bytes from /proc/self/statm (one small read), or -1. */
-int64_t procstat_rss_bytes(void);
 
 /* Parses the text of a /proc/PID/stat line into p's cpu_seconds, start_time_unix
  * (given the boot time and clock ticks per second), rss_bytes (given the page size),

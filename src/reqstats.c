@@ -28,22 +28,26 @@ struct route_slot {
 
 static struct route_slot slots[REQSTATS_MAX_ROUTES];
 
+static const struct router *router;
+
+void reqstats_init(const struct router *rt) { router = rt; }
+
 size_t reqstats_slots(void)
 {
-    return routes_count + 1 < REQSTATS_MAX_ROUTES ? routes_count + 1 : REQSTATS_MAX_ROUTES;
+    size_t n = router ? router_count(router) + 1 : 1;
+    return n < REQSTATS_MAX_ROUTES ? n : REQSTATS_MAX_ROUTES;
 }
 
-size_t reqstats_slot_of(const struct route *rt)
+size_t reqstats_slot_of(const void *route)
 {
     size_t unmatched = reqstats_slots() - 1;
-    if (!rt || rt < routes_table || rt >= routes_table + routes_count) return unmatched;
-    size_t i = (size_t)(rt - routes_table);
-    return i < unmatched ? i : unmatched;
+    long i = router && route ? router_index(router, route) : -1;
+    return i >= 0 && (size_t)i < unmatched ? (size_t)i : unmatched;
 }
 
 const char *reqstats_slot_name(size_t slot)
 {
-    return slot < routes_count && slot + 1 < reqstats_slots() ? routes_table[slot].path : "unmatched";
+    return slot + 1 < reqstats_slots() ? router_at(router, slot)->path : "unmatched";
 }
 
 static void count_code(struct route_slot *s, int status)
@@ -70,9 +74,9 @@ static int bucket_of(uint64_t ns)
     return i;
 }
 
-void reqstats_record(const struct route *rt, int status, uint64_t duration_ns)
+void reqstats_record(const void *route, int status, uint64_t duration_ns)
 {
-    struct route_slot *s = &slots[reqstats_slot_of(rt)];
+    struct route_slot *s = &slots[reqstats_slot_of(route)];
     if (status > 0) count_code(s, status);
     else atomic_fetch_add_explicit(&s->other_codes, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->buckets[bucket_of(duration_ns)], 1, memory_order_relaxed);

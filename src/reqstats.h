@@ -1,10 +1,11 @@
 /* reqstats: request counters and latency histograms per route, kept for /metrics and
  * the /debug/gc dashboard.
  *
- * Owns: one slot per entry of routes_table plus one for requests no route matched; in
- * each, the answers counted by HTTP status code and a histogram of durations (from
- * the dispatch of a request to its answer; for a deferred request, to the answer its
- * resume gave). Leaves the timing points to src/server.c and the exposition to
+ * Owns: one slot per row of the router it is given plus one for requests no row
+ * matched; in each, the answers counted by HTTP status code and a histogram of
+ * durations (from the dispatch of a request to its answer; for a deferred request, to
+ * the answer its resume gave). Leaves the timing points to src/server.c (whose
+ * answered hook a program points at reqstats_record) and the exposition to
  * src/metrics.c.
  *
  * Cost: a request pays a few relaxed atomic adds (one code counter, one bucket, the
@@ -17,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/routes.h"
+#include "src/router.h"
 
 /* Histogram bucket upper bounds in nanoseconds, smallest first (the last bucket, +Inf,
  * is implied). Finer than Prometheus's default (5 ms .. 10 s): a /noleaker request takes
@@ -35,19 +36,26 @@ extern const uint64_t reqstats_bounds_ns[REQSTATS_BUCKETS];
  * ("other"). memdemo's handlers answer fewer than eight distinct codes per route. */
 #define REQSTATS_CODES 12
 
-/* Slots: 0 .. routes_count-1 are routes_table's entries, routes_count is "unmatched". */
+/* Slots: 0 .. n-1 are the router's rows (router_at), n is "unmatched". */
 #define REQSTATS_MAX_ROUTES 64
-size_t reqstats_slots(void);   /* routes_count + 1, at most REQSTATS_MAX_ROUTES */
 
-/* The slot of route rt (NULL: unmatched). */
-size_t reqstats_slot_of(const struct route *rt);
+/* Counts requests by the rows of *rt (which must outlive the process; rows past
+ * REQSTATS_MAX_ROUTES - 1 count as unmatched). Main thread, before serving. Until it
+ * is called there is only the unmatched slot. */
+void reqstats_init(const struct router *rt);
 
-/* The label the slot goes by: the route's path, or "unmatched". */
+size_t reqstats_slots(void);   /* rows + 1, at most REQSTATS_MAX_ROUTES */
+
+/* The slot of row `route` (NULL or not the router's: unmatched). */
+size_t reqstats_slot_of(const void *route);
+
+/* The label the slot goes by: the row's path, or "unmatched". */
 const char *reqstats_slot_name(size_t slot);
 
-/* Counts one answered request: route rt (NULL if no route matched), HTTP status, and
- * how long it took. Any thread; lock-free; safe on the request path. */
-void reqstats_record(const struct route *rt, int status, uint64_t duration_ns);
+/* Counts one answered request: row `route` (NULL if no row matched), HTTP status, and
+ * how long it took. Any thread; lock-free; safe on the request path. Has the shape of
+ * struct http_hooks' answered. */
+void reqstats_record(const void *route, int status, uint64_t duration_ns);
 
 /* One slot's histogram, read counter by counter. buckets[i] counts durations <=
  * reqstats_bounds_ns[i] and above the previous bound (not cumulative);

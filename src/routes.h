@@ -1,51 +1,30 @@
-/* routes: the one table of memdemo's endpoints, every path included (the
- * /debug/pprof/<name> profiles too): path, methods, handler, the name a traced request
- * carries, the index page that lists it and its line there. The two index pages, the
- * 404 and 405 answers (with their Allow header) and the tracer all read it, so they
- * cannot disagree. Adding an endpoint is one line in routes.c.
+/* routes: memdemo's router: its own rows (the home page, the two string handlers, the
+ * /debug/gc dashboard and its files) chained before the /debug surface's tables
+ * (src/debug_surface.h), and the home page that lists every row with a line.
+ *
+ * Owns: memdemo's table (adding an endpoint is one row here, or in the table of the
+ * layer it belongs to), which requests are traced and the name they carry. The 404
+ * and 405 answers with their Allow header come from the same rows through
+ * src/router.c, so the pages, the router and the tracer cannot disagree.
  */
 #ifndef MEMDEMO_ROUTES_H
 #define MEMDEMO_ROUTES_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "src/router.h"
 
-#include "src/http.h"
-
-enum route_method { ROUTE_GET = 1, ROUTE_HEAD = 2, ROUTE_POST = 4 };
-
-/* Which index page lists a route. */
-enum route_page {
-    ROUTE_UNLISTED,
-    ROUTE_ON_HOME,          /* memdemo's / page */
-    ROUTE_ON_PPROF_INDEX    /* /debug/pprof/ (path must start with /debug/pprof/) */
-};
-
+/* memdemo's own rows. */
 struct route {
-    const char *path;          /* exact path, or a prefix when `prefix` is set */
-    int prefix;
-    unsigned methods;          /* ROUTE_* bits; HEAD is implied by GET */
-    http_handler_fn handler;
+    struct router_route http;  /* first: the table is a router table */
     const char *trace_name;    /* "GET /leaker": the request's name in traces; NULL = not traced */
-    enum route_page page;
-    const char *about;         /* the line its index page shows */
-    int pprof_errors;          /* refusals (405) answered as net/http/pprof does (X-Go-Pprof) */
-    uint64_t (*count)(void);   /* a live count for the /debug/pprof/ index, or NULL */
 };
 
-extern const struct route routes_table[];
-extern const size_t routes_count;
+extern const struct router_table routes_own;
 
-/* The route for `path` (exact match first, then the longest prefix), or NULL. Pure. */
-const struct route *routes_find(const char *path);
+/* Every row memdemo serves: routes_own, then the /debug surface's. */
+extern const struct router routes_router;
 
-/* The method's ROUTE_* bit, or 0 for a method memdemo serves nowhere. */
-unsigned routes_method_bit(const char *method);
-
-/* "GET, HEAD" etc. for an Allow header, into out (size n). */
-void routes_allow_header(const struct route *r, char *out, size_t n);
-
-/* 1 if `method` is allowed on r. */
-int routes_allows(const struct route *r, const char *method);
+/* The trace name of row `route` (a struct router_route of routes_router), or NULL
+ * when its requests are not traced. Pure. */
+const char *routes_trace_name(const void *route);
 
 #endif

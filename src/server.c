@@ -2,10 +2,14 @@
  *
  * Threading: one acceptor thread accepts connections and hands each to the least
  * loaded of `threads` worker daemons (libmicrohttpd, each one thread with its own epoll
- * set), which then serves all of that connection's requests. Workers register
- * with the collector on their first request (gcthreads_enter). Per-request state is
- * malloc'd and holds no GC pointers; response bodies are malloc'd buffers that
- * libmicrohttpd frees.
+ * set), which then serves all of that connection's requests. Each worker runs the
+ * thread_enter hook before its first handler (memdemo registers it with the
+ * collector there). Per-request state is malloc'd and holds no GC pointers; response
+ * bodies are malloc'd buffers that libmicrohttpd frees.
+ *
+ * Dispatch asks the router for the request's route, answers 404/405 from its match,
+ * and runs the handler between the before and after hooks; the answered hook sees
+ * every dispatched request once, when its answer is queued.
  *
  * Deferred requests (http_defer) suspend their connection; the deferral thread polls
  * every DEFER_TICK_MS for deadlines and for clients that hung up, runs their prepare
@@ -52,20 +56,15 @@
 #include <unistd.h>
 
 #include "gc/clock.h"
-#include "gc/gcthreads.h"
-#include "profile/sampler.h"
-#include "profile/trace.h"
 #include "src/conns.h"
 #include "src/http.h"
-#include "src/reqstats.h"
-#include "src/routes.h"
+#include "src/lograte.h"
 
 #define MAX_BODY (1u << 20)
 /* libmicrohttpd's per-connection pool (its default is 32 KiB). Above 32 KiB it maps
  * the pool with mmap() instead of taking it from malloc, so a closed connection's pool
  * goes back to the system at once instead of staying in glibc's arenas. */
 #define CONNECTION_MEMORY (64u << 10)
-#define MAX_EXTRA_HEADERS 8
 #define DEFER_TICK_MS 50
 
 struct http_request {
@@ -77,7 +76,7 @@ struct http_request {
     struct http_request *pending_next, **pending_prev;   /* on worker->pending until presented */
     int answered, status;
     int completed;                  /* libmicrohttpd is done with it: answers are dropped */
-    struct { char *name, *value; } headers[MAX_EXTRA_HEADERS];
+    struct { char *name, *value; } headers[HTTP_MAX_HEADERS];
     int nheaders;
     /* deferral */
     int deferred;
@@ -88,10 +87,10 @@ struct http_request {
     int fd;
     int client_gone;
     struct http_request *defer_next;
-    /* request statistics (reqstats) */
-    const struct route *route;
+    /* dispatch */
+    const void *route;              /* the router's match; NULL until dispatch, or no route */
     uint64_t started_ns;
-    int counted;
+    int counted;                    /* the answered hook has seen it */
 };
 
 
@@ -103,6 +102,7 @@ struct worker {
     int thread_known;
     struct http_request *pending;   /* request line seen, headers not yet presented */
     int answered_bad_length;        /* on_mhd_log answered: drop libmicrohttpd's lines about it */
+    int entered;                    /* the thread_enter hook accepted this thread */
 };
 
 static struct worker workers[SERVER_MAX_THREADS];
@@ -112,6 +112,8 @@ static pthread_t acceptor;
 static int acceptor_started;
 static _Atomic long in_flight;
 static _Atomic int stopping;   /* answers close their connection: keep-alive ends */
+static struct server_config config;   /* written by server_start before any worker exists */
+static _Atomic uint64_t headers_dropped;
 
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t defer_cond;
@@ -123,6 +125,7 @@ static pthread_t defer_thread;
 
 const char *http_method(const struct http_request *r) { return r->method; }
 const char *http_path(const struct http_request *r) { return r->path; }
+const void *http_route(const struct http_request *r) { return r->route; }
 
 const char *http_body(const struct http_request *r, size_t *len)
 {
@@ -168,15 +171,21 @@ const char *http_query_first_key(const struct http_request *r)
     return key;
 }
 
-int http_add_header(struct http_request *r, const char *name, const char *value)
+static void drop_header(void) { atomic_fetch_add_explicit(&headers_dropped, 1, memory_order_relaxed); }
+
+void http_add_header(struct http_request *r, const char *name, const char *value)
 {
-    if (r->nheaders == MAX_EXTRA_HEADERS) return -1;
+    if (r->nheaders == HTTP_MAX_HEADERS) { drop_header(); return; }
     char *n = strdup(name), *v = strdup(value);
-    if (!n || !v) { free(n); free(v); return -1; }
+    if (!n || !v) { free(n); free(v); drop_header(); return; }
     r->headers[r->nheaders].name = n;
     r->headers[r->nheaders].value = v;
     r->nheaders++;
-    return 0;
+}
+
+void server_stats(struct server_stats *out)
+{
+    out->headers_dropped = atomic_load_explicit(&headers_dropped, memory_order_relaxed);
 }
 
 static void drop_headers(struct http_request *r)
@@ -195,7 +204,7 @@ static void queue_answer(struct http_request *r, int status, const char *ctype, 
     if (!resp) { free(data); drop_headers(r); return; }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     for (int i = 0; i < r->nheaders; i++)
-        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+        if (MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value) != MHD_YES) drop_header();
     if (atomic_load_explicit(&stopping, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     drop_headers(r);
@@ -226,16 +235,6 @@ static void respond_line(struct http_request *r, int status, const char *fmt, va
 
 void http_respond_text(struct http_request *r, int status, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    respond_line(r, status, fmt, ap);
-    va_end(ap);
-}
-
-void http_respond_pprof_error(struct http_request *r, int status, const char *fmt, ...)
-{
-    http_add_header(r, "X-Go-Pprof", "1");
-    http_add_header(r, "X-Content-Type-Options", "nosniff");
     va_list ap;
     va_start(ap, fmt);
     respond_line(r, status, fmt, ap);
@@ -330,10 +329,7 @@ static void *defer_loop(void *unused)
             continue;
         }
         if (defer_shutdown && !defer_list) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += DEFER_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        struct timespec ts = clock_mono_deadline((uint64_t)DEFER_TICK_MS * 1000000u);
         if (defer_list) pthread_cond_timedwait(&defer_cond, &defer_lock, &ts);
         else if (!defer_shutdown) pthread_cond_wait(&defer_cond, &defer_lock);
     }
@@ -343,11 +339,7 @@ static void *defer_loop(void *unused)
 
 static int start_defer_thread(void)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&defer_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    if (clock_cond_init(&defer_cond) != 0) return -1;
     if (pthread_create(&defer_thread, NULL, defer_loop, NULL) != 0) return -1;
     defer_thread_started = 1;
     return 0;
@@ -364,39 +356,50 @@ static void run_resume(struct http_request *r)
                                         defer_shutdown ? "server shutting down" : "client went away");
 }
 
-/* Answers 405 for a method route rt does not serve, in its error style. */
-static void refuse_method(struct http_request *r, const struct route *rt)
+/* Asks the router about r. */
+static void route_request(struct http_request *r, struct http_match *m)
 {
-    char allow[64];
-    routes_allow_header(rt, allow, sizeof allow);
-    http_add_header(r, "Allow", allow);
-    if (rt->pprof_errors)
-        http_respond_pprof_error(r, 405, "Method Not Allowed: %s %s (allowed: %s)", r->method, r->path, allow);
-    else
-        http_respond_text(r, 405, "Method Not Allowed: %s %s (allowed: %s)", r->method, r->path, allow);
+    memset(m, 0, sizeof *m);
+    config.route(config.router, r->method, r->path, m);
 }
 
-/* Counts the request once it has its answer (a deferred one when its resume answers). */
+/* Answers the 404 or 405 the router's match m says, in the route's error style. */
+static void refuse_route(struct http_request *r, const struct http_match *m)
+{
+    int status = m->route ? 405 : 404;
+    struct buf line = BUF_INIT;
+    if (m->route) {
+        http_add_header(r, "Allow", m->allow);
+        buf_printf(&line, "Method Not Allowed: %s %s (allowed: %s)", r->method, r->path, m->allow);
+    } else {
+        buf_printf(&line, "404 page not found: %s", r->path);
+    }
+    if (line.failed) http_respond_text(r, 500, "out of memory building the response");
+    else if (m->refuse) m->refuse(r, status, line.data);
+    else http_respond_text(r, status, "%s", line.data);
+    buf_free(&line);
+}
+
+/* Tells the answered hook, once, that the request has its answer (a deferred one when
+ * its resume answers). */
 static void count_answer(struct http_request *r)
 {
-    if (!r->answered || r->counted) return;
+    if (!r->answered || r->counted || !r->started_ns) return;
     r->counted = 1;
-    reqstats_record(r->route, r->status, clock_mono_ns() - r->started_ns);
+    if (config.hooks.answered) config.hooks.answered(r->route, r->status, clock_mono_ns() - r->started_ns);
 }
 
 static void dispatch(struct http_request *r)
 {
-    const struct route *rt = routes_find(r->path);
-    r->route = rt;
+    struct http_match m;
+    route_request(r, &m);
+    r->route = m.route;
     r->started_ns = clock_mono_ns();
-    if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return; }
-    if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return; }
-    if (rt->trace_name) trace_request_begin(rt->trace_name);
-    sampler_set_label("route", rt->path);   /* heap samples name the route (pprof -tagfocus) */
-    rt->handler(r);
-    sampler_set_label(NULL, NULL);
+    if (!m.handler) { refuse_route(r, &m); return; }
+    if (config.hooks.before) config.hooks.before(r, m.route);
+    m.handler(r);
     /* Here, not at completion: by then this thread may have begun another request. */
-    if (rt->trace_name) trace_request_end(r->answered ? r->status : 0);
+    if (config.hooks.after) config.hooks.after(r, m.route, r->answered ? r->status : 0);
     if (!r->answered && !r->deferred) http_respond_text(r, 500, "handler for %s gave no answer", r->path);
 }
 
@@ -463,9 +466,9 @@ static int refuse_from_headers(struct http_request *r, const char *version)
     else if (r->nul_in_path) why = "invalid path: encoded NUL (%00)";
     if (why) { http_respond_text(r, status, "%s", why); return status; }
     if (!f.chunked && f.length <= 0) return 0;   /* no body: decided on the next call */
-    const struct route *rt = routes_find(r->path);
-    if (!rt) { http_respond_text(r, 404, "404 page not found: %s", r->path); return 404; }
-    if (!routes_allows(rt, r->method)) { refuse_method(r, rt); return 405; }
+    struct http_match m;
+    route_request(r, &m);
+    if (!m.handler) { refuse_route(r, &m); return m.route ? 405 : 404; }
     if (f.length > (int64_t)MAX_BODY) {
         http_respond_text(r, 413, "request body over %u bytes (Content-Length: %lld)", MAX_BODY, (long long)f.length);
         return 413;
@@ -547,8 +550,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    (void)cls;
-    if (gcthreads_enter() < 0) return MHD_NO;
+    struct worker *w = cls;
+    if (!w->entered) {
+        if (config.hooks.thread_enter && config.hooks.thread_enter() < 0) return MHD_NO;
+        w->entered = 1;
+    }
     struct http_request *r = *con_cls;
     if (!r) {
         r = new_request(conn);
@@ -640,7 +646,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         if (strncmp(fmt, "Error processing request", 24) == 0) return;
         if (strncmp(fmt, "Failed to send the response headers", 35) == 0) { w->answered_bad_length = 0; return; }
     }
-    vfprintf(stderr, fmt, ap);
+    lograte_vprintf(fmt, ap);   /* a client can cause these: rate-limited */
 }
 
 /* ---- start and stop ------------------------------------------------------------- */
@@ -753,8 +759,10 @@ static struct MHD_Daemon *start_worker(struct worker *w, const struct conns_limi
                             MHD_OPTION_END);
 }
 
-int server_start(const char *addr, int threads, struct conns_limits *lim, char *url, size_t url_n)
+int server_start(const char *addr, int threads, struct conns_limits *lim, const struct server_config *cfg,
+                 char *url, size_t url_n)
 {
+    config = *cfg;
     listen_fd = bind_listener(addr, url, url_n);
     if (listen_fd < 0) return -1;
     if (conns_start(lim) < 0) return -1;

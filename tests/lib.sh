@@ -2,7 +2,9 @@
 #
 # A test script prints "PASS name" / "FAIL name: reason" lines (tests/run counts them),
 # starts servers with start_server (a free loopback port, stopped by PID on exit), and
-# never sends traffic anywhere but 127.0.0.1. Everything it leaves goes under $T.
+# never sends traffic anywhere but 127.0.0.1. Everything it leaves goes under $T, which
+# is removed at exit unless a check failed or the script was stopped by a signal; then
+# it is kept and its path printed, to inspect.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The binary under test: ./memdemo, or the one `make test SANITIZER=...` built.
@@ -11,22 +13,42 @@ MEMDEMO_BUILD=${MEMDEMO_BUILD:-build}
 MEMDEMO_SANITIZER=${MEMDEMO_SANITIZER:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/memdemo-test.XXXXXX")
 SERVER_PIDS=()
+KEEP_T=0   # set by fail and by a terminating signal: $T is kept
 
 cleanup_servers() {
     local pid
     for pid in "${SERVER_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
-    rm -rf "$T"
+    if [ "$KEEP_T" = 1 ]; then echo "# kept temporary files in $T"; else rm -rf "$T"; fi
 }
 trap cleanup_servers EXIT
+trap 'KEEP_T=1; exit 143' TERM
+trap 'KEEP_T=1; exit 130' INT
 
 pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
+fail() { echo "FAIL $1: $2"; KEEP_T=1; }
 skip() { echo "SKIP $1: $2"; }
 
-# check NAME CONDITION-COMMAND...: PASS if the command succeeds.
+# slow_file NAME WHAT: a file that takes minutes runs only with MEMDEMO_SLOW=1 (.ci/run
+# sets it); otherwise it prints one SKIP line saying how to run it and exits 0.
+slow_file() {
+    [ "${MEMDEMO_SLOW:-0}" = 1 ] && return 0
+    skip "$1" "$2 runs in CI only: MEMDEMO_SLOW=1 make test (or .ci/run) runs it"
+    exit 0
+}
+
+# check NAME CONDITION-COMMAND...: PASS if the command succeeds. A failure prints the
+# command with its arguments expanded (a `test A = B` shows both values), its exit
+# status, and how each regular file among its arguments begins (what a grep searched).
 check() {
     local name=$1; shift
-    if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+    "$@" && { pass "$name"; return; }
+    local rc=$? a what="" shown=0
+    for a in "$@"; do
+        [ -f "$a" ] && [ "$shown" -lt 2 ] || continue
+        shown=$((shown + 1))
+        what="$what; ${a#"$T"/} ($(wc -c <"$a") bytes) begins: '$(head -c 160 "$a" | tr '\n\t' '  ')'"
+    done
+    fail "$name" "$* (exit $rc)$what"
 }
 
 # expect_eq NAME GOT WANT: PASS if GOT equals WANT. Empty GOT or WANT is a failure: an
@@ -136,6 +158,22 @@ requests() {
 
 # vars_num KEY: a number from /debug/vars (first occurrence of "KEY": N).
 vars_num() { curl -s --max-time 10 "$BASE/debug/vars" >"$T/vars.json"; json_num "$1" "$T/vars.json"; }
+
+# Raw HTTP: tests/rawhttp.py sends what curl will not (malformed, trickled, oversized
+# requests, connection storms) and prints one key=value line per exchange.
+RAW="python3 $ROOT/tests/rawhttp.py"
+# fact KEY LINE: the value of KEY=... in a rawhttp line.
+fact() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# expect_facts NAME LINE KEY=VALUE...: PASS if every KEY has that VALUE.
+expect_facts() {
+    local name=$1 line=$2 kv; shift 2
+    for kv in "$@"; do
+        if [ "$(fact "${kv%%=*}" "$line")" != "${kv#*=}" ]; then fail "$name" "want $kv, got: $line"; return; fi
+    done
+    pass "$name"
+}
+# conn_num KEY: a connections.* figure from /debug/vars (0 when absent).
+conn_num() { local v; v=$(vars_num "$1"); echo "${v:-0}"; }
 
 # check_absent NAME PATTERN FILE: PASS if FILE has lines and none matches PATTERN. A
 # missing or empty FILE is a failure: the command that should have filled it failed, and

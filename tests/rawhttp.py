@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rawhttp.py: raw-socket HTTP clients for tests/integration/hardening.sh and bench/soak.
+"""rawhttp.py: raw-socket HTTP clients for tests/integration/server_limits.sh and bench/soak.
 
 curl cannot send a malformed request, trickle one a byte at a time or open hundreds of
 idle connections; these can. Every mode talks to 127.0.0.1 only, is bounded in bytes
@@ -22,11 +22,14 @@ and seconds, and prints one line of key=value facts for the shell test to assert
                                         N times: send REQ, read B bytes of the answer,
                                         abort with a TCP reset: resets=N answer_bytes=M
   storm PORT --count N [--src IP] [--head BYTES] [--hold S] [--ready FILE]
-                                        open N connections from IP (the whole 127/8 is
+        [--release FILE]                open N connections from IP (the whole 127/8 is
                                         loopback), each sending BYTES of an unfinished
                                         request; after 2 s sort them: open=A refused=B
                                         (a 503 read) retry_after=C reset=D; write that
-                                        line to FILE, hold them S more seconds, close.
+                                        line to FILE, hold them S more seconds (or, with
+                                        --release, until that file exists, S at most:
+                                        a loaded machine cannot cut the hold short of
+                                        the checks that need it), close.
 
 exchange, trickle and body also print statuses= (the responses, in order, found by
 their Content-Length) and status_lines= (every line that looks like a status line);
@@ -34,6 +37,7 @@ their Content-Length) and status_lines= (every line that looks like a status lin
 (\\r\\n, \\x00) in one argument.
 """
 import argparse
+import os
 import re
 import resource
 import select
@@ -261,7 +265,9 @@ def cmd_storm(a):
     if a.ready:
         with open(a.ready, "w") as f:
             f.write(line + "\n")
-    time.sleep(a.hold)
+    end = time.time() + a.hold
+    while time.time() < end and not (a.release and os.path.exists(a.release)):
+        time.sleep(min(0.05, max(0, end - time.time())))
     for s in socks:
         if s is not None:
             s.close()
@@ -301,6 +307,7 @@ def main():
     s.add_argument("--head", type=int, default=0)
     s.add_argument("--hold", type=float, default=0)
     s.add_argument("--ready")
+    s.add_argument("--release", help="hold until this file exists (--hold: the most)")
     a = p.parse_args()
     {"exchange": cmd_exchange, "trickle": cmd_trickle, "body": cmd_body, "reset": cmd_reset,
      "storm": cmd_storm}[a.mode](a)

@@ -62,7 +62,8 @@
   // ---- data kept ------------------------------------------------------------------
   let since = 0;          // newest sample number received
   let routes = [];        // the feed's route names, index-aligned with sample.requests
-  const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], leaker: [], rss: [], req: [], pt: [], pv: [] };
+  const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], bfrac: [], leaker: [], rss: [], req: [],
+              pt: [], pv: [], pb: [] };
   let heapChanges = 0;
 
   function reset() {
@@ -82,20 +83,22 @@
       d.alloc.push(s.alloc_rate);
       d.gcs.push(s.gc_rate);
       d.frac.push(s.gc_fraction == null ? null : s.gc_fraction * 100);
+      d.bfrac.push(s.blocked_fraction == null ? null : s.blocked_fraction * 100);
       d.leaker.push(s.leaker_strings);
       d.rss.push(s.rss >= 0 ? s.rss : null);
       d.req.push(s.requests);
     }
-    for (const p of feed.pauses) { d.pt.push(p[0]); d.pv.push(p[1] * 1000); }
+    for (const p of feed.pauses) { d.pt.push(p[0]); d.pv.push(p[1] * 1000); d.pb.push(p[2] * 1000); }
     since = feed.newest;
     const cut = d.t.length ? d.t[d.t.length - 1] - KEEP_SECONDS : 0;
     let drop = 0;
     while (drop < d.t.length && d.t[drop] < cut) drop++;
-    for (const k of ["t", "inuse", "sys", "next", "alloc", "gcs", "frac", "leaker", "rss", "req"]) d[k].splice(0, drop);
+    for (const k of ["t", "inuse", "sys", "next", "alloc", "gcs", "frac", "bfrac", "leaker", "rss", "req"]) d[k].splice(0, drop);
     let pdrop = 0;
     while (pdrop < d.pt.length && d.pt[pdrop] < cut) pdrop++;
     d.pt.splice(0, pdrop);
     d.pv.splice(0, pdrop);
+    d.pb.splice(0, pdrop);
     document.body.dataset.heapChanges = String(heapChanges);
   }
 
@@ -122,18 +125,20 @@
       data: () => [d.t, d.alloc],
     },
     pauses: {
-      series: () => [line("pause", COLORS[4], fmtMs, { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } })],
+      series: () => [line("pause", COLORS[4], fmtMs, { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } }),
+                     line("allocation blocked", COLORS[8], fmtMs, { paths: () => null, points: { show: true, size: 4, fill: COLORS[8] } })],
       axes: [{ values: axisOf(tickMs), size: 55 }],
-      data: () => [d.pt, d.pv],
+      data: () => [d.pt, d.pv, d.pb],
       xRange: true,
     },
     gc: {
       series: () => [line("collections/s", COLORS[3], fmtCount),
-                     line("time stopped", COLORS[1], fmtPct, { scale: "pct" })],
+                     line("time stopped", COLORS[1], fmtPct, { scale: "pct" }),
+                     line("allocation blocked", COLORS[8], fmtPct, { scale: "pct", dash: [5, 4] })],
       axes: [{ values: axisOf(tickCount), size: 45 },
              { scale: "pct", side: 1, values: axisOf(tickPct), size: 45, grid: { show: false } }],
       scales: { pct: { range: (u, min, max) => [0, Math.max(max, 1)] } },
-      data: () => [d.t, d.gcs, d.frac],
+      data: () => [d.t, d.gcs, d.frac, d.bfrac],
     },
     leaker: {
       series: () => [line("strings", COLORS[5], fmtCount)],

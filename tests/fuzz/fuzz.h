@@ -12,7 +12,9 @@
  * input as a crash. Structured inputs are decoded with struct fuzz_in, which reads the
  * input as a stream of choices and yields zeros past its end, so every input is valid.
  * When FUZZ_OUTPUT_DIR is set, harnesses of writers save what they wrote there
- * (fuzz_save), for the separate check with the Go tools (tests/integration/fuzz.sh).
+ * (fuzz_save), for the separate check with the Go tools (tests/integration/fuzz_corpus.sh).
+ * Harnesses that need code addresses with real symbols take them from this
+ * executable's text (fuzz_text_init).
  */
 #ifndef MEMDEMO_FUZZ_H
 #define MEMDEMO_FUZZ_H
@@ -21,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "profile/symbols.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -54,6 +58,19 @@ static inline unsigned fuzz_u8(struct fuzz_in *in) { return (unsigned)fuzz_bits(
 
 /* A choice in [0, n) (n >= 1). */
 static inline unsigned fuzz_pick(struct fuzz_in *in, unsigned n) { return fuzz_u8(in) % n; }
+
+/* This executable's code, where the symbolizer finds real functions: harnesses fold
+ * fuzzed addresses into it. Both 0 when libdw cannot report the process. */
+struct fuzz_text { uintptr_t start, len; };
+
+/* Fills *t; call from LLVMFuzzerInitialize (it opens the libdw session, once). */
+static inline void fuzz_text_init(struct fuzz_text *t)
+{
+    const struct symbols_mapping *m;
+    *t = (struct fuzz_text){0, 0};
+    if (symbols_init() == 0 && symbols_mappings(&m) > 0)
+        *t = (struct fuzz_text){m[0].start, m[0].limit - m[0].start};
+}
 
 /* Writes data to $FUZZ_OUTPUT_DIR/<name>-<k> when that is set; k counts per process. */
 static inline void fuzz_save(const char *name, const void *data, size_t len)

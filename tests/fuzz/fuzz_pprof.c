@@ -19,7 +19,7 @@
  * counted record, largest in-use bytes first, with its counts, its nonzero pcs and a
  * "#\t0x" comment for each, then exactly the trailer; every figure saturated at
  * INT64_MAX, the most pprof's parser reads.
- * With FUZZ_OUTPUT_DIR set both outputs are saved for go tool pprof (fuzz.sh).
+ * With FUZZ_OUTPUT_DIR set both outputs are saved for go tool pprof (fuzz_corpus.sh).
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -34,17 +34,13 @@
 
 enum { MAX_RECS = 48, MAX_PCS = 12 };
 
-static uintptr_t text_start, text_len;
+static struct fuzz_text text;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const struct symbols_mapping *m;
-    if (symbols_init() == 0 && symbols_mappings(&m) > 0) {
-        text_start = m[0].start;
-        text_len = m[0].limit - m[0].start;
-    }
+    fuzz_text_init(&text);
     return 0;
 }
 
@@ -70,7 +66,7 @@ static uintptr_t pick_pc(struct fuzz_in *in)
     case 1: return (uintptr_t)fuzz_bits(in, 1);
     case 2: return wild[fuzz_pick(in, sizeof wild / sizeof wild[0])];
     default:
-        return text_len ? text_start + ((uintptr_t)fuzz_bits(in, 2) * 8) % text_len : wild[0];
+        return text.len ? text.start + ((uintptr_t)fuzz_bits(in, 2) * 8) % text.len : wild[0];
     }
 }
 

@@ -21,17 +21,13 @@
 #include "src/numparse.h"
 #include "tests/fuzz/fuzz.h"
 
-static uintptr_t text_start, text_len;
+static struct fuzz_text text;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const struct symbols_mapping *m;
-    if (symbols_init() == 0 && symbols_mappings(&m) > 0) {
-        text_start = m[0].start;
-        text_len = m[0].limit - m[0].start;
-    }
+    fuzz_text_init(&text);
     return 0;
 }
 
@@ -80,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (numparse_go_uint(w, (size_t)(p - w), &want) != NUMPARSE_OK) want = 0;
         FUZZ_CHECK(pc == want);
         if (pc) check_name((uintptr_t)pc);
-        if (text_len) check_symbolizer(text_start + ((uintptr_t)pc % text_len & ~(uintptr_t)15));
+        if (text.len) check_symbolizer(text.start + ((uintptr_t)pc % text.len & ~(uintptr_t)15));
     }
     return 0;
 }

@@ -27,7 +27,7 @@
  * (Go 1.23 turns such an end into a nameless "Task 0"), every other task's parent
  * known, no log on task 0; regions only on a running goroutine with a stack, each
  * end matching its innermost open region.
- * With FUZZ_OUTPUT_DIR set the trace is saved for go tool trace (fuzz.sh).
+ * With FUZZ_OUTPUT_DIR set the trace is saved for go tool trace (fuzz_corpus.sh).
  */
 #include <stdint.h>
 #include <stdlib.h>

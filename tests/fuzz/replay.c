@@ -1,6 +1,6 @@
 /* replay: a main() for a libFuzzer harness without libFuzzer, so the seed corpus and
  * every saved reproducer run as a regression test with the ordinary compiler and any
- * SANITIZER= build (tests/integration/fuzz.sh), and where clang is missing.
+ * SANITIZER= build (tests/integration/fuzz_corpus.sh), and where clang is missing.
  *
  *   replay_NAME FILE-OR-DIR...   runs each file (a directory: each file in it, in name
  *                                order) through LLVMFuzzerTestOneInput once

@@ -2,9 +2,12 @@
 # bench_smoke: bench/run works end to end in its tiny mode (1 round of 1 s per series, a
 # few /leaker requests) against the real ./memdemo and the Go peer: it exits 0, prints
 # the table header and a numeric memdemo/Go ratio for /noleaker, and leaves
-# bench/RESULTS.md alone (tiny mode writes its table to a temp file).
+# bench/RESULTS.md alone (tiny mode writes its table to a temp file). About 30 s, most
+# of it the Go peer's build and fixed-length series, so it runs in CI (.ci/run sets
+# MEMDEMO_SLOW=1) and not in a plain `make test`.
 source "$(dirname "$0")/../lib.sh"
 name=bench_script_runs_tiny
+slow_file "$name" "bench/run's tiny mode (about 30 s)"
 
 results=$ROOT/bench/RESULTS.md
 before=$( [ -e "$results" ] && cksum <"$results" || echo none)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Integration tests for the server (issue: memdemo server): flags, routes, garbage
+# server: integration tests for the server as a whole: flags, routes, garbage
 # collection, the leaker's exact growth, concurrency and graceful shutdown. Starts the
 # real ./memdemo on free loopback ports.
 source "$(dirname "$0")/../lib.sh"

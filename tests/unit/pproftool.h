@@ -3,8 +3,8 @@
  *
  * pproftool_init() makes a temporary directory; profiles are written there and pprof
  * runs inside it with HOME and its caches there too, without the test binary at
- * hand, so every symbol must come from the profile itself. pproftool_done() removes it
- * (kept when TEST_PPROF_KEEP is set, to inspect). Go 1.19 is `go`; Go 1.23, when
+ * hand, so every symbol must come from the profile itself. pproftool_done() removes it,
+ * unless a test failed or TEST_PPROF_KEEP is set: then it is kept, to inspect. Go 1.19 is `go`; Go 1.23, when
  * installed, is PPROFTOOL_GO123 (tests that use it print SKIP when it is missing).
  */
 #ifndef MEMDEMO_PPROFTOOL_H
@@ -20,27 +20,33 @@
 
 #define PPROFTOOL_GO123 "/usr/lib/go-1.23/bin/go"
 
-static char pproftool_dir[64];
+static char pproftool_dir[512];
 
-/* Makes the temporary directory (name: /tmp/NAME.XXXXXX). Returns 0 or -1. */
+/* Makes the temporary directory ($TMPDIR/NAME.XXXXXX, /tmp without TMPDIR). Returns 0,
+ * or -1 (errno set) when it cannot. */
 static inline int pproftool_init(const char *name)
 {
-    snprintf(pproftool_dir, sizeof pproftool_dir, "/tmp/%s.XXXXXX", name);
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(pproftool_dir, sizeof pproftool_dir, "%s/%s.XXXXXX",
+                     tmp && *tmp ? tmp : "/tmp", name);
+    if (n < 0 || (size_t)n >= sizeof pproftool_dir) return -1;
     return mkdtemp(pproftool_dir) ? 0 : -1;
 }
 
-static inline void pproftool_done(void)
+/* Removes the directory; keeps it (and prints where) when failures > 0 or
+ * TEST_PPROF_KEEP is set. */
+static inline void pproftool_done(int failures)
 {
-    char cmd[128];
+    char cmd[sizeof pproftool_dir + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", pproftool_dir);
-    if (getenv("TEST_PPROF_KEEP")) fprintf(stderr, "profiles kept in %s\n", pproftool_dir);
+    if (failures || getenv("TEST_PPROF_KEEP")) printf("# profiles kept in %s\n", pproftool_dir);
     else if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", pproftool_dir);
 }
 
 /* Writes b to NAME in the directory. Returns 0 or -1. */
 static inline int pproftool_write(const char *name, const struct buf *b)
 {
-    char path[256];
+    char path[sizeof pproftool_dir + 64];
     snprintf(path, sizeof path, "%s/%s", pproftool_dir, name);
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -55,7 +61,7 @@ static inline int pproftool_have_go123(void) { return access(PPROFTOOL_GO123, X_
  * returns its output (malloc'd, stdout+stderr) and sets *status to its exit status. */
 static inline char *pproftool_run_with(const char *go, const char *args, int *status)
 {
-    char cmd[1024];
+    char cmd[4 * sizeof pproftool_dir + 1024];
     snprintf(cmd, sizeof cmd,
              "cd '%s' && HOME='%s' GOCACHE='%s/gocache' PPROF_TMPDIR='%s' GOTOOLCHAIN=local "
              "%s tool pprof %s 2>&1", pproftool_dir, pproftool_dir, pproftool_dir, pproftool_dir,

@@ -2,53 +2,28 @@
  * follows stacks through code without frame pointers, refuses a second window, and
  * writes what go tool pprof reads as Go's CPU profile.
  *
- * The threads burn CPU in noinline functions of this file, so their names must come
- * back from the profile (pprof runs without this binary at hand). CPU time is measured
+ * The threads burn CPU in noinline functions of this file (tests/unit/threadkit.h's
+ * burner inlined into each), so their names must come back from the profile (pprof runs without this binary at hand). CPU time is measured
  * with the process's CPU clock around the window: the profile must account for it
  * within 10% (the only loss by design is each thread's last partial 10 ms period).
  */
 #include "profile/cpuprof.h"
 #include "profile/stacks.h"
 #include "tests/unit/pproftool.h"
+#include "tests/unit/threadkit.h"
 #include "tests/unit/unit.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <time.h>
-
-static volatile uint64_t sink;
-
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t process_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include <ucontext.h>
 
 /* ---- CPU burners ----------------------------------------------------------------- */
 
-__attribute__((noinline, no_icf)) static void burn_left(uint64_t ns)
-{
-    uint64_t until = thread_cpu_ns() + ns;
-    while (thread_cpu_ns() < until)
-        for (int i = 0; i < 10000; i++) sink += (uint64_t)i * 3;
-}
-
-__attribute__((noinline, no_icf)) static void burn_right(uint64_t ns)
-{
-    uint64_t until = thread_cpu_ns() + ns;
-    while (thread_cpu_ns() < until)
-        for (int i = 0; i < 10000; i++) sink ^= (uint64_t)i * 7;
-}
+/* Two functions that burn CPU alike but are told apart in the profile (no_icf). */
+__attribute__((noinline, no_icf)) static void burn_left(uint64_t ns) { threadkit_burn(ns); }
+__attribute__((noinline, no_icf)) static void burn_right(uint64_t ns) { threadkit_burn(ns); }
 
 enum { BURN_NS = 400 * 1000000 };
 
@@ -86,8 +61,8 @@ __attribute__((noinline, no_icf, optimize("omit-frame-pointer"))) static void sp
 
 __attribute__((noinline, no_icf)) static void calls_spin_without_fp(uint64_t ns)
 {
-    uint64_t until = thread_cpu_ns() + ns;
-    while (thread_cpu_ns() < until) spin_without_fp(1000000);
+    uint64_t until = threadkit_thread_cpu_ns() + ns;
+    while (threadkit_thread_cpu_ns() < until) spin_without_fp(1000000);
     __asm__ volatile("" ::: "memory");
 }
 
@@ -103,8 +78,10 @@ static int stop_into(const char *file)
     return rc;
 }
 
-/* Flat percentage pprof -top gives function fn (-1 if absent). */
-static double flat_pct(const char *top, const char *fn)
+/* Cumulative percentage pprof -top gives function fn (-1 if absent): the burners' own
+ * frames hold little, their inlined spin loop the rest. Lines read "flat flat% sum%
+ * cum cum% name" (a flat of 0 has no unit). */
+static double cum_pct(const char *top, const char *fn)
 {
     const char *p = top;
     size_t len = strlen(fn);
@@ -112,9 +89,8 @@ static double flat_pct(const char *top, const char *fn)
         if (p[len] == '\n' && p[-1] == ' ') {
             const char *line = p;
             while (line > top && line[-1] != '\n') line--;
-            double flat, pct;
-            char unit[8];
-            if (sscanf(line, " %lf%7[a-z] %lf%%", &flat, unit, &pct) == 3) return pct;
+            double pct;
+            if (sscanf(line, "%*s %*s %*s %*s %lf%%", &pct) == 1) return pct;
         }
         p += len;
     }
@@ -145,19 +121,14 @@ TEST(second_window_is_ebusy_and_stop_without_window_is_einval)
 
 TEST(window_accounts_for_every_threads_cpu_time)
 {
-    uint64_t cpu0 = process_cpu_ns();
+    uint64_t cpu0 = threadkit_process_cpu_ns();
     CHECK_EQ_INT(cpuprof_start(), 0);
     pthread_t left, right;
-    sigset_t all, old;
-    sigfillset(&all);
     CHECK_EQ_INT(pthread_create(&left, NULL, left_main, NULL), 0);
-    /* As bdwgc starts its markers: every signal blocked in the new thread. */
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    CHECK_EQ_INT(pthread_create(&right, NULL, right_main, NULL), 0);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    CHECK_EQ_INT(threadkit_start_blocked(&right, right_main, NULL), 0);
     pthread_join(left, NULL);
     pthread_join(right, NULL);
-    uint64_t cpu = process_cpu_ns() - cpu0;        /* the window's: writing it comes after */
+    uint64_t cpu = threadkit_process_cpu_ns() - cpu0;        /* the window's: writing it comes after */
     CHECK_EQ_INT(stop_into("cpu.pb.gz"), 0);
     struct cpuprof_stats st;
     cpuprof_stats(&st);
@@ -167,7 +138,7 @@ TEST(window_accounts_for_every_threads_cpu_time)
     CHECK_EQ_INT(st.lost, 0);
     int status;
     char *top = pproftool_run("-top -nodefraction=0 cpu.pb.gz", &status);
-    double l = flat_pct(top, "burn_left"), r = flat_pct(top, "burn_right");
+    double l = cum_pct(top, "burn_left"), r = cum_pct(top, "burn_right");
     if (status != 0 || l < 35 || l > 65 || r < 35 || r > 65)
         UNIT__FAIL("burn_left %.1f%%, burn_right %.1f%% (want ~50%% each):\n%s", l, r, top);
     free(top);
@@ -206,6 +177,31 @@ TEST(stack_is_followed_through_code_without_frame_pointers)
     free(peek);
 }
 
+/* The handler's recording path run far faster than the drain thread empties the ring
+ * (it wakes every 50 ms): samples that find the ring full are counted lost, in the
+ * window's figure and in the total since start. */
+TEST(samples_that_find_the_ring_full_are_counted_lost)
+{
+    enum { MAX_CALLS = 1 << 18 };
+    static ucontext_t uc;
+    getcontext(&uc);
+    struct cpuprof_stats before, st;
+    cpuprof_stats(&before);
+    CHECK_EQ_INT(cpuprof_start(), 0);
+    int calls = 0, rc = 0;
+    for (st.lost = 0; calls < MAX_CALLS && st.lost == 0; calls++) {
+        rc |= cpuprof__record_for_bench(&uc);
+        if (calls % 256 == 255) cpuprof_stats(&st);
+    }
+    CHECK_EQ_INT(cpuprof_cancel(), 0);             /* drains the ring: every call is counted */
+    cpuprof_stats(&st);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_GT_U64(st.lost, 0);
+    CHECK_EQ_U64(st.lost_total - before.lost_total, st.lost);
+    CHECK_EQ_U64(st.windows - before.windows, 1);
+    CHECK_LE_U64(calls, st.samples + st.lost);     /* and the timer's own samples */
+}
+
 TEST(go_1_23_reads_the_cpu_profile)
 {
     if (!pproftool_have_go123()) SKIP("%s not installed", PPROFTOOL_GO123);
@@ -227,7 +223,8 @@ int main(void)
     RUN(window_accounts_for_every_threads_cpu_time);
     RUN(profile_has_gos_cpu_sample_types_period_and_duration);
     RUN(stack_is_followed_through_code_without_frame_pointers);
+    RUN(samples_that_find_the_ring_full_are_counted_lost);
     RUN(go_1_23_reads_the_cpu_profile);
-    pproftool_done();
+    pproftool_done(unit__failures);
     UNIT_EXIT();
 }

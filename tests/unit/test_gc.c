@@ -1,6 +1,7 @@
 /* Unit tests for gc/: allocation kinds, handed-out sizes, collection of garbage,
- * survival at mark end, the sampling countdown, thread registration and
- * collection-event fan-out. */
+ * survival at mark end, the sampling countdown, thread registration (and its refusal
+ * past the table) and collection-event fan-out. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -249,6 +250,32 @@ TEST(collection_events_reach_listeners_in_order_and_pauses_count)
     CHECK_GT_U64(gcevents_pause_max_ns(), 0);
 }
 
+/* Registers in a thread of its own (ids are never reused) and reports the result. */
+static void *enter_once(void *out)
+{
+    int *r = out;
+    errno = 0;
+    r[0] = gcthreads_enter();
+    r[1] = errno;
+    return NULL;
+}
+
+/* Runs last: it uses up every id. */
+TEST(threads_past_the_table_are_refused_with_enospc_and_counted)
+{
+    uint64_t refused = gcthreads_refused();
+    int r[2] = {0, 0};
+    for (int i = gcthreads_count(); i <= GCTHREADS_MAX && r[0] >= 0; i++) {
+        pthread_t t;
+        CHECK_EQ_INT(pthread_create(&t, NULL, enter_once, r), 0);
+        pthread_join(t, NULL);
+    }
+    CHECK_EQ_INT(r[0], -1);
+    CHECK_EQ_INT(r[1], ENOSPC);
+    CHECK_EQ_INT(gcthreads_count(), GCTHREADS_MAX);
+    CHECK_EQ_U64(gcthreads_refused() - refused, 1);
+}
+
 int main(void)
 {
     gcheap_init();
@@ -265,5 +292,6 @@ int main(void)
     RUN(rate_resets_do_not_force_samples);
     RUN(threads_register_once_get_dense_ids_and_unregister_at_exit);
     RUN(collection_events_reach_listeners_in_order_and_pauses_count);
+    RUN(threads_past_the_table_are_refused_with_enospc_and_counted);
     UNIT_EXIT();
 }

@@ -3,19 +3,24 @@
  * pause history and next-collection estimate they read (gc/), and the whole exposition
  * (src/metrics) against bdwgc's own counters. promtool and a real Prometheus check
  * the output in tests/integration/metrics.sh. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
+#include "gc/procfs.h"
 #include "src/metrics.h"
 #include "src/procstat.h"
 #include "src/promfmt.h"
 #include "src/reqstats.h"
+#include "profile/sampler.h"
 #include "src/routes.h"
 #include "tests/unit/unit.h"
 
@@ -114,7 +119,7 @@ TEST(floats_are_shortest_round_trip_and_integers_plain)
 
 TEST(durations_land_in_the_bucket_whose_bound_is_the_first_not_below)
 {
-    const struct route *r = routes_find("/noleaker");
+    const struct router_route *r = router_find(&routes_router, "/noleaker");
     size_t slot = reqstats_slot_of(r);
     struct reqstats_histogram before, after;
     reqstats_histogram(slot, &before);
@@ -141,7 +146,7 @@ static uint64_t code_count(size_t slot, int code)
 
 TEST(codes_are_counted_per_route_and_unmatched_has_its_own_slot)
 {
-    const struct route *r = routes_find("/leaker");
+    const struct router_route *r = router_find(&routes_router, "/leaker");
     size_t leaker = reqstats_slot_of(r), unmatched = reqstats_slot_of(NULL);
     CHECK(unmatched == reqstats_slots() - 1 && unmatched != leaker);
     CHECK_EQ_STR(reqstats_slot_name(unmatched), "unmatched");
@@ -157,7 +162,7 @@ TEST(codes_are_counted_per_route_and_unmatched_has_its_own_slot)
 
 TEST(codes_past_the_table_are_counted_as_other)
 {
-    const struct route *r = routes_find("/debug/vars");
+    const struct router_route *r = router_find(&routes_router, "/debug/vars");
     size_t slot = reqstats_slot_of(r);
     for (int c = 0; c < REQSTATS_CODES + 3; c++) reqstats_record(r, 200 + c, 1);
     CHECK_EQ_INT(code_count(slot, 200), 1);
@@ -192,11 +197,62 @@ TEST(own_process_figures_are_plausible)
     CHECK(p.rss_bytes > (1 << 20) && p.vsize_bytes >= p.rss_bytes);
     CHECK(p.threads >= 1 && p.open_fds >= 3 && p.max_fds >= (double)p.open_fds);
     CHECK(p.start_time_unix > 1.5e9 && p.cpu_seconds >= 0);
-    int64_t rss = procstat_rss_bytes();
+    int64_t rss = procfs_rss_bytes();
     CHECK(rss > p.rss_bytes / 2 && rss < p.rss_bytes * 2);
 }
 
+TEST(rss_stays_readable_with_every_descriptor_taken)
+{
+    CHECK_GT(procfs_rss_bytes(), 0);               /* the start-up call main makes */
+    struct rlimit was;
+    CHECK_EQ_INT(getrlimit(RLIMIT_NOFILE, &was), 0);
+    struct rlimit low = {256, was.rlim_max};
+    CHECK_EQ_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[256], n = 0;
+    while (n < 256 && (fds[n] = dup(0)) >= 0) n++;    /* until EMFILE */
+    int64_t rss = procfs_rss_bytes();
+    int exhausted = n < 256 && errno == EMFILE;
+    while (n > 0) close(fds[--n]);
+    setrlimit(RLIMIT_NOFILE, &was);
+    CHECK(exhausted);
+    CHECK_GT(rss, 1 << 20);
+}
+
 /* ---- gc/ figures -------------------------------------------------------------- */
+
+/* Run first: bdwgc collects once inside GC_INIT, before the event hooks exist; that
+ * collection has no pause on record, so it is not counted (Go's fresh process: 0). */
+TEST(a_fresh_heap_has_counted_no_collection)
+{
+    struct gcheap_stats st;
+    gcheap_stats(&st);
+    CHECK_EQ_U64(st.collections, 0);
+    CHECK_EQ_U64(gcevents_pause_count(), 0);
+    CHECK_EQ_U64(st.pause_total_ns, 0);
+    CHECK_EQ_U64(st.blocked_total_ns, 0);
+}
+
+TEST(each_collection_has_a_pause_and_a_blocked_time_covering_it)
+{
+    uint64_t first = gcevents_pause_count();
+    for (int i = 0; i < 3; i++) gcheap_collect();
+    struct gcheap_stats st;
+    gcheap_stats(&st);
+    CHECK_EQ_U64(st.collections, gcevents_pause_count());
+    CHECK_EQ_U64(st.collections, first + 3);
+    struct gcevents_pause p[GCEVENTS_PAUSE_HISTORY];
+    int n = gcevents_pauses_since(first, p, GCEVENTS_PAUSE_HISTORY);
+    CHECK_EQ_INT(n, 3);
+    for (int i = 0; i < n; i++) {
+        CHECK_GT_U64(p[i].duration_ns, 0);
+        CHECK_GE_U64(p[i].blocked_ns, p[i].duration_ns);
+    }
+    CHECK_GE_U64(st.blocked_total_ns, st.pause_total_ns);
+    CHECK_EQ_U64(st.blocked_last_ns, p[n - 1].blocked_ns);
+    uint64_t recent[1];
+    CHECK_EQ_INT(gcevents_recent_blocked(recent, 1), 1);
+    CHECK_EQ_U64(recent[0], p[n - 1].blocked_ns);
+}
 
 TEST(pauses_since_returns_each_new_pause_once_in_order)
 {
@@ -270,9 +326,39 @@ TEST(exposition_reports_bdwgc_counters_in_both_formats)
     }
 }
 
+static void want_family(const char *t, const char *vars_name, const char *metric, int counter, const char *help,
+                        int *families)
+{
+    if (!metric) return;
+    char line[200];
+    snprintf(line, sizeof line, "# HELP %s%s %s\n", metric, counter ? "_total" : "", help);
+    if (!strstr(t, line)) UNIT__FAIL("no family for %s (%s)", vars_name, line);
+    (*families)++;
+}
+
+/* Every field-table row with a kind other than none is a family, written from the
+ * same table /debug/vars prints. */
+TEST(every_exported_field_table_row_is_a_family)
+{
+    struct buf b = BUF_INIT;
+    metrics_write(&b, 0);
+    CHECK(!b.failed);
+    const char *t = b.data;
+    int families = 0;
+#define WANT_FAMILY(vars_name, field, kind, metric, help) \
+    want_family(t, vars_name, metric, strcmp(#kind, "counter") == 0, help, &families);
+    GCHEAP_STATS_FIELDS(WANT_FAMILY)
+    SAMPLER_STATS_FIELDS(WANT_FAMILY)
+#undef WANT_FAMILY
+    CHECK(families >= 14);
+    buf_free(&b);
+}
+
 int main(void)
 {
     gcheap_init();
+    reqstats_init(&routes_router);
+    RUN(a_fresh_heap_has_counted_no_collection);
     RUN(accept_prometheus_default_header_gets_openmetrics);
     RUN(accept_odd_or_absent_headers_get_text);
     RUN(accept_higher_q_wins_over_order);
@@ -284,8 +370,11 @@ int main(void)
     RUN(codes_past_the_table_are_counted_as_other);
     RUN(stat_line_with_spaces_and_parens_in_the_name_parses);
     RUN(own_process_figures_are_plausible);
+    RUN(rss_stays_readable_with_every_descriptor_taken);
     RUN(pauses_since_returns_each_new_pause_once_in_order);
+    RUN(each_collection_has_a_pause_and_a_blocked_time_covering_it);
     RUN(last_collection_time_and_heap_left_are_recorded);
     RUN(exposition_reports_bdwgc_counters_in_both_formats);
+    RUN(every_exported_field_table_row_is_a_family);
     UNIT_EXIT();
 }

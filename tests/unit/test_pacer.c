@@ -1,9 +1,19 @@
 /* Unit tests for gc/gcpacer and gcheap's bounded allocation: the goal formula (Go's
  * GOGC rule, its floor, the memory limit and the cap), what a bounded allocation is
  * charged against bdwgc's real object sizes, and that a bounded scope without a cap
- * admits everything while pacing collects by the definition. */
+ * admits everything while pacing collects by the definition; and that a bdwgc warning,
+ * after the pacer was started twice (as memdemo's start-up does), is printed once
+ * instead of recursing into the pacer's own hook; and that forced collections
+ * (?gc=1's) are shared back to back but run again after a quiet gap. */
 #include <gc.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
@@ -96,6 +106,79 @@ TEST(pacing_collects_every_floor_of_allocation_on_an_empty_heap)
         UNIT__FAIL("%llu collections for 64 MiB, want about %.1f", (unsigned long long)n, want);
 }
 
+
+TEST(forced_collections_are_shared_back_to_back_and_run_again_after_a_quiet_gap)
+{
+    struct gcheap_stats a, b;
+    gcheap_collect_shared();
+    gcheap_stats(&a);
+    int ran = 0;
+    for (int i = 0; i < 200; i++) ran += gcheap_collect_shared();   /* within microseconds */
+    gcheap_stats(&b);
+    CHECK_LE(ran, 2);
+    CHECK_EQ_U64(b.forced_collections - a.forced_collections, (uint64_t)ran);
+    CHECK_EQ_U64(b.forced_shared - a.forced_shared, (uint64_t)(200 - ran));
+    CHECK_EQ_U64(b.collections - a.collections, (uint64_t)ran);
+    int again = 0;   /* 20 ms apart, a later call must collect again (fresh figures) */
+    for (int i = 0; i < 200 && !again; i++) {
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+        again = gcheap_collect_shared();
+    }
+    CHECK(again);
+}
+
+/* In a child: the pacer started a second and a third time (gcheap_init, then
+ * gcheap_configure twice), then a real bdwgc warning: growing the heap by 64 TiB, which
+ * the system refuses ("Failed to expand heap", raised with bdwgc's lock held). The
+ * child's stderr goes to a file; returns the child's wait status, or -1 if it was
+ * still running after 30 s (then killed: the hook called itself in a loop). */
+static int warn_in_child(const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log, "w", stderr)) _exit(3);
+#ifndef __SANITIZE_ADDRESS__
+        struct rlimit as = {(rlim_t)64 << 30, (rlim_t)64 << 30};   /* so the mmap fails */
+        setrlimit(RLIMIT_AS, &as);
+#endif
+        struct gcheap_config c = {0, GCPACER_DEFAULT_GOGC, 0, 0};
+        gcheap_configure(&c);
+        c.initial_heap = (size_t)1 << 46;
+        gcheap_configure(&c);
+        fflush(stderr);
+        _exit(0);
+    }
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+TEST(a_bdwgc_warning_after_two_starts_is_printed_once_not_looped)
+{
+    char log[] = "/tmp/memdemo-test-warn.XXXXXX";
+    int fd = mkstemp(log);
+    CHECK(fd >= 0);
+    close(fd);
+    int status = warn_in_child(log);
+    char text[4096] = "";
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[n] = 0;
+    if (f) fclose(f);
+    unlink(log);
+    if (status == -1) UNIT__FAIL("the warning hook still ran after 30 s (it calls itself): %s", text);
+    if (WIFSIGNALED(status)) UNIT__FAIL("the warning killed the process with signal %d", WTERMSIG(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+    int printed = 0;
+    for (const char *p = text; (p = strstr(p, "Failed to expand heap")); p++) printed++;
+    if (printed != 1) UNIT__FAIL("the warning was printed %d times, want once: %s", printed, text);
+}
+
 int main(void)
 {
     gcheap_init();
@@ -108,5 +191,7 @@ int main(void)
     RUN(footprint_matches_bdwgc_object_sizes);
     RUN(bounded_scope_without_a_cap_admits_everything);
     RUN(pacing_collects_every_floor_of_allocation_on_an_empty_heap);
+    RUN(a_bdwgc_warning_after_two_starts_is_printed_once_not_looped);
+    RUN(forced_collections_are_shared_back_to_back_and_run_again_after_a_quiet_gap);
     UNIT_EXIT();
 }

@@ -362,6 +362,6 @@ int main(void)
     RUN(legacy_text_with_nothing_freed_still_reads_as_four_columns);
     RUN(records_with_no_allocations_are_left_out);
     RUN(string_labels_reach_tags_and_tagfocus);
-    pproftool_done();
+    pproftool_done(unit__failures);
     UNIT_EXIT();
 }

@@ -2,12 +2,13 @@
  * rate 1 records every allocation, with exact counts, one record per (stack, size);
  * rate 0 records nothing; in-use counts are the objects the last completed collection
  * found reachable; a snapshot delta subtracts the earlier snapshot; sampler_set_rate rejects
- * a negative rate; the stats count samples, stacks, records and tracked objects; and
- * at a sampling rate, objects of size s are sampled with probability 1 - exp(-s/rate).
+ * a negative rate; the stats count samples, stacks, records and tracked objects, and
+ * every sample the profiler could not record as lost; and at a sampling rate, objects of size s are sampled with probability 1 - exp(-s/rate).
  *
- * A record is (stack, size, rate), and a stack includes the test function's frame, so
+ * A record is (stack, size, label), and a stack includes the test function's frame, so
  * every call line below is its own stack; each test allocates sizes no other test
  * uses, so its records are the snapshot records of those sizes. */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 enum {
     SIZE_A = 15, SIZE_B = 47, SIZE_C = 79, SIZE_KEPT = 111, SIZE_GARBAGE = 143,
     SIZE_OFF = 175, SIZE_DELTA = 207, SIZE_STATS = 239, SIZE_STATS2 = 271,
-    SIZE_FRESH = 303, SIZE_SAMPLED = 511,
+    SIZE_FRESH = 303, SIZE_LOST = 335, SIZE_FLIP = 367, SIZE_SAMPLED = 511,
 };
 
 /* Totals of the records of one size in a snapshot. */
@@ -156,7 +157,9 @@ TEST(rate_zero_records_nothing)
 TEST(negative_rate_is_refused_and_changes_nothing)
 {
     CHECK_EQ_INT(sampler_set_rate(4096), 0);
+    errno = 0;
     CHECK_EQ_INT(sampler_set_rate(-1), -1);
+    CHECK_EQ_INT(errno, EINVAL);
     CHECK_EQ_INT(sampler_rate(), 4096);
     CHECK_EQ_INT(sampler_set_rate(INT64_MIN), -1);
     CHECK_EQ_INT(sampler_rate(), 4096);
@@ -212,6 +215,30 @@ TEST(stats_count_samples_stacks_records_and_tracked_objects)
     CHECK_LE_U64(after.tracked, before.tracked + 5);
 }
 
+/* With no room to track objects (the limit a test may set; in production, out of
+ * memory), every sampled allocation is lost, and counted so. */
+TEST(samples_that_cannot_be_recorded_are_counted_lost)
+{
+    CHECK_EQ_INT(sampler_set_rate(1), 0);
+    struct sampler_stats before, during, after;
+    sampler_stats(&before);
+    sampler__set_track_limit(0);
+    allocate_at_a(300, SIZE_LOST);
+    sampler_stats(&during);
+    sampler__set_track_limit(SIZE_MAX);
+    allocate_at_a(10, SIZE_LOST);
+    sampler_stats(&after);
+    struct sampler_snapshot s;
+    CHECK_EQ_INT(sampler_snapshot(&s, 0), 0);
+    struct site lost = site_of(&s, SIZE_LOST);
+    sampler_snapshot_free(&s);
+    CHECK_EQ_U64(during.samples - before.samples, 300);
+    CHECK_EQ_U64(during.lost - before.lost, 300);
+    CHECK_LE_U64(during.tracked, before.tracked);
+    CHECK_EQ_U64(after.lost, during.lost);             /* room again: nothing lost */
+    CHECK_EQ_U64(lost.allocs, 10);                     /* only what could be recorded */
+}
+
 TEST(sampled_rate_picks_objects_with_probability_one_minus_exp_minus_size_over_rate)
 {
     enum { RATE = 4096, N = 40000 };
@@ -226,12 +253,35 @@ TEST(sampled_rate_picks_objects_with_probability_one_minus_exp_minus_size_over_r
     CHECK_NEAR((double)(after.samples - before.samples), want, 6 * sd);
 }
 
+TEST(changing_the_rate_two_thousand_times_keeps_one_record_per_stack_and_size)
+{
+    /* Rates 2..2001, ten 336-byte objects at each (sampled with probability 1 down to
+     * 0.15), then exact: one record, whose estimate is the 20,000 objects allocated
+     * (each sample weighed at its own rate: the sd of the sum is about 200). */
+    struct sampler_stats before, after;
+    sampler_stats(&before);
+    for (int i = 0; i < 2000; i++) {
+        CHECK_EQ_INT(sampler_set_rate(2 + i), 0);
+        allocate_at_a(10, SIZE_FLIP);
+    }
+    CHECK_EQ_INT(sampler_set_rate(1), 0);
+    sampler_stats(&after);
+    struct sampler_snapshot s;
+    CHECK_EQ_INT(sampler_snapshot(&s, 0), 0);
+    struct site f = site_of(&s, SIZE_FLIP);
+    sampler_snapshot_free(&s);
+    CHECK_EQ_INT(f.records, 1);
+    CHECK_LE_U64(after.records - before.records, 2);   /* now and then a granule more */
+    CHECK_NEAR((double)f.allocs, 20000.0, 1000.0);
+}
+
 int main(void)
 {
     gcheap_init();
     /* The test's size arithmetic must be bdwgc's (allocated before the profiler starts). */
     const size_t sizes[] = {SIZE_A, SIZE_B, SIZE_C, SIZE_KEPT, SIZE_GARBAGE, SIZE_OFF,
-                            SIZE_DELTA, SIZE_STATS, SIZE_STATS2, SIZE_FRESH, SIZE_SAMPLED};
+                            SIZE_DELTA, SIZE_STATS, SIZE_STATS2, SIZE_FRESH, SIZE_LOST, SIZE_FLIP,
+                            SIZE_SAMPLED};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         if (gcheap_size(gcheap_alloc_data(sizes[i])) != handed_out(sizes[i])) {
             printf("FAIL test_sampler: bdwgc hands out %zu bytes for %zu, not %zu\n",
@@ -249,6 +299,8 @@ int main(void)
     RUN(negative_rate_is_refused_and_changes_nothing);
     RUN(snapshot_delta_subtracts_the_earlier_snapshot);
     RUN(stats_count_samples_stacks_records_and_tracked_objects);
+    RUN(samples_that_cannot_be_recorded_are_counted_lost);
     RUN(sampled_rate_picks_objects_with_probability_one_minus_exp_minus_size_over_rate);
+    RUN(changing_the_rate_two_thousand_times_keeps_one_record_per_stack_and_size);
     UNIT_EXIT();
 }

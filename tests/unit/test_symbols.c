@@ -1,6 +1,6 @@
 /* test_symbols: profile/symbols resolves this very test binary's code through libdw:
- * names, absolute source paths, lines inside the function, inline chains, and the
- * mapping list with the executable first and its build id.
+ * names, absolute source paths, lines inside the function, inline chains, PLT stubs,
+ * and the mapping list with the executable first and its build id.
  */
 #include "profile/symbols.h"
 #include "tests/unit/unit.h"
@@ -155,6 +155,45 @@ TEST(mappings_list_this_binary_first_with_a_40_hex_build_id)
     for (size_t i = 1; i < n; i++) CHECK_PREFIX(m[i].path, "/");
 }
 
+/* The first line of `cmd`'s output that contains `needle`, into line; 0 or -1. */
+static int first_line_with(const char *cmd, const char *needle, char *line, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    int found = 0;
+    while (p && !found && fgets(line, (int)n, p)) found = strstr(line, needle) != NULL;
+    if (p) pclose(p);
+    return found ? 0 : -1;
+}
+
+/* readelf is the oracle: where this binary's PLT stubs are (.plt.sec when it was built
+ * with CET, else .plt after its 16-byte resolver stub) and which function the first
+ * one calls (the first entry of .rela.plt). The stub's runtime address comes from the
+ * executable mapping, whose file offsets equal its link-time addresses. */
+TEST(plt_stub_is_named_after_the_function_it_calls)
+{
+    char exe[1024], cmd[1200], line[512], sec[32] = "", want[200] = "";
+    unsigned long long addr = 0;
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK_GT(len, 0);
+    exe[len] = 0;
+    snprintf(cmd, sizeof cmd, "readelf -SW '%s'", exe);
+    if (first_line_with(cmd, " .plt.sec ", line, sizeof line) != 0 &&
+        first_line_with(cmd, " .plt ", line, sizeof line) != 0)
+        SKIP("%s", "no PLT in this binary (or no readelf)");
+    CHECK_EQ_INT(sscanf(strchr(line, '.'), "%31s %*s %llx", sec, &addr), 2);
+    if (strcmp(sec, ".plt") == 0) addr += 16;
+    snprintf(cmd, sizeof cmd, "readelf -rW '%s' | sed -n '/.rela.plt/,$p' | sed -n 3p", exe);
+    CHECK_EQ_INT(first_line_with(cmd, "JUMP_SLOT", line, sizeof line), 0);
+    CHECK_EQ_INT(sscanf(line, "%*s %*s %*s %*s %199[^@ ]", want), 1);
+    strcat(want, "@plt");
+    const struct symbols_mapping *m;
+    CHECK_GE(symbols_mappings(&m), 1);
+    uintptr_t pc = m[0].start + (uintptr_t)(addr - m[0].offset) + 4;   /* inside the stub */
+    struct symbols_frame fr;
+    CHECK_EQ_INT(symbols_lookup(pc, &fr, 1), 1);
+    CHECK_EQ_STR(fr.function, want);
+}
+
 static void *lookup_many(void *arg)
 {
     int *ok = arg;
@@ -188,6 +227,7 @@ int main(void)
     RUN(libc_function_without_dwarf_still_has_a_name);
     RUN(symbol_name_and_offset_for_the_legacy_text);
     RUN(mappings_list_this_binary_first_with_a_40_hex_build_id);
+    RUN(plt_stub_is_named_after_the_function_it_calls);
     RUN(concurrent_lookups_agree);
     UNIT_EXIT();
 }

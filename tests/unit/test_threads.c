@@ -1,17 +1,23 @@
 /* test_threads: every thread of the process is listed with its name and current stack
  * (also one that was started with every signal blocked, as bdwgc starts its markers),
  * a thread that cannot answer is listed without holding the capture up, creation
- * stacks name the function that called pthread_create, and the goroutine and
- * threadcreate profiles are what go tool pprof reads, with the right totals.
+ * stacks name the function that called pthread_create, the goroutine and
+ * threadcreate profiles are what go tool pprof reads, with the right totals, and
+ * start hooks registered with profile/threadhook run in every new thread with their
+ * signal unblocked.
  */
 #include "profile/stacks.h"
 #include "profile/symbols.h"
+#include "profile/threadhook.h"
 #include "profile/threads.h"
 #include "tests/unit/pproftool.h"
+#include "tests/unit/threadkit.h"
 #include "tests/unit/unit.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 static int park_pipe[2];
@@ -48,12 +54,8 @@ static pthread_t parked, blocked, deaf;
 
 __attribute__((noinline, no_icf)) static int spawn_threads(void)
 {
-    sigset_t all, old;
     int rc = pthread_create(&parked, NULL, parked_main, "t-parked");
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);         /* inherited by the next thread */
-    rc |= pthread_create(&blocked, NULL, parked_main, "t-blocked");
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    rc |= threadkit_start_blocked(&blocked, parked_main, "t-blocked");
     rc |= pthread_create(&deaf, NULL, deaf_main, NULL);
     __asm__ volatile("" ::: "memory");
     return rc;
@@ -94,6 +96,26 @@ static int wait_for_names(void)
     return -1;
 }
 
+/* Profile NAME, written as NAME.pb.gz and NAME.txt, parses in both encodings with
+ * sample type NAME/count and a total of want. */
+static void check_both_encodings(const char *name, long long want)
+{
+    char type[64];
+    snprintf(type, sizeof type, "%s/count", name);
+    for (int f = 0; f < 2; f++) {
+        int status;
+        long long total = -1;
+        char args[64];
+        snprintf(args, sizeof args, "-raw %s.%s", name, f ? "txt" : "pb.gz");
+        char *raw = pproftool_run(args, &status);
+        int samples = pproftool_raw_totals(raw, 1, &total);
+        if (status != 0 || samples < 1 || total != want || !strstr(raw, type))
+            UNIT__FAIL("%s: status %d, %d samples, total %lld, want %lld:\n%s", args, status, samples,
+                       total, want, raw);
+        free(raw);
+    }
+}
+
 /* ---- tests -------------------------------------------------------------------------- */
 
 TEST(capture_lists_every_thread_with_its_name_and_stack)
@@ -129,7 +151,7 @@ TEST(thread_that_cannot_answer_is_listed_without_a_stack)
 TEST(creation_stacks_name_the_creator_and_count_every_thread)
 {
     size_t n;
-    struct threads_creation *c = threads_creations(&n);
+    struct threadhook_creation *c = threadhook_creations(&n);
     CHECK(c != NULL);
     uint64_t total = 0, from_spawn = 0;
     for (size_t i = 0; i < n; i++) {
@@ -139,8 +161,8 @@ TEST(creation_stacks_name_the_creator_and_count_every_thread)
     CHECK(stack_has(c[0].pcs, c[0].npcs, "_start"));   /* the main thread: created by exec */
     free(c);
     CHECK_EQ_INT(from_spawn, 3);
-    CHECK_EQ_INT(total, threads_created());
-    CHECK_EQ_INT(threads_created(), 4);               /* main + the three spawned */
+    CHECK_EQ_INT(total, threadhook_created());
+    CHECK_EQ_INT(threadhook_created(), 4);            /* main + the three spawned */
 }
 
 TEST(goroutine_profiles_parse_with_one_entry_per_thread)
@@ -168,18 +190,9 @@ TEST(goroutine_profiles_parse_with_one_entry_per_thread)
     buf_free(&pb);
     buf_free(&text);
     buf_free(&dump);
-    for (int f = 0; f < 2; f++) {
-        int status;
-        long long total;
-        char args[64];
-        snprintf(args, sizeof args, "-raw %s", f ? "goroutine.txt" : "goroutine.pb.gz");
-        char *raw = pproftool_run(args, &status);
-        int samples = pproftool_raw_totals(raw, 1, &total);
-        if (status != 0 || samples < 1 || total != s.n || !strstr(raw, "goroutine/count"))
-            UNIT__FAIL("%s: status %d, total %lld of %d threads:\n%s", args, status, total, s.n, raw);
-        free(raw);
-    }
+    int n = s.n;
     threads_snapshot_free(&s);
+    check_both_encodings("goroutine", n);
 }
 
 TEST(threadcreate_profiles_parse_and_total_the_threads_created)
@@ -191,17 +204,51 @@ TEST(threadcreate_profiles_parse_and_total_the_threads_created)
     CHECK_EQ_INT(pproftool_write("threadcreate.txt", &text), 0);
     buf_free(&pb);
     buf_free(&text);
-    for (int f = 0; f < 2; f++) {
-        int status;
-        long long total;
-        char args[64];
-        snprintf(args, sizeof args, "-raw %s", f ? "threadcreate.txt" : "threadcreate.pb.gz");
-        char *raw = pproftool_run(args, &status);
-        pproftool_raw_totals(raw, 1, &total);
-        if (status != 0 || total != (long long)threads_created() || !strstr(raw, "threadcreate/count"))
-            UNIT__FAIL("%s: status %d, total %lld:\n%s", args, status, total, raw);
-        free(raw);
-    }
+    check_both_encodings("threadcreate", (long long)threadhook_created());
+}
+
+/* ---- start hooks (profile/threadhook) ------------------------------------------------- */
+
+static _Atomic int hook_runs;
+static __thread int hook_ran_here;
+
+static void count_hook_run(void)
+{
+    atomic_fetch_add(&hook_runs, 1);
+    hook_ran_here = 1;
+}
+
+/* Reports whether the hook ran on this thread before it, and whether SIGUSR2 is
+ * unblocked here although the thread started with every signal blocked. */
+static void *report_start(void *out)
+{
+    int *r = out;
+    sigset_t now;
+    pthread_sigmask(SIG_BLOCK, NULL, &now);
+    r[0] = hook_ran_here;
+    r[1] = !sigismember(&now, SIGUSR2);
+    r[2] = sigismember(&now, SIGUSR1);               /* not registered: still blocked */
+    return NULL;
+}
+
+/* Runs last: it fills the hook table. */
+TEST(start_hooks_run_in_each_new_thread_with_their_signal_unblocked)
+{
+    CHECK_EQ_INT(threadhook_on_start(count_hook_run, SIGUSR2), 0);
+    int r[3] = {0, 0, 0};
+    pthread_t t;
+    CHECK_EQ_INT(threadkit_start_blocked(&t, report_start, r), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(r[0], 1);
+    CHECK_EQ_INT(r[1], 1);
+    CHECK_EQ_INT(r[2], 1);
+    CHECK_EQ_INT(atomic_load(&hook_runs), 1);
+    CHECK_EQ_INT(hook_ran_here, 0);                  /* not on the registering thread */
+    int added = 0;
+    errno = 0;
+    while (added <= THREADHOOK_MAX_HOOKS && threadhook_on_start(NULL, 0) == 0) added++;
+    CHECK_EQ_INT(added, THREADHOOK_MAX_HOOKS - 3);   /* cpuprof's, threads' and this test's */
+    CHECK_EQ_INT(errno, ENOSPC);
 }
 
 int main(void)
@@ -214,10 +261,11 @@ int main(void)
     RUN(creation_stacks_name_the_creator_and_count_every_thread);
     RUN(goroutine_profiles_parse_with_one_entry_per_thread);
     RUN(threadcreate_profiles_parse_and_total_the_threads_created);
+    RUN(start_hooks_run_in_each_new_thread_with_their_signal_unblocked);
     close(park_pipe[1]);                               /* the parked threads return */
     pthread_join(parked, NULL);
     pthread_join(blocked, NULL);
     pthread_join(deaf, NULL);
-    pproftool_done();
+    pproftool_done(unit__failures);
     UNIT_EXIT();
 }

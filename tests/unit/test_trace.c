@@ -34,8 +34,8 @@
 #define LEAKER "GET /leaker"
 #define NOLEAKER "GET /noleaker"
 
-static char tmpdir[64];
-static char main_trace[128];       /* the recorder trace served over HTTP */
+static char tmpdir[200];
+static char main_trace[256];       /* the recorder trace served over HTTP */
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -76,10 +76,13 @@ static int dump(const char *file, struct buf *out)
     return run(cmd, out);
 }
 
-static void save(const struct buf *b, const char *name, char *path, size_t size)
+/* Saves b as NAME in the test's directory (its path into path) and dumps it with go
+ * tool trace into d; returns the dump's exit code. */
+static int save_and_dump(const struct buf *b, const char *name, char *path, size_t size, struct buf *d)
 {
     snprintf(path, size, "%s/%s", tmpdir, name);
     if (write_file(path, b) < 0) { perror(path); exit(2); }
+    return dump(path, d);
 }
 
 /* ---- the writer alone ------------------------------------------------------------ */
@@ -130,10 +133,9 @@ TEST(wire_request_gc_assist_and_preempt_parse)
     };
     struct tracewire_window win = {T0, T0 + 20 * MS, 4 << 20, 6 << 20, 10, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
-    char path[128];
+    char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 4), 0);
-    save(&out, "wire.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "wire.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " GCStart "), 2);
     CHECK_EQ_INT(count(d.data, " GCDone "), 2);
     CHECK_EQ_INT(count(d.data, " GCSTWStart "), 2);
@@ -184,10 +186,9 @@ TEST(wire_streams_cut_short_are_closed_at_stop)
     struct tracewire_stream s[] = {{0, 100, t0, 4}, {2, 102, t2, 8}};
     struct tracewire_window win = {T0, T0 + 9 * MS, 1, 2, 4, 12345};
     struct buf out = BUF_INIT, d = BUF_INIT;
-    char path[128];
+    char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 2), 0);
-    save(&out, "wire-cut.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "wire-cut.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " GCStart "), 2);
     CHECK_EQ_INT(count(d.data, " GCDone "), 2);
     CHECK_EQ_INT(count(d.data, " UserTaskEnd "), 1);           /* only request 2's */
@@ -200,11 +201,10 @@ TEST(wire_empty_window_parses)
 {
     struct tracewire_window win = {T0, T0 + MS, 1, 2, 1, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
-    char path[128];
+    char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, NULL, 0), 0);
     CHECK_EQ_MEM(out.data, "go 1.19 trace\0\0\0", 16);
-    save(&out, "wire-empty.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "wire-empty.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " ProcStart "), 1);
     buf_free(&out);
     buf_free(&d);
@@ -297,8 +297,7 @@ TEST(trace_records_requests_and_collections_from_threads)
     uint64_t gcs = workload();
     CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
     CHECK_EQ_INT(dropped, 0);
-    save(&out, "recorder.trace", main_trace, sizeof main_trace);
-    CHECK_EQ_INT(dump(main_trace, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&out, "recorder.trace", main_trace, sizeof main_trace, &d), 0);
     CHECK_GE_U64(gcs, DEDICATED + REQUESTS / ASSIST_EVERY);
     CHECK_EQ_INT(count(d.data, " GCStart "), gcs);
     CHECK_EQ_INT(count(d.data, " GCDone "), gcs);
@@ -317,18 +316,23 @@ TEST(trace_records_requests_and_collections_from_threads)
     buf_free(&d);
 }
 
-TEST(trace_tiny_buffer_drops_events_and_still_parses)
+TEST(trace_tiny_buffer_drops_events_counts_them_and_still_parses)
 {
     struct buf out = BUF_INIT, d = BUF_INIT;
     uint64_t dropped = 0;
+    struct trace_stats before, after;
+    trace_stats(&before);
     trace_set_buffer_cap(12 * sizeof(struct tracewire_rec));
     CHECK_EQ_INT(trace_start(), 0);
     workload();
     CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
     trace_set_buffer_cap(0);
-    char path[128];
-    save(&out, "tiny.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    trace_stats(&after);
+    CHECK_EQ_U64(after.windows - before.windows, 1);
+    CHECK_EQ_U64(after.dropped_total - before.dropped_total, dropped);
+    CHECK_EQ_U64(after.dropped_last, dropped);
+    char path[256];
+    CHECK_EQ_INT(save_and_dump(&out, "tiny.trace", path, sizeof path, &d), 0);
     CHECK_GT_U64(dropped, 0);
     char msg[64];
     snprintf(msg, sizeof msg, "category=dropped events message=%llu", (unsigned long long)dropped);
@@ -363,9 +367,8 @@ TEST(trace_request_begun_before_start_is_not_traced)
     pthread_join(t, NULL);
     pthread_barrier_destroy(&barrier);
     CHECK_EQ_INT(trace_stop(&out, NULL), 0);
-    char path[128];
-    save(&out, "pre.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    char path[256];
+    CHECK_EQ_INT(save_and_dump(&out, "pre.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1 + 1);   /* and the window's */
     CHECK_EQ_INT(count(d.data, "name=" NOLEAKER), 1);
     CHECK_EQ_INT(count(d.data, "message=201"), 1);
@@ -389,9 +392,8 @@ TEST(trace_cancel_frees_and_a_new_trace_works)
     gcheap_collect();
     trace_request_end(202);
     CHECK_EQ_INT(trace_stop(&out, NULL), 0);
-    char path[128];
-    save(&out, "after-cancel.trace", path, sizeof path);
-    CHECK_EQ_INT(dump(path, &d), 0);
+    char path[256];
+    CHECK_EQ_INT(save_and_dump(&out, "after-cancel.trace", path, sizeof path, &d), 0);
     CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1 + 1);   /* and the window's */
     CHECK_EQ_INT(count(d.data, "message=202"), 1);
     CHECK_EQ_INT(count(d.data, " GCStart "), 1);
@@ -430,12 +432,15 @@ TEST(trace_windows_cut_through_busy_threads_parse)
         if (win % 4 == 1) gcheap_collect();
         if (win % 4 == 3) { if (trace_cancel() < 0) bad = win; continue; }
         struct buf out = BUF_INIT, d = BUF_INIT;
-        char path[128], name[32];
+        char path[256], name[32];
         if (trace_stop(&out, NULL) < 0) bad = win;
         snprintf(name, sizeof name, "churn%d.trace", win);
-        save(&out, name, path, sizeof path);
-        if (dump(path, &d) != 0) { bad = win; fputs(d.data ? d.data : "", stdout); }
-        else parsed++;
+        if (save_and_dump(&out, name, path, sizeof path, &d) == 0) {
+            parsed++;
+        } else {
+            bad = win;
+            fputs(d.data ? d.data : "", stdout);
+        }
         buf_free(&out);
         buf_free(&d);
     }
@@ -488,7 +493,7 @@ static pid_t start_viewer(const char *file, int port)
 /* GETs path into body; returns the HTTP status (0: no answer). */
 static int http_get(int port, const char *path, struct buf *body)
 {
-    char file[128], cmd[512];
+    char file[256], cmd[512];
     struct buf code = BUF_INIT;
     snprintf(file, sizeof file, "%s/page", tmpdir);
     snprintf(cmd, sizeof cmd, "curl -s -g -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%d%s'",
@@ -574,7 +579,7 @@ int main(void)
     RUN(trace_start_twice_is_ebusy);
     RUN(trace_stop_or_cancel_without_start_is_einval);
     RUN(trace_records_requests_and_collections_from_threads);
-    RUN(trace_tiny_buffer_drops_events_and_still_parses);
+    RUN(trace_tiny_buffer_drops_events_counts_them_and_still_parses);
     RUN(trace_request_begun_before_start_is_not_traced);
     RUN(trace_cancel_frees_and_a_new_trace_works);
     RUN(trace_windows_cut_through_busy_threads_parse);
@@ -582,7 +587,7 @@ int main(void)
     if (access(GO123, X_OK) == 0) RUN(trace_parses_in_go123);
     else printf("SKIP trace_parses_in_go123: %s not installed\n", GO123);
     if (!unit__failures && !getenv("TEST_TRACE_KEEP")) {
-        char cmd[128];
+        char cmd[256];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0) perror("rm");
     } else {

@@ -149,24 +149,28 @@ TEST(a_failed_check_ends_its_test_and_evaluates_arguments_once)
 }
 
 static void f_skips(void) { SKIP("%s", "not installed"); }
+static void f_fails(void) { CHECK(three() == 4); }
+static void run_skipping(void) { RUN(f_skips); }
+static void run_failing(void) { RUN(f_fails); }
 
-/* A skipped test is no failure: RUN of a test that skips leaves the failure count as it
- * was (else `make test` fails on a machine without an optional tool). */
-TEST(a_skipped_test_counts_no_failure)
+/* Runs fn (which RUNs one test) captured; returns how much it added to unit__failures,
+ * the count UNIT_EXIT() turns into the file's exit status. */
+static int failures_added_by(void (*fn)(void))
 {
-    int before = unit__failures;
-    fflush(stdout);
-    int saved = dup(1);
-    FILE *tmp = tmpfile();
-    if (saved < 0 || !tmp) UNIT__FAIL("%s", "no temporary file");
-    dup2(fileno(tmp), 1);
-    RUN(f_skips);
-    unit__skipped_now = 0;                    /* the skip was f_skips', not this test's */
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    fclose(tmp);
-    CHECK_EQ_INT(unit__failures, before);
+    int before = unit__failures, saved_skip = unit__skipped_now;
+    run_captured(fn);
+    int added = unit__failures - before;
+    unit__failures = before;
+    unit__skipped_now = saved_skip;
+    return added;
+}
+
+TEST(a_skip_does_not_fail_the_file_and_a_failure_does)
+{
+    CHECK_EQ_INT(failures_added_by(run_skipping), 0);
+    CHECK_PREFIX(captured, "SKIP f_skips: not installed");
+    CHECK_EQ_INT(failures_added_by(run_failing), 1);
+    CHECK_PREFIX(captured, "FAIL f_fails: ");
 }
 
 int main(void)
@@ -174,6 +178,6 @@ int main(void)
     RUN(every_check_form_fails_and_prints_what_it_saw);
     RUN(true_checks_pass_silently);
     RUN(a_failed_check_ends_its_test_and_evaluates_arguments_once);
-    RUN(a_skipped_test_counts_no_failure);
+    RUN(a_skip_does_not_fail_the_file_and_a_failure_does);
     UNIT_EXIT();
 }

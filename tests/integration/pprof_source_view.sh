@@ -1,5 +1,5 @@
 #!/bin/bash
-# Oracle test for View -> Source (issue: a heap profile that accounts for the heap):
+# pprof_source_view: oracle test for the heap profile's View -> Source:
 # `go tool pprof -http` of every Go toolchain present serves /ui/source for handle_leaker
 # with memdemo's C lines and their byte figures, with the memdemo binary at its build path
 # (where pprof finds and re-reads it), run from the project directory and from another.

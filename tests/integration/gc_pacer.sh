@@ -1,6 +1,6 @@
 #!/bin/bash
-# Integration tests for collection pacing and the heap's limits (issue: Go-style GC
-# pacing): -gogc sets how often the collector runs in the ratio Go's definition
+# gc_pacer: collection pacing and the heap's limits (gc/gcpacer), through the real
+# server: -gogc sets how often the collector runs in the ratio Go's definition
 # predicts, -gogc off collects only on request or at the cap, -maxheap fails soft (the
 # leaker answers 503 and keeps nothing, everything else goes on), -memlimit keeps RSS
 # under it, and bad values are refused as Go's flag package refuses them. Counts only:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Oracle tests for the GC timeline (issue: GC timeline): traces taken from a real
+# pprof_trace: oracle tests for the GC timeline (/debug/pprof/trace): traces from a real
 # server under load must parse with Debian's go tool trace, agree with /debug/vars,
 # and render in its web UI; bad and concurrent requests get Go's answers.
 source "$(dirname "$0")/../lib.sh"
@@ -133,6 +133,8 @@ dump "$T/tiny.trace" && pass tiny_buffer_trace_parses || fail tiny_buffer_trace_
 dropped=$(grep -i '^X-Trace-Dropped-Events:' "$T/tiny.trace.h" | tr -dc 0-9)
 expect_ge tiny_buffer_reports_dropped_events "${dropped:-0}" 1
 check tiny_buffer_trace_names_the_drop grep -q 'events dropped' <(strings "$T/tiny.trace")
+total=$(vars_num dropped_events_total)
+expect_ge debug_vars_counts_the_dropped_events "${total:-0}" "${dropped:-1}"
 ok=$(requests 10 /noleaker)
 expect_eq serves_after_overflow "$ok" 10
 stop_server

@@ -1,5 +1,5 @@
 #!/bin/bash
-# numbers: every number memdemo reads from a person or a client follows the grammar it
+# numparse_http: every number memdemo reads from a person or a client follows the grammar it
 # documents (src/numparse.h), through the real server: query integers (gc, debug, rate,
 # heap seconds) are plain decimal digits, so a space, a sign, 0x, '_' or an exponent
 # gets 400; trace?seconds follows Go's ParseFloat rule, so "0x10" (no p exponent: not a
@@ -30,21 +30,22 @@ check symbol_reads_go_octal_literals grep -q "^$addr handle_leaker$" "$T/sym"
 expect_eq symbol_skips_signed_and_empty_words "$(grep -vc '^num_symbols' "$T/sym")" 2
 
 # --- query integers: decimal digits only --------------------------------------------------
-bad_param() { # NAME PATH TEXT
-    curl -s -D "$T/h" -o "$T/b" "$BASE$2"
+bad_param() { # NAME PATH TEXT [curl args]
+    local name=$1 path=$2 text=$3; shift 3
+    curl -s -D "$T/h" -o "$T/b" "$@" "$BASE$path"
     local got; got=$(awk 'NR==1{print $2}' "$T/h")
-    if [ "$got" = 400 ] && grep -q -- "$3" "$T/b"; then pass "$1"
-    else fail "$1" "status $got, body $(head -c 200 "$T/b")"; fi
+    if [ "$got" = 400 ] && grep -q -- "$text" "$T/b"; then pass "$name"
+    else fail "$name" "status $got, body $(head -c 200 "$T/b")"; fi
 }
 for enc in "%201:space" "%2B1:plus" "1%20:trailing_space" "0x1:hex" "1_0:underscore" "1e0:exponent" "%EF%BC%91:fullwidth_digit"; do
     v=${enc%%:*}; what=${enc#*:}
     bad_param "gc_with_${what}_is_400" "/debug/pprof/heap?gc=$v" 'invalid value for "gc": must be a decimal integer'
     bad_param "debug_with_${what}_is_400" "/debug/pprof/heap?debug=$v" 'invalid value for "debug": must be a decimal integer'
-    bad_param "rate_with_${what}_is_400" "/debug/memprofilerate?rate=$v" 'invalid value for "rate": must be a decimal integer'
+    bad_param "rate_with_${what}_is_400" "/debug/memprofilerate?rate=$v" 'invalid value for "rate": must be a decimal integer' -X POST
     bad_param "heap_seconds_with_${what}_is_400" "/debug/pprof/heap?seconds=$v" 'invalid value for "seconds": must be a positive integer'
 done
-bad_param rate_overflow_is_400 "/debug/memprofilerate?rate=18446744073709551617" 'must be a decimal integer from 0 to'
-http "/debug/memprofilerate?rate=0016384" >/dev/null
+bad_param rate_overflow_is_400 "/debug/memprofilerate?rate=18446744073709551617" 'must be a decimal integer from 0 to' -X POST
+http "/debug/memprofilerate?rate=0016384" -X POST >/dev/null
 expect_eq rate_with_leading_zeros_is_decimal "$(cat "$T/body")" "memprofilerate 16384 (was 1)"
 
 # --- trace seconds: Go's ParseFloat rule --------------------------------------------------

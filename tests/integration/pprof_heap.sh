@@ -1,5 +1,5 @@
 #!/bin/bash
-# Oracle tests for the heap profiler (issue: heap profiler): Debian's go tool pprof
+# pprof_heap: oracle tests for the heap profiler: Debian's go tool pprof
 # fetches /debug/pprof/heap and /allocs from a real server and must find the right
 # numbers in them. pprof runs in a directory without the memdemo binary, so every
 # symbol has to come from the profile itself.
@@ -87,9 +87,15 @@ expect_eq exact_leaker_inuse_objects_after_gc "$(flat_of numstr_itoa <"$T/e.top"
 pp -top -nodefraction=0 -sample_index=inuse_objects -focus='^handle_noleaker$' "$BASE/debug/pprof/heap?gc=1" >"$T/e.top"
 expect_le exact_noleaker_inuse_at_most_one_request "$(flat_of numstr_itoa <"$T/e.top")" 1000
 # run-time rate change: back to sampling, then exact again, without a restart
-http "/debug/memprofilerate?rate=524288" >/dev/null; expect_eq rate_change_answers_200 "$(status)" 200
+http "/debug/memprofilerate?rate=524288" -X POST >/dev/null; expect_eq rate_change_answers_200 "$(status)" 200
 check rate_change_is_reported grep -q 'memprofilerate 524288 (was 1)' "$T/body"
-http "/debug/memprofilerate?rate=1" >/dev/null
+# A change needs POST: a GET that carries ?rate= is refused, says to POST, changes nothing.
+http "/debug/memprofilerate?rate=4096" >/dev/null; expect_eq rate_change_by_get_is_400 "$(status)" 400
+check rate_change_by_get_says_to_post grep -q 'POST /debug/memprofilerate?rate=N' "$T/body"
+expect_eq rate_change_by_get_is_one_line "$(wc -l <"$T/body")" 1
+http "/debug/memprofilerate" >/dev/null; expect_eq rate_get_shows_the_unchanged_rate "$(cat "$T/body")" "memprofilerate 524288"
+http "/debug/memprofilerate" -X POST >/dev/null; expect_eq rate_post_without_rate_is_400 "$(status)" 400
+http "/debug/memprofilerate?rate=1" -X POST >/dev/null
 requests 10 /leaker >/dev/null
 pp -top -nodefraction=0 -sample_index=alloc_objects -focus='^handle_leaker$' "$BASE/debug/pprof/heap" >"$T/e.top"
 expect_eq exact_again_after_rate_change "$(flat_of numstr_itoa <"$T/e.top")" 50000
@@ -136,7 +142,22 @@ bad gc_not_integer_is_400 400 'invalid value for "gc"' '/debug/pprof/heap?gc=yes
 bad unknown_profile_is_404 404 'Unknown profile' '/debug/pprof/nonesuch'
 bad post_heap_is_405 405 'Method Not Allowed' '/debug/pprof/heap' -X POST
 bad trace_too_long_is_400 400 'at most' '/debug/pprof/trace?seconds=1e9'
-http "/debug/memprofilerate?rate=-1" >/dev/null; expect_eq negative_rate_is_400 "$(status)" 400
+http "/debug/memprofilerate?rate=-1" -X POST >/dev/null; expect_eq negative_rate_is_400 "$(status)" 400
+# One parser, one set of messages: the same bad ?seconds= gets the same line from
+# every profile that takes a window.
+same_answer() { # NAME VALUE PATH...: every PATH?seconds=VALUE answers 400 with one body
+    local name=$1 v=$2 first="" p; shift 2
+    for p in "$@"; do
+        curl -s -o "$T/same" -w '%{http_code}' "$BASE$p?seconds=$v" >"$T/same.code"
+        if [ "$(cat "$T/same.code")" != 400 ]; then fail "$name" "$p?seconds=$v: status $(cat "$T/same.code")"; return; fi
+        [ -n "$first" ] || first=$(cat "$T/same")
+        if [ "$(cat "$T/same")" != "$first" ]; then fail "$name" "$p says '$(cat "$T/same")', the first said '$first'"; return; fi
+    done
+    pass "$name"
+}
+same_answer bad_seconds_same_message_everywhere abc /debug/pprof/heap /debug/pprof/allocs /debug/pprof/mutex /debug/pprof/block /debug/pprof/profile
+same_answer zero_seconds_same_message_everywhere 0 /debug/pprof/heap /debug/pprof/mutex /debug/pprof/profile
+same_answer long_seconds_same_message_everywhere 601 /debug/pprof/heap /debug/pprof/block /debug/pprof/profile /debug/pprof/trace
 http "/debug/pprof/cmdline" >"$T/cmd"; check cmdline_answers_argv grep -q 'memprofilerate' "$T/cmd"
 expect_eq cmdline_is_argv_joined_by_nul "$(tr '\0' ' ' <"$T/cmd")" "$MEMDEMO -addr 127.0.0.1:0 -repetitions 1000 -memprofilerate 16384"
 last=$(tail -c 1 "$T/cmd" | od -An -tx1 | tr -d ' ')

@@ -1,0 +1,61 @@
+/* app: memdemo's hooks and report sections. See app.h. */
+#include "src/app.h"
+
+#include <stdio.h>
+
+#include "gc/gcpacer.h"
+#include "gc/gcthreads.h"
+#include "profile/sampler.h"
+#include "profile/trace.h"
+#include "src/debug_vars.h"
+#include "src/handlers.h"
+#include "src/metrics.h"
+#include "src/reqstats.h"
+#include "src/routes.h"
+#include "src/server.h"
+
+/* Around each handler: the route names the heap samples its thread takes (pprof
+ * -tagfocus) and, for traced routes, a request in the trace. The label is cleared and
+ * the trace request ended right after the handler, not at completion: by then this
+ * thread may have begun another request. */
+static void before_handler(struct http_request *req, const void *route)
+{
+    (void)req;
+    const char *trace_name = routes_trace_name(route);
+    if (trace_name) trace_request_begin(trace_name);
+    sampler_set_label("route", ((const struct router_route *)route)->path);
+}
+
+static void after_handler(struct http_request *req, const void *route, int status)
+{
+    (void)req;
+    sampler_set_label(NULL, NULL);
+    if (routes_trace_name(route)) trace_request_end(status);
+}
+
+#define MEMBER(name, field) DEBUG_VARS_MEMBER(&o, name, from.field);
+
+static void write_pacer(struct buf *out)
+{
+    struct gcpacer_stats from;
+    gcpacer_stats(&from);
+    struct debug_vars_object o = debug_vars_open(out);
+    GCPACER_STATS_FIELDS(MEMBER)
+    debug_vars_close(&o);
+}
+
+int app_start(const char *addr, int threads, struct conns_limits *limits, char *url, size_t url_n)
+{
+    reqstats_init(&routes_router);
+    if (debug_vars_add_section("pacer", write_pacer) < 0 || debug_vars_add_section("leaker", handlers_write_vars) < 0 ||
+        metrics_add_section(handlers_write_metrics) < 0) {
+        fprintf(stderr, "memdemo: no room for memdemo's report sections\n");
+        return -1;
+    }
+    struct server_config cfg = {
+        router_match, &routes_router,
+        {.thread_enter = gcthreads_enter, .before = before_handler, .after = after_handler,
+         .answered = reqstats_record},
+    };
+    return server_start(addr, threads, limits, &cfg, url, url_n);
+}

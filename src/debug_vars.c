@@ -1,0 +1,177 @@
+/* debug_vars: /debug/vars. See debug_vars.h. */
+#include "src/debug_vars.h"
+
+#include "gc/gcevents.h"
+#include "gc/gcheap.h"
+#include "gc/gcthreads.h"
+#include "profile/cpuprof.h"
+#include "profile/lockprof.h"
+#include "profile/sampler.h"
+#include "profile/trace.h"
+#include "src/conns.h"
+#include "src/debug_http.h"
+#include "src/server.h"
+
+/* ---- JSON helpers ------------------------------------------------------------------- */
+
+struct debug_vars_object debug_vars_open(struct buf *out)
+{
+    buf_putc(out, '{');
+    return (struct debug_vars_object){out, 0};
+}
+
+void debug_vars_key(struct debug_vars_object *o, const char *name)
+{
+    buf_printf(o->out, "%s\"%s\": ", o->members++ ? ", " : "", name);
+}
+
+void debug_vars_close(struct debug_vars_object *o) { buf_putc(o->out, '}'); }
+void debug_vars__i64(struct buf *out, int64_t v) { buf_printf(out, "%lld", (long long)v); }
+void debug_vars__u64(struct buf *out, uint64_t v) { buf_printf(out, "%llu", (unsigned long long)v); }
+
+void debug_vars_string(struct buf *out, const char *s)
+{
+    buf_putc(out, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') buf_printf(out, "\\%c", c);
+        else if (c < 0x20) buf_printf(out, "\\u%04x", c);
+        else buf_putc(out, (char)c);
+    }
+    buf_putc(out, '"');
+}
+
+/* ---- the surface's own sections ----------------------------------------------------------- */
+
+static void write_cmdline(struct buf *b)
+{
+    int argc;
+    char **argv = debug_http_cmdline(&argc);
+    buf_putc(b, '[');
+    for (int i = 0; i < argc; i++) {
+        if (i) buf_puts(b, ", ");
+        debug_vars_string(b, argv[i]);
+    }
+    buf_putc(b, ']');
+}
+
+/* NAME: [...] in Go's PauseNs layout, a 256-entry ring in which the figure of
+ * collection k sits at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. For
+ * "PauseNs" and, beside it, "AllocBlockedNs". */
+static void write_ring(struct debug_vars_object *o, const char *name, int (*recent_fn)(uint64_t *, int),
+                       uint64_t collections)
+{
+    uint64_t recent[GCEVENTS_PAUSE_HISTORY], ring[GCEVENTS_PAUSE_HISTORY] = {0};
+    int n = recent_fn(recent, GCEVENTS_PAUSE_HISTORY);
+    for (int j = 0; j < n; j++)
+        ring[(collections + GCEVENTS_PAUSE_HISTORY - 1 - (uint64_t)j) % GCEVENTS_PAUSE_HISTORY] = recent[j];
+    debug_vars_key(o, name);
+    buf_putc(o->out, '[');
+    for (int i = 0; i < GCEVENTS_PAUSE_HISTORY; i++)
+        buf_printf(o->out, "%s%llu", i ? "," : "", (unsigned long long)ring[i]);
+    buf_putc(o->out, ']');
+}
+
+#define MEMBER(name, field, ...) DEBUG_VARS_MEMBER(&o, name, from.field);
+
+static void write_memstats(struct buf *b)
+{
+    struct gcheap_stats from;
+    gcheap_stats(&from);
+    struct debug_vars_object o = debug_vars_open(b);
+    GCHEAP_STATS_FIELDS(MEMBER)
+    DEBUG_VARS_MEMBER(&o, "NumPause", gcevents_pause_count());
+    write_ring(&o, "PauseNs", gcevents_recent_pauses, from.collections);
+    write_ring(&o, "AllocBlockedNs", gcevents_recent_blocked, from.collections);
+    debug_vars_close(&o);
+}
+
+/* A section from one module's stats struct (struct KIND, filled by KIND(&from)) and
+ * its X-macro field list. */
+#define STATS_SECTION(fn, kind, FIELDS)                                                    \
+    static void fn(struct buf *b)                                                         \
+    {                                                                                     \
+        struct kind from;                                                                 \
+        kind(&from);                                                                      \
+        struct debug_vars_object o = debug_vars_open(b);                                  \
+        FIELDS(MEMBER)                                                                    \
+        debug_vars_close(&o);                                                             \
+    }
+STATS_SECTION(write_profiler, sampler_stats, SAMPLER_STATS_FIELDS)
+STATS_SECTION(write_cpuprofile, cpuprof_stats, CPUPROF_STATS_FIELDS)
+STATS_SECTION(write_trace, trace_stats, TRACE_STATS_FIELDS)
+STATS_SECTION(write_lockprofiles, lockprof_stats, LOCKPROF_STATS_FIELDS)
+#undef STATS_SECTION
+
+/* Threads known to the profiler, and those its table had no room for. */
+static void write_threads(struct buf *b)
+{
+    struct debug_vars_object o = debug_vars_open(b);
+    DEBUG_VARS_MEMBER(&o, "registered", (int64_t)gcthreads_count());
+    DEBUG_VARS_MEMBER(&o, "refused", gcthreads_refused());
+    debug_vars_close(&o);
+}
+
+static void write_connections(struct buf *b)
+{
+    struct conns_stats from;
+    conns_stats(&from);
+    struct debug_vars_object o = debug_vars_open(b);
+    CONNS_STATS_FIELDS(MEMBER)
+    debug_vars_close(&o);
+}
+
+static void write_http(struct buf *b)
+{
+    struct server_stats from;
+    server_stats(&from);
+    struct debug_vars_object o = debug_vars_open(b);
+    DEBUG_VARS_MEMBER(&o, "headers_dropped", from.headers_dropped);
+    debug_vars_close(&o);
+}
+
+/* ---- the document ----------------------------------------------------------------------- */
+
+struct section { const char *name; void (*write)(struct buf *out); };
+
+static const struct section own[] = {
+    {"cmdline", write_cmdline}, {"memstats", write_memstats}, {"profiler", write_profiler},
+    {"cpuprofile", write_cpuprofile}, {"trace", write_trace}, {"lockprofiles", write_lockprofiles},
+    {"threads", write_threads},
+    {"connections", write_connections}, {"http", write_http},
+};
+static struct section added[DEBUG_VARS_MAX_SECTIONS];
+static int nadded;
+
+int debug_vars_add_section(const char *name, void (*write)(struct buf *out))
+{
+    if (nadded == DEBUG_VARS_MAX_SECTIONS) return -1;
+    added[nadded++] = (struct section){name, write};
+    return 0;
+}
+
+static void write_section(struct buf *b, const struct section *s, int first)
+{
+    buf_printf(b, "%s\"%s\": ", first ? "" : ",\n", s->name);
+    s->write(b);
+}
+
+void debug_vars_handle(struct http_request *req)
+{
+    long long gc;
+    char why[DEBUG_HTTP_WHY];
+    if (debug_http_int("gc", http_query(req, "gc"), 0, 0, DEBUG_HTTP_MAX_LEVEL, &gc, why, sizeof why) < 0) {
+        http_respond_text(req, 400, "%s", why);
+        return;
+    }
+    /* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, and like it shares the
+     * collection (gcheap_collect_shared), so a client looping on it cannot keep the
+     * world stopped. */
+    if (gc > 0) gcheap_collect_shared();
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "{\n");
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) write_section(&b, &own[i], i == 0);
+    for (int i = 0; i < nadded; i++) write_section(&b, &added[i], 0);
+    buf_puts(&b, "\n}\n");
+    http_respond(req, 200, "application/json; charset=utf-8", &b);
+}

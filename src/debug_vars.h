@@ -1,0 +1,44 @@
+/* debug_vars: GET /debug/vars, expvar-style JSON of what the process is doing: its
+ * command line, the collector's figures (memstats, Go's names, with Go's PauseNs
+ * ring), the profiler's, the server's connections and HTTP counters, then the
+ * sections a program adds (memdemo: its pacer and its leaker).
+ *
+ * Owns the document's shape and the JSON writing helpers sections use. The figures
+ * come from their field tables (GCHEAP_STATS_FIELDS, SAMPLER_STATS_FIELDS,
+ * CONNS_STATS_FIELDS), the same ones /metrics and the debug=1 trailer print. ?gc=N
+ * (src/debug_http's rule) collects first when N > 0, as /debug/pprof/heap?gc=1 does,
+ * so the figures are those of the live heap without building a profile.
+ */
+#ifndef MEMDEMO_DEBUG_VARS_H
+#define MEMDEMO_DEBUG_VARS_H
+
+#include <stdint.h>
+
+#include "src/http.h"
+
+void debug_vars_handle(struct http_request *req);
+
+/* A program's own section: "name": whatever write appends (one JSON value). Sections
+ * follow the surface's own in the order added. At most DEBUG_VARS_MAX_SECTIONS. Main
+ * thread, before serving. Returns 0, or -1 when full. */
+#define DEBUG_VARS_MAX_SECTIONS 4
+int debug_vars_add_section(const char *name, void (*write)(struct buf *out));
+
+/* Helpers for sections: an object is written as debug_vars_open, then a key and a
+ * number per member, then debug_vars_close. DEBUG_VARS_NUM prints a signed or an
+ * unsigned integer by its C type. */
+struct debug_vars_object { struct buf *out; int members; };
+struct debug_vars_object debug_vars_open(struct buf *out);
+void debug_vars_key(struct debug_vars_object *o, const char *name);
+void debug_vars_close(struct debug_vars_object *o);
+void debug_vars__i64(struct buf *out, int64_t v);
+void debug_vars__u64(struct buf *out, uint64_t v);
+#define DEBUG_VARS_NUM(out, v) \
+    _Generic((v), int: debug_vars__i64, long: debug_vars__i64, long long: debug_vars__i64, default: debug_vars__u64)(out, v)
+/* One member per field-table row: X(name, field, ...) over struct value `s`. */
+#define DEBUG_VARS_MEMBER(o, name, value) (debug_vars_key(o, name), DEBUG_VARS_NUM((o)->out, value))
+
+/* s as a JSON string (quotes and escapes added). */
+void debug_vars_string(struct buf *out, const char *s);
+
+#endif

@@ -8,7 +8,8 @@
 #   3-6 go tool pprof  -http ones run in the background with -no_browser, their pages
 #                      (Sample, Source, Focus) fetched with curl, then stopped by PID;
 #                      -top/-list ones run as shown: both handlers in alloc_space, only
-#                      the leaker in inuse_space, the two source lines, the focus, the tag
+#                      the leaker in inuse_space, bytes on the source line step 5 quotes,
+#                      the focus, the route tag
 #   7 wget, go tool trace   the trace fetched during the attack opens (HTTP pages) in
 #                      Go 1.19 and in Go 1.23 where installed, with the slices, task and
 #                      log names README quotes, and collection figures /debug/vars agrees with

@@ -2,16 +2,19 @@
 # go tool pprof and go tool trace.
 #
 # Targets:
-#   make              build ./memdemo (needs the packages listed in .ci/deps)
-#   make run          install missing packages, build, run ./memdemo -repetitions 1000
-#   make test         install missing packages, build, run every test; last line "N passed, N failed, N skipped"
+#   make              build ./memdemo (needs the packages `.ci/deps --list run` prints)
+#   make run          install what running and viewing need (.ci/deps run), build, run
+#                     ./memdemo -repetitions 1000
+#   make test         install the test tools too (.ci/deps test), build, run every test;
+#                     last line "N passed, N failed, N skipped"
 #                     (tests/run: files in parallel; MEMDEMO_SLOW=1 adds the minutes-long
 #                     bounded fuzz runs and bench smoke run, which .ci/run always runs)
-#   make bench        install missing packages, build, compare memdemo with the Go peer (bench/),
+#   make bench        install missing packages (.ci/deps bench), build, compare memdemo
+#                     with the Go peer (bench/),
 #                     time heap profiles with 10,000 stacks (build/bench/heapstacks) and
 #                     measure what a CPU-profile sample costs (build/bench/cpusample)
-#   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
-#   make fuzz         install missing packages, build the libFuzzer harnesses (tests/fuzz/)
+#   make images       regenerate the graphs and screenshots README.md shows (bench/images/*.png)
+#   make fuzz         install missing packages (.ci/deps fuzz), build the libFuzzer harnesses (tests/fuzz/)
 #                     and run each for FUZZ_SECONDS (default 300; FUZZ_TARGETS picks some)
 #   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
 #   make clean        remove build products
@@ -66,8 +69,10 @@ HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
 .PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins
 all: $(BIN)
 
+# DEPS_MODE: which of .ci/deps' lists a target needs (`make deps DEPS_MODE=test`).
+DEPS_MODE ?= run
 deps:
-	@.ci/deps
+	@.ci/deps $(DEPS_MODE)
 
 $(BIN): $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -132,6 +137,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJS)
 
 fuzz-bins: $(FUZZ_BINS)
 
+fuzz: DEPS_MODE = fuzz
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-bins
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ_TARGETS)
@@ -148,14 +154,17 @@ run: deps
 # The fuzzers' bounded runs (tests/integration/fuzz_bounded.sh) belong to the plain
 # suite with MEMDEMO_SLOW=1 (.ci/run), so only then are the libFuzzer binaries built; every
 # suite replays their corpus with its own build (fuzz_corpus.sh).
+test: DEPS_MODE = test
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(filter 1,$(MEMDEMO_SLOW)),$(if $(HAVE_FUZZ_CC),fuzz-bins)))
 	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
+bench: DEPS_MODE = bench
 bench: deps
 	@$(MAKE) --no-print-directory SANITIZER= memdemo build/bench/heapstacks build/bench/cpusample
 	@bench/run
 
+images: DEPS_MODE = images
 images: deps
 	@$(MAKE) --no-print-directory SANITIZER= memdemo
 	@bench/make-images

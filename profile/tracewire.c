@@ -67,13 +67,17 @@ struct wr {
     /* global state */
     int gc_open, gc_p, stw;
     uint64_t gc_seq, next_g;
+    uint64_t stw_ts, last_pause;             /* open pause's start; the last one's length */
+    uint64_t stw_total, stw_max;             /* the window's pauses: sum and longest */
+    uint64_t wtask;                          /* the window's task: every request's parent */
     int gc_done_p;               /* P and time of the last GCDone, or -1 */
     uint64_t gc_done_ts;
     /* interned names and stacks */
-    uint32_t s_status, s_handler, s_dedicated, s_dropped_key;
-    uint32_t stk_trace, stk_accept, stk_gc, stk_gc_site, stk_gcwrap, stk_assist,
+    uint32_t s_status, s_handler, s_dedicated, s_dropped_key, s_window, s_gc_key, s_total_key;
+    uint32_t stk_window, stk_trace, stk_accept, stk_gc, stk_gc_site, stk_gcwrap, stk_assist,
              stk_sweep, stk_preempt, stk_stop;
     char dropped_name[96];
+    char window_name[128];                   /* s_window's text, written at stop */
 };
 
 /* ---- tables ------------------------------------------------------------------ */
@@ -88,6 +92,20 @@ static uint32_t intern(struct wr *w, const char *s)
     if (buf_grow_array(&w->strs, &w->capstr, (size_t)w->nstr + 1, sizeof *w->strs)) { w->oom = 1; return 0; }
     w->strs[w->nstr++] = (struct str){s, len};
     return w->nstr;
+}
+
+/* A string id whose text is set later (str_set): the window task's name, which sums up
+ * the collections, is known only after the merge, but its id goes out at the start. */
+static uint32_t reserve(struct wr *w)
+{
+    if (buf_grow_array(&w->strs, &w->capstr, (size_t)w->nstr + 1, sizeof *w->strs)) { w->oom = 1; return 0; }
+    w->strs[w->nstr++] = (struct str){"?", 1};
+    return w->nstr;
+}
+
+static void str_set(struct wr *w, uint32_t id, const char *s)
+{
+    if (id && s[0]) w->strs[id - 1] = (struct str){s, strlen(s)};
 }
 
 static uint32_t frame_of(struct wr *w, const char *fn, const char *file, uint32_t line)
@@ -139,6 +157,10 @@ static void intern_fixed(struct wr *w)
     w->s_handler = intern(w, "handler");
     w->s_dedicated = intern(w, "GC (dedicated)");
     w->s_dropped_key = intern(w, "dropped events");
+    w->s_window = reserve(w);
+    w->s_gc_key = intern(w, "GC");
+    w->s_total_key = intern(w, "GC total");
+    w->stk_window = stack_of(w, 1, "memdemo trace window", 1, NULL, 0, "profile/trace.c");
     w->stk_trace = stack_of(w, 1, "trace_start", 1, NULL, 0, "profile/trace.c");
     w->stk_accept = stack_of(w, 1, "http accept", 1, NULL, 0, "src/server.c");
     w->stk_gc = stack_of(w, 1, "GC_collect", 1, NULL, 0, "bdwgc/alloc.c");
@@ -204,6 +226,42 @@ static void unpreempt(struct wr *w, int p, uint64_t ts)
     ps->preempted = 0;
 }
 
+/* Ends the open pause on P p at ts and adds it to the window's pause figures. */
+static void stw_done(struct wr *w, int p, uint64_t ts)
+{
+    EMIT0(w, p, ts, EV_GC_STW_DONE);
+    uint64_t d = w->ps[p].last_ts - w->stw_ts;    /* the times the events got */
+    w->last_pause = d;
+    w->stw_total += d;
+    if (d > w->stw_max) w->stw_max = d;
+    w->stw = 0;
+}
+
+/* Formats ns as milliseconds with three decimals into s. */
+static void fmt_ms(char *s, size_t size, uint64_t ns)
+{
+    snprintf(s, size, "%" PRIu64 ".%03" PRIu64 " ms", ns / 1000000, ns / 1000 % 1000);
+}
+
+/* A log "GC" on the window's task, from the collecting goroutine, saying what the
+ * collection just closed on P p cost: its pause (the one just added) and the heap it
+ * left (0: its end was not recorded). Skipped when no goroutine runs on p. */
+static void gc_log(struct wr *w, int p, uint64_t ts, uint64_t heap)
+{
+    const struct pstate *ps = &w->ps[p];
+    if (ps->kind == G_NONE || ps->preempted || !w->wtask) return;
+    char pause[32], value[96];
+    fmt_ms(pause, sizeof pause, w->last_pause);
+    if (heap)
+        snprintf(value, sizeof value, "GC %" PRIu64 ": %s stop-the-world, %.1f MB in use after",
+                 w->gc_seq, pause, heap / 1e6);
+    else
+        snprintf(value, sizeof value, "GC %" PRIu64 ": %s stop-the-world, end not recorded",
+                 w->gc_seq, pause);
+    uint32_t stk = ps->kind == G_REQ ? w->routes[ps->route].stk_req : w->stk_gcwrap;
+    emit_v(w, p, ts, EV_USER_LOG, ARGS(w->wtask, w->s_gc_key, stk), value);
+}
+
 /* Ends the open collection (on its P): assist, sweep, STW, then the heap figures if
  * known, GCDone, and the dedicated wrapper goroutine. */
 static void gc_close(struct wr *w, uint64_t ts, uint64_t heap, uint64_t goal)
@@ -213,7 +271,8 @@ static void gc_close(struct wr *w, uint64_t ts, uint64_t heap, uint64_t goal)
     struct pstate *ps = &w->ps[p];
     if (ps->assist) { EMIT0(w, p, ts, EV_GC_MARK_ASSIST_DONE); ps->assist = 0; }
     if (ps->sweep) { EMIT(w, p, ts, EV_GC_SWEEP_DONE, 0, 0); ps->sweep = 0; }
-    if (w->stw) { EMIT0(w, p, ts, EV_GC_STW_DONE); w->stw = 0; }
+    if (w->stw) stw_done(w, p, ts);
+    gc_log(w, p, ts, heap);
     if (heap) {
         EMIT(w, p, ts, EV_HEAP_ALLOC, heap);
         EMIT(w, p, ts, EV_HEAP_GOAL, goal);
@@ -250,7 +309,7 @@ static void on_req_begin(struct wr *w, int p, const struct tracewire_rec *r)
     const struct route *ro = &w->routes[rt];
     EMIT(w, p, r->ts, EV_GO_CREATE, r->a, ro->stk_create, w->stk_accept);
     EMIT(w, p, r->ts, EV_GO_START, r->a, 1);
-    EMIT(w, p, r->ts, EV_USER_TASK_CREATE, r->a, 0, ro->sid, ro->stk_req);
+    EMIT(w, p, r->ts, EV_USER_TASK_CREATE, r->a, w->wtask, ro->sid, ro->stk_req);
     EMIT(w, p, r->ts, EV_USER_REGION, r->a, 0, w->s_handler, ro->stk_req);
     ps->g = r->a;
     ps->seq = 2;
@@ -298,6 +357,7 @@ static void on_gc_start(struct wr *w, int p, const struct tracewire_rec *r)
     }
     EMIT(w, p, ts, EV_GC_START, w->gc_seq, w->stk_gc);
     w->gc_seq++;
+    w->last_pause = 0;
     w->gc_open = 1;
     w->gc_p = p;
 }
@@ -309,10 +369,14 @@ static void on_gc_phase(struct wr *w, int p, const struct tracewire_rec *r)
     if (!w->gc_open || w->gc_p != p) return;
     switch (r->kind) {
     case TRACEWIRE_GC_STW_START:
-        if (!w->stw) { EMIT(w, p, r->ts, EV_GC_STW_START, STW_MARK_TERMINATION); w->stw = 1; }
+        if (!w->stw) {
+            EMIT(w, p, r->ts, EV_GC_STW_START, STW_MARK_TERMINATION);
+            w->stw = 1;
+            w->stw_ts = ps->last_ts;
+        }
         break;
     case TRACEWIRE_GC_STW_DONE:
-        if (w->stw) { EMIT0(w, p, r->ts, EV_GC_STW_DONE); w->stw = 0; }
+        if (w->stw) stw_done(w, p, r->ts);
         break;
     case TRACEWIRE_GC_MARK_START:             /* an assist only for a request's g */
         if (ps->kind == G_REQ && !ps->assist) {
@@ -371,8 +435,22 @@ static void apply(struct wr *w, int p, const struct tracewire_rec *r)
 
 /* ---- window ------------------------------------------------------------------ */
 
+/* Starts a goroutine on P0 at t, named by the one-frame stack stk and created at
+ * site, for events that belong to no request; end it with EV_GO_END. P0 must be idle. */
+static uint64_t p0_goroutine(struct wr *w, uint64_t t, uint32_t stk, uint32_t site)
+{
+    uint64_t g = w->next_g++;
+    EMIT(w, 0, t, EV_GO_CREATE, g, stk, site);
+    EMIT(w, 0, t, EV_GO_START, g, 1);
+    return g;
+}
+
 /* Gomaxprocs twice (Go 1.23 takes the first as the end of the initial state), then a
- * ProcStart per P and the initial heap figures, one tick later. */
+ * ProcStart per P and the initial heap figures, one tick later; then, from a goroutine
+ * of its own, the window's task, which is every request's parent and carries the
+ * collections' logs. It never ends: Go 1.23 turns the end of a task whose parent is 0
+ * into a nameless "Task 0" spanning the whole trace (and a parent of 0 is what both
+ * versions read as "no parent"), so both viewers list it as incomplete instead. */
 static void emit_start(struct wr *w, const struct tracewire_window *win)
 {
     uint64_t t0 = win->t_start - 2;
@@ -381,22 +459,43 @@ static void emit_start(struct wr *w, const struct tracewire_window *win)
     for (int p = 0; p < w->np; p++) EMIT(w, p, t0 + 1, EV_PROC_START, (uint64_t)w->ps[p].tid);
     EMIT(w, 0, t0 + 1, EV_HEAP_ALLOC, win->heap_alloc);
     EMIT(w, 0, t0 + 1, EV_HEAP_GOAL, win->heap_goal);
+    w->wtask = p0_goroutine(w, t0 + 1, w->stk_window, w->stk_trace);
+    EMIT(w, 0, t0 + 1, EV_USER_TASK_CREATE, w->wtask, 0, w->s_window, w->stk_window);
+    EMIT0(w, 0, t0 + 1, EV_GO_END);
 }
 
 /* A goroutine on P0 that says how many events were lost, visible in the goroutine
- * list (its name) and as a log instant. */
+ * list (its name) and as a log instant on the window's task. */
 static void emit_dropped(struct wr *w, const struct tracewire_window *win)
 {
-    uint64_t g = w->next_g++, t = win->t_stop;
     char value[24];
     snprintf(w->dropped_name, sizeof w->dropped_name,
              "memdemo trace: %" PRIu64 " events dropped", win->dropped);
     snprintf(value, sizeof value, "%" PRIu64, win->dropped);
     uint32_t stk = stack_of(w, 1, w->dropped_name, 1, NULL, 0, "profile/trace.c");
-    EMIT(w, 0, t, EV_GO_CREATE, g, stk, w->stk_stop);
-    EMIT(w, 0, t, EV_GO_START, g, 1);
-    emit_v(w, 0, t, EV_USER_LOG, ARGS(0, w->s_dropped_key, stk), value);
-    EMIT0(w, 0, t, EV_GO_END);
+    p0_goroutine(w, win->t_stop, stk, w->stk_stop);
+    emit_v(w, 0, win->t_stop, EV_USER_LOG, ARGS(w->wtask, w->s_dropped_key, stk), value);
+    EMIT0(w, 0, win->t_stop, EV_GO_END);
+}
+
+/* The window's figures: its task's name and a "GC total" log on it, from a goroutine
+ * on P0 at t_stop, so both viewers' task pages show how much GC the window held. */
+static void emit_gc_total(struct wr *w, const struct tracewire_window *win)
+{
+    uint64_t span = win->t_stop > win->t_start ? win->t_stop - win->t_start : 1;
+    char total[32], longest[32], value[160];
+    fmt_ms(total, sizeof total, w->stw_total);
+    fmt_ms(longest, sizeof longest, w->stw_max);
+    snprintf(w->window_name, sizeof w->window_name,
+             "trace window: %" PRIu64 " collection%s, %s stop-the-world in %.3f s",
+             w->gc_seq, w->gc_seq == 1 ? "" : "s", total, span / 1e9);
+    str_set(w, w->s_window, w->window_name);
+    snprintf(value, sizeof value,
+             "%" PRIu64 " collection%s, %s stop-the-world (%.2f%% of %.3f s), longest %s",
+             w->gc_seq, w->gc_seq == 1 ? "" : "s", total, 100.0 * (double)w->stw_total / (double)span, span / 1e9, longest);
+    p0_goroutine(w, win->t_stop, w->stk_window, w->stk_stop);
+    emit_v(w, 0, win->t_stop, EV_USER_LOG, ARGS(w->wtask, w->s_total_key, w->stk_window), value);
+    EMIT0(w, 0, win->t_stop, EV_GO_END);
 }
 
 /* Closes everything still open at t_stop, in the order the parser needs. */
@@ -409,6 +508,7 @@ static void emit_stop(struct wr *w, const struct tracewire_window *win)
         if (ps->kind == G_REQ && !ps->preempted) EMIT(w, p, t, EV_GO_PREEMPT, w->stk_stop);
     }
     if (win->dropped) emit_dropped(w, win);
+    emit_gc_total(w, win);
     for (int p = 0; p < w->np; p++) EMIT0(w, p, t, EV_PROC_STOP);
 }
 

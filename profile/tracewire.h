@@ -14,6 +14,11 @@
  *     creation stack is one synthetic frame named after the route (so goroutine
  *     analysis groups by route), and it carries a user task named after the route, a
  *     region "handler", and a UserLog "status";
+ *   - the window is a user task of its own, created at the start and never ended,
+ *     the parent of every request's task; its name sums up the window's collections
+ *     ("trace window: 3 collections, 1.234 ms stop-the-world in 5.000 s"), and it
+ *     carries a UserLog "GC" per collection (its pause and the heap it left) and one
+ *     "GC total" at the stop, so both viewers' task pages answer how much GC there was;
  *   - a collection goes into the collecting thread's P; when that P runs no request
  *     it is wrapped in a goroutine started with label "GC (dedicated)"; mark assist is
  *     drawn only when the P runs a request (the one that triggered the collection);

@@ -23,7 +23,9 @@
  * or preempted only while running; no ProcStop or end of trace while a goroutine runs;
  * GC cycles numbered 0, 1, ... without nesting and none open at the end; STW of kind 0
  * or 1 without nesting; sweeps matched per P; mark assists only on a running
- * goroutine; task ids unique; regions only on a running goroutine with a stack, each
+ * goroutine; task ids unique; one task without a parent (the window's), never ended
+ * (Go 1.23 turns such an end into a nameless "Task 0"), every other task's parent
+ * known, no log on task 0; regions only on a running goroutine with a stack, each
  * end matching its innermost open region.
  * With FUZZ_OUTPUT_DIR set the trace is saved for go tool trace (fuzz_corpus.sh).
  */
@@ -325,6 +327,7 @@ struct sim {
     uint64_t gc_seq, procs;
     uint64_t *tasks;
     size_t ntasks, captasks;
+    uint64_t root_task;             /* the task created with parent 0, 0 = none yet */
     struct region *regions;
     size_t nregions, capregions;
 };
@@ -429,6 +432,8 @@ static int step(struct sim *s, const struct ev *e, int apply)
         return 1;
     case EV_TASK_CREATE:
         FUZZ_CHECK(a[0] != 0 && !task_known(s, a[0]));
+        FUZZ_CHECK(a[1] == 0 ? s->root_task == 0 : task_known(s, a[1]));
+        if (apply && a[1] == 0) s->root_task = a[0];
         if (apply) {
             s->tasks = grow(s->tasks, &s->captasks, s->ntasks + 1, sizeof *s->tasks);
             s->tasks[s->ntasks++] = a[0];
@@ -452,7 +457,13 @@ static int step(struct sim *s, const struct ev *e, int apply)
         }
         return 1;
     }
-    default:                                             /* heap figures, task end, log */
+    case EV_TASK_END:
+        FUZZ_CHECK(a[0] != s->root_task);
+        return 1;
+    case EV_USER_LOG:
+        FUZZ_CHECK(a[0] != 0);
+        return 1;
+    default:                                             /* heap figures */
         return 1;
     }
 }

@@ -36,7 +36,7 @@ help_flags() { # < -h output (Go's layout: "  -name type" then tab-indented help
         END { flush() }'
 }
 readme_flags() { # < README.md: rows "| `-name ARG` | default | meaning |" of its Command line section
-    sed -n '/^## Command line/,/^## [^C]/p' |
+    sed -n '/^#* Command line$/,/^#* [^C]/p' |
         sed -nE 's/^\| `-([a-z0-9-]+)( [^`]*)?` \| *([^|]*[^| ]) *\|.*$/\1|\2|1|\3/p' |
         awk -F'|' '{ print $1 "|" ($2 == "" ? "bool" : "value") "|" $3 "|" $4 }'
 }

@@ -71,6 +71,8 @@ all: $(BIN)
 
 # DEPS_MODE: which of .ci/deps' lists a target needs (`make deps DEPS_MODE=test`).
 DEPS_MODE ?= run
+# make test builds with one job per core (the build is a third of a fresh make test).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 deps:
 	@.ci/deps $(DEPS_MODE)
 
@@ -156,7 +158,7 @@ run: deps
 # suite replays their corpus with its own build (fuzz_corpus.sh).
 test: DEPS_MODE = test
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(filter 1,$(MEMDEMO_SLOW)),$(if $(HAVE_FUZZ_CC),fuzz-bins)))
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(filter 1,$(MEMDEMO_SLOW)),$(if $(HAVE_FUZZ_CC),fuzz-bins)))
 	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
 bench: DEPS_MODE = bench

@@ -45,7 +45,13 @@ start_ui() {
         (cd "$T/pp" && exec "$1" tool pprof -no_browser -http="127.0.0.1:$port" "$2" 2>"$T/ui.err" >/dev/null) &
         UI_PID=$!
         for i in $(seq 1 100); do
-            grep -q "Serving web UI on" "$T/ui.err" 2>/dev/null && { UI_URL=http://127.0.0.1:$port; return 0; }
+            # pprof says "Serving" before it binds: only its own answer (its root redirects
+            # to /ui) proves the port is its (a server of another test may hold that port;
+            # pprof then exits).
+            if grep -q "Serving web UI on" "$T/ui.err" 2>/dev/null &&
+                [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "http://127.0.0.1:$port/")" = 307 ]; then
+                UI_URL=http://127.0.0.1:$port; return 0
+            fi
             kill -0 "$UI_PID" 2>/dev/null || break
             sleep 0.1
         done

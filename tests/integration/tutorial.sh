@@ -380,11 +380,11 @@ curl -s --max-time 10 "$BASE/debug/pprof/threadcreate?debug=1" >"$T/tc"
 threads=$(ref "Threads (goroutine, threadcreate)")
 # the first paragraph's thread names: every ticked word that is no function or flag
 for name in $(sed -n '1,/^$/p' <<<"$threads" | ticked | grep -E '^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$'); do
-    # the main thread and the watchdog carry the executable's name (memdemo-address...)
+    # the main thread carries the executable's name (memdemo-address...)
     [ "$name" = memdemo ] && name=$(basename "$MEMDEMO" | cut -c1-15)
     check "thread_named: $name" grep -q "thread \"$name\"" "$T/g2"
 done
 for f in $(sed -n '/threadcreate`/,$p' <<<"$threads" | ticked | grep -E '^[a-z_A-Z]+$' | sort -u); do
     check "threadcreate_has: $f" grep -q "[[:space:]]$f+0x" "$T/tc"
 done
-check watchdog_created_by_conns_start grep -q 'created by conns_start' "$T/g2"
+check watchdog_created_by_start_watchdog grep -q 'created by start_watchdog' "$T/g2"

@@ -117,8 +117,12 @@ requests 200 /noleaker >/dev/null
 (cd "$T/pp" && go tool pprof -top -cum -nodefraction=0 -nodecount=200 -sample_index=alloc_space \
     "$BASE/debug/pprof/allocs?seconds=2" >"$T/delta.top" 2>"$T/delta.err") &
 DELTA=$!
-sleep 0.5
-requests 200 /leaker >/dev/null
+# /leaker traffic for as long as the window may be open (a loaded machine may start
+# pprof late): some of it falls inside the window whenever that opens.
+for i in $(seq 1 60); do
+    requests 20 /leaker >/dev/null
+    kill -0 "$DELTA" 2>/dev/null || break
+done
 wait "$DELTA"
 check delta_reports_window_traffic grep -q ' handle_leaker$' "$T/delta.top"
 check_absent delta_excludes_earlier_traffic ' handle_noleaker$' "$T/delta.top"

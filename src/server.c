@@ -68,6 +68,10 @@
  * goes back to the system at once instead of staying in glibc's arenas. */
 #define CONNECTION_MEMORY (64u << 10)
 #define DEFER_TICK_MS 50
+/* A client whose FIN comes this soon after its request was deferred shut down writing
+ * after sending it (printf ... | nc -N) and waits for the answer; one whose FIN comes
+ * later hung up mid-window and is treated as gone. */
+#define HALF_CLOSE_GRACE_NS (250 * 1000000ull)
 
 struct http_request {
     struct MHD_Connection *conn;
@@ -85,7 +89,7 @@ struct http_request {
     http_prepare_fn prepare;
     http_resume_fn resume;
     void *resume_state;
-    uint64_t deadline_ns;
+    uint64_t deadline_ns, deferred_ns;
     int fd;
     int client_gone;
     struct http_request *defer_next;
@@ -275,6 +279,7 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
     r->prepare = prepare;
     r->resume = resume;
     r->resume_state = state;
+    r->deferred_ns = clock_mono_ns();
     r->deadline_ns = clock_mono_in(seconds);
     r->client_gone = 0;
     pthread_mutex_lock(&defer_lock);
@@ -297,16 +302,19 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
 
 /* ---- deferral thread -------------------------------------------------------------- */
 
-/* What the client of a deferred request has done to its connection: 0 nothing; 1 closed
- * its side (FIN: a client that shut down writing after its request still reads the
- * answer, so the window ends early and the answer is written, as Go's server does when
- * a request's context ends); 2 gone (reset, or the socket failed): no answer. */
-static int client_state(int fd)
+/* What the client of deferred request r has done to its connection: 0 nothing; 1 shut
+ * down writing with its request (see HALF_CLOSE_GRACE_NS: it still reads the answer, so
+ * the window ends early and the answer is written, as Go's server does when a
+ * request's context ends); 2 gone (reset, a failed socket, or a FIN mid-window): no
+ * answer, and the window's work is cancelled. A FIN alone cannot tell a half-closed
+ * client from one that closed for good: only writing would. */
+static int client_state(const struct http_request *r, uint64_t now)
 {
-    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    struct pollfd p = {.fd = r->fd, .events = POLLRDHUP};
     if (poll(&p, 1, 0) <= 0) return 0;
     if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 2;
-    return (p.revents & POLLRDHUP) ? 1 : 0;
+    if (!(p.revents & POLLRDHUP)) return 0;
+    return now - r->deferred_ns <= HALF_CLOSE_GRACE_NS ? 1 : 2;
 }
 
 /* Unlinks every deferred request that is due (deadline, hang-up, or shutdown) and
@@ -317,7 +325,7 @@ static struct http_request *take_due(void)
     struct http_request **pp = &defer_list, *due = NULL;
     while (*pp) {
         struct http_request *r = *pp;
-        int state = client_state(r->fd);
+        int state = client_state(r, now);
         if (state || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
             *pp = r->defer_next;
             r->client_gone = state == 2;

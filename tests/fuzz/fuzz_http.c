@@ -7,7 +7,8 @@
  * responses (status line, header lines, a body framed by Content-Length or chunked, or
  * by the close for the last one; a HEAD's answer has no body), at most one per request
  * the input could hold; every error (4xx, 5xx) is one line of text/plain with
- * X-Content-Type-Options: nosniff, never libmicrohttpd's HTML; and afterwards the
+ * X-Content-Type-Options: nosniff, never libmicrohttpd's HTML page (a memdemo error
+ * line may quote the path, "<html" included, but never starts with it); and afterwards the
  * server still answers a plain request with 200.
  */
 #include <arpa/inet.h>
@@ -167,7 +168,7 @@ static size_t check_response(const char *p, size_t n)
         FUZZ_CHECK(has_value(hdrs, head_end, "Content-Type", "text/plain"));
         FUZZ_CHECK(has_value(hdrs, head_end, "X-Content-Type-Options", "nosniff"));
         if (blen) FUZZ_CHECK(memchr(body, '\n', blen) == body + blen - 1);   /* one line */
-        FUZZ_CHECK(memmem(body, blen, "<html", 5) == NULL);
+        FUZZ_CHECK(blen == 0 || body[0] != '<');   /* libmicrohttpd's own bodies are HTML pages */
     }
     return (size_t)(body - p) + blen;
 }

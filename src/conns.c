@@ -420,6 +420,19 @@ int conns_peer_closed(int fd)
 
 int conns_table_size(void) { return nslots; }
 
+int64_t conns_fin_after_data_ms(int fd)
+{
+    /* Nothing is sent to a client while it waits, so its last segment, which the
+     * kernel dates as the last ACK received, is the FIN. */
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+        len < offsetof(struct tcp_info, tcpi_last_ack_recv) + sizeof ti.tcpi_last_ack_recv)
+        return -1;
+    return (int64_t)ti.tcpi_last_data_recv - (int64_t)ti.tcpi_last_ack_recv;
+}
+
 void conns_linger_close(int fd)
 {
     if (fd >= 0 && fd < nslots) atomic_fetch_or(&slots[fd].flags, SLOT_LINGER);

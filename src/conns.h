@@ -116,6 +116,11 @@ void conns_enter(int fd, enum conns_phase phase);
  * the end-of-file. Any thread; no lock. */
 int conns_peer_closed(int fd);
 
+/* For a client that has closed its side while waiting for an answer (nothing sent to
+ * it meanwhile): how long after its last data byte its FIN came, in ms (to the
+ * kernel's clock tick); -1 if that cannot be told (not TCP). Any thread. */
+int64_t conns_fin_after_data_ms(int fd);
+
 /* Descriptors below this number may be admitted (the table's size; after
  * conns_start). */
 int conns_table_size(void);

@@ -68,10 +68,10 @@
  * goes back to the system at once instead of staying in glibc's arenas. */
 #define CONNECTION_MEMORY (64u << 10)
 #define DEFER_TICK_MS 50
-/* A client whose FIN comes this soon after its request was deferred shut down writing
- * after sending it (printf ... | nc -N) and waits for the answer; one whose FIN comes
+/* A client whose FIN followed its request's last byte this closely shut down writing
+ * after sending it (printf ... | nc -N) and waits for the answer; one whose FIN came
  * later hung up mid-window and is treated as gone. */
-#define HALF_CLOSE_GRACE_NS (250 * 1000000ull)
+#define HALF_CLOSE_GRACE_MS 250
 
 struct http_request {
     struct MHD_Connection *conn;
@@ -89,7 +89,7 @@ struct http_request {
     http_prepare_fn prepare;
     http_resume_fn resume;
     void *resume_state;
-    uint64_t deadline_ns, deferred_ns;
+    uint64_t deadline_ns;
     int fd;
     int client_gone;
     struct http_request *defer_next;
@@ -279,7 +279,6 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
     r->prepare = prepare;
     r->resume = resume;
     r->resume_state = state;
-    r->deferred_ns = clock_mono_ns();
     r->deadline_ns = clock_mono_in(seconds);
     r->client_gone = 0;
     pthread_mutex_lock(&defer_lock);
@@ -302,19 +301,20 @@ int http_defer(struct http_request *r, double seconds, http_prepare_fn prepare,
 
 /* ---- deferral thread -------------------------------------------------------------- */
 
-/* What the client of deferred request r has done to its connection: 0 nothing; 1 shut
- * down writing with its request (see HALF_CLOSE_GRACE_NS: it still reads the answer, so
- * the window ends early and the answer is written, as Go's server does when a
- * request's context ends); 2 gone (reset, a failed socket, or a FIN mid-window): no
+/* What the client of a deferred request (on fd) has done to its connection: 0 nothing;
+ * 1 shut down writing with its request (see HALF_CLOSE_GRACE_MS: it still reads the
+ * answer, so the window ends early and the answer is written, as Go's server does when
+ * a request's context ends); 2 gone (reset, a failed socket, or a FIN mid-window): no
  * answer, and the window's work is cancelled. A FIN alone cannot tell a half-closed
- * client from one that closed for good: only writing would. */
-static int client_state(const struct http_request *r, uint64_t now)
+ * client from one that closed for good; when it came can. */
+static int client_state(int fd)
 {
-    struct pollfd p = {.fd = r->fd, .events = POLLRDHUP};
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
     if (poll(&p, 1, 0) <= 0) return 0;
     if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 2;
     if (!(p.revents & POLLRDHUP)) return 0;
-    return now - r->deferred_ns <= HALF_CLOSE_GRACE_NS ? 1 : 2;
+    int64_t after = conns_fin_after_data_ms(fd);
+    return after >= 0 && after <= HALF_CLOSE_GRACE_MS ? 1 : 2;
 }
 
 /* Unlinks every deferred request that is due (deadline, hang-up, or shutdown) and
@@ -325,7 +325,7 @@ static struct http_request *take_due(void)
     struct http_request **pp = &defer_list, *due = NULL;
     while (*pp) {
         struct http_request *r = *pp;
-        int state = client_state(r, now);
+        int state = client_state(r->fd);
         if (state || defer_shutdown || now >= r->deadline_ns) {   /* shutdown: answer early */
             *pp = r->defer_next;
             r->client_gone = state == 2;

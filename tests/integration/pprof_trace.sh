@@ -107,6 +107,13 @@ check negative_seconds_gives_a_trace grep -q '^HTTP/1.1 200' "$T/neg.trace.h"
 curl -s --max-time 1 -o /dev/null "$BASE/debug/pprof/trace?seconds=30"   # hangs up after 1 s
 ok=$(requests 20 /noleaker)
 expect_eq serves_after_client_hangs_up "$ok" 20
+# The hung-up window closes once the deferral thread sees the FIN (a tick) and has
+# finished with the window (a loaded machine may take a while): wait for that, 10 s at
+# most, far short of the 30 s the window asked for.
+for i in $(seq 1 100); do
+    curl -s --max-time 5 "$BASE/metrics" | grep -q '^memdemo_trace_running 0$' && break
+    sleep 0.1
+done
 trace_fetch 1 "$T/after.trace"
 check next_trace_works_after_hang_up grep -q '^HTTP/1.1 200' "$T/after.trace.h"
 dump "$T/after.trace" && pass trace_after_hang_up_parses || fail trace_after_hang_up_parses "$(tail -1 "$T/after.trace.err")"

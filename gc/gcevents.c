@@ -1,6 +1,16 @@
 /* gcevents: multiplexes bdwgc's single collection-event and thread-event hooks to the
- * listeners of other modules, accounts stop-the-world pauses, and notes when each
- * collection ended and the heap it left in use.
+ * listeners of other modules, accounts stop-the-world pauses and lock time by kind of
+ * collection, and notes when each collection ended and the heap it left in use.
+ *
+ * The collection in progress: `real_open` between bdwgc's own START and END (a
+ * GC_gcollect), `synth_open` between the GCEV_START this module raises at a world
+ * stop outside them and the GCEV_END it raises after that collection's RECLAIM_END.
+ * GC_gcollect called while a partial collection is open first finishes that one
+ * inside its own START: then the partial's synthesized END comes between the real
+ * START and END, and the full collection's accounting starts there. bdwgc's start
+ * callback runs at the start of every full collection, before its first world stop,
+ * which is how a collection's kind is known (bdwgc's full_freq collections, in
+ * generational mode, come without START/END too).
  *
  * Everything below the public getters runs inside bdwgc's callbacks, with the
  * allocation lock held (START..PRE_STOP_WORLD, POST_START_WORLD..END) or the world
@@ -11,6 +21,7 @@
 #include "gc/gcevents.h"
 
 #include <gc.h>
+#include <gc/gc_mark.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -26,7 +37,35 @@ static uint64_t stw_started_ns;               /* written under the allocation lo
 static _Atomic uint64_t pause_total, pause_max, pause_last, pause_count;
 static _Atomic uint64_t pause_history[GCEVENTS_PAUSE_HISTORY];   /* by pause number */
 static _Atomic uint64_t pause_end_history[GCEVENTS_PAUSE_HISTORY];
+static _Atomic unsigned char pause_kind_history[GCEVENTS_PAUSE_HISTORY];
 static _Atomic uint64_t last_gc_unix_ns, in_use_after_gc;
+
+/* The collection in progress; written under the allocation lock (see the top). */
+static int real_open, synth_open, full_pending, resumed;
+static uint64_t held_since, held_ns;          /* lock time of the collection so far */
+static _Atomic int current_kind = GCEVENTS_FULL;
+
+struct kind_counters {
+    _Atomic uint64_t collections, pauses, pause_ns, pause_max_ns, lock_ns, lock_max_ns, lock_last_ns;
+};
+static struct kind_counters by_kind[GCEVENTS_KINDS];
+
+static const char *const kind_names[GCEVENTS_KINDS] = {"partial", "full"};
+
+const char *gcevents_kind_name(enum gcevents_kind kind)
+{
+    return (unsigned)kind < GCEVENTS_KINDS ? kind_names[kind] : "?";
+}
+
+static void add_relaxed(_Atomic uint64_t *a, uint64_t v)
+{
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+static void max_relaxed(_Atomic uint64_t *a, uint64_t v)
+{
+    if (v > atomic_load_explicit(a, memory_order_relaxed)) atomic_store_explicit(a, v, memory_order_relaxed);
+}
 
 int gcevents_add_listener(gcevent_fn fn, void *ctx)
 {
@@ -47,22 +86,71 @@ static void fan_out(enum gcevent ev, int thread)
 /* World stopped or allocation lock held: plain arithmetic and relaxed atomics only.
  * A pause's duration and end time are stored before its number is published
  * (release), so a reader that sees the count sees both. */
-static void account_pause(enum gcevent ev)
+static void account_pause(enum gcevent ev, uint64_t now)
 {
     if (ev == GCEV_PRE_STOP_WORLD) {
-        stw_started_ns = clock_mono_ns();
+        stw_started_ns = now;
     } else if (ev == GCEV_POST_START_WORLD && stw_started_ns) {
-        uint64_t end = clock_mono_ns(), d = end - stw_started_ns;
+        uint64_t d = now - stw_started_ns;
+        int kind = atomic_load_explicit(&current_kind, memory_order_relaxed);
         stw_started_ns = 0;
         atomic_fetch_add_explicit(&pause_total, d, memory_order_relaxed);
         uint64_t k = atomic_load_explicit(&pause_count, memory_order_relaxed);
         atomic_store_explicit(&pause_history[k % GCEVENTS_PAUSE_HISTORY], d, memory_order_relaxed);
-        atomic_store_explicit(&pause_end_history[k % GCEVENTS_PAUSE_HISTORY], end, memory_order_relaxed);
+        atomic_store_explicit(&pause_end_history[k % GCEVENTS_PAUSE_HISTORY], now, memory_order_relaxed);
+        atomic_store_explicit(&pause_kind_history[k % GCEVENTS_PAUSE_HISTORY], (unsigned char)kind,
+                              memory_order_relaxed);
         atomic_store_explicit(&pause_count, k + 1, memory_order_release);
         atomic_store_explicit(&pause_last, d, memory_order_relaxed);
-        if (d > atomic_load_explicit(&pause_max, memory_order_relaxed))
-            atomic_store_explicit(&pause_max, d, memory_order_relaxed);
+        max_relaxed(&pause_max, d);
+        add_relaxed(&by_kind[kind].pauses, 1);
+        add_relaxed(&by_kind[kind].pause_ns, d);
+        max_relaxed(&by_kind[kind].pause_max_ns, d);
     }
+}
+
+/* ---- the collection in progress (allocation lock held) ------------------------------ */
+
+static void begin_collection(uint64_t now)
+{
+    held_since = now;
+    held_ns = 0;
+    resumed = 0;
+}
+
+/* Lock time: counted from the collection's start or from a world stop, through the
+ * restart, to the end of the sweep start that follows it under the same lock hold;
+ * not across a restart after which a world stop comes first (bdwgc may have let go of
+ * the lock in between: an incremental collection's marking slices). */
+static void account_lock(enum gcevent ev, uint64_t now)
+{
+    if (ev == GCEV_PRE_STOP_WORLD && resumed) held_since = now;
+    if (ev == GCEV_POST_START_WORLD || ev == GCEV_RECLAIM_END || ev == GCEV_END) {
+        held_ns += now - held_since;
+        held_since = now;
+    }
+    if (ev == GCEV_POST_START_WORLD) resumed = 1;
+    if (ev == GCEV_RECLAIM_START) resumed = 0;
+}
+
+/* A collection has ended: counts it under its kind. */
+static void end_collection(void)
+{
+    int kind = full_pending ? GCEVENTS_FULL : GCEVENTS_PARTIAL;
+    full_pending = 0;
+    struct kind_counters *k = &by_kind[kind];
+    add_relaxed(&k->collections, 1);
+    add_relaxed(&k->lock_ns, held_ns);
+    max_relaxed(&k->lock_max_ns, held_ns);
+    atomic_store_explicit(&k->lock_last_ns, held_ns, memory_order_relaxed);
+    atomic_store_explicit(&current_kind, kind, memory_order_relaxed);
+}
+
+/* bdwgc's start callback: a full collection starts (allocation lock held). */
+static void GC_CALLBACK on_full_start(void)
+{
+    full_pending = 1;
+    atomic_store_explicit(&current_kind, GCEVENTS_FULL, memory_order_relaxed);
 }
 
 /* At GCEV_END, allocation lock held: bdwgc's unsynchronised getters are exact here. */
@@ -74,12 +162,47 @@ static void account_end(enum gcevent ev)
                           memory_order_relaxed);
 }
 
+/* Before fan-out: opens the collection a world stop outside START..END belongs to. */
+static void before(enum gcevent ev, int self, uint64_t now)
+{
+    if (ev == GCEV_START) {
+        if (!synth_open) begin_collection(now);
+        real_open = 1;
+    } else if (ev == GCEV_PRE_STOP_WORLD && !real_open && !synth_open) {
+        synth_open = 1;
+        begin_collection(now);
+        atomic_store_explicit(&current_kind, full_pending ? GCEVENTS_FULL : GCEVENTS_PARTIAL,
+                              memory_order_relaxed);
+        fan_out(GCEV_START, self);
+    }
+    account_lock(ev, now);
+    account_pause(ev, now);
+    if (ev == GCEV_END) account_end(ev);
+}
+
+/* After fan-out: ends a synthesized collection after its RECLAIM_END, a real one at END. */
+static void after(enum gcevent ev, int self, uint64_t now)
+{
+    if (ev == GCEV_RECLAIM_END && synth_open) {
+        synth_open = 0;
+        end_collection();
+        account_end(GCEV_END);
+        fan_out(GCEV_END, self);
+        if (real_open) begin_collection(now);   /* the GC_gcollect that finished it goes on */
+    } else if (ev == GCEV_END && real_open) {
+        real_open = 0;
+        end_collection();
+    }
+}
+
 static void GC_CALLBACK on_collection_event(GC_EventType e)
 {
     enum gcevent ev = (enum gcevent)e;   /* same order, checked below */
-    account_pause(ev);
-    account_end(ev);
-    fan_out(ev, gcthreads_self());
+    int self = gcthreads_self();
+    uint64_t now = clock_mono_ns();
+    before(ev, self, now);
+    fan_out(ev, self);
+    after(ev, self, now);
 }
 
 static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread_id)
@@ -97,6 +220,30 @@ void gcevents__install(void)
 {
     GC_set_on_collection_event(on_collection_event);
     GC_set_on_thread_event(on_thread_event);
+}
+
+void gcevents__install_start_callback(void)
+{
+    GC_set_start_callback(on_full_start);
+}
+
+void gcevents_kind_stats(enum gcevents_kind kind, struct gcevents_kind_stats *out)
+{
+    const struct kind_counters *k = &by_kind[(unsigned)kind < GCEVENTS_KINDS ? kind : GCEVENTS_FULL];
+    *out = (struct gcevents_kind_stats){
+        .collections = atomic_load_explicit(&k->collections, memory_order_relaxed),
+        .pauses = atomic_load_explicit(&k->pauses, memory_order_relaxed),
+        .pause_ns = atomic_load_explicit(&k->pause_ns, memory_order_relaxed),
+        .pause_max_ns = atomic_load_explicit(&k->pause_max_ns, memory_order_relaxed),
+        .lock_ns = atomic_load_explicit(&k->lock_ns, memory_order_relaxed),
+        .lock_max_ns = atomic_load_explicit(&k->lock_max_ns, memory_order_relaxed),
+        .lock_last_ns = atomic_load_explicit(&k->lock_last_ns, memory_order_relaxed),
+    };
+}
+
+enum gcevents_kind gcevents_current_kind(void)
+{
+    return (enum gcevents_kind)atomic_load_explicit(&current_kind, memory_order_relaxed);
 }
 
 uint64_t gcevents_pause_total_ns(void) { return atomic_load_explicit(&pause_total, memory_order_relaxed); }
@@ -126,6 +273,8 @@ int gcevents_pauses_since(uint64_t first, struct gcevents_pause *out, int max)
         out[n].number = i;
         out[n].duration_ns = atomic_load_explicit(&pause_history[i % GCEVENTS_PAUSE_HISTORY], memory_order_relaxed);
         out[n].end_ns = atomic_load_explicit(&pause_end_history[i % GCEVENTS_PAUSE_HISTORY], memory_order_relaxed);
+        out[n].kind = (enum gcevents_kind)atomic_load_explicit(&pause_kind_history[i % GCEVENTS_PAUSE_HISTORY],
+                                                               memory_order_relaxed);
     }
     /* Pauses recorded meanwhile may have overwritten the oldest slots read: drop those. */
     atomic_thread_fence(memory_order_acquire);

@@ -1,10 +1,22 @@
 /* gcevents: fan-out of the collector's progress events to listeners in other modules,
- * stop-the-world pause accounting, and what the last collection left behind (when it
- * ended, the heap it left in use).
+ * stop-the-world pause accounting, the kind of each collection (partial or full) and
+ * how long it held the allocation lock, and what the last collection left behind (when
+ * it ended, the heap it left in use).
  *
- * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook. bdwgc has
- * one slot for each; this module multiplexes it. Leaves to others: what a listener does
- * with an event (heap profiler: publish in-use figures; tracer: record GC slices).
+ * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook and bdwgc's
+ * start callback (called at the start of every full collection). bdwgc has one slot
+ * for each; this module multiplexes them. Leaves to others: what a listener does with
+ * an event (heap profiler: publish in-use figures; tracer: record GC slices).
+ *
+ * Every collection reaches listeners as GCEV_START ... GCEV_END. bdwgc raises
+ * GC_EVENT_START/END only around the collections GC_gcollect runs (always full); the
+ * collections of generational mode (GC_start_incremental_collection, finished by
+ * GC_collect_a_little or by bdwgc's own allocation path) raise neither, only the stop,
+ * mark and RECLAIM events. For those this module raises GCEV_START just before the
+ * first GCEV_PRE_STOP_WORLD and GCEV_END just after GCEV_RECLAIM_END, so that the pacer
+ * recomputes its goal, the profiler publishes, and the tracer draws a GC slice after
+ * every collection. A partial collection marks only what is new or was written since
+ * the last one (see gcgen.h); a full one marks the whole live heap.
  *
  * LISTENERS RUN WITH THE ALLOCATION LOCK HELD OR THE WORLD STOPPED: no allocation (GC
  * or malloc), no locks, no system calls that may block, no printf. Plain writes to
@@ -47,6 +59,38 @@ int gcevents_add_listener(gcevent_fn fn, void *ctx);
 /* Installs the bdwgc hooks. Called once by gcheap_init(), before GC_INIT. */
 void gcevents__install(void);
 
+/* Installs bdwgc's start callback (which takes the lock, hence after GC_INIT). Called
+ * once by gcheap_init(). */
+void gcevents__install_start_callback(void);
+
+/* Kinds of collection, in the order figures are reported. */
+enum gcevents_kind { GCEVENTS_PARTIAL, GCEVENTS_FULL, GCEVENTS_KINDS };
+
+/* "partial" or "full". */
+const char *gcevents_kind_name(enum gcevents_kind kind);
+
+/* What the collections of one kind cost, since start. Lock time: from the collection's
+ * first event (GCEV_START, or its first world stop) to its end, minus the stretches
+ * between its world stops where bdwgc let go of the lock (an incremental collection's
+ * marking slices then run under the lock without an event; the pacer reports those it
+ * runs itself as assist time, gcpacer.h). Pauses are included in the lock time. */
+struct gcevents_kind_stats {
+    uint64_t collections;    /* ended */
+    uint64_t pauses;         /* world stops */
+    uint64_t pause_ns;       /* world stopped, in all */
+    uint64_t pause_max_ns;
+    uint64_t lock_ns;        /* allocation lock held, in all */
+    uint64_t lock_max_ns;    /* by one collection */
+    uint64_t lock_last_ns;
+};
+
+/* One snapshot (relaxed atomics, fields not mutually consistent). Any thread. */
+void gcevents_kind_stats(enum gcevents_kind kind, struct gcevents_kind_stats *out);
+
+/* The kind of the collection in progress (listeners) or of the last one (anyone);
+ * GCEVENTS_FULL before the first. Relaxed atomic load. */
+enum gcevents_kind gcevents_current_kind(void);
+
 /* Pause accounting, readable any time (relaxed atomics). */
 uint64_t gcevents_pause_total_ns(void);
 uint64_t gcevents_pause_max_ns(void);
@@ -56,11 +100,13 @@ uint64_t gcevents_pause_count(void);
 #define GCEVENTS_PAUSE_HISTORY 256
 
 /* One recorded pause: its number (0 = the first pause since start), when the world
- * started again (clock_mono_ns() clock) and how long it was stopped. */
+ * started again (clock_mono_ns() clock), how long it was stopped, and the kind of the
+ * collection it belonged to. */
 struct gcevents_pause {
     uint64_t number;
     uint64_t end_ns;
     uint64_t duration_ns;
+    enum gcevents_kind kind;
 };
 
 /* Copies the pauses numbered `first` and later that the history still holds (the last

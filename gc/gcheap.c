@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "gc/gcevents.h"
+#include "gc/gcgen.h"
 #include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
 
@@ -330,24 +331,70 @@ static int GC_CALLBACK is_root_segment(const char *dso_name, void *start, size_t
     return dso_name == NULL || dso_name[0] == '\0';
 }
 
-void gcheap_init(void)
+static enum gcheap_mode mode = GCHEAP_STW;
+
+static const char *const mode_names[GCHEAP_MODES] = {"stw", "generational"};
+
+const char *gcheap_mode_name(enum gcheap_mode m)
 {
+    return (unsigned)m < GCHEAP_MODES ? mode_names[m] : "?";
+}
+
+int gcheap_mode_parse(const char *name)
+{
+    for (int m = 0; m < GCHEAP_MODES; m++)
+        if (strcmp(name, mode_names[m]) == 0) return m;
+    return -1;
+}
+
+enum gcheap_mode gcheap_mode(void) { return mode; }
+
+/* Generational mode, after GC_INIT (manual dirty bits were allowed before it): bdwgc's
+ * incremental mode, which with manual dirty bits allowed uses them rather than
+ * mprotect. Aborts if bdwgc does not turn it on. The debug check from the environment. */
+static void start_generational(void)
+{
+    GC_enable_incremental();
+    if (!GC_is_incremental_mode() || !GC_get_manual_vdb_allowed()) {
+        fprintf(stderr, "memdemo: -gcmode generational: this bdwgc cannot collect incrementally "
+                        "with manual dirty bits\n");
+        abort();
+    }
+    GC_set_full_freq(GCHEAP_FULL_FREQ);
+    GC_set_time_limit(GCHEAP_TIME_LIMIT_MS);
+    gcgen__start();
+    const char *check = getenv(GCGEN_CHECK_ENV);
+    if (check && *check && strcmp(check, "0") != 0 &&
+        gcgen_check_start(strcmp(check, "count") == 0 ? GCGEN_CHECK_COUNT : GCGEN_CHECK_ABORT) < 0) {
+        fprintf(stderr, "memdemo: %s: out of memory for the check's table\n", GCGEN_CHECK_ENV);
+        abort();
+    }
+}
+
+void gcheap_init(void) { gcheap_init_mode(GCHEAP_STW); }
+
+void gcheap_init_mode(enum gcheap_mode m)
+{
+    mode = m;
     GC_register_has_static_roots_callback(is_root_segment);
     GC_set_markers_count(GCHEAP_MARKERS);   /* bdwgc's GC_MARKERS variable still overrides */
+    if (mode == GCHEAP_GENERATIONAL) GC_set_manual_vdb_allowed(1);
     GC_INIT();
     GC_allow_register_threads();
     check_small_rule();
     accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
     if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
     gcevents__install();
+    gcevents__install_start_callback();
     gcthreads__register_main();
-    gcpacer__start(&(struct gcpacer_settings){GCPACER_DEFAULT_GOGC, 0, 0});
+    if (mode == GCHEAP_GENERATIONAL) start_generational();
+    gcpacer__start(&(struct gcpacer_settings){GCPACER_DEFAULT_GOGC, 0, 0, mode == GCHEAP_GENERATIONAL});
 }
 
 void gcheap_configure(const struct gcheap_config *c)
 {
     if (c->initial_heap) GC_expand_hp(c->initial_heap);
-    struct gcpacer_settings ps = {c->gogc, c->memlimit, c->maxheap};
+    struct gcpacer_settings ps = {c->gogc, c->memlimit, c->maxheap, mode == GCHEAP_GENERATIONAL};
     gcpacer__start(&ps);
 }
 

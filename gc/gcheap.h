@@ -35,9 +35,45 @@
  * GC_MARKERS environment variable overrides it. */
 #define GCHEAP_MARKERS 1
 
-/* Initialises bdwgc. Call once, from main(), before any other gc/ function and before
- * any other thread exists. Also allows later threads to register themselves. */
+/* How bdwgc collects (-gcmode):
+ *   - stop-the-world: every collection marks the whole live heap with the world
+ *     stopped (bdwgc's default; a pause grows with the live heap);
+ *   - generational: bdwgc's incremental mode with memdemo's own write barrier
+ *     (gcgen.h) feeding its manual dirty bits. Most collections are partial: they mark
+ *     only what was allocated or written since the last one, so their pauses depend on
+ *     the young heap and the written pages, not on the live heap; every
+ *     GCHEAP_FULL_FREQ-th collection, and every explicit or limit collection, is full.
+ *     A full collection the pacer starts marks incrementally, in slices of about
+ *     GCHEAP_TIME_LIMIT_MS with the world stopped, between which the threads that
+ *     allocate help (gcpacer.h); an explicit one (?gc=1) stops the world for all of it. */
+enum gcheap_mode { GCHEAP_STW, GCHEAP_GENERATIONAL, GCHEAP_MODES };
+
+/* -gcmode's default. */
+#define GCHEAP_DEFAULT_MODE GCHEAP_STW
+
+/* The mode's name for -gcmode, /debug/vars and /metrics ("stw", "generational"). */
+const char *gcheap_mode_name(enum gcheap_mode mode);
+
+/* The mode named `name`; -1 for a name that is none. Pure. */
+int gcheap_mode_parse(const char *name);
+
+/* The mode gcheap_init_mode() set. Any thread. */
+enum gcheap_mode gcheap_mode(void);
+
+/* Generational mode: every GCHEAP_FULL_FREQ-th collection is full (bdwgc's
+ * GC_set_full_freq), and a collection stops the world for about GCHEAP_TIME_LIMIT_MS
+ * at a time (GC_set_time_limit): see the measurements in bench/RESULTS.md. */
+#define GCHEAP_FULL_FREQ 16
+#define GCHEAP_TIME_LIMIT_MS 5
+
+/* Initialises bdwgc in stop-the-world mode: gcheap_init_mode(GCHEAP_STW). */
 void gcheap_init(void);
+
+/* Initialises bdwgc in `mode`. Call once, from main(), before any other gc/ function
+ * and before any other thread exists. Also allows later threads to register
+ * themselves. In generational mode, the environment variable GCGEN_CHECK_ENV switches
+ * on the write barrier's debug check (gcgen.h). */
+void gcheap_init_mode(enum gcheap_mode mode);
 
 struct gcheap_config {
     size_t initial_heap;   /* bytes to grow the heap to now; 0: bdwgc's default */
@@ -77,8 +113,8 @@ int gcheap_bounded_end(void);
  * approximately): what bounded allocations are charged. Pure. */
 size_t gcheap_footprint(size_t n);
 
-/* Runs a full, stop-the-world collection now and returns when it has finished.
- * Caller: a registered thread. */
+/* Runs a full, stop-the-world collection now (in generational mode too) and returns
+ * when it has finished. Caller: a registered thread. */
 void gcheap_collect(void);
 
 /* --- sampling hook -------------------------------------------------------------

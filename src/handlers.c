@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "gc/gcevents.h"
+#include "gc/gcgen.h"
 #include "gc/gcheap.h"
 #include "gc/gcpacer.h"
 #include "profile/lockprof.h"
@@ -131,6 +132,37 @@ static void write_pause_ring(struct buf *b, uint64_t collections)
     buf_puts(b, "]},\n");
 }
 
+/* "gc": the collector's mode and, per kind of collection (partial, full), how many
+ * there were, their world stops and the allocation lock they held (gcevents.h); the
+ * write barrier's dirtying stores, the pacer's assists, and the barrier check's
+ * figures when it is on. */
+static void write_gc_kinds(struct buf *b)
+{
+    struct gcpacer_stats gp;
+    gcpacer_stats(&gp);
+    buf_printf(b, "\"gc\": {\"mode\": \"%s\"", gcheap_mode_name(gcheap_mode()));
+    for (int k = 0; k < GCEVENTS_KINDS; k++) {
+        struct gcevents_kind_stats ks;
+        gcevents_kind_stats((enum gcevents_kind)k, &ks);
+        buf_printf(b, ", \"%s\": {\"collections\": %llu, \"pauses\": %llu, \"pause_ns\": %llu, "
+                      "\"pause_max_ns\": %llu, \"lock_ns\": %llu, \"lock_max_ns\": %llu, \"lock_last_ns\": %llu}",
+                   gcevents_kind_name((enum gcevents_kind)k), (unsigned long long)ks.collections,
+                   (unsigned long long)ks.pauses, (unsigned long long)ks.pause_ns,
+                   (unsigned long long)ks.pause_max_ns, (unsigned long long)ks.lock_ns,
+                   (unsigned long long)ks.lock_max_ns, (unsigned long long)ks.lock_last_ns);
+    }
+    buf_printf(b, ", \"dirtied_stores\": %llu, \"assists\": %llu, \"assist_ns\": %llu",
+               (unsigned long long)gcgen_dirtied_stores(), (unsigned long long)gp.assists,
+               (unsigned long long)gp.assist_ns);
+    struct gcgen_check_stats cs;
+    gcgen_check_stats(&cs);
+    if (cs.collections)
+        buf_printf(b, ", \"check\": {\"collections\": %llu, \"objects\": %llu, \"violations\": %llu}",
+                   (unsigned long long)cs.collections, (unsigned long long)cs.objects,
+                   (unsigned long long)cs.violations);
+    buf_puts(b, "},\n");
+}
+
 /* ?gc=1 collects first, as /debug/pprof/heap?gc=1 does, so that the figures are those
  * of the live heap, without building (and symbolizing) a profile. */
 void handle_vars(struct http_request *req)
@@ -166,6 +198,7 @@ void handle_vars(struct http_request *req)
     SAMPLER_STATS_FIELDS(JSON_PROFILER_FIELD)
 #undef JSON_PROFILER_FIELD
     buf_puts(&b, "},\n");
+    write_gc_kinds(&b);
     struct conns_stats cs;
     conns_stats(&cs);
     buf_printf(&b, "\"connections\": {\"open\": %llu, \"accepted\": %llu, \"refused_total\": %llu, "

@@ -400,6 +400,16 @@ void gcheap_configure(const struct gcheap_config *c)
 
 void gcheap_collect(void) { GC_gcollect(); }
 
+void gcheap_collect_paced(void)
+{
+    if (mode != GCHEAP_GENERATIONAL) {
+        GC_gcollect();
+        return;
+    }
+    GC_start_incremental_collection();
+    while (GC_collect_a_little()) { /* until the collection it opened has ended */ }
+}
+
 static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
 {
     st->collections = ps->gc_no;

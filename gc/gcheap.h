@@ -117,6 +117,11 @@ size_t gcheap_footprint(size_t n);
  * when it has finished. Caller: a registered thread. */
 void gcheap_collect(void);
 
+/* Runs the collection the pacer would start now and returns when it has ended: in
+ * generational mode a partial one (a full one when bdwgc's turn for one has come), in
+ * stop-the-world mode a full one. For tests and tools. Caller: a registered thread. */
+void gcheap_collect_paced(void);
+
 /* --- sampling hook -------------------------------------------------------------
  * Each thread keeps a countdown of bytes; every allocation subtracts the size bdwgc
  * handed out for it (see gcheap_size()). When the countdown goes below zero the

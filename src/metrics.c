@@ -13,7 +13,9 @@
 #include <stdlib.h>
 
 #include "gc/gcevents.h"
+#include "gc/gcgen.h"
 #include "gc/gcheap.h"
+#include "gc/gcpacer.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/handlers.h"
@@ -147,13 +149,54 @@ static void write_requests(struct promfmt *w)
     }
 }
 
+/* One family with a sample per kind of collection (partial, full): field `f` of
+ * gcevents_kind_stats, in nanoseconds when `seconds`. */
+#define KIND_FAMILY(w, name, type, help, f, seconds)                                          \
+    do {                                                                                      \
+        promfmt_family(w, name, type, help);                                                  \
+        for (int k_ = 0; k_ < GCEVENTS_KINDS; k_++) {                                         \
+            struct gcevents_kind_stats ks_;                                                   \
+            gcevents_kind_stats((enum gcevents_kind)k_, &ks_);                                 \
+            const char *labels_[] = {"kind", gcevents_kind_name((enum gcevents_kind)k_), NULL}; \
+            if (seconds) promfmt_f64(w, "", labels_, (double)ks_.f / NS_PER_S);              \
+            else promfmt_u64(w, "", labels_, ks_.f);                                          \
+        }                                                                                     \
+    } while (0)
+
+/* Partial and full collections apart (generational mode; in stop-the-world mode every
+ * collection is full), the write barrier's dirtying stores and the pacer's assists. */
+static void write_gc_kinds(struct promfmt *w)
+{
+    KIND_FAMILY(w, "memdemo_gc_collections", PROMFMT_COUNTER,
+                "Collections completed, by kind: partial (marks what is new or was written since the last) or full.",
+                collections, 0);
+    KIND_FAMILY(w, "memdemo_gc_pause_seconds", PROMFMT_COUNTER,
+                "Time the world was stopped, by kind of collection.", pause_ns, 1);
+    KIND_FAMILY(w, "memdemo_gc_pause_max_seconds", PROMFMT_GAUGE,
+                "Longest stop-the-world pause since start, by kind of collection.", pause_max_ns, 1);
+    KIND_FAMILY(w, "memdemo_gc_lock_seconds", PROMFMT_COUNTER,
+                "Time collections held the allocation lock (pauses included), by kind.", lock_ns, 1);
+    KIND_FAMILY(w, "memdemo_gc_lock_max_seconds", PROMFMT_GAUGE,
+                "Longest time one collection held the allocation lock, by kind.", lock_max_ns, 1);
+    struct gcpacer_stats gp;
+    gcpacer_stats(&gp);
+    promfmt_family(w, "memdemo_gc_assist_seconds", PROMFMT_COUNTER,
+                   "Generational mode: time allocating threads spent running slices of an open collection.");
+    promfmt_f64(w, "", NULL, (double)gp.assist_ns / NS_PER_S);
+    counter_u64(w, "memdemo_gc_barrier_dirty_stores",
+                "Generational mode: pointer stores that dirtied a page for the next partial collection.",
+                gcgen_dirtied_stores());
+}
+
 static void write_memdemo(struct promfmt *w, const struct gcheap_stats *st)
 {
     char version[32];
     gcheap_version(version, sizeof version);
-    promfmt_family(w, "memdemo_gc_info", PROMFMT_GAUGE, "The garbage collector: bdwgc and its version.");
-    const char *labels[] = {"collector", "bdwgc", "version", version, NULL};
+    promfmt_family(w, "memdemo_gc_info", PROMFMT_GAUGE,
+                   "The garbage collector: bdwgc, its version and how it collects (-gcmode).");
+    const char *labels[] = {"collector", "bdwgc", "version", version, "mode", gcheap_mode_name(gcheap_mode()), NULL};
     promfmt_u64(w, "", labels, 1);
+    write_gc_kinds(w);
     gauge_u64(w, "memdemo_gc_heap_inuse_after_gc_bytes",
               "Heap bytes in use as the last collection ended: what it could not reclaim.", st->in_use_after_gc);
     gauge_u64(w, "memdemo_gc_allocated_since_gc_bytes", "Bytes allocated since the last collection.",

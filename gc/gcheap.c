@@ -262,7 +262,10 @@ GCHEAP_ALLOC_TEXT static void *alloc_or_refuse(size_t n, int pointer_free)
 #define CARVE_BLOCK ((size_t)4096 - EXTRA_BYTES)   /* one heap block with the extra byte */
 #define CARVE_MAX ((size_t)64)                     /* larger requests are objects */
 
-static void *carve_blocks[GCTHREADS_MAX];   /* static data: a root, so each block lives */
+/* Static data: a root, so each thread's block lives. volatile: nothing here reads the
+ * array, and the compiler would otherwise drop the stores (it did: blocks were freed
+ * while still being carved; tests/unit/test_gen.c checks). */
+static void *volatile carve_blocks[GCTHREADS_MAX];
 static int carving;                         /* generational mode */
 
 /* A new block for this (armed) thread. NULL only in a bounded scope at the cap. */

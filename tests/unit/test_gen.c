@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#define GC_NO_THREAD_REDIRECTS 1   /* threads register through gcthreads_enter() */
+#include <gc.h>
+
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcgen.h"
@@ -144,6 +147,76 @@ TEST(barrier_keeps_the_object_through_partial_collections)
     CHECK_EQ_U64(violations(), v0);
 }
 
+/* ---- carved strings: the block being carved lives while its thread carves it -------- */
+
+static uintptr_t block_hidden;
+static int block_survived = -1;
+
+static void watch_block(enum gcevent ev, int thread, void *ctx)
+{
+    (void)thread; (void)ctx;
+    if (ev == GCEV_MARK_END && block_hidden) block_survived = gcheap_survives_unlocked(block_hidden);
+}
+
+/* Carves one string (the countdown may make one an object of its own: then again),
+ * notes its block and drops the string. */
+static __attribute__((noinline)) void carve_and_drop_a_string(void)
+{
+    for (;;) {
+        char *s = gcheap_alloc_data(4);
+        void *block = GC_base(s);
+        if (GC_size(block) < 4096) continue;
+        memcpy(s, "abc", 4);
+        block_hidden = gcheap_hide(block);
+        return;
+    }
+}
+
+/* A server thread's part: carves, drops the string, and waits (registered, so its
+ * block is its own) while the main thread collects. */
+static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t block_cond = PTHREAD_COND_INITIALIZER;
+static int block_stage;
+
+static void block_step(int wait_for, int then)
+{
+    pthread_mutex_lock(&block_lock);
+    while (block_stage < wait_for) pthread_cond_wait(&block_cond, &block_lock);
+    block_stage = then;
+    pthread_cond_broadcast(&block_cond);
+    pthread_mutex_unlock(&block_lock);
+}
+
+static void *carver(void *unused)
+{
+    (void)unused;
+    gcthreads_enter();
+    for (int i = 0; i < 1000; i++) gcheap_alloc_data(8);   /* arms the thread, starts a block */
+    carve_and_drop_a_string();
+    scrub_stack();
+    block_step(0, 1);
+    block_step(2, 2);   /* until the main thread has collected */
+    return NULL;
+}
+
+TEST(the_block_being_carved_survives_collections_that_find_none_of_its_strings)
+{
+    pthread_t t;
+    block_stage = 0;
+    pthread_create(&t, NULL, carver, NULL);
+    block_step(1, 1);
+    block_survived = -1;
+    gcheap_collect();
+    int after_full = block_survived;
+    if (after_full == 1) gcheap_collect_paced();
+    int after_paced = block_survived;
+    block_hidden = 0;
+    block_step(1, 2);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(after_full, 1);
+    CHECK_EQ_INT(after_paced, 1);
+}
+
 /* ---- both routes through thousands of partial collections --------------------------- */
 
 #define LEAKER_THREADS 2
@@ -242,9 +315,11 @@ int main(void)
     }
     gcevents_add_listener(bracket, NULL);
     gcevents_add_listener(watch_victim, NULL);
+    gcevents_add_listener(watch_block, NULL);
     RUN(partial_collections_reach_listeners_as_start_and_end);
     RUN(missed_barrier_lets_a_partial_collection_free_an_object_an_old_chunk_points_at);
     RUN(barrier_keeps_the_object_through_partial_collections);
+    RUN(the_block_being_carved_survives_collections_that_find_none_of_its_strings);
     RUN(both_routes_keep_every_string_through_thousands_of_partial_collections);
     UNIT_EXIT();
 }

@@ -43,6 +43,10 @@ static _Atomic uint64_t last_gc_unix_ns, in_use_after_gc;
 /* The collection in progress; written under the allocation lock (see the top). */
 static int real_open, synth_open, full_pending, resumed;
 static uint64_t held_since, held_ns;          /* lock time of the collection so far */
+static uint64_t stopped_ns;                   /* its world stops so far */
+/* Per collection, the sum of its world stops (Go's PauseNs meaning), by its number. */
+static _Atomic uint64_t coll_pause_history[GCEVENTS_PAUSE_HISTORY];
+static _Atomic uint64_t coll_count;
 static _Atomic int current_kind = GCEVENTS_FULL;
 
 struct kind_counters {
@@ -103,6 +107,7 @@ static void account_pause(enum gcevent ev, uint64_t now)
         atomic_store_explicit(&pause_count, k + 1, memory_order_release);
         atomic_store_explicit(&pause_last, d, memory_order_relaxed);
         max_relaxed(&pause_max, d);
+        stopped_ns += d;
         add_relaxed(&by_kind[kind].pauses, 1);
         add_relaxed(&by_kind[kind].pause_ns, d);
         max_relaxed(&by_kind[kind].pause_max_ns, d);
@@ -115,6 +120,7 @@ static void begin_collection(uint64_t now)
 {
     held_since = now;
     held_ns = 0;
+    stopped_ns = 0;
     resumed = 0;
 }
 
@@ -144,6 +150,9 @@ static void end_collection(void)
     max_relaxed(&k->lock_max_ns, held_ns);
     atomic_store_explicit(&k->lock_last_ns, held_ns, memory_order_relaxed);
     atomic_store_explicit(&current_kind, kind, memory_order_relaxed);
+    uint64_t n = atomic_load_explicit(&coll_count, memory_order_relaxed);
+    atomic_store_explicit(&coll_pause_history[n % GCEVENTS_PAUSE_HISTORY], stopped_ns, memory_order_relaxed);
+    atomic_store_explicit(&coll_count, n + 1, memory_order_release);
 }
 
 /* bdwgc's start callback: a full collection starts (allocation lock held). */
@@ -257,6 +266,18 @@ int gcevents_recent_pauses(uint64_t *out, int max)
     int n = 0;
     while (n < max && n < GCEVENTS_PAUSE_HISTORY && (uint64_t)n < k) {
         out[n] = atomic_load_explicit(&pause_history[(k - 1 - (uint64_t)n) % GCEVENTS_PAUSE_HISTORY],
+                                      memory_order_relaxed);
+        n++;
+    }
+    return n;
+}
+
+int gcevents_recent_collection_pauses(uint64_t *out, int max)
+{
+    uint64_t k = atomic_load_explicit(&coll_count, memory_order_acquire);
+    int n = 0;
+    while (n < max && n < GCEVENTS_PAUSE_HISTORY && (uint64_t)n < k) {
+        out[n] = atomic_load_explicit(&coll_pause_history[(k - 1 - (uint64_t)n) % GCEVENTS_PAUSE_HISTORY],
                                       memory_order_relaxed);
         n++;
     }

@@ -128,4 +128,9 @@ uint64_t gcevents_in_use_after_gc(void);
  * may be missed or seen twice; the figures are for display. Any thread. */
 int gcevents_recent_pauses(uint64_t *out, int max);
 
+/* The same per collection: each the sum of one collection's world stops (Go's
+ * memstats.PauseNs meaning; a generational collection may stop the world two or three
+ * times, stop-the-world mode once), newest first, collections memdemo saw end. */
+int gcevents_recent_collection_pauses(uint64_t *out, int max);
+
 #endif

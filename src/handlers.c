@@ -117,13 +117,14 @@ static void json_string(struct buf *b, const char *s)
     buf_putc(b, '"');
 }
 
-/* "PauseNs": Go's layout, a 256-entry ring in which the pause of collection k sits
- * at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. Ends the memstats
- * object. */
+/* "PauseNs": Go's layout, a 256-entry ring in which the pause of collection k (the sum
+ * of its world stops, as Go's: a generational collection may stop the world more than
+ * once) sits at (k + 255) % 256, so the newest is at (NumGC + 255) % 256. Ends the
+ * memstats object. */
 static void write_pause_ring(struct buf *b, uint64_t collections)
 {
     uint64_t recent[GCEVENTS_PAUSE_HISTORY], ring[GCEVENTS_PAUSE_HISTORY] = {0};
-    int n = gcevents_recent_pauses(recent, GCEVENTS_PAUSE_HISTORY);
+    int n = gcevents_recent_collection_pauses(recent, GCEVENTS_PAUSE_HISTORY);
     for (int j = 0; j < n; j++)
         ring[(collections + GCEVENTS_PAUSE_HISTORY - 1 - (uint64_t)j) % GCEVENTS_PAUSE_HISTORY] = recent[j];
     buf_puts(b, ", \"PauseNs\": [");

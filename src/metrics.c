@@ -32,13 +32,14 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* go_gc_duration_seconds as client_golang's Go collector: quantiles 0, 0.25, 0.5,
- * 0.75 and 1 of the recent pauses (the last GCEVENTS_PAUSE_HISTORY; NaN before the
- * first), _sum the total pause, _count the collections. */
+ * 0.75 and 1 of the recent collections' pauses (each the sum of its world stops, as
+ * Go's; the last GCEVENTS_PAUSE_HISTORY; NaN before the first), _sum the total pause,
+ * _count the collections. */
 static void write_gc_duration(struct promfmt *w, const struct gcheap_stats *st)
 {
     static const char *const qs[] = {"0", "0.25", "0.5", "0.75", "1"};
     uint64_t p[GCEVENTS_PAUSE_HISTORY];
-    int n = gcevents_recent_pauses(p, GCEVENTS_PAUSE_HISTORY);
+    int n = gcevents_recent_collection_pauses(p, GCEVENTS_PAUSE_HISTORY);
     qsort(p, (size_t)n, sizeof *p, cmp_u64);
     promfmt_family(w, "go_gc_duration_seconds", PROMFMT_SUMMARY,
                    "Stop-the-world pauses of recent collections (quantiles), their total and the number of collections.");

@@ -22,7 +22,10 @@ stop_server
 reps=200
 export MEMDEMO_GCCHECK=1
 start_server -repetitions $reps -gcmode generational -gogc 10 -threads 2 || exit 1
+curl -s --max-time 30 -o "$T/gen.trace" "$BASE/debug/pprof/trace?seconds=2" &
+TRACE=$!
 load 6 4 /leaker /noleaker /noleaker /noleaker
+wait "$TRACE"
 unset MEMDEMO_GCCHECK
 check server_survived_the_load_with_the_barrier_check_on kill -0 "$SERVER_PID"
 grep -q MEMDEMO_GCCHECK "$SERVER_LOG" && fail barrier_check_found_nothing "$(grep MEMDEMO_GCCHECK "$SERVER_LOG")"
@@ -69,6 +72,14 @@ expect_ge metrics_counts_partial_collections "${mp:-0}" "$partial"
 check metrics_has_full_collections grep -q '^memdemo_gc_collections_total{kind="full"} [1-9]' "$T/metrics"
 check metrics_has_lock_time_by_kind grep -q '^memdemo_gc_lock_seconds_total{kind="partial"} ' "$T/metrics"
 stop_server
+
+# the trace: partial collections are GC slices of their own goroutine label and stack
+# (strings of the trace's string table), and Debian's go tool trace reads it
+check trace_labels_partial_collections grep -qa 'GC (partial)' "$T/gen.trace"
+check trace_names_partial_collections_stack grep -qa 'GC_collect_a_little' "$T/gen.trace"
+(cd "$T" && go tool trace -http=127.0.0.1:0 -d "$T/gen.trace" >"$T/gen.trace.d" 2>"$T/gen.trace.err")
+expect_eq go_tool_trace_reads_the_generational_trace "$?" 0
+check go_tool_trace_sees_gc_starts grep -q 'GCStart' "$T/gen.trace.d"
 
 # 3. a mode that is none is refused before the server starts
 "$MEMDEMO" -gcmode incremental >"$T/out" 2>"$T/err"

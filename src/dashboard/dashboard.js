@@ -62,7 +62,8 @@
   // ---- data kept ------------------------------------------------------------------
   let since = 0;          // newest sample number received
   let routes = [];        // the feed's route names, index-aligned with sample.requests
-  const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], leaker: [], rss: [], req: [], pt: [], pv: [] };
+  // pauses: pt their times, pv a full collection's (else null), pp a partial one's
+  const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], leaker: [], rss: [], req: [], pt: [], pv: [], pp: [] };
   let heapChanges = 0;
 
   function reset() {
@@ -86,7 +87,11 @@
       d.rss.push(s.rss >= 0 ? s.rss : null);
       d.req.push(s.requests);
     }
-    for (const p of feed.pauses) { d.pt.push(p[0]); d.pv.push(p[1] * 1000); }
+    for (const p of feed.pauses) {   // [time, seconds, 1 if the collection was partial]
+      d.pt.push(p[0]);
+      d.pv.push(p[2] ? null : p[1] * 1000);
+      d.pp.push(p[2] ? p[1] * 1000 : null);
+    }
     since = feed.newest;
     const cut = d.t.length ? d.t[d.t.length - 1] - KEEP_SECONDS : 0;
     let drop = 0;
@@ -96,6 +101,7 @@
     while (pdrop < d.pt.length && d.pt[pdrop] < cut) pdrop++;
     d.pt.splice(0, pdrop);
     d.pv.splice(0, pdrop);
+    d.pp.splice(0, pdrop);
     document.body.dataset.heapChanges = String(heapChanges);
   }
 
@@ -122,9 +128,12 @@
       data: () => [d.t, d.alloc],
     },
     pauses: {
-      series: () => [line("pause", COLORS[4], fmtMs, { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } })],
+      series: () => [line("pause (full collection)", COLORS[4], fmtMs,
+                          { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } }),
+                     line("pause (partial)", COLORS[2], fmtMs,
+                          { paths: () => null, points: { show: true, size: 5, fill: COLORS[2] } })],
       axes: [{ values: axisOf(tickMs), size: 55 }],
-      data: () => [d.pt, d.pv],
+      data: () => [d.pt, d.pv, d.pp],
       xRange: true,
     },
     gc: {

@@ -160,6 +160,7 @@ static void GC_CALLBACK on_full_start(void)
 {
     full_pending = 1;
     atomic_store_explicit(&current_kind, GCEVENTS_FULL, memory_order_relaxed);
+    fan_out(GCEV_FULL_START, gcthreads_self());
 }
 
 /* At GCEV_END, allocation lock held: bdwgc's unsynchronised getters are exact here. */

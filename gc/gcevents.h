@@ -41,7 +41,9 @@ enum gcevent {
     GCEV_PRE_START_WORLD,
     GCEV_POST_START_WORLD,  /* world running again */
     GCEV_THREAD_SUSPENDED,  /* `thread` says which (gcthreads id, or -1) */
-    GCEV_THREAD_UNSUSPENDED
+    GCEV_THREAD_UNSUSPENDED,
+    GCEV_FULL_START         /* not bdwgc's: the next collection is a full one (bdwgc's
+                               start callback, before its first world stop) */
 };
 
 /* A listener: ev, the gcthreads id the event is about (the collecting thread for

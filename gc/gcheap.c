@@ -426,6 +426,17 @@ int gcheap_mode_parse(const char *name)
 
 enum gcheap_mode gcheap_mode(void) { return mode; }
 
+/* Generational mode's listener (allocation lock held): full collections mark in slices
+ * of GCHEAP_TIME_LIMIT_MS, partial ones in one stop (gcheap.h says why). bdwgc reads
+ * the limit, an unsynchronised word, under its lock, after the start callback. No
+ * allocation, no locks. */
+static void time_limit_by_kind(enum gcevent ev, int thread, void *ctx)
+{
+    (void)thread; (void)ctx;
+    if (ev == GCEV_FULL_START) GC_set_time_limit(GCHEAP_TIME_LIMIT_MS);
+    else if (ev == GCEV_END && gcevents_current_kind() == GCEVENTS_FULL) GC_set_time_limit(GC_TIME_UNLIMITED);
+}
+
 /* Generational mode, after GC_INIT (manual dirty bits were allowed before it): bdwgc's
  * incremental mode, which with manual dirty bits allowed uses them rather than
  * mprotect. Aborts if bdwgc does not turn it on. The debug check from the environment. */
@@ -438,7 +449,8 @@ static void start_generational(void)
         abort();
     }
     GC_set_full_freq(GCHEAP_FULL_FREQ);
-    GC_set_time_limit(GCHEAP_TIME_LIMIT_MS);
+    GC_set_time_limit(GC_TIME_UNLIMITED);
+    if (gcevents_add_listener(time_limit_by_kind, NULL) < 0) abort();   /* the first listener */
     gcgen__start();
     carving = 1;
     const char *check = getenv(GCGEN_CHECK_ENV);

@@ -52,7 +52,10 @@ expect_ge some_full_collections "$full" 1
 expect_eq partial_plus_full_is_numgc "$((partial + full))" "$numgc"
 checked=$(grep -o '"check": {"collections": [0-9]*' "$T/vars.json" | grep -o '[0-9]*$')
 violations=$(grep -o '"violations": [0-9]*' "$T/vars.json" | grep -o '[0-9]*$')
-expect_ge barrier_check_ran_at_every_mark_end "${checked:-0}" $((numgc - 2))
+echo "# barrier check ran at $checked mark ends"
+# NumGC may count the collection bdwgc runs when incremental mode comes on, before the
+# check starts; every later one is checked
+expect_ge barrier_check_ran_at_every_mark_end "${checked:-0}" $((numgc - 1))
 expect_eq barrier_check_saw_no_violation "$violations" 0
 lock_max=$(grep -o '"partial": {[^}]*' "$T/vars.json" | grep -o '"lock_max_ns": [0-9]*' | grep -o '[0-9]*$')
 pause_max=$(grep -o '"partial": {[^}]*' "$T/vars.json" | grep -o '"pause_max_ns": [0-9]*' | grep -o '[0-9]*$')

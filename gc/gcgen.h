@@ -3,9 +3,9 @@
  *
  * Owns: the barrier, the birth stamps that let it skip objects no collection has seen,
  * bdwgc's manual dirty bits behind it, and a debug check that the barrier was used.
- * Leaves to others: switching the mode on at start (gcheap_init_mode), when collections
- * run (gcpacer), and which objects hold pointers (the callers; in memdemo only the
- * string list's chunks, src/strlist.c).
+ * Leaves to others: switching the mode on at start (gcheap_init_with, its setup's
+ * mode), when collections run (gcpacer), and which objects hold pointers (the callers;
+ * in memdemo only the string list's chunks, src/strlist.c).
  *
  * Why a missed barrier loses live objects. In generational mode (-gcmode generational)
  * most collections are partial: bdwgc keeps the mark bits of the previous collections,
@@ -89,7 +89,7 @@ void *gcgen_alloc(size_t n, gcgen_birth *born);
 /* --- for gcheap ------------------------------------------------------------------- */
 
 /* Generational mode on: installs the listener that moves the epoch (at every world
- * stop) and closes collections (at RECLAIM_END). Main thread, from gcheap_init_mode,
+ * stop) and closes collections (at RECLAIM_END). Main thread, from gcheap_init_with,
  * after GC_INIT. */
 void gcgen__start(void);
 

@@ -70,6 +70,34 @@ TEST(partial_collections_reach_listeners_as_start_and_end)
     CHECK_GT_U64(ks.lock_max_ns, 0);
 }
 
+/* The per-collection figures (NumGC, PauseNs, the blocked times) and the per-kind ones
+ * count the same collections: the kinds add up to the totals, and every collection in
+ * the history has a pause, a blocked time covering it, and the kind it was counted
+ * under. */
+TEST(kinds_split_the_per_collection_figures)
+{
+    for (int i = 0; i < 20; i++) gcheap_collect_paced();
+    gcheap_collect();
+    struct gcevents_kind_stats p, f;
+    gcevents_kind_stats(GCEVENTS_PARTIAL, &p);
+    gcevents_kind_stats(GCEVENTS_FULL, &f);
+    CHECK_GT_U64(p.collections, 0);
+    CHECK_EQ_U64(p.collections + f.collections, gcevents_pause_count());
+    CHECK_EQ_U64(p.pause_ns + f.pause_ns, gcevents_pause_total_ns());
+    CHECK_EQ_U64(p.lock_ns + f.lock_ns, gcevents_blocked_total_ns());
+    CHECK_EQ_U64(f.lock_last_ns, gcevents_blocked_last_ns());   /* the last one was full */
+    static struct gcevents_pause h[GCEVENTS_PAUSE_HISTORY];
+    int n = gcevents_pauses_since(0, h, GCEVENTS_PAUSE_HISTORY), partial = 0;
+    CHECK_GE(n, 21);
+    for (int i = 0; i < n; i++) {
+        CHECK_GT_U64(h[i].duration_ns, 0);
+        CHECK_GE_U64(h[i].blocked_ns, h[i].duration_ns);
+        partial += h[i].kind == GCEVENTS_PARTIAL;
+    }
+    CHECK_GT(partial, 0);
+    CHECK_EQ_INT(h[n - 1].kind, GCEVENTS_FULL);
+}
+
 /* ---- the barrier ------------------------------------------------------------------ */
 
 static struct strlist old_list = STRLIST_INIT;   /* static: a root, like the leaker's */
@@ -317,6 +345,7 @@ int main(void)
     gcevents_add_listener(watch_victim, NULL);
     gcevents_add_listener(watch_block, NULL);
     RUN(partial_collections_reach_listeners_as_start_and_end);
+    RUN(kinds_split_the_per_collection_figures);
     RUN(missed_barrier_lets_a_partial_collection_free_an_object_an_old_chunk_points_at);
     RUN(barrier_keeps_the_object_through_partial_collections);
     RUN(the_block_being_carved_survives_collections_that_find_none_of_its_strings);

@@ -48,7 +48,7 @@ MAIN_OBJ  := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
-BENCH_BINS := $(BUILD)/bench/heapstacks $(BUILD)/bench/cpusample
+BENCH_BINS := $(BUILD)/bench/heapstacks $(BUILD)/bench/cpusample $(BUILD)/bench/allocpaths
 
 # Fuzzing: every tests/fuzz/fuzz_NAME.c is one target. FUZZ_BUILD holds the libFuzzer
 # binaries (clang, coverage, ASan + UBSan); $(BUILD)/fuzz/replay_NAME is the same

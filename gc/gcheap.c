@@ -38,6 +38,7 @@
 #include "gc/errors.h"
 #include "gc/clock.h"
 #include "gc/gcevents.h"
+#include "gc/gcgen.h"
 #include "gc/gcthreads.h"
 
 /* Bytes to the next "sample" when no sampler is installed: finite so that a lost reset
@@ -75,8 +76,10 @@ struct account {
     int refused;                   /* a bounded allocation of this scope was refused */
     size_t grant;                  /* kept-heap bytes granted and not yet allocated */
     uint64_t grant_epoch;          /* policy->epoch() the grant belongs to */
+    char *carve_next, *carve_end;  /* generational mode: the rest of the block being carved */
 };
 
+static enum gcheap_mode mode = GCHEAP_STW;
 static struct account *accounts;                  /* GCTHREADS_MAX lines */
 static struct account unarmed;                    /* shared; its countdown stays < 0 */
 static __thread struct account *me = &unarmed;
@@ -244,15 +247,95 @@ size_t gcheap_footprint(size_t n)
     return small_size(n);
 }
 
+/* bdwgc's allocation for an object the caller counts itself: an infallible one at the
+ * cap goes through alloc_failed; in a bounded scope the cap refuses instead, after one
+ * collection (the scope fails: every later allocation of it returns NULL). */
+GCHEAP_ALLOC_TEXT static void *alloc_or_refuse(size_t n, int pointer_free)
+{
+    void *p = bdwgc_alloc(n, pointer_free);
+    if (__builtin_expect(p != NULL, 1)) return p;
+    if (!me->bounded) return alloc_failed(n, pointer_free);
+    policy->make_room(0);
+    p = bdwgc_alloc(n, pointer_free);
+    if (!p) { policy->refused(); me->refused = 1; }
+    return p;
+}
+
+/* ---- carved strings (generational mode) ---------------------------------------------
+ * Under manual dirty bits Debian's bdwgc 8.2.2 refills a thread's free list one object
+ * at a time (GC_generic_malloc_many: a lock and bdwgc's whole generic path per string)
+ * and adds the extra byte twice (16-byte strings take 32); no public allocation call
+ * batches pointer-free objects then (bench/allocpaths.c measures each). So small
+ * pointer-free requests are carved from a block of CARVE_BLOCK bytes of pointer-free GC
+ * memory that the thread owns, as Go's tiny allocator packs small pointer-free objects
+ * into 16-byte blocks: a bump of a pointer per string, one bdwgc allocation (one lock)
+ * per block, no granule rounding and no extra byte per string. A string is a pointer
+ * into its block (bdwgc recognises interior pointers), so it keeps the whole block
+ * alive, and the block is freed once none of its strings is reachable; the block being
+ * carved is kept alive by carve_blocks[], a static root, until its thread moves on to a
+ * new one. The countdown counts the bytes carved. An allocation that meets the
+ * thread's countdown (a sample is due, or the pacer's poll) is not carved but made an
+ * object of its own, so the heap profiler watches that very string die at mark end. */
+#define CARVE_BLOCK ((size_t)4096 - EXTRA_BYTES)   /* one heap block with the extra byte */
+#define CARVE_MAX ((size_t)64)                     /* larger requests are objects */
+
+/* Static data: a root, so each thread's block lives. volatile: nothing here reads the
+ * array, and the compiler would otherwise drop the stores (it did: blocks were freed
+ * while still being carved; tests/unit/test_gen.c checks). */
+static void *volatile carve_blocks[GCTHREADS_MAX];
+static int carving;                         /* generational mode */
+
+/* A new block for this (armed) thread. NULL only in a bounded scope at the cap. */
+GCHEAP_ALLOC_TEXT static void *carve_refill(void)
+{
+    struct account *a = me;
+    char *b = alloc_or_refuse(CARVE_BLOCK, 1);
+    if (!b) return NULL;
+    carve_blocks[a - accounts] = b;
+    a->carve_next = b;
+    a->carve_end = b + CARVE_BLOCK;
+    return b;
+}
+
+/* The countdown is due (or the thread is not armed yet), or the block is used up. */
+GCHEAP_ALLOC_TEXT static void *carve_slow(size_t n)
+{
+    struct account *a = me;
+    if (a == &unarmed || atomic_load_explicit(&a->countdown, memory_order_relaxed) < (intptr_t)n) {
+        void *p = alloc_or_refuse(n, 1);
+        if (p) count_handed_out(p, n);
+        return p;
+    }
+    if (!carve_refill()) return NULL;
+    char *p = a->carve_next;
+    a->carve_next = p + n;
+    atomic_store_explicit(&a->countdown, atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n,
+                          memory_order_relaxed);
+    return p;
+}
+
+static inline void *carve(size_t n)
+{
+    struct account *a = me;
+    intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n;
+    char *p = a->carve_next;
+    if (__builtin_expect(left < 0 || (size_t)(a->carve_end - p) < n, 0)) return carve_slow(n);
+    a->carve_next = p + n;
+    atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
+    return p;
+}
+
+static inline int carved(size_t n, int pointer_free) { return pointer_free && carving && n <= CARVE_MAX; }
+
 /* An allocation inside a bounded scope: admitted against the kept-heap limit first
  * (through grants of BOUNDED_GRANT bytes, so the policy's atomic is touched once per
  * 64 KiB), and never past bdwgc's cap: a refusal makes the scope fail and every later
- * allocation of it return NULL at once. */
+ * allocation of it return NULL at once. A carved string is charged its own bytes. */
 GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
 {
     struct account *a = me;
     if (a->refused) return NULL;
-    size_t need = gcheap_footprint(n);
+    size_t need = carved(n, pointer_free) ? n : gcheap_footprint(n);
     if (a->grant_epoch != policy->epoch()) a->grant = 0;   /* lapsed at a collection */
     if (a->grant < need) {
         size_t g = policy->grant(need > BOUNDED_GRANT ? need : BOUNDED_GRANT, need, &a->grant_epoch);
@@ -260,13 +343,9 @@ GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
         a->grant = g;
     }
     a->grant -= need;
-    void *p = bdwgc_alloc(n, pointer_free);
-    if (!p) {
-        policy->make_room(0);
-        p = bdwgc_alloc(n, pointer_free);
-        if (!p) { policy->refused(); a->refused = 1; return NULL; }
-    }
-    count_handed_out(p, n);
+    if (carved(n, pointer_free)) return carve(n);
+    void *p = alloc_or_refuse(n, pointer_free);
+    if (p) count_handed_out(p, n);
     return p;
 }
 
@@ -282,6 +361,7 @@ GCHEAP_ALLOC_TEXT void *gcheap_alloc(size_t n)
 GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
 {
     if (__builtin_expect(me->bounded, 0)) return bounded_alloc(n, 1);
+    if (carved(n, 1)) return carve(n);
     void *p = GC_MALLOC_ATOMIC(n);
     if (__builtin_expect(!p, 0)) p = alloc_failed(n, 1);
     count_handed_out(p, n);
@@ -363,6 +443,57 @@ int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max)
     return n;
 }
 
+static const char *const mode_names[GCHEAP_MODES] = {"stw", "generational"};
+
+const char *gcheap_mode_name(enum gcheap_mode m)
+{
+    return (unsigned)m < GCHEAP_MODES ? mode_names[m] : "?";
+}
+
+int gcheap_mode_parse(const char *name)
+{
+    for (int m = 0; m < GCHEAP_MODES; m++)
+        if (strcmp(name, mode_names[m]) == 0) return m;
+    return -1;
+}
+
+enum gcheap_mode gcheap_mode(void) { return mode; }
+
+/* Generational mode's listener (allocation lock held): full collections mark in slices
+ * of GCHEAP_TIME_LIMIT_MS, partial ones in one stop (gcheap.h says why). bdwgc reads
+ * the limit, an unsynchronised word, under its lock, after the start callback. No
+ * allocation, no locks. */
+static void time_limit_by_kind(enum gcevent ev, int thread, void *ctx)
+{
+    (void)thread; (void)ctx;
+    if (ev == GCEV_FULL_START) GC_set_time_limit(GCHEAP_TIME_LIMIT_MS);
+    else if (ev == GCEV_END && gcevents_current_kind() == GCEVENTS_FULL) GC_set_time_limit(GC_TIME_UNLIMITED);
+}
+
+/* Generational mode, after GC_INIT (manual dirty bits were allowed before it): bdwgc's
+ * incremental mode, which with manual dirty bits allowed uses them rather than
+ * mprotect. Aborts if bdwgc does not turn it on. The debug check from the environment. */
+static void start_generational(void)
+{
+    GC_enable_incremental();
+    if (!GC_is_incremental_mode() || !GC_get_manual_vdb_allowed()) {
+        fprintf(stderr, "memdemo: -gcmode generational: this bdwgc cannot collect incrementally "
+                        "with manual dirty bits\n");
+        abort();
+    }
+    GC_set_full_freq(GCHEAP_FULL_FREQ);
+    GC_set_time_limit(GC_TIME_UNLIMITED);
+    if (gcevents_add_listener(time_limit_by_kind, NULL) < 0) abort();   /* the first listener */
+    gcgen__start();
+    carving = 1;
+    const char *check = getenv(GCGEN_CHECK_ENV);
+    if (check && *check && strcmp(check, "0") != 0 &&
+        gcgen_check_start(strcmp(check, "count") == 0 ? GCGEN_CHECK_COUNT : GCGEN_CHECK_ABORT) < 0) {
+        fprintf(stderr, "memdemo: %s: out of memory for the check's table\n", GCGEN_CHECK_ENV);
+        abort();
+    }
+}
+
 void gcheap_init_with(const struct gcheap_setup *s)
 {
     if (s && s->is_root) {
@@ -371,6 +502,8 @@ void gcheap_init_with(const struct gcheap_setup *s)
     }
     if (s && s->markers > 0) GC_set_markers_count((unsigned)s->markers);   /* GC_MARKERS still overrides */
     if (s && s->policy) policy = s->policy;
+    mode = s ? s->mode : GCHEAP_STW;
+    if (mode == GCHEAP_GENERATIONAL) GC_set_manual_vdb_allowed(1);
     GC_INIT();
     GC_allow_register_threads();
     check_small_rule();
@@ -378,6 +511,7 @@ void gcheap_init_with(const struct gcheap_setup *s)
     if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
     gcevents__install();
     gcthreads__register_main();
+    if (mode == GCHEAP_GENERATIONAL) start_generational();
 }
 
 void gcheap_collect(void) { GC_gcollect(); }
@@ -403,6 +537,16 @@ int gcheap_collect_shared(void)
     pthread_mutex_unlock(&forced_lock);
     atomic_fetch_add_explicit(run ? &forced_runs : &forced_shares, 1, memory_order_relaxed);
     return run;
+}
+
+void gcheap_collect_paced(void)
+{
+    if (mode != GCHEAP_GENERATIONAL) {
+        GC_gcollect();
+        return;
+    }
+    GC_start_incremental_collection();
+    while (GC_collect_a_little()) { /* until the collection it opened has ended */ }
 }
 
 static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)

@@ -24,8 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/procfs.h"
+#include "gc/gcgen.h"
 
 /* Least step between collections when a limit binds: with a limit the goal never comes
  * closer to the live heap than live/8 + 1 MB (as if GOGC were 12.5), so a live heap
@@ -42,7 +44,7 @@
  * steps of cap/16 (at least 4 MB). */
 #define CAP_RAISE_MIN ((uint64_t)4 << 20)
 
-static struct gcpacer_settings cfg = {GCPACER_DEFAULT_GOGC, 0, 0};   /* set at start */
+static struct gcpacer_settings cfg = {GCPACER_DEFAULT_GOGC, 0, 0, 0};   /* set at start */
 static uint64_t kept_limit;                 /* bounded allocations stop here; 0: no cap */
 
 static _Atomic uint64_t budget = GCPACER_HEAP_MINIMUM;   /* bytes allocated that trigger */
@@ -57,6 +59,7 @@ static _Atomic uint64_t raised;             /* added to it by overruns, until th
 static _Atomic int unmap_next;              /* over the memory limit: return free pages */
 static atomic_flag pacing = ATOMIC_FLAG_INIT;   /* a thread is collecting for the pacer */
 static _Atomic uint64_t n_paced, n_unmaps, n_refused, n_overruns, n_limit_overruns, n_oom;
+static _Atomic uint64_t n_assists, assist_ns;
 
 static GC_warn_proc bdwgc_warn;             /* bdwgc's own warning printer */
 
@@ -289,6 +292,8 @@ static void collect_for_pacer(void)
     if (unmap) {
         GC_gcollect_and_unmap();
         atomic_fetch_add_explicit(&n_unmaps, 1, memory_order_relaxed);
+    } else if (cfg.generational) {
+        GC_start_incremental_collection();
     } else {
         GC_gcollect();
     }
@@ -296,8 +301,19 @@ static void collect_for_pacer(void)
     if (cfg.memlimit) measure_other_memory();
 }
 
+/* Generational mode, a collection open: one slice of it (GC_collect_a_little takes the
+ * allocation lock; the slice that completes the mark also stops the world and sweeps). */
+static void assist(void)
+{
+    uint64_t t0 = clock_mono_ns();
+    GC_collect_a_little();
+    atomic_fetch_add_explicit(&assist_ns, clock_mono_ns() - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&n_assists, 1, memory_order_relaxed);
+}
+
 void gcpacer__poll(void)
 {
+    if (cfg.generational && gcgen_collection_open()) assist();
     if (GC_get_bytes_since_gc() < atomic_load_explicit(&budget, memory_order_relaxed)) return;
     if (atomic_flag_test_and_set_explicit(&pacing, memory_order_acquire)) return;
     /* Another thread may have collected between the test and the flag. */
@@ -364,5 +380,7 @@ void gcpacer_stats(struct gcpacer_stats *st)
         .cap_overruns = atomic_load_explicit(&n_overruns, memory_order_relaxed),
         .limit_overruns = atomic_load_explicit(&n_limit_overruns, memory_order_relaxed),
         .bdwgc_out_of_memory = atomic_load_explicit(&n_oom, memory_order_relaxed),
+        .assists = atomic_load_explicit(&n_assists, memory_order_relaxed),
+        .assist_ns = atomic_load_explicit(&assist_ns, memory_order_relaxed),
     };
 }

@@ -18,6 +18,12 @@
  *     caller drops the work) once the kept heap, plus the bookkeeping that grows with it
  *     (gcpacer_set_outside), would not fit; everything else uses the reserve, so it goes
  *     on working at the cap.
+ * Generational mode (gcheap.h): the same trigger starts a collection with
+ * GC_start_incremental_collection (partial, or full every GCHEAP_FULL_FREQ-th time;
+ * bdwgc's GC_gcollect would always be full), which runs its first slice at once; while
+ * a collection is open every poll also runs a slice of it (GC_collect_a_little): the
+ * threads that allocate pay for the marking, as Go's assists do. Collections at the
+ * limits (make room at the cap, return pages near the memory limit) are full ones.
  * Leaves to others: the allocation paths (gcheap, which polls this module every
  * GCPACER_POLL_GAP bytes per thread and asks it for bounded grants), and pause
  * accounting (gcevents).
@@ -65,6 +71,7 @@ struct gcpacer_settings {
     int gogc;            /* percent, or GCPACER_GOGC_OFF */
     uint64_t memlimit;   /* soft limit on memory, bytes; 0: none */
     uint64_t maxheap;    /* hard cap on the GC heap, bytes; 0: none */
+    int generational;    /* gcheap's generational mode (see "Generational mode" above) */
 };
 
 /* -maxheap's default: half of the memory this process may use (the physical memory,
@@ -145,6 +152,9 @@ struct gcpacer_stats {
     uint64_t cap_overruns;      /* times an infallible allocation needed the cap raised */
     uint64_t limit_overruns;    /* ... or the heap let past the memory limit's room */
     uint64_t bdwgc_out_of_memory;   /* bdwgc allocation failures (its oom hook) */
+    uint64_t assists;           /* generational: slices run by polls while one was open */
+    uint64_t assist_ns;         /* time in them (allocation lock held, world running
+                                   but for a world stop that ends a collection) */
 };
 
 /* X(name, field): the figures /debug/vars shows under "pacer". */
@@ -154,7 +164,8 @@ struct gcpacer_stats {
     X("bookkeeping", outside)                                                                 \
     X("paced", paced) X("limitunmaps", limit_unmaps) X("refused", refused)                    \
     X("capoverruns", cap_overruns) X("limitoverruns", limit_overruns)                         \
-    X("outofmemory", bdwgc_out_of_memory)
+    X("outofmemory", bdwgc_out_of_memory)                                                     \
+    X("assists", assists) X("assistns", assist_ns)
 
 /* One snapshot of the figures above (relaxed atomics). Any thread; no lock. */
 void gcpacer_stats(struct gcpacer_stats *st);

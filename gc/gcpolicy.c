@@ -3,8 +3,9 @@
  *
  * Owns the three choices memdemo makes that a host program embedding the profiler
  * may not want: one marker thread (GCHEAP_MARKERS), only the main program's data
- * segments as roots, and gcpacer as the policy gcheap polls. It is a file of its own
- * so that gcheap.c does not reference the pacer: a program that calls
+ * segments as roots, and gcpacer as the policy gcheap polls (which, in generational
+ * mode, -gcmode, also starts the partial collections and assists them). It is a file
+ * of its own so that gcheap.c does not reference the pacer: a program that calls
  * gcheap_init_with() instead links neither this file nor gc/gcpacer.c (tests/tools/
  * debug_alone.c is built that way, which proves it).
  */
@@ -25,15 +26,17 @@ static const struct gcheap_policy pacer = {
     gcpacer_set_outside,
 };
 
-void gcheap_init(void)
+void gcheap_init(void) { gcheap_init_mode(GCHEAP_STW); }
+
+void gcheap_init_mode(enum gcheap_mode mode)
 {
-    gcheap_init_with(&(struct gcheap_setup){GCHEAP_MARKERS, main_program_only, &pacer});
-    gcpacer__start(&(struct gcpacer_settings){GCPACER_DEFAULT_GOGC, 0, 0});
+    gcheap_init_with(&(struct gcheap_setup){GCHEAP_MARKERS, main_program_only, &pacer, mode});
+    gcpacer__start(&(struct gcpacer_settings){GCPACER_DEFAULT_GOGC, 0, 0, mode == GCHEAP_GENERATIONAL});
 }
 
 void gcheap_configure(const struct gcheap_config *c)
 {
     if (c->initial_heap) GC_expand_hp(c->initial_heap);
-    struct gcpacer_settings ps = {c->gogc, c->memlimit, c->maxheap};
+    struct gcpacer_settings ps = {c->gogc, c->memlimit, c->maxheap, gcheap_mode() == GCHEAP_GENERATIONAL};
     gcpacer__start(&ps);
 }

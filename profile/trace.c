@@ -161,6 +161,7 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
     case GCEV_START:
         gcheap_stats_unlocked(&st);
         a = gc_in_use_at_start = st.in_use_bytes;
+        b = gcevents_current_kind() == GCEVENTS_PARTIAL;
         break;
     case GCEV_RECLAIM_END:
         gcheap_stats_unlocked(&st);

@@ -73,8 +73,8 @@ struct wr {
     int gc_done_p;               /* P and time of the last GCDone, or -1 */
     uint64_t gc_done_ts;
     /* interned names and stacks */
-    uint32_t s_status, s_handler, s_dedicated, s_dropped_key, s_window, s_gc_key, s_total_key;
-    uint32_t stk_window, stk_trace, stk_accept, stk_gc, stk_gc_site, stk_gcwrap, stk_assist,
+    uint32_t s_status, s_handler, s_dedicated, s_partial, s_dropped_key, s_window, s_gc_key, s_total_key;
+    uint32_t stk_window, stk_trace, stk_accept, stk_gc, stk_gc_partial, stk_gc_site, stk_gcwrap, stk_assist,
              stk_sweep, stk_preempt, stk_stop;
     char dropped_name[96];
     char window_name[128];                   /* s_window's text, written at stop */
@@ -156,6 +156,7 @@ static void intern_fixed(struct wr *w)
     w->s_status = intern(w, "status");
     w->s_handler = intern(w, "handler");
     w->s_dedicated = intern(w, "GC (dedicated)");
+    w->s_partial = intern(w, "GC (partial)");
     w->s_dropped_key = intern(w, "dropped events");
     w->s_window = reserve(w);
     w->s_gc_key = intern(w, "GC");
@@ -164,6 +165,8 @@ static void intern_fixed(struct wr *w)
     w->stk_trace = stack_of(w, 1, "trace_start", 1, NULL, 0, "profile/trace.c");
     w->stk_accept = stack_of(w, 1, "http accept", 1, NULL, 0, "src/server.c");
     w->stk_gc = stack_of(w, 1, "GC_collect", 1, NULL, 0, "bdwgc/alloc.c");
+    /* generational mode's partial collections: another stack and goroutine label */
+    w->stk_gc_partial = stack_of(w, 1, "GC_collect_a_little", 1, NULL, 0, "bdwgc/alloc.c");
     w->stk_gc_site = stack_of(w, 1, "GC_collect", 2, NULL, 0, "bdwgc/alloc.c");
     w->stk_gcwrap = stack_of(w, 1, "GC (dedicated)", 1, NULL, 0, "bdwgc/alloc.c");
     w->stk_assist = stack_of(w, 2, "GC_stopped_mark", 1, "GC_collect", 1, "bdwgc/alloc.c");
@@ -350,12 +353,12 @@ static void on_gc_start(struct wr *w, int p, const struct tracewire_rec *r)
     if (ps->kind == G_NONE) {
         uint64_t g = w->next_g++;
         EMIT(w, p, ts, EV_GO_CREATE, g, w->stk_gcwrap, w->stk_gc_site);
-        EMIT(w, p, ts, EV_GO_START_LABEL, g, 1, w->s_dedicated);
+        EMIT(w, p, ts, EV_GO_START_LABEL, g, 1, r->b ? w->s_partial : w->s_dedicated);
         ps->g = g;
         ps->seq = 2;
         ps->kind = G_GCWRAP;
     }
-    EMIT(w, p, ts, EV_GC_START, w->gc_seq, w->stk_gc);
+    EMIT(w, p, ts, EV_GC_START, w->gc_seq, r->b ? w->stk_gc_partial : w->stk_gc);
     w->gc_seq++;
     w->last_pause = 0;
     w->gc_open = 1;

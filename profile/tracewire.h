@@ -45,7 +45,7 @@
 enum tracewire_kind {
     TRACEWIRE_REQ_BEGIN = 1,   /* a = goroutine/task id (>0, unique), b = route (const char *) */
     TRACEWIRE_REQ_END,         /* a = id, c = HTTP status, b = heap in use (bytes) or 0 */
-    TRACEWIRE_GC_START,        /* a = heap in use at start */
+    TRACEWIRE_GC_START,        /* a = heap in use at start, b = 1 for a partial collection */
     TRACEWIRE_GC_STW_START,    /* world about to stop */
     TRACEWIRE_GC_STW_DONE,     /* world running again */
     TRACEWIRE_GC_MARK_START,

@@ -10,6 +10,7 @@
 #include "src/debug_vars.h"
 #include "src/handlers.h"
 #include "src/metrics.h"
+#include "src/promfmt.h"
 #include "src/reqstats.h"
 #include "src/routes.h"
 #include "src/server.h"
@@ -44,11 +45,21 @@ static void write_pacer(struct buf *out)
     debug_vars_close(&o);
 }
 
+/* The pacer's figures /metrics has (its others are in /debug/vars only). */
+static void write_pacer_metrics(struct promfmt *w)
+{
+    struct gcpacer_stats from;
+    gcpacer_stats(&from);
+    promfmt_family(w, "memdemo_gc_assist_seconds", PROMFMT_COUNTER,
+                   "Generational mode: time allocating threads spent running slices of an open collection.");
+    promfmt_f64(w, "", NULL, (double)from.assist_ns / 1e9);
+}
+
 int app_start(const char *addr, int threads, struct conns_limits *limits, char *url, size_t url_n)
 {
     reqstats_init(&routes_router);
     if (debug_vars_add_section("pacer", write_pacer) < 0 || debug_vars_add_section("leaker", handlers_write_vars) < 0 ||
-        metrics_add_section(handlers_write_metrics) < 0) {
+        metrics_add_section(write_pacer_metrics) < 0 || metrics_add_section(handlers_write_metrics) < 0) {
         fprintf(stderr, "memdemo: no room for memdemo's report sections\n");
         return -1;
     }

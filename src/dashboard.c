@@ -114,7 +114,8 @@ static void write_sample(struct buf *b, const struct sample *s)
 
 /* The pauses from sample `from`'s count up to the newest sample's: each page gets
  * every pause once (if it polls before GCEVENTS_PAUSE_HISTORY more happen), as
- * [when the world restarted, pause, time allocation was blocked] in seconds. */
+ * [when the world restarted, pause, time allocation was blocked (seconds), 1 if the
+ * collection was partial else 0]. */
 static void write_pauses(struct buf *b, uint64_t from_count)
 {
     static struct gcevents_pause p[GCEVENTS_PAUSE_HISTORY];   /* under lock: not on the stack */
@@ -123,8 +124,8 @@ static void write_pauses(struct buf *b, uint64_t from_count)
     uint64_t upto = at(newest)->pause_count;
     buf_puts(b, "\"pauses\":[");
     for (int i = 0, first = 1; i < n && p[i].number < upto; i++, first = 0)
-        buf_printf(b, "%s[%.3f,%.6g,%.6g]", first ? "" : ",", (double)p[i].end_ns / 1e9 + offset,
-                   (double)p[i].duration_ns / 1e9, (double)p[i].blocked_ns / 1e9);
+        buf_printf(b, "%s[%.3f,%.6g,%.6g,%d]", first ? "" : ",", (double)p[i].end_ns / 1e9 + offset,
+                   (double)p[i].duration_ns / 1e9, (double)p[i].blocked_ns / 1e9, p[i].kind == GCEVENTS_PARTIAL);
     buf_puts(b, "]");
 }
 

@@ -3,6 +3,7 @@
 
 #include "gc/errors.h"
 #include "gc/gcevents.h"
+#include "gc/gcgen.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
 #include "profile/cpuprof.h"
@@ -88,6 +89,39 @@ static void write_memstats(struct buf *b)
     debug_vars_close(&o);
 }
 
+/* One kind's figures (GCEVENTS_KIND_STATS_FIELDS), as a member of object *gc. */
+static void write_kind(struct debug_vars_object *gc, enum gcevents_kind kind)
+{
+    struct gcevents_kind_stats from;
+    gcevents_kind_stats(kind, &from);
+    debug_vars_key(gc, gcevents_kind_name(kind));
+    struct debug_vars_object o = debug_vars_open(gc->out);
+    GCEVENTS_KIND_STATS_FIELDS(MEMBER)
+    debug_vars_close(&o);
+}
+
+/* How the collector collects (-gcmode), its collections by kind (partial, full), the
+ * write barrier's dirtying stores, and the barrier check's figures when it is on. */
+static void write_gc(struct buf *b)
+{
+    struct debug_vars_object o = debug_vars_open(b);
+    debug_vars_key(&o, "mode");
+    debug_vars_string(b, gcheap_mode_name(gcheap_mode()));
+    for (int k = 0; k < GCEVENTS_KINDS; k++) write_kind(&o, (enum gcevents_kind)k);
+    DEBUG_VARS_MEMBER(&o, "dirtied_stores", gcgen_dirtied_stores());
+    struct gcgen_check_stats cs;
+    gcgen_check_stats(&cs);
+    if (cs.collections) {
+        debug_vars_key(&o, "check");
+        struct debug_vars_object c = debug_vars_open(b);
+        DEBUG_VARS_MEMBER(&c, "collections", cs.collections);
+        DEBUG_VARS_MEMBER(&c, "objects", cs.objects);
+        DEBUG_VARS_MEMBER(&c, "violations", cs.violations);
+        debug_vars_close(&c);
+    }
+    debug_vars_close(&o);
+}
+
 /* A section from one module's stats struct (struct KIND, filled by KIND(&from)) and
  * its X-macro field list. */
 #define STATS_SECTION(fn, kind, FIELDS)                                                    \
@@ -141,7 +175,7 @@ static void write_http(struct buf *b)
 struct section { const char *name; void (*write)(struct buf *out); };
 
 static const struct section own[] = {
-    {"cmdline", write_cmdline}, {"memstats", write_memstats}, {"profiler", write_profiler},
+    {"cmdline", write_cmdline}, {"memstats", write_memstats}, {"gc", write_gc}, {"profiler", write_profiler},
     {"cpuprofile", write_cpuprofile}, {"trace", write_trace}, {"lockprofiles", write_lockprofiles},
     {"threads", write_threads},
     {"connections", write_connections}, {"http", write_http},

@@ -1,11 +1,13 @@
 /* debug_vars: GET /debug/vars, expvar-style JSON of what the process is doing: its
  * command line, the collector's figures (memstats, Go's names, with Go's PauseNs
- * ring), the profiler's, the server's connections and HTTP counters, then the
- * sections a program adds (memdemo: its pacer and its leaker).
+ * ring; gc, its mode and its collections by kind), the profiler's, the server's
+ * connections and HTTP counters, then the sections a program adds (memdemo: its pacer
+ * and its leaker).
  *
  * Owns the document's shape and the JSON writing helpers sections use. The figures
- * come from their modules' X-macro field tables: GCHEAP_STATS_FIELDS and
- * SAMPLER_STATS_FIELDS (which /metrics and the debug=1 trailer print too),
+ * come from their modules' X-macro field tables: GCHEAP_STATS_FIELDS,
+ * GCEVENTS_KIND_STATS_FIELDS (which /metrics prints too), SAMPLER_STATS_FIELDS
+ * (which /metrics and the debug=1 trailer print too),
  * CPUPROF_, TRACE_, LOCKPROF_ and CONNS_STATS_FIELDS; the threads and http sections
  * are short lists of their own (src/debug_vars.c). ?gc=N (src/debug_http's rule)
  * collects first when N > 0, as /debug/pprof/heap?gc=1 does, so the figures are those

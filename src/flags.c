@@ -35,8 +35,9 @@ static int64_t cpus(void)
 
 /* X(name, field, kind, default, minimum, maximum, help). kind: INT, STR (ignores the
  * range), DUR (a Go duration such as "10s", "1m30s" or "500ms", kept in ns), BYTES (an
- * integer with an optional B, KiB, MiB, GiB or TiB suffix, as Go's GOMEMLIMIT) or GOGC
- * (an integer or "off", as Go's GOGC; off is GCPACER_GOGC_OFF). */
+ * integer with an optional B, KiB, MiB, GiB or TiB suffix, as Go's GOMEMLIMIT), GOGC
+ * (an integer or "off", as Go's GOGC; off is GCPACER_GOGC_OFF) or GCMODE (a name of
+ * gcheap_mode_name, kept as the enum; ignores the range). */
 #define FLAG_TABLE(X)                                                                          \
     X("repetitions", repetitions, INT, HANDLERS_DEFAULT_REPETITIONS, 0, HANDLERS_MAX_REPETITIONS, \
       "strings each /leaker and /noleaker request makes")                                      \
@@ -78,6 +79,11 @@ static int64_t cpus(void)
       "\telse; 0: none; unset, half of the machine's (or the cgroup's) memory")                 \
     X("gcinitheap", gcinitheap, INT, GCHEAP_DEFAULT_INITIAL_HEAP, 0, INT64_C(1) << 36,         \
       "bytes of GC heap to reserve at start (0: bdwgc's default)")                            \
+    X("gcmode", gcmode, GCMODE, GCHEAP_DEFAULT_MODE, 0, 0,                                     \
+      "how the collector works: stw marks the whole live heap with the world stopped at\n"   \
+      "\tevery collection; generational marks only what is new or was written since the\n"  \
+      "\tlast one (partial collections, behind memdemo's write barrier) and the whole heap\n" \
+      "\tnow and then, in short slices")                                                     \
     X("max-conns", max_conns, INT, CONNS_DEFAULT_MAX, 1, 1000000,                             \
       "connections open at once; past it new ones get 503 with Retry-After")                  \
     X("max-conns-per-ip", max_conns_per_ip, INT, CONNS_DEFAULT_MAX_PER_ADDR, 0, 1000000,      \
@@ -154,6 +160,8 @@ static void usage(FILE *out)
     else fprintf(out, "  -%s N|off\n\t%s (default %lld)\n", name, help, (long long)(v));
 #define DUR_USAGE(name, help, v) { char dur[32]; format_duration(v, dur, sizeof dur); \
                                    fprintf(out, "  -%s duration\n\t%s (default %s)\n", name, help, dur); }
+#define GCMODE_USAGE(name, help, v) \
+    fprintf(out, "  -%s stw|generational\n\t%s (default %s)\n", name, help, gcheap_mode_name((enum gcheap_mode)(v)));
 #define X(n, field, kind, dflt, lo, hi, h) kind##_USAGE(n, h, d.field);
     FLAG_TABLE(X)
 #undef X
@@ -162,6 +170,7 @@ static void usage(FILE *out)
 #undef STR_USAGE
 #undef GOGC_USAGE
 #undef DUR_USAGE
+#undef GCMODE_USAGE
     fprintf(out, "  -h, -help\n\tprint this help and exit\n"
                  "Integers are Go integer literals without a sign, as Go's flag package reads them:\n"
                  "1000, 1_000, 0x3e8 (hex), 0o1750 or 01750 (octal), 0b1111101000 (binary).\n");
@@ -263,6 +272,11 @@ static int set_flag(struct flags *f, const char *name, size_t n, const char *val
         return -1;                                                               \
     }
 #define STR_SET(field, lo, hi) f->field = value;
+#define GCMODE_SET(field, lo, hi)                                                \
+    if ((f->field = gcheap_mode_parse(value)) < 0) {                             \
+        snprintf(why, why_n, "must be stw or generational");                     \
+        return -1;                                                               \
+    }
 #define DUR_SET(field, lo, hi)                                                   \
     if (parse_duration(value, lo, hi, &f->field) < 0) {                          \
         snprintf(why, why_n, "must be a duration such as 10s, 1m30s or 500ms, at most 24h"); \
@@ -277,6 +291,7 @@ static int set_flag(struct flags *f, const char *name, size_t n, const char *val
 #undef GOGC_SET
 #undef STR_SET
 #undef DUR_SET
+#undef GCMODE_SET
     return 0;
 }
 
@@ -394,6 +409,8 @@ void flags_describe(const struct flags *f, char *out, int n)
 #define STR_DESCRIBE(name, v) 0   /* the address is on the line already, as the URL */
 #define DUR_DESCRIBE(name, v) \
     (format_duration(v, dur, sizeof dur), snprintf(out + len, cap - len, "%s%s=%s", len ? " " : "", name, dur))
+#define GCMODE_DESCRIBE(name, v) \
+    snprintf(out + len, cap - len, "%s%s=%s", len ? " " : "", name, gcheap_mode_name((enum gcheap_mode)(v)))
 #define X(nm, field, kind, dflt, lo, hi, h)                                     \
     if (len < cap) {                                                            \
         int w = kind##_DESCRIBE(nm, f->field);                                  \
@@ -406,4 +423,5 @@ void flags_describe(const struct flags *f, char *out, int n)
 #undef GOGC_DESCRIBE
 #undef STR_DESCRIBE
 #undef DUR_DESCRIBE
+#undef GCMODE_DESCRIBE
 }

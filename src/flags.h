@@ -27,6 +27,7 @@ struct flags {
     int64_t memlimit;         /* soft memory limit, bytes; 0 none */
     int64_t maxheap;          /* hard GC heap cap, bytes; 0 none */
     int64_t gcinitheap;       /* initial GC heap, bytes */
+    int64_t gcmode;           /* enum gcheap_mode */
     int64_t max_conns;        /* connections at once */
     int64_t max_conns_per_ip; /* from one address; 0 no limit */
     int64_t read_header_timeout, read_timeout, write_timeout, idle_timeout;   /* ns; 0 none */

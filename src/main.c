@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 
     if (install_stop_handlers() < 0) { perror("memdemo: signal set-up"); return 1; }
 
-    gcheap_init();
+    gcheap_init_mode((enum gcheap_mode)f.gcmode);
     gcheap_configure(&(struct gcheap_config){
         .initial_heap = (size_t)f.gcinitheap,
         .gogc = (int)f.gogc,

@@ -5,7 +5,9 @@
  * (gcheap_stats: one call under the allocation lock), pause history (gcevents,
  * lock-free), /proc (procstat), the profiler's stats, the tracer's window count, the
  * request counters (reqstats, lock-free) and the added sections. A field table row's
- * kind picks its family type (metric_gauge, metric_counter, metric_seconds) or none.
+ * kind picks its family type (metric_gauge, metric_counter, metric_seconds) or none;
+ * the rows of GCEVENTS_KIND_STATS_FIELDS are families with one sample per kind of
+ * collection (kind_counter, kind_counter_seconds, kind_seconds).
  */
 #include "src/metrics.h"
 
@@ -15,6 +17,7 @@
 
 #include "gc/errors.h"
 #include "gc/gcevents.h"
+#include "gc/gcgen.h"
 #include "gc/gcheap.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
@@ -183,13 +186,51 @@ int metrics_add_section(void (*write)(struct promfmt *w))
     return 0;
 }
 
+/* One family of GCEVENTS_KIND_STATS_FIELDS: a sample per kind of collection, labelled
+ * kind="partial"|"full"; v[k] is kind k's figure, in ns when `seconds`. */
+static void kind_family(struct promfmt *w, const char *name, enum promfmt_type type, const char *help,
+                        const uint64_t v[GCEVENTS_KINDS], int seconds)
+{
+    promfmt_family(w, name, type, help);
+    for (int k = 0; k < GCEVENTS_KINDS; k++) {
+        const char *labels[] = {"kind", gcevents_kind_name((enum gcevents_kind)k), NULL};
+        if (seconds) promfmt_f64(w, "", labels, (double)v[k] / NS_PER_S);
+        else promfmt_u64(w, "", labels, v[k]);
+    }
+}
+
+#define KIND_VALUES(field) {ks[GCEVENTS_PARTIAL].field, ks[GCEVENTS_FULL].field}
+#define kind_counter(name, help, v) kind_family(w, name, PROMFMT_COUNTER, help, v, 0)
+#define kind_counter_seconds(name, help, v) kind_family(w, name, PROMFMT_COUNTER, help, v, 1)
+#define kind_seconds(name, help, v) kind_family(w, name, PROMFMT_GAUGE, help, v, 1)
+#define kind_none(name, help, v) ((void)(v))
+#define KIND_METRIC(vars_name, field, kind, name, help)  \
+    {                                                    \
+        const uint64_t v_[GCEVENTS_KINDS] = KIND_VALUES(field); \
+        kind_##kind(name, help, v_);                     \
+    }
+
+/* Partial and full collections apart (generational mode; in stop-the-world mode every
+ * collection is full), and the write barrier's dirtying stores. */
+static void write_gc_kinds(struct promfmt *w)
+{
+    struct gcevents_kind_stats ks[GCEVENTS_KINDS];
+    for (int k = 0; k < GCEVENTS_KINDS; k++) gcevents_kind_stats((enum gcevents_kind)k, &ks[k]);
+    GCEVENTS_KIND_STATS_FIELDS(KIND_METRIC)
+    counter_u64(w, "memdemo_gc_barrier_dirty_stores",
+                "Generational mode: pointer stores that dirtied a page for the next partial collection.",
+                gcgen_dirtied_stores());
+}
+
 static void write_memdemo(struct promfmt *w)
 {
     char version[32];
     gcheap_version(version, sizeof version);
-    promfmt_family(w, "memdemo_gc_info", PROMFMT_GAUGE, "The garbage collector: bdwgc and its version.");
-    const char *labels[] = {"collector", "bdwgc", "version", version, NULL};
+    promfmt_family(w, "memdemo_gc_info", PROMFMT_GAUGE,
+                   "The garbage collector: bdwgc, its version and how it collects (-gcmode).");
+    const char *labels[] = {"collector", "bdwgc", "version", version, "mode", gcheap_mode_name(gcheap_mode()), NULL};
     promfmt_u64(w, "", labels, 1);
+    write_gc_kinds(w);
     for (int i = 0; i < nsections; i++) sections[i](w);
     write_requests(w);
     struct sampler_stats sampled, *from = &sampled;

@@ -1,4 +1,10 @@
-/* strlist: chunked list of GC strings. See strlist.h. */
+/* strlist: chunked list of GC strings. See strlist.h.
+ *
+ * The chunks are GC objects that hold pointers and are written after they are made:
+ * the one place in memdemo where a GC pointer is stored into a GC object, so every such
+ * store here goes through gcgen_store (gcgen.h says why a missed one loses strings in
+ * generational mode). The struct strlist itself lives on a stack or in static memory,
+ * which every collection scans: stores into it need no barrier. */
 #include "src/strlist.h"
 
 #include <string.h>
@@ -10,12 +16,14 @@ int strlist_push(struct strlist *l, char *s, size_t len)
 {
     struct strlist_chunk *t = l->tail;
     if (!t || t->used == STRLIST_CHUNK) {
-        struct strlist_chunk *c = gcheap_alloc(sizeof *c);   /* zeroed */
+        gcgen_birth born;
+        struct strlist_chunk *c = gcgen_alloc(sizeof *c, &born);   /* zeroed */
         if (!c) return -1;   /* refused in a bounded scope */
-        if (t) t->next = c; else l->head = c;
+        c->born = born;
+        if (t) gcgen_store(t->born, &t->next, c); else l->head = c;
         l->tail = t = c;
     }
-    t->items[t->used++] = s;
+    gcgen_store(t->born, &t->items[t->used++], s);
     l->count++;
     l->bytes += len + 1;
     return 0;

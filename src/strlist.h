@@ -11,11 +11,16 @@
 
 #include <stddef.h>
 
+#include "gc/gcgen.h"
+
 #define STRLIST_CHUNK 1020   /* header + items + the byte bdwgc may add stay within 8 KiB */
 
+/* Its pointer fields (next, items) are written only through gcgen_store (the write
+ * barrier of generational mode, gcgen.h), with `born` as the chunk's stamp. */
 struct strlist_chunk {
     struct strlist_chunk *next;
     size_t used;
+    gcgen_birth born;
     char *items[STRLIST_CHUNK];
 };
 

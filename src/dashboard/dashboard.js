@@ -62,8 +62,10 @@
   // ---- data kept ------------------------------------------------------------------
   let since = 0;          // newest sample number received
   let routes = [];        // the feed's route names, index-aligned with sample.requests
+  // pauses: pt their times, pv a full collection's (else null), pp a partial one's,
+  // pb the time either kept allocation blocked
   const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], bfrac: [], leaker: [], rss: [], req: [],
-              pt: [], pv: [], pb: [] };
+              pt: [], pv: [], pp: [], pb: [] };
   let heapChanges = 0;
 
   function reset() {
@@ -88,7 +90,12 @@
       d.rss.push(s.rss >= 0 ? s.rss : null);
       d.req.push(s.requests);
     }
-    for (const p of feed.pauses) { d.pt.push(p[0]); d.pv.push(p[1] * 1000); d.pb.push(p[2] * 1000); }
+    for (const p of feed.pauses) {   // [time, pause, blocked (seconds), 1 if the collection was partial]
+      d.pt.push(p[0]);
+      d.pv.push(p[3] ? null : p[1] * 1000);
+      d.pp.push(p[3] ? p[1] * 1000 : null);
+      d.pb.push(p[2] * 1000);
+    }
     since = feed.newest;
     const cut = d.t.length ? d.t[d.t.length - 1] - KEEP_SECONDS : 0;
     let drop = 0;
@@ -98,6 +105,7 @@
     while (pdrop < d.pt.length && d.pt[pdrop] < cut) pdrop++;
     d.pt.splice(0, pdrop);
     d.pv.splice(0, pdrop);
+    d.pp.splice(0, pdrop);
     d.pb.splice(0, pdrop);
     document.body.dataset.heapChanges = String(heapChanges);
   }
@@ -125,10 +133,13 @@
       data: () => [d.t, d.alloc],
     },
     pauses: {
-      series: () => [line("pause", COLORS[4], fmtMs, { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } }),
+      series: () => [line("pause (full collection)", COLORS[4], fmtMs,
+                          { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } }),
+                     line("pause (partial)", COLORS[2], fmtMs,
+                          { paths: () => null, points: { show: true, size: 5, fill: COLORS[2] } }),
                      line("allocation blocked", COLORS[8], fmtMs, { paths: () => null, points: { show: true, size: 4, fill: COLORS[8] } })],
       axes: [{ values: axisOf(tickMs), size: 55 }],
-      data: () => [d.pt, d.pv, d.pb],
+      data: () => [d.pt, d.pv, d.pp, d.pb],
       xRange: true,
     },
     gc: {

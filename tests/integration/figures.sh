@@ -72,12 +72,13 @@ import json, sys
 f = json.load(open(sys.argv[1]))
 ps = f["pauses"]
 print("pauses", len(ps))
-print("triples", sum(1 for p in ps if len(p) == 3 and p[2] >= p[1] > 0))
+# [when, pause, blocked, 1 if partial else 0]
+print("entries", sum(1 for p in ps if len(p) == 4 and p[2] >= p[1] > 0 and p[3] in (0, 1)))
 print("fraction", sum(1 for s in f["samples"] if "blocked_fraction" in s))
 PY
 sed 's/^/# feed /' "$T/feedcheck"
 np=$(awk '$1 == "pauses" { print $2 }' "$T/feedcheck")
 expect_ge feed_has_pauses "${np:-0}" 1
-expect_eq feed_pauses_carry_blocked_times_covering_them "$(awk '$1 == "triples" { print $2 }' "$T/feedcheck")" "$np"
+expect_eq feed_pauses_carry_blocked_times_covering_them "$(awk '$1 == "entries" { print $2 }' "$T/feedcheck")" "$np"
 expect_ge feed_samples_carry_the_blocked_fraction "$(awk '$1 == "fraction" { print $2 }' "$T/feedcheck")" 1
 stop_server

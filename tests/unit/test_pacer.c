@@ -23,7 +23,7 @@
 
 static uint64_t goal(int gogc, uint64_t live, uint64_t memlimit, uint64_t other, uint64_t cap)
 {
-    struct gcpacer_settings s = {gogc, memlimit, cap};
+    struct gcpacer_settings s = {gogc, memlimit, cap, 0};
     return gcpacer_goal(&s, live, other, cap);
 }
 

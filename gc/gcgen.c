@@ -67,7 +67,9 @@ static void track(void *obj)
         atomic_store_explicit(&tracked[i], gcheap_hide(obj), memory_order_release);
 }
 
-void *gcgen_alloc(size_t n, gcgen_birth *born)
+/* Allocator text (GCHEAP_ALLOC_TEXT): a profile names the code that asked for the
+ * object (strlist_push), not this wrapper. */
+GCHEAP_ALLOC_TEXT void *gcgen_alloc(size_t n, gcgen_birth *born)
 {
     *born = gcgen_born();
     void *p = gcheap_alloc(n);

@@ -47,6 +47,13 @@ int gcevents_add_listener(gcevent_fn fn, void *ctx);
 /* Installs the bdwgc hooks. Called once by gcheap_init(), before GC_INIT. */
 void gcevents__install(void);
 
+/* What the two hooks do, for a front end that installs bdwgc's hooks itself: libgcprof
+ * (gc/gcinterpose.c) chains them with a foreign program's own callbacks. e is bdwgc's
+ * GC_EventType; thread_id what bdwgc passes with a thread event. Context: bdwgc's hook
+ * (allocation lock held or world stopped): the listener rules above. */
+void gcevents__collection_event(int e);
+void gcevents__thread_event(int e, void *thread_id);
+
 /* Pause accounting, readable any time (relaxed atomics). */
 uint64_t gcevents_pause_total_ns(void);
 uint64_t gcevents_pause_max_ns(void);

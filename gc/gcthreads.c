@@ -10,6 +10,9 @@
  * readers include collection listeners, which must not lock). This file is the bottom
  * of gc/: it calls no other memdemo module, and modules that keep per-thread state
  * (gcheap's sampling countdowns, the tracer's buffers) index it by these ids.
+ *
+ * Ids and registration are separate: gcthreads_note() gives an id only, for libgcprof,
+ * which watches a program whose own code decides which threads bdwgc knows.
  */
 #include "gc/gcthreads.h"
 
@@ -32,6 +35,9 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static __thread int self_id = -1;
+static __thread int self_registered;        /* gcthreads_enter registered it with bdwgc */
+static __thread int self_in_program_call;   /* foreign mode: inside the program's own call */
+static int foreign;                         /* set once at load, before other threads */
 
 static void on_thread_exit(void *unused)
 {
@@ -42,7 +48,8 @@ static void on_thread_exit(void *unused)
     atomic_store(&slots[id].alive, 0);
     pthread_mutex_unlock(&table_lock);
     self_id = -1;
-    GC_unregister_my_thread();
+    if (self_registered) GC_unregister_my_thread();
+    self_registered = 0;
 }
 
 static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
@@ -71,22 +78,43 @@ void gcthreads__register_main(void)
     self_id = claim_slot();
 }
 
-int gcthreads_enter(void)
+/* An id for the calling thread, which has none yet; the exit hook will free it.
+ * Returns -1 when the table is full (after saying so once if `say`). */
+static int new_id(int say)
 {
-    if (__builtin_expect(self_id >= 0, 1)) return self_id;
     pthread_once(&exit_key_once, make_exit_key);
     int id = claim_slot();
     if (id < 0) {
-        fprintf(stderr, "memdemo: more than %d threads; thread not registered\n", GCTHREADS_MAX);
+        if (say) fprintf(stderr, "memdemo: more than %d threads; thread not registered\n", GCTHREADS_MAX);
         return -1;
     }
-    struct GC_stack_base sb;
-    GC_get_stack_base(&sb);
-    GC_register_my_thread(&sb);
     self_id = id;
     pthread_setspecific(exit_key, (void *)1);
     return id;
 }
+
+int gcthreads_enter(void)
+{
+    if (__builtin_expect(self_id >= 0, 1)) return self_id;
+    if (new_id(1) < 0) return -1;
+    struct GC_stack_base sb;
+    GC_get_stack_base(&sb);
+    GC_register_my_thread(&sb);
+    self_registered = 1;
+    return self_id;
+}
+
+int gcthreads_note(void)
+{
+    if (__builtin_expect(self_id >= 0, 1)) return self_id;
+    return new_id(0);
+}
+
+void gcthreads__set_foreign(void) { foreign = 1; }
+
+void gcthreads__program_call(int inside) { self_in_program_call = inside; }
+
+int gcthreads_may_call_collector(void) { return !foreign || self_in_program_call; }
 
 int gcthreads_self(void) { return self_id; }
 int gcthreads_count(void) { return atomic_load(&slots_used); }

@@ -2,7 +2,7 @@
 # go tool pprof and go tool trace.
 #
 # Targets:
-#   make              build ./memdemo (needs the packages listed in .ci/deps)
+#   make              build ./memdemo, ./gcprof and libgcprof.so (needs the packages in .ci/deps)
 #   make run          install missing packages, build, run ./memdemo -repetitions 1000
 #   make test         install missing packages, build, run every test; last line "N passed, N failed, N skipped"
 #   make bench        install missing packages, build, compare memdemo with the Go peer (bench/),
@@ -11,7 +11,9 @@
 #   make images       regenerate the pprof graphs README.md shows (bench/images/*.png)
 #   make fuzz         install missing packages, build the libFuzzer harnesses (tests/fuzz/)
 #                     and run each for FUZZ_SECONDS (default 300; FUZZ_TARGETS picks some)
-#   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
+#   make gcprof       build only libgcprof.so and ./gcprof (profile any program on libgc.so.1)
+#   make install      install memdemo and gcprof to $(DESTDIR)$(PREFIX)/bin, libgcprof.so to
+#                     $(DESTDIR)$(PREFIX)/lib/gcprof (PREFIX=/usr/local)
 #   make clean        remove build products
 # Variables: SANITIZER=address|undefined builds everything with that sanitizer into its
 # own build-$(SANITIZER)/ and ./memdemo-$(SANITIZER), so a sanitizer build never clobbers
@@ -37,7 +39,9 @@ CFLAGS     = -std=c11 -O2 -g -Wall -Wextra -Wstrict-prototypes -D_GNU_SOURCE -DG
 LDFLAGS    = -rdynamic $(SAN_FLAGS)
 
 PROTO_SRC := $(BUILD)/profile/profile.pb-c.c
-LIB_SRCS  := $(wildcard gc/*.c profile/*.c) $(filter-out src/main.c,$(wildcard src/*.c))
+# gcprof's own files (the interposer, the library's top and the command) are not memdemo's.
+GCPROF_ONLY := gc/gcinterpose.c $(wildcard src/gcprof*.c)
+LIB_SRCS  := $(filter-out $(GCPROF_ONLY),$(wildcard gc/*.c profile/*.c) $(filter-out src/main.c,$(wildcard src/*.c)))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_SRC:.c=.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -61,8 +65,42 @@ FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 REPLAY_BINS  := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
 HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
 
-.PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins
-all: $(BIN)
+# gcprof: libgcprof.so (preloaded into a program that uses libgc.so.1) and the command
+# that runs a program with it. The library's objects are built again as position-
+# independent code in $(BUILD)/pic/, with only bdwgc's entry points exported (hidden
+# visibility, unused sections dropped) and initial-exec thread-locals (it is loaded at
+# start, so the per-call countdown costs no __tls_get_addr). It links no libgc: it calls
+# the program's.
+GCPROF_LIB_SRCS := gc/clock.c gc/gcevents.c gc/gcthreads.c gc/gcview.c gc/gcinterpose.c \
+                   profile/addrmap.c profile/buf.c profile/hashidx.c profile/pprof.c profile/sampler.c \
+                   profile/stacks.c profile/symbols.c profile/trace.c profile/tracewire.c profile/unwind.c \
+                   src/gcprof_lib.c src/gcprof_settings.c src/gcprof_vars.c src/numparse.c
+GCPROF_LIB_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/pic/profile/profile.pb-c.o
+GCPROF_LIB  := libgcprof$(if $(SANITIZER),-$(SANITIZER)).so
+GCPROF_BIN  := gcprof$(if $(SANITIZER),-$(SANITIZER))
+PIC_FLAGS    = -fPIC -fvisibility=hidden -ftls-model=initial-exec -ffunction-sections -fdata-sections
+GCPROF_LIBS  = $(shell pkg-config --libs libprotobuf-c zlib libdw) -lpthread -ldl -lm
+
+.PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins gcprof
+all: $(BIN) $(GCPROF_LIB) $(GCPROF_BIN)
+
+gcprof: $(GCPROF_LIB) $(GCPROF_BIN)
+
+$(GCPROF_LIB): $(GCPROF_LIB_OBJS)
+	$(CC) -shared -Wl,--gc-sections -Wl,-z,lazy $(SAN_FLAGS) -o $@ $^ $(GCPROF_LIBS)
+
+$(GCPROF_BIN): $(BUILD)/src/gcprof.o $(BUILD)/src/gcprof_settings.o $(BUILD)/src/numparse.o
+	$(CC) $(SAN_FLAGS) -o $@ $^
+
+$(GCPROF_LIB_OBJS): | $(PROTO_SRC)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -c -o $@ $<
+
+$(BUILD)/pic/profile/profile.pb-c.o: $(PROTO_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -c -o $@ $<
 
 deps:
 	@.ci/deps
@@ -144,12 +182,14 @@ images: deps
 	@$(MAKE) --no-print-directory SANITIZER= memdemo
 	@bench/make-images
 
-install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: $(BIN) $(GCPROF_LIB) $(GCPROF_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/gcprof
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/memdemo
+	install -m 755 $(GCPROF_BIN) $(DESTDIR)$(PREFIX)/bin/gcprof
+	install -m 644 $(GCPROF_LIB) $(DESTDIR)$(PREFIX)/lib/gcprof/libgcprof.so
 
 clean:
 	rm -rf build build-address build-undefined $(FUZZ_BUILD) memdemo memdemo-address \
-	       memdemo-undefined bench/goref/goref
+	       memdemo-undefined bench/goref/goref libgcprof*.so gcprof gcprof-address gcprof-undefined
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -219,4 +219,10 @@ uintptr_t gcheap_hide(const void *obj);
  * only a finalizable object reaches after this point). No allocation, no locks. */
 int gcheap_survives_unlocked(uintptr_t hidden);
 
+/* Says that the program may free objects itself (GC_free, realloc), which memdemo
+ * never does: gcheap_survives_unlocked() then first checks that the object is still
+ * allocated, which costs a header lookup per tracked object per collection. Once, at
+ * start-up, before the first collection (libgcprof). */
+void gcheap__explicit_frees(void);
+
 #endif

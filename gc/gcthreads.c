@@ -36,6 +36,9 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static __thread int self_id = -1;
 static __thread int self_registered;        /* gcthreads_enter registered it with bdwgc */
+/* Set by gcthreads_enter: a process that never registers threads (libgcprof) does not
+ * even reference bdwgc's registration functions. */
+static void (*unregister_thread)(void);
 static __thread int self_in_program_call;   /* foreign mode: inside the program's own call */
 static int foreign;                         /* set once at load, before other threads */
 
@@ -48,7 +51,7 @@ static void on_thread_exit(void *unused)
     atomic_store(&slots[id].alive, 0);
     pthread_mutex_unlock(&table_lock);
     self_id = -1;
-    if (self_registered) GC_unregister_my_thread();
+    if (self_registered && unregister_thread) unregister_thread();
     self_registered = 0;
 }
 
@@ -93,9 +96,12 @@ static int new_id(int say)
     return id;
 }
 
+static void unregister_with_bdwgc(void) { GC_unregister_my_thread(); }
+
 int gcthreads_enter(void)
 {
     if (__builtin_expect(self_id >= 0, 1)) return self_id;
+    unregister_thread = unregister_with_bdwgc;
     if (new_id(1) < 0) return -1;
     struct GC_stack_base sb;
     GC_get_stack_base(&sb);

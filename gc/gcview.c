@@ -134,7 +134,16 @@ size_t gcheap_size(const void *obj) { return GC_size(obj); }
 
 uintptr_t gcheap_hide(const void *obj) { return (uintptr_t)GC_HIDE_POINTER(obj); }
 
+static int explicit_frees;   /* set once at start, before any collection is watched */
+
+void gcheap__explicit_frees(void) { explicit_frees = 1; }
+
+/* A program that frees objects itself may have freed a tracked object's whole block
+ * (large objects go back to the heap at once, and its header with them), where a
+ * mark bit means nothing: GC_base answers NULL there, without touching the block. */
 int gcheap_survives_unlocked(uintptr_t hidden)
 {
-    return GC_is_marked(GC_REVEAL_POINTER(hidden));
+    void *obj = GC_REVEAL_POINTER(hidden);
+    if (explicit_frees && GC_base(obj) != obj) return 0;
+    return GC_is_marked(obj);
 }

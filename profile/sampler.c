@@ -20,6 +20,7 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
+#include "profile/addrmap.h"
 #include "profile/buf.h"
 #include "profile/hashidx.h"
 #include "profile/stacks.h"
@@ -63,6 +64,11 @@ static size_t track_live;
 static uint32_t *track_free;                     /* stack of free slot indexes */
 static size_t track_free_n, track_free_cap;
 static uint32_t reaped_at_cycle;
+/* Tracked objects by hidden address, kept only for programs that free objects
+ * themselves (sampler_track_explicit_frees); entries go stale when a slot is reaped
+ * or reused, and are checked against the slot. Under the profiler lock. */
+static int index_addresses;
+static struct addrmap addresses;
 
 static __thread uint64_t rng_state;
 static __thread const char *label_key, *label_value;   /* sampler_set_label() */
@@ -203,6 +209,14 @@ static void reap_if_collected(void)
 
 /* ---- the sampling hook --------------------------------------------------------------- */
 
+/* Whether an address-index entry still names its slot's object. Locked. */
+static int address_current(void *ctx, uintptr_t hidden, uint32_t slot)
+{
+    (void)ctx;
+    const struct tracked *t = slot_at(slot);
+    return t->record != NO_RECORD && atomic_load_explicit(&t->link, memory_order_relaxed) == hidden;
+}
+
 /* Records obj under the profiler lock. Returns 0 or -1 (out of memory: sample lost).
  * The link is stored last: from then on the mark-end walk watches the object. */
 static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, uint32_t cycle)
@@ -220,6 +234,7 @@ static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, ui
     t->cycle = cycle;
     track_live++;
     atomic_store_explicit(&t->link, gcheap_hide(obj), memory_order_relaxed);
+    if (index_addresses) addrmap_put(&addresses, gcheap_hide(obj), (uint32_t)i, address_current, NULL);
     return 0;
 }
 
@@ -286,6 +301,25 @@ int sampler_set_rate(int64_t r)
 }
 
 int64_t sampler_rate(void) { return atomic_load(&rate); }
+
+void sampler_track_explicit_frees(void) { index_addresses = 1; }
+
+/* Clears the link as a collection would: the next reap counts the object freed. The
+ * caller is the thread that frees obj, so no collection can find it dead meanwhile
+ * and reuse its memory. */
+int sampler_forget(const void *obj)
+{
+    uintptr_t hidden = gcheap_hide(obj);
+    uint32_t slot;
+    int forgotten = 0;
+    pthread_mutex_lock(&lock);
+    if (addrmap_take(&addresses, hidden, &slot) && address_current(NULL, hidden, slot)) {
+        atomic_store_explicit(&slot_at(slot)->link, 0, memory_order_relaxed);
+        forgotten = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    return forgotten;
+}
 
 void sampler_set_label(const char *key, const char *value)
 {
@@ -379,7 +413,8 @@ void sampler_snapshot_free(struct sampler_snapshot *s)
 static uint64_t tracked_bytes(void)
 {
     return (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
-           track_nchunks * TRACK_CHUNK * sizeof(struct tracked) + track_free_cap * sizeof *track_free;
+           track_nchunks * TRACK_CHUNK * sizeof(struct tracked) + track_free_cap * sizeof *track_free +
+           addrmap_bytes(&addresses);
 }
 
 void sampler_stats(struct sampler_stats *st)

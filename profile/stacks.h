@@ -22,6 +22,12 @@
  * for GC listeners. Must be called from code in the alloc text section. */
 int stacks_capture(uintptr_t *pcs, int max);
 
+/* Makes stacks_capture() unwind by the unwind tables (profile/unwind) and keep every
+ * frame, leaving out the leading ones whose pc lies in [own_lo, own_hi): for a
+ * foreign program built without frame pointers, watched by libgcprof, whose own text
+ * that range is. Once, at load, before the first sample. */
+void stacks_capture_by_unwind_tables(uintptr_t own_lo, uintptr_t own_hi);
+
 /* Unwinds once so that glibc loads its unwinder before any sampled allocation (the
  * first backtrace() call allocates), and learns the main thread's stack bounds so
  * that signal handlers can walk it too. Main thread, at start-up. */

@@ -40,7 +40,7 @@ LDFLAGS    = -rdynamic $(SAN_FLAGS)
 
 PROTO_SRC := $(BUILD)/profile/profile.pb-c.c
 # gcprof's own files (the interposer, the library's top and the command) are not memdemo's.
-GCPROF_ONLY := gc/gcinterpose.c $(wildcard src/gcprof*.c)
+GCPROF_ONLY := gc/gcinterpose.c src/gcprof.c src/gcprof_lib.c src/gcprof_vars.c src/gcprof_http.c
 LIB_SRCS  := $(filter-out $(GCPROF_ONLY),$(wildcard gc/*.c profile/*.c) $(filter-out src/main.c,$(wildcard src/*.c)))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_SRC:.c=.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
@@ -74,12 +74,13 @@ HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
 GCPROF_LIB_SRCS := gc/clock.c gc/gcevents.c gc/gcthreads.c gc/gcview.c gc/gcinterpose.c \
                    profile/addrmap.c profile/buf.c profile/hashidx.c profile/pprof.c profile/sampler.c \
                    profile/stacks.c profile/symbols.c profile/trace.c profile/tracewire.c profile/unwind.c \
-                   src/gcprof_lib.c src/gcprof_settings.c src/gcprof_vars.c src/numparse.c
+                   src/debug_pprof.c src/gcprof_http.c src/gcprof_lib.c src/gcprof_settings.c \
+                   src/gcprof_vars.c src/numparse.c
 GCPROF_LIB_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/pic/profile/profile.pb-c.o
 GCPROF_LIB  := libgcprof$(if $(SANITIZER),-$(SANITIZER)).so
 GCPROF_BIN  := gcprof$(if $(SANITIZER),-$(SANITIZER))
 PIC_FLAGS    = -fPIC -fvisibility=hidden -ftls-model=initial-exec -ffunction-sections -fdata-sections
-GCPROF_LIBS  = $(shell pkg-config --libs libprotobuf-c zlib libdw) -lpthread -ldl -lm
+GCPROF_LIBS  = $(shell pkg-config --libs libmicrohttpd libprotobuf-c zlib libdw) -lpthread -ldl -lm
 
 .PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins gcprof
 all: $(BIN) $(GCPROF_LIB) $(GCPROF_BIN)

@@ -624,7 +624,25 @@ uint64_t gcheap__next_gc(void) { return 0; }
 /* The default a profiler's snapshot uses when it wants a collection first. */
 #define COLLECT_TIMEOUT_MS 5000
 
-void gcheap_collect(void) { (void)gcinterpose_collect(COLLECT_TIMEOUT_MS); }
+/* Set by gcinterpose_collect_for_next_snapshot on a thread that just had its
+ * collection, consumed by the next gcheap_collect() there. */
+static TLS int fresh_collection;
+
+void gcheap_collect(void)
+{
+    if (fresh_collection) {
+        fresh_collection = 0;
+        return;
+    }
+    (void)gcinterpose_collect(COLLECT_TIMEOUT_MS);
+}
+
+int gcinterpose_collect_for_next_snapshot(int timeout_ms)
+{
+    int rc = gcinterpose_collect(timeout_ms);
+    fresh_collection = rc == 0;
+    return rc;
+}
 
 /* ---- collections ------------------------------------------------------------------------ */
 

@@ -66,6 +66,11 @@ void gcinterpose_set_thread_start(void (*fn)(void));
  * collection listener. */
 int gcinterpose_collect(int timeout_ms);
 
+/* gcinterpose_collect(), and when it succeeds the next gcheap_collect() on this thread
+ * (the one a profile snapshot asks for first) does nothing: the pages refuse ?gc=1
+ * when no collection can run, and collect once when one can. Same rules. */
+int gcinterpose_collect_for_next_snapshot(int timeout_ms);
+
 /* For the thread running the exit writer (a program thread, in a destructor): runs the
  * final collection if bdwgc is initialised and knows this thread. Returns 1 if it
  * collected, 0 if not (then in-use figures are as of the last collection). */

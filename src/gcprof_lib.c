@@ -33,6 +33,7 @@
 #include "profile/stacks.h"
 #include "profile/trace.h"
 #include "profile/unwind.h"
+#include "src/gcprof_http.h"
 #include "src/gcprof_lib.h"
 #include "src/gcprof_settings.h"
 
@@ -150,7 +151,7 @@ __attribute__((constructor)) static void gcprof_load(void)
         return;
     }
     active = 1;
-    if (settings.http[0]) fprintf(stderr, "gcprof: GCPROF_HTTP is not served by this build\n");
+    if (settings.http[0] && gcprof_http_start(settings.http) < 0) return;
     say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
 }
 
@@ -212,6 +213,7 @@ static void write_exit_files(void)
 __attribute__((destructor)) static void gcprof_unload(void)
 {
     if (!active) return;
+    gcprof_http_stop();
     if (settings.out[0]) write_exit_files();
     active = 0;
 }

@@ -172,3 +172,54 @@ check non_loopback_http_refused grep -q 'GCPROF_HTTP: must be a loopback' "$T/ba
 GCPROF_OUT=$T/hand GCPROF_RATE=nope LD_PRELOAD=$ROOT/libgcprof.so guile -c '(display 1)' >"$T/hand.out" 2>"$T/hand.err"
 check bad_setting_by_hand_leaves_the_program_alone grep -qx 1 "$T/hand.out"
 check bad_setting_by_hand_is_reported grep -q 'GCPROF_RATE' "$T/hand.err"
+
+# ---- observe, never steer: what libgcprof.so links from bdwgc ---------------------------
+# The entry points it forwards to are looked up at run time (dlsym); what it links are
+# bdwgc's read-only observer functions. No tuning, registration or collection function.
+linked=$(nm -D --undefined-only "$ROOT/libgcprof.so" | awk '$2 ~ /^GC_/ { print $2 }' | sort | tr '\n' ' ')
+expect_eq library_links_only_bdwgc_observers "$linked" \
+    "GC_base GC_call_with_alloc_lock GC_get_free_bytes GC_get_heap_size GC_get_prof_stats GC_get_prof_stats_unsafe GC_is_marked "
+
+# ---- -http: the live pages while the program runs ---------------------------------------
+# start_live NAME ARGS...: gcprof -http on a free loopback port; sets LIVE_PID and LIVE.
+start_live() {
+    local name=$1 i; shift
+    "$GCPROF" -http 127.0.0.1:0 -- "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    LIVE_PID=$!
+    SERVER_PIDS+=("$LIVE_PID")
+    for i in $(seq 1 100); do
+        LIVE=$(sed -n 's|^gcprof: serving \(http://127.0.0.1:[0-9]*\)/debug/pprof/$|\1|p' "$T/$name.err")
+        [ -n "$LIVE" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if start_live live guile --no-auto-compile "$HERE/leak.scm" 150000; then
+    code=$(curl -s -o "$T/live.heap" -w '%{http_code}' --max-time 30 "$LIVE/debug/pprof/heap?gc=1")
+    expect_eq live_heap_gc1_answers_200 "$code" 200
+    types=$(go tool pprof -raw "$T/live.heap" 2>/dev/null | sed -n '5p' | tr -s ' ')
+    expect_eq live_heap_is_a_heap_profile "$types" "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes"
+    curl -s --max-time 30 "$LIVE/debug/vars" >"$T/live.vars"
+    check live_gc1_ran_on_a_program_thread test "$(var "$T/live.vars" gcprof.requested_collections)" -ge 1
+    check live_vars_has_memstats test "$(var "$T/live.vars" memstats.NumGC)" -ge 1
+    curl -s --max-time 30 -o "$T/live.trace" "$LIVE/debug/pprof/trace?seconds=1"
+    expect_eq live_trace_is_a_go_trace "$(head -c 13 "$T/live.trace")" "go 1.19 trace"
+    pc=$(go tool pprof -raw "$T/live.heap" 2>/dev/null | awk '/^Locations/ { getline; print $2; exit }')
+    check live_symbol_resolves_a_pc bash -c 'curl -s --max-time 30 -d "$1" "$2/debug/pprof/symbol" | grep -q "^$1 "' _ "$pc" "$LIVE"
+    expect_eq live_unknown_path_404 "$(curl -s -o /dev/null -w '%{http_code}' "$LIVE/debug/nothing")" 404
+    stop_server "$LIVE_PID"
+    expect_eq live_program_stopped_by_its_signal "$STOP_STATUS" 143
+else
+    fail live_pages_start "$(cat "$T/live.err")"
+fi
+# A program that does not allocate cannot run ?gc=1 for the profiler: refused, with why.
+if start_live idle guile -c '(sleep 30)'; then
+    code=$(curl -s -D "$T/idle.h" -o "$T/idle.body" -w '%{http_code}' --max-time 30 "$LIVE/debug/pprof/heap?gc=1")
+    expect_eq idle_gc1_refused_503 "$code" 503
+    check idle_gc1_refusal_shown_by_pprof grep -qi '^X-Go-Pprof: 1' "$T/idle.h"
+    check idle_gc1_refusal_says_why grep -q 'no thread of the program allocated' "$T/idle.body"
+    expect_eq idle_heap_without_gc1_answers "$(curl -s -o /dev/null -w '%{http_code}' "$LIVE/debug/pprof/heap")" 200
+    stop_server "$LIVE_PID"
+else
+    fail idle_pages_start "$(cat "$T/idle.err")"
+fi

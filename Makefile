@@ -82,16 +82,57 @@ GCPROF_BIN  := gcprof$(if $(SANITIZER),-$(SANITIZER))
 PIC_FLAGS    = -fPIC -fvisibility=hidden -ftls-model=initial-exec -ffunction-sections -fdata-sections
 GCPROF_LIBS  = $(shell pkg-config --libs libmicrohttpd libprotobuf-c zlib libdw) -lpthread -ldl -lm
 
-.PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins gcprof
-all: $(BIN) $(GCPROF_LIB) $(GCPROF_BIN)
+# The static variant, for programs with bdwgc linked in: the same objects, compiled
+# with GCINTERPOSE_WRAP (gc/gcinterpose.c then defines __wrap_GC_malloc...), combined
+# into one object whose hidden symbols are made local, so that it links into any
+# program (memdemo's own objects included) without a clash; link it with
+# @gcprof-wrap.opts, the compiler options (-Wl,--wrap=...) for every entry point.
+GCPROF_WRAP_OBJS := $(patsubst %.c,$(BUILD)/wrap/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/wrap/profile/profile.pb-c.o
+GCPROF_WRAP := gcprof-wrap$(if $(SANITIZER),-$(SANITIZER)).o
+GCPROF_WRAP_OPTS := gcprof-wrap.opts
+# memdemo linked with the static variant: tests/integration/gcprof.sh profiles memdemo
+# with it and checks it against memdemo's own profiler.
+GCWRAP_TEST_BIN := $(BUILD)/tools/memdemo-gcwrap
 
-gcprof: $(GCPROF_LIB) $(GCPROF_BIN)
+.PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins
+all: $(BIN) $(GCPROF_BIN)
+
+# `make gcprof` builds the command, which needs the library beside it, and the static
+# variant. (Without SANITIZER the command's file is itself named gcprof.)
+ifneq ($(GCPROF_BIN),gcprof)
+.PHONY: gcprof
+gcprof: $(GCPROF_BIN)
+endif
+
+$(GCPROF_WRAP): $(GCPROF_WRAP_OBJS)
+	$(LD) -r -o $@.tmp $^
+	objcopy --localize-hidden $@.tmp $@
+	rm -f $@.tmp
+
+$(GCPROF_WRAP_OPTS): gc/gcinterpose.c
+	$(CC) -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS $(CFLAGS) $< | grep -e '--wrap=' | tr ' ' '\n' | \
+	    sed -n 's/^--wrap=/-Wl,--wrap=/p' >$@
+
+$(GCWRAP_TEST_BIN): $(LIB_OBJS) $(MAIN_OBJ) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(LIB_OBJS) $(MAIN_OBJ) $(GCPROF_WRAP) @$(GCPROF_WRAP_OPTS) $(PKG_LIBS)
+
+$(GCPROF_WRAP_OBJS): | $(PROTO_SRC)
+
+$(BUILD)/wrap/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=hidden -DGCINTERPOSE_WRAP -c -o $@ $<
+
+$(BUILD)/wrap/profile/profile.pb-c.o: $(PROTO_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
 
 $(GCPROF_LIB): $(GCPROF_LIB_OBJS)
 	$(CC) -shared -Wl,--gc-sections -Wl,-z,lazy $(SAN_FLAGS) -o $@ $^ $(GCPROF_LIBS)
 
-$(GCPROF_BIN): $(BUILD)/src/gcprof.o $(BUILD)/src/gcprof_settings.o $(BUILD)/src/numparse.o
-	$(CC) $(SAN_FLAGS) -o $@ $^
+$(GCPROF_BIN): $(BUILD)/src/gcprof.o $(BUILD)/src/gcprof_settings.o $(BUILD)/src/numparse.o \
+               | $(GCPROF_LIB) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)
+	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^)
 
 $(GCPROF_LIB_OBJS): | $(PROTO_SRC)
 
@@ -139,7 +180,7 @@ $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(PKG_LIBS)
 
-unit-tests: $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS)
+unit-tests: $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS) $(GCWRAP_TEST_BIN)
 
 # The library again, instrumented for libFuzzer's coverage and the sanitizers.
 $(FUZZ_LIB_OBJS): | $(FUZZ_BUILD)/profile/profile.pb-c.c
@@ -183,14 +224,17 @@ images: deps
 	@$(MAKE) --no-print-directory SANITIZER= memdemo
 	@bench/make-images
 
-install: $(BIN) $(GCPROF_LIB) $(GCPROF_BIN)
+install: $(BIN) $(GCPROF_LIB) $(GCPROF_BIN) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/gcprof
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/memdemo
 	install -m 755 $(GCPROF_BIN) $(DESTDIR)$(PREFIX)/bin/gcprof
 	install -m 644 $(GCPROF_LIB) $(DESTDIR)$(PREFIX)/lib/gcprof/libgcprof.so
+	install -m 644 $(GCPROF_WRAP) $(DESTDIR)$(PREFIX)/lib/gcprof/gcprof-wrap.o
+	install -m 644 $(GCPROF_WRAP_OPTS) $(DESTDIR)$(PREFIX)/lib/gcprof/gcprof-wrap.opts
 
 clean:
 	rm -rf build build-address build-undefined $(FUZZ_BUILD) memdemo memdemo-address \
-	       memdemo-undefined bench/goref/goref libgcprof*.so gcprof gcprof-address gcprof-undefined
+	       memdemo-undefined bench/goref/goref libgcprof*.so gcprof gcprof-address gcprof-undefined \
+	       gcprof-wrap*.o gcprof-wrap.opts
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -124,6 +124,8 @@ void gcheap_reset_sample_countdowns(void);
  * The linker provides __start_/__stop_memdemo_alloc_text around that text. */
 #define GCHEAP_ALLOC_TEXT __attribute__((section("memdemo_alloc_text"), noinline))
 int gcheap_pc_is_alloc_text(uintptr_t pc);
+/* The same text as a range [*lo, *hi) (for an unwinder that cuts by range). */
+void gcheap__alloc_text_range(uintptr_t *lo, uintptr_t *hi);
 
 /* [front end] Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
  * each object, the unit of bdwgc's own TotalAlloc), as credited on the slow path: each

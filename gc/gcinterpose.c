@@ -48,15 +48,21 @@
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
 
-#define EXPORT __attribute__((visibility("default")))
+/* Entry points are exported and, like everything on the sampling path, in the
+ * allocator's text section, which the static variant's stacks are cut by. */
+#define EXPORT __attribute__((visibility("default"), section("memdemo_alloc_text")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
 #define GRANULE 16
 #define UNSAMPLED_COUNTDOWN ((intptr_t)1 << 40)   /* no sampler: effectively never */
 
 /* ---- the real entry points ---------------------------------------------------------
- * X(name): every bdwgc function this file forwards to or calls. */
-#define REAL_FUNCTIONS(X)                                                                   \
+ * X(name): every bdwgc function this file defines. Preloaded, each forwards to the next
+ * definition (libgc.so's), found with dlsym(RTLD_NEXT). Linked statically instead
+ * (GCINTERPOSE_WRAP: the program is linked with -Wl,--wrap=NAME for each, see
+ * gcinterpose.h), this file defines __wrap_NAME and forwards to __real_NAME. The other
+ * bdwgc functions used here only read (GC_size, GC_base...) and are called by name. */
+#define ENTRY_POINTS(X)                                                                     \
     X(GC_malloc) X(GC_malloc_atomic) X(GC_malloc_uncollectable) X(GC_malloc_atomic_uncollectable) \
     X(GC_malloc_ignore_off_page) X(GC_malloc_atomic_ignore_off_page) X(GC_malloc_stubborn)  \
     X(GC_malloc_kind) X(GC_malloc_kind_global) X(GC_generic_malloc)                          \
@@ -74,22 +80,33 @@
     X(GC_debug_free)                                                                         \
     X(GC_init) X(GC_gcollect) X(GC_gcollect_and_unmap) X(GC_try_to_collect)                 \
     X(GC_set_on_collection_event) X(GC_get_on_collection_event)                              \
-    X(GC_set_on_thread_event) X(GC_get_on_thread_event)                                      \
-    X(GC_size) X(GC_base) X(GC_get_total_bytes) X(GC_get_gc_no) X(GC_is_init_called)       \
-    X(GC_thread_is_registered) X(GC_get_all_interior_pointers) X(GC_call_with_alloc_lock)  \
-    X(GC_enumerate_reachable_objects_inner)
+    X(GC_set_on_thread_event) X(GC_get_on_thread_event)
+
+#ifdef GCINTERPOSE_PRINT_WRAP_OPTIONS
+/* `cc -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS` prints the linker options of the
+ * static variant (the Makefile writes them to gcprof-wrap.opts). */
+#define WRAP_OPTION(f) --wrap=f
+ENTRY_POINTS(WRAP_OPTION)
+#else
 
 /* GC_malloc_stubborn and GC_debug_malloc_stubborn are deprecated, not gone: programs
  * still call them. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
+#ifdef GCINTERPOSE_WRAP
+#define ENTRY(f) __wrap_##f
+#define DECLARE_REAL(f) extern __typeof__(f) __real_##f;
+ENTRY_POINTS(DECLARE_REAL)
+#undef DECLARE_REAL
+#define REAL(f) __real_##f
+#else
+#define ENTRY(f) f
 #define DECLARE_REAL(f) static __typeof__(&f) real_##f;
-REAL_FUNCTIONS(DECLARE_REAL)
+ENTRY_POINTS(DECLARE_REAL)
 #undef DECLARE_REAL
 
 /* A call that arrives before gcinterpose_start() (another library's constructor)
- * resolves its own entry point. Returns NULL only in a process without libgc, where
- * nothing can call these. */
+ * resolves its own entry point. */
 static void *resolve(const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
@@ -100,6 +117,7 @@ static void *resolve(const char *name)
 #define REAL(f) (*({                                                       \
     if (__builtin_expect(real_##f == NULL, 0)) real_##f = (__typeof__(real_##f))resolve(#f); \
     real_##f; }))
+#endif
 
 /* ---- accounts ------------------------------------------------------------------------ */
 
@@ -182,7 +200,7 @@ __attribute__((noinline)) static void note_thread(void)
 static void learn_size_rule(void)
 {
     if (small_max) return;
-    extra_byte = REAL(GC_get_all_interior_pointers)() ? 1 : 0;
+    extra_byte = GC_get_all_interior_pointers() ? 1 : 0;
     small_max = (size_t)(GC_TINY_FREELISTS - 1) * GRANULE - extra_byte;
 }
 
@@ -212,7 +230,7 @@ static void serve_collect_request(void)
 {
     uint64_t want = atomic_load_explicit(&collect_wanted, memory_order_acquire);
     if (want <= atomic_load_explicit(&collect_done, memory_order_acquire)) return;
-    if (!REAL(GC_thread_is_registered)()) return;
+    if (!GC_thread_is_registered()) return;
     REAL(GC_gcollect)();
     pthread_mutex_lock(&collect_lock);
     if (want > atomic_load(&collect_done)) atomic_store(&collect_done, want);
@@ -230,7 +248,7 @@ enum { INTERIOR = 1,   /* obj points past a debug header: track GC_base(obj) */
 /* The countdown of the calling thread went negative on the object obj of `bytes`
  * bytes: credits the bytes, samples obj if its sample is due, serves a collection
  * request, re-arms. Runs on the program's behalf, so it may call bdwgc. */
-__attribute__((noinline)) static void slow_path(void *obj, size_t bytes, int how)
+GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t bytes, int how)
 {
     if (!atomic_load_explicit(&counting, memory_order_acquire)) {
         atomic_store_explicit(&unarmed.countdown, -1, memory_order_relaxed);
@@ -253,8 +271,8 @@ __attribute__((noinline)) static void slow_path(void *obj, size_t bytes, int how
     a->sample_left -= consumed;
     if (a->sample_left < 0) {
         gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
-        void *base = (how & INTERIOR) ? REAL(GC_base)(obj) : obj;
-        a->sample_left = sample && base ? sample(base, REAL(GC_size)(base)) : draw_interval();
+        void *base = (how & INTERIOR) ? GC_base(obj) : obj;
+        a->sample_left = sample && base ? sample(base, GC_size(base)) : draw_interval();
         if (sample && base && maybe_tracked) note_tracked(base);
     }
     if (!(how & IN_BATCH)) serve_collect_request();
@@ -272,9 +290,9 @@ static inline void count(void *obj, size_t bytes, int how)
 }
 
 /* An object whose size bdwgc must say (large requests, typed, strings, debug). */
-__attribute__((noinline)) static void count_sized(void *obj, int how)
+GCHEAP_ALLOC_TEXT static void count_sized(void *obj, int how)
 {
-    count(obj, REAL(GC_size)(obj), how);
+    count(obj, GC_size(obj), how);
 }
 
 /* An object of a plain request of n bytes. */
@@ -300,10 +318,10 @@ static void count_free(void *obj)
 
 /* A batch of *_malloc_many: a list linked through each object's first word, all of
  * one size, sampled object by object (each with the refill's stack). */
-static void count_batch(void *list)
+GCHEAP_ALLOC_TEXT static void count_batch(void *list)
 {
     if (!list || !atomic_load_explicit(&counting, memory_order_relaxed)) return;
-    size_t bytes = REAL(GC_size)(list);
+    size_t bytes = GC_size(list);
     uint64_t n = 0;
     for (void *p = list; p; p = GC_NEXT(p), n++) count(p, bytes, IN_BATCH);
     if (me == &unarmed) arm_current_thread();
@@ -323,7 +341,7 @@ static void count_batch(void *list)
 
 /* Plain requests of n bytes: the size rule applies. */
 #define BY_REQUEST(name, params, args, n)                           \
-    EXPORT void *GC_CALL name params                                \
+    EXPORT void *GC_CALL ENTRY(name) params                         \
     {                                                               \
         OUTER(void *, REAL(name) args);                             \
         count_request(p, n);                                        \
@@ -331,7 +349,7 @@ static void count_batch(void *list)
     }
 /* Objects whose size only bdwgc knows; interior: the result points past a header. */
 #define BY_SIZE(ret, name, params, args, interior)                  \
-    EXPORT ret GC_CALL name params                                  \
+    EXPORT ret GC_CALL ENTRY(name) params                           \
     {                                                               \
         OUTER(ret, REAL(name) args);                                \
         if (p) count_sized((void *)p, (interior) ? INTERIOR : 0);   \
@@ -375,7 +393,7 @@ BY_SIZE(void *, GC_debug_gcj_malloc, (size_t n, void *vtable, GC_EXTRA_PARAMS), 
 BY_SIZE(void *, GC_debug_generic_or_special_malloc, (size_t n, int k, GC_EXTRA_PARAMS), (n, k, s, i), 1)
 BY_SIZE(void *, GC_debug_malloc_replacement, (size_t n), (n), 1)
 
-EXPORT int GC_CALL GC_posix_memalign(void **out, size_t align, size_t n)
+EXPORT int GC_CALL ENTRY(GC_posix_memalign)(void **out, size_t align, size_t n)
 {
     OUTER(int, REAL(GC_posix_memalign)(out, align, n));
     if (p == 0 && *out) count_sized(*out, INTERIOR);
@@ -385,18 +403,18 @@ EXPORT int GC_CALL GC_posix_memalign(void **out, size_t align, size_t n)
 /* realloc: a moving one allocates a new object (counted) and frees the old one (no
  * longer tracked); one that stays in place counts no new bytes. realloc(NULL, n)
  * allocates; realloc(obj, 0) frees. */
-static void count_realloc(void *old, void *p, size_t n, int interior)
+GCHEAP_ALLOC_TEXT static void count_realloc(void *old, void *p, size_t n, int interior)
 {
     if (p == old) return;
     if (old) {
-        void *base = interior ? REAL(GC_base)(old) : old;
+        void *base = interior ? GC_base(old) : old;
         count_free(base);
     }
     if (p) count_sized(p, interior ? INTERIOR : 0);
     (void)n;
 }
 
-EXPORT void *GC_CALL GC_realloc(void *old, size_t n)
+EXPORT void *GC_CALL ENTRY(GC_realloc)(void *old, size_t n)
 {
     /* Whether it moves is known only from the result, so the old object is forgotten
      * just after bdwgc freed it; a collection meanwhile (another thread) sees it dead:
@@ -406,21 +424,21 @@ EXPORT void *GC_CALL GC_realloc(void *old, size_t n)
     return p;
 }
 
-EXPORT void *GC_CALL GC_debug_realloc(void *old, size_t n, GC_EXTRA_PARAMS)
+EXPORT void *GC_CALL ENTRY(GC_debug_realloc)(void *old, size_t n, GC_EXTRA_PARAMS)
 {
     OUTER(void *, REAL(GC_debug_realloc)(old, n, s, i));
     count_realloc(old, p, n, 1);
     return p;
 }
 
-EXPORT void *GC_CALL GC_debug_realloc_replacement(void *old, size_t n)
+EXPORT void *GC_CALL ENTRY(GC_debug_realloc_replacement)(void *old, size_t n)
 {
     OUTER(void *, REAL(GC_debug_realloc_replacement)(old, n));
     count_realloc(old, p, n, 1);
     return p;
 }
 
-EXPORT void GC_CALL GC_free(void *obj)
+EXPORT void GC_CALL ENTRY(GC_free)(void *obj)
 {
     if (__builtin_expect(depth, 0)) { REAL(GC_free)(obj); return; }
     count_free(obj);
@@ -429,23 +447,23 @@ EXPORT void GC_CALL GC_free(void *obj)
     depth = 0;
 }
 
-EXPORT void GC_CALL GC_debug_free(void *obj)
+EXPORT void GC_CALL ENTRY(GC_debug_free)(void *obj)
 {
     if (__builtin_expect(depth, 0)) { REAL(GC_debug_free)(obj); return; }
-    if (obj && atomic_load_explicit(&counting, memory_order_relaxed)) count_free(REAL(GC_base)(obj));
+    if (obj && atomic_load_explicit(&counting, memory_order_relaxed)) count_free(GC_base(obj));
     depth = 1;
     REAL(GC_debug_free)(obj);
     depth = 0;
 }
 
-EXPORT void *GC_CALL GC_malloc_many(size_t n)
+EXPORT void *GC_CALL ENTRY(GC_malloc_many)(size_t n)
 {
     OUTER(void *, REAL(GC_malloc_many)(n));
     count_batch(p);
     return p;
 }
 
-EXPORT void GC_CALL GC_generic_malloc_many(size_t n, int k, void **result)
+EXPORT void GC_CALL ENTRY(GC_generic_malloc_many)(size_t n, int k, void **result)
 {
     if (__builtin_expect(depth, 0)) { REAL(GC_generic_malloc_many)(n, k, result); return; }
     if (__builtin_expect(me == &unarmed, 0)) note_thread();
@@ -458,7 +476,7 @@ EXPORT void GC_CALL GC_generic_malloc_many(size_t n, int k, void **result)
 /* ---- initialisation and collections the program asks for: noted so that their
  * events have a thread ---------------------------------------------------------------- */
 
-EXPORT void GC_CALL GC_init(void)
+EXPORT void GC_CALL ENTRY(GC_init)(void)
 {
     if (!depth && me == &unarmed) note_thread();
     REAL(GC_init)();
@@ -472,7 +490,7 @@ static void note_program_collection(void)
     bump(&me->collections, 1);
 }
 
-EXPORT void GC_CALL GC_gcollect(void)
+EXPORT void GC_CALL ENTRY(GC_gcollect)(void)
 {
     if (__builtin_expect(depth, 0)) { REAL(GC_gcollect)(); return; }
     note_program_collection();
@@ -481,7 +499,7 @@ EXPORT void GC_CALL GC_gcollect(void)
     depth = 0;
 }
 
-EXPORT void GC_CALL GC_gcollect_and_unmap(void)
+EXPORT void GC_CALL ENTRY(GC_gcollect_and_unmap)(void)
 {
     if (__builtin_expect(depth, 0)) { REAL(GC_gcollect_and_unmap)(); return; }
     note_program_collection();
@@ -490,7 +508,7 @@ EXPORT void GC_CALL GC_gcollect_and_unmap(void)
     depth = 0;
 }
 
-EXPORT int GC_CALL GC_try_to_collect(GC_stop_func stop)
+EXPORT int GC_CALL ENTRY(GC_try_to_collect)(GC_stop_func stop)
 {
     if (__builtin_expect(depth, 0)) return REAL(GC_try_to_collect)(stop);
     note_program_collection();
@@ -521,25 +539,25 @@ static void GC_CALLBACK chained_thread_event(GC_EventType e, void *thread)
     if (next) next(e, thread);
 }
 
-EXPORT void GC_CALL GC_set_on_collection_event(GC_on_collection_event_proc fn)
+EXPORT void GC_CALL ENTRY(GC_set_on_collection_event)(GC_on_collection_event_proc fn)
 {
     if (atomic_load(&hooks_installed)) atomic_store(&program_collection_hook, fn);
     else REAL(GC_set_on_collection_event)(fn);
 }
 
-EXPORT GC_on_collection_event_proc GC_CALL GC_get_on_collection_event(void)
+EXPORT GC_on_collection_event_proc GC_CALL ENTRY(GC_get_on_collection_event)(void)
 {
     if (atomic_load(&hooks_installed)) return atomic_load(&program_collection_hook);
     return REAL(GC_get_on_collection_event)();
 }
 
-EXPORT void GC_CALL GC_set_on_thread_event(GC_on_thread_event_proc fn)
+EXPORT void GC_CALL ENTRY(GC_set_on_thread_event)(GC_on_thread_event_proc fn)
 {
     if (atomic_load(&hooks_installed)) atomic_store(&program_thread_hook, fn);
     else REAL(GC_set_on_thread_event)(fn);
 }
 
-EXPORT GC_on_thread_event_proc GC_CALL GC_get_on_thread_event(void)
+EXPORT GC_on_thread_event_proc GC_CALL ENTRY(GC_get_on_thread_event)(void)
 {
     if (atomic_load(&hooks_installed)) return atomic_load(&program_thread_hook);
     return REAL(GC_get_on_thread_event)();
@@ -557,14 +575,6 @@ static void install_hooks(void)
 
 /* ---- start ---------------------------------------------------------------------------- */
 
-static int resolve_all(void)
-{
-#define RESOLVE(f) if (!(real_##f = (__typeof__(real_##f))dlsym(RTLD_NEXT, #f))) return -1;
-    REAL_FUNCTIONS(RESOLVE)
-#undef RESOLVE
-    return 0;
-}
-
 static void init_collect_cond(void)
 {
     pthread_condattr_t ca;
@@ -574,12 +584,27 @@ static void init_collect_cond(void)
     pthread_condattr_destroy(&ca);
 }
 
-enum gcinterpose_libgc gcinterpose_start(void)
+#ifdef GCINTERPOSE_WRAP
+/* Linked in: the entry points are ours by construction. */
+static enum gcinterpose_libgc find_libgc(void) { return GCINTERPOSE_LINKED; }
+#else
+/* Preloaded: the entry points come here only if no object before this library (the
+ * executable) defines them, and forward only if one after it (libgc.so) does. */
+static enum gcinterpose_libgc find_libgc(void)
 {
     void *ours = (void *)&GC_malloc, *first = dlsym(RTLD_DEFAULT, "GC_malloc");
     if (first && first != ours) return GCINTERPOSE_STATIC;
-    if (!dlsym(RTLD_NEXT, "GC_malloc")) return GCINTERPOSE_NONE;
-    if (resolve_all() < 0) return GCINTERPOSE_NONE;   /* a libgc without one of them */
+#define RESOLVE(f) if (!(real_##f = (__typeof__(real_##f))dlsym(RTLD_NEXT, #f))) return GCINTERPOSE_NONE;
+    ENTRY_POINTS(RESOLVE)
+#undef RESOLVE
+    return GCINTERPOSE_DYNAMIC;
+}
+#endif
+
+enum gcinterpose_libgc gcinterpose_start(void)
+{
+    enum gcinterpose_libgc how = find_libgc();
+    if (how != GCINTERPOSE_DYNAMIC && how != GCINTERPOSE_LINKED) return how;
     accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
     maybe_tracked = calloc(MAYBE_BITS / 64, sizeof *maybe_tracked);
     if (!accounts || !maybe_tracked) return GCINTERPOSE_NONE;
@@ -588,10 +613,10 @@ enum gcinterpose_libgc gcinterpose_start(void)
     gcthreads__set_foreign();
     gcheap__explicit_frees();
     install_hooks();
-    atomic_store(&total_at_start, (uint64_t)REAL(GC_get_total_bytes)());
-    atomic_store(&gc_no_at_start, (uint64_t)REAL(GC_get_gc_no)());
+    atomic_store(&total_at_start, (uint64_t)GC_get_total_bytes());
+    atomic_store(&gc_no_at_start, (uint64_t)GC_get_gc_no());
     atomic_store_explicit(&counting, 1, memory_order_release);
-    return GCINTERPOSE_DYNAMIC;
+    return how;
 }
 
 void gcinterpose_set_forget(int (*forget)(const void *obj)) { forget_hook = forget; }
@@ -662,7 +687,7 @@ static int wait_for_collection(uint64_t ticket, int timeout_ms)
 int gcinterpose_collect(int timeout_ms)
 {
     if (!atomic_load(&counting)) return -1;
-    if (gcthreads_may_call_collector() && REAL(GC_thread_is_registered)()) {
+    if (gcthreads_may_call_collector() && GC_thread_is_registered()) {
         REAL(GC_gcollect)();
         return 0;
     }
@@ -676,7 +701,7 @@ int gcinterpose_collect(int timeout_ms)
 
 int gcinterpose_final_collection(void)
 {
-    if (!atomic_load(&counting) || !REAL(GC_is_init_called)() || !REAL(GC_thread_is_registered)()) return 0;
+    if (!atomic_load(&counting) || !GC_is_init_called() || !GC_thread_is_registered()) return 0;
     gcthreads__program_call(1);
     REAL(GC_gcollect)();
     gcthreads__program_call(0);
@@ -695,7 +720,7 @@ static void GC_CALLBACK add_reachable(void *obj, size_t bytes, void *data)
 
 static void *enumerate_locked(void *data)
 {
-    REAL(GC_enumerate_reachable_objects_inner)(add_reachable, data);
+    GC_enumerate_reachable_objects_inner(add_reachable, data);
     return NULL;
 }
 
@@ -705,9 +730,9 @@ void gcinterpose_truth(struct gcinterpose_truth *t, int enumerate_reachable)
     t->total_bytes_at_start = atomic_load(&total_at_start);
     t->collections_at_start = atomic_load(&gc_no_at_start);
     if (!atomic_load(&counting)) return;
-    t->total_bytes_now = REAL(GC_get_total_bytes)();
-    t->collections_now = REAL(GC_get_gc_no)();
-    if (enumerate_reachable && REAL(GC_is_init_called)()) REAL(GC_call_with_alloc_lock)(enumerate_locked, t);
+    t->total_bytes_now = GC_get_total_bytes();
+    t->collections_now = GC_get_gc_no();
+    if (enumerate_reachable && GC_is_init_called()) GC_call_with_alloc_lock(enumerate_locked, t);
 }
 
 void gcinterpose_counts(struct gcinterpose_counts *c)
@@ -724,3 +749,5 @@ void gcinterpose_counts(struct gcinterpose_counts *c)
     }
     c->requested_collections = atomic_load(&collect_done);
 }
+
+#endif /* GCINTERPOSE_PRINT_WRAP_OPTIONS */

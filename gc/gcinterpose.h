@@ -19,6 +19,11 @@
  * collects in bdwgc on its own; a collection runs only on a program thread that bdwgc
  * knows (GC_thread_is_registered), inside a call the program made.
  *
+ * Two builds of one source: preloaded (libgcprof.so: GC_malloc here is THE GC_malloc,
+ * forwarding to libgc.so's through dlsym) and linked in, for programs with bdwgc
+ * linked statically (GCINTERPOSE_WRAP: __wrap_GC_malloc forwards to __real_GC_malloc,
+ * and the program is linked with -Wl,--wrap=GC_malloc and the others).
+ *
  * Cost: an unsampled outermost call pays a thread-local depth flag, the forwarding
  * call and a thread-local subtract and compare (plus GC_size for requests above 383
  * bytes and for the entry points whose size is not the request's); no lock, no atomic
@@ -34,14 +39,17 @@
 enum gcinterpose_libgc {
     GCINTERPOSE_DYNAMIC,   /* libgc.so loaded: its entry points come here */
     GCINTERPOSE_NONE,      /* no bdwgc in the process */
-    GCINTERPOSE_STATIC     /* the executable defines GC_malloc itself: calls never come here */
+    GCINTERPOSE_STATIC,    /* the executable defines GC_malloc itself: calls never come here */
+    GCINTERPOSE_LINKED     /* the static variant: linked into the program with -Wl,--wrap
+                              for each entry point (gcprof-wrap.o, gcprof-wrap.opts) */
 };
 
 /* Resolves the real entry points, installs the chained event hooks, notes
  * GC_get_total_bytes() and starts counting (calls before this are forwarded and not
  * counted). Once, from libgcprof's constructor, on the thread that loads the program.
- * Returns how the process holds bdwgc; anything but GCINTERPOSE_DYNAMIC leaves the
- * library passive (every entry point only forwards). */
+ * Returns how the process holds bdwgc; anything but GCINTERPOSE_DYNAMIC (preloaded) or
+ * GCINTERPOSE_LINKED (the static variant) leaves the library passive (every entry
+ * point only forwards). */
 enum gcinterpose_libgc gcinterpose_start(void);
 
 /* Called, on the allocating thread, for an object the program freed explicitly

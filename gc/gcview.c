@@ -32,6 +32,12 @@ int gcheap_pc_is_alloc_text(uintptr_t pc)
     return pc >= (uintptr_t)__start_memdemo_alloc_text && pc < (uintptr_t)__stop_memdemo_alloc_text;
 }
 
+void gcheap__alloc_text_range(uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = (uintptr_t)__start_memdemo_alloc_text;
+    *hi = (uintptr_t)__stop_memdemo_alloc_text;
+}
+
 static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
 {
     st->collections = ps->gc_no;

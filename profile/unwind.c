@@ -4,6 +4,8 @@
 #include <link.h>
 #include <unwind.h>
 
+#include "gc/gcheap.h"
+
 struct walk {
     uintptr_t *pcs;
     int max, n;
@@ -11,7 +13,7 @@ struct walk {
     int leading;                  /* still in the profiler's own frames */
 };
 
-static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *arg)
+GCHEAP_ALLOC_TEXT static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *arg)
 {
     struct walk *w = arg;
     uintptr_t pc = (uintptr_t)_Unwind_GetIP(ctx);
@@ -22,7 +24,7 @@ static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *arg)
     return w->n >= w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
 
-int unwind_capture(uintptr_t *pcs, int max, uintptr_t skip_lo, uintptr_t skip_hi)
+GCHEAP_ALLOC_TEXT int unwind_capture(uintptr_t *pcs, int max, uintptr_t skip_lo, uintptr_t skip_hi)
 {
     if (max < 1) return 0;
     struct walk w = {pcs, max, 0, skip_lo, skip_hi, 1};

@@ -102,11 +102,14 @@ static void say(const char *fmt, const char *a, const char *b)
     if (settings.verbose) fprintf(stderr, fmt, a, b);
 }
 
-/* The sampler cuts this library's frames off every stack. */
-static int start_profiler(void)
+/* The sampler cuts the profiler's frames off every stack: preloaded, all of this
+ * library's text; linked in (the static variant), the allocator text section, which
+ * holds the entry points and the sampling path. */
+static int start_profiler(enum gcinterpose_libgc how)
 {
     uintptr_t lo, hi;
-    if (unwind_object_text((const void *)&start_profiler, &lo, &hi) < 0) return -1;
+    if (how == GCINTERPOSE_LINKED) gcheap__alloc_text_range(&lo, &hi);
+    else if (unwind_object_text((const void *)&start_profiler, &lo, &hi) < 0) return -1;
     stacks_capture_by_unwind_tables(lo, hi);
     sampler_track_explicit_frees();
     if (sampler_init(settings.rate) < 0 || trace_init() < 0 || gcheap__cache_stats_at_collections() < 0)
@@ -116,19 +119,23 @@ static int start_profiler(void)
     return settings.out[0] ? trace_start() : 0;
 }
 
+/* Starts the interposer; returns how the process holds bdwgc, or -1 when there is
+ * nothing to watch (after saying why). */
 static int libgc_present(void)
 {
-    switch (gcinterpose_start()) {
+    enum gcinterpose_libgc how = gcinterpose_start();
+    switch (how) {
     case GCINTERPOSE_DYNAMIC:
-        return 1;
+    case GCINTERPOSE_LINKED:
+        return (int)how;
     case GCINTERPOSE_STATIC:
         fprintf(stderr, "gcprof: %s has bdwgc linked in statically, so its calls cannot be "
-                        "interposed: link it with libgcprof-wrap.a and -Wl,@gcprof-wrap.opts instead "
+                        "interposed: link it with gcprof-wrap.o and @gcprof-wrap.opts instead "
                         "(README: Profile your own bdwgc program)\n", program);
-        return 0;
+        return -1;
     default:
         say("gcprof: %s does not load libgc.so: nothing to profile%s\n", program, "");
-        return 0;
+        return -1;
     }
 }
 
@@ -145,8 +152,9 @@ __attribute__((constructor)) static void gcprof_load(void)
         say("gcprof: %s: neither GCPROF_OUT nor GCPROF_HTTP is set: nothing to do%s\n", program, "");
         return;
     }
-    if (!libgc_present()) return;
-    if (start_profiler() < 0) {
+    int how = libgc_present();
+    if (how < 0) return;
+    if (start_profiler((enum gcinterpose_libgc)how) < 0) {
         fprintf(stderr, "gcprof: cannot start the profiler in %s: out of memory\n", program);
         return;
     }

@@ -223,3 +223,25 @@ if start_live idle guile -c '(sleep 30)'; then
 else
     fail idle_pages_start "$(cat "$T/idle.err")"
 fi
+
+# ---- bdwgc linked statically: said at start; the --wrap variant on memdemo's objects ----
+GCPROF_OUT=$T/static LD_PRELOAD=$ROOT/libgcprof.so "$MEMDEMO" -help >/dev/null 2>"$T/static.err"
+check static_bdwgc_is_reported grep -q 'has bdwgc linked in statically.*gcprof-wrap.o' "$T/static.err"
+WRAPPED=$ROOT/$MEMDEMO_BUILD/tools/memdemo-gcwrap
+if [ -x "$WRAPPED" ]; then
+    GCPROF_OUT=$T/wrap GCPROF_RATE=4096 MEMDEMO=$WRAPPED start_server -repetitions 1000 || exit 1
+    for i in $(seq 1 150); do http /leaker >/dev/null; http /noleaker >/dev/null; done
+    http /debug/vars >"$T/wrap.own.vars"
+    check wrap_programs_own_listeners_still_run test "$(json_num NumPause "$T/wrap.own.vars")" -ge 1
+    stop_server
+    expect_eq wrap_program_exits_normally "$STOP_STATUS" 0
+    accuracy wrap 0.05 0.10
+    top=$(go tool pprof -sample_index=inuse_space -top "$T/wrap.heap.pb.gz" 2>/dev/null | awk '/flat%/ { getline; print $6 }')
+    case $top in
+    numstr_itoa|strlist_push) pass wrap_top_inuse_frame_is_memdemos_allocation_site ;;
+    *) fail wrap_top_inuse_frame_is_memdemos_allocation_site "top frame '$top'" ;;
+    esac
+    check wrap_leaker_in_alloc_stacks bash -c 'go tool pprof -sample_index=alloc_space -top "$1" 2>/dev/null | grep -q handle_leaker' _ "$T/wrap.allocs.pb.gz"
+else
+    fail wrap_variant_built "$WRAPPED missing: run make unit-tests"
+fi

@@ -592,8 +592,12 @@ static enum gcinterpose_libgc find_libgc(void) { return GCINTERPOSE_LINKED; }
  * executable) defines them, and forward only if one after it (libgc.so) does. */
 static enum gcinterpose_libgc find_libgc(void)
 {
-    void *ours = (void *)&GC_malloc, *first = dlsym(RTLD_DEFAULT, "GC_malloc");
-    if (first && first != ours) return GCINTERPOSE_STATIC;
+    /* Whose GC_malloc the program calls: &GC_malloc here would say the same (it
+     * resolves globally), so compare the objects that hold it and this function. */
+    Dl_info first, self;
+    void *p = dlsym(RTLD_DEFAULT, "GC_malloc");
+    if (p && dladdr(p, &first) && dladdr((void *)&find_libgc, &self) && first.dli_fbase != self.dli_fbase)
+        return GCINTERPOSE_STATIC;
 #define RESOLVE(f) if (!(real_##f = (__typeof__(real_##f))dlsym(RTLD_NEXT, #f))) return GCINTERPOSE_NONE;
     ENTRY_POINTS(RESOLVE)
 #undef RESOLVE

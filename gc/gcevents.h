@@ -3,7 +3,9 @@
  * ended, the heap it left in use).
  *
  * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook. bdwgc has
- * one slot for each; this module multiplexes it. Leaves to others: what a listener does
+ * one slot for each; this module multiplexes it. (In libgcprof the slot is installed
+ * by gc/gcinterpose.c, which chains it with the foreign program's own callback and
+ * calls gcevents__collection_event / gcevents__thread_event.) Leaves to others: what a listener does
  * with an event (heap profiler: publish in-use figures; tracer: record GC slices).
  *
  * LISTENERS RUN WITH THE ALLOCATION LOCK HELD OR THE WORLD STOPPED: no allocation (GC

@@ -6,7 +6,9 @@
  * glibc's backtrace() when the bounds are unknown), cutting off the
  * allocator's and the profiler's own frames (everything in the memdemo_alloc_text
  * section, see gcheap.h) so the top frame is the function that asked for memory, and
- * a hash table of unique stacks in malloc'd memory (never the GC heap).
+ * a hash table of unique stacks in malloc'd memory (never the GC heap). In libgcprof,
+ * whose program has no frame pointers, capture goes through profile/unwind instead
+ * (stacks_capture_by_unwind_tables).
  */
 #ifndef MEMDEMO_STACKS_H
 #define MEMDEMO_STACKS_H

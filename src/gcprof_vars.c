@@ -9,6 +9,7 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "profile/sampler.h"
+#include "profile/unwind.h"
 #include "src/gcprof_lib.h"
 
 static void json_string(struct buf *b, const char *s, size_t n)
@@ -69,11 +70,11 @@ static void write_interposer(struct buf *b, uint64_t trace_dropped)
     gcinterpose_counts(&c);
     buf_printf(b, "\"gcprof\": {\"rate\": %lld, \"batches\": %llu, \"batch_objects\": %llu, \"frees\": %llu, "
                   "\"frees_tracked\": %llu, \"program_collections\": %llu, \"requested_collections\": %llu, "
-                  "\"trace_dropped\": %llu}",
+                  "\"trace_dropped\": %llu, \"unwind_fallbacks\": %llu}",
                (long long)gcprof_rate(), (unsigned long long)c.batches, (unsigned long long)c.batch_objects,
                (unsigned long long)c.frees, (unsigned long long)c.forgotten,
                (unsigned long long)c.program_collections, (unsigned long long)c.requested_collections,
-               (unsigned long long)trace_dropped);
+               (unsigned long long)trace_dropped, (unsigned long long)unwind_fallbacks());
 }
 
 static void write_final(struct buf *b, const struct gcprof_exit *e)

@@ -93,7 +93,7 @@ formats() {
 
 # ---- w3m -dump of a generated page ------------------------------------------------------
 python3 "$HERE/page.py" 20000 >"$T/big.html"     # ~6 MB: w3m allocates ~500 MB
-python3 "$HERE/page.py" 3000 >"$T/small.html"
+python3 "$HERE/page.py" 6000 >"$T/small.html"     # for -rate 1: a stack per allocation
 plain w3m.plain w3m -dump "$T/big.html"
 profile w3m 524288 w3m -dump "$T/big.html"
 same_run w3m
@@ -122,7 +122,7 @@ scm_*) pass guile_top_inuse_frame_is_a_guile_primitive ;;
 esac
 check guile_hash_table_internals_in_top5 grep -q '^scm_hash_fn' <<<"$top5"
 check guile_batches_counted test "$(var "$T/guile4096.vars.json" gcprof.batch_objects)" -gt 0
-profile guile1 1 guile --no-auto-compile "$HERE/leak.scm" 2500
+profile guile1 1 guile --no-auto-compile "$HERE/leak.scm" 5000
 accuracy guile1 0.01 0.10
 
 # ---- a C program: own callbacks, explicit frees, realloc, batches, debug allocations ----

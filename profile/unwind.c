@@ -267,7 +267,9 @@ static int keep(struct walk *w, uintptr_t pc)
     return w->n >= w->max;
 }
 
-static int stack_word(uintptr_t addr, uintptr_t *out)
+/* Not instrumented by SANITIZER=address: the words read belong to other frames,
+ * between whose slots that build poisons redzones. */
+__attribute__((no_sanitize_address)) static int stack_word(uintptr_t addr, uintptr_t *out)
 {
     if ((addr & 7) || addr < stack_lo || addr + 8 > stack_hi) return -1;
     *out = *(const uintptr_t *)addr;
@@ -277,7 +279,7 @@ static int stack_word(uintptr_t addr, uintptr_t *out)
 /* From this function's caller (whose frame this function's frame pointer gives: the
  * library is built with frame pointers) by the cached rules. Returns 1 when the stack
  * ended, 0 when a frame needs libgcc (w->n is then meaningless). */
-GCHEAP_ALLOC_TEXT static int walk_by_rules(struct walk *w)
+GCHEAP_ALLOC_TEXT __attribute__((no_sanitize_address)) static int walk_by_rules(struct walk *w)
 {
     const uintptr_t *fp = __builtin_frame_address(0);
     uintptr_t rip = fp[1], rsp = (uintptr_t)(fp + 2), rbp = fp[0];

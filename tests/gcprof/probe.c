@@ -4,11 +4,12 @@
  * moving, takes batches (GC_malloc_many) and debug allocations. tests/integration/
  * gcprof.sh builds it with `gcc probe.c -lgc` and runs it under gcprof.
  *
- * It prints one line "starts=N collections=M own_callback_back=B" on stdout: N is how
- * many GC_EVENT_START its own callback saw, M the collections bdwgc made meanwhile, B
- * whether GC_get_on_collection_event() returns its own callback; then the bytes it
- * keeps reachable on purpose.
+ * It prints one line "starts=N collections=M own_callback_back=B
+ * own_thread_callback_back=B kept=K" on stdout: N is how many GC_EVENT_START its own
+ * callback saw, M the collections bdwgc made meanwhile, B whether the getters return
+ * its own callbacks, K the objects it keeps reachable on purpose.
  */
+#define GC_THREADS   /* declares the thread-event hooks */
 #include <gc.h>
 #include <stdio.h>
 
@@ -21,6 +22,11 @@ static int nkept;
 static void GC_CALLBACK on_event(GC_EventType e)
 {
     if (e == GC_EVENT_START) starts++;
+}
+
+static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread)
+{
+    (void)e; (void)thread;
 }
 
 static void keep(void *p)
@@ -77,6 +83,7 @@ __attribute__((noinline)) static void churn(int rounds)
 int main(void)
 {
     GC_set_on_collection_event(on_event);
+    GC_set_on_thread_event(on_thread_event);
     GC_INIT();
     kept = GC_MALLOC_UNCOLLECTABLE(KEPT * sizeof *kept);
     keep_small();
@@ -87,7 +94,8 @@ int main(void)
     debug_allocations();
     churn(2000000);
     GC_gcollect();
-    printf("starts=%lu collections=%lu own_callback_back=%d kept=%d\n", starts,
-           (unsigned long)GC_get_gc_no(), GC_get_on_collection_event() == on_event, nkept);
+    printf("starts=%lu collections=%lu own_callback_back=%d own_thread_callback_back=%d kept=%d\n", starts,
+           (unsigned long)GC_get_gc_no(), GC_get_on_collection_event() == on_event,
+           GC_get_on_thread_event() == on_thread_event, nkept);
     return 0;
 }

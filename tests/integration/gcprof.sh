@@ -133,7 +133,8 @@ if gcc -O1 -g -o "$T/probe" "$HERE/probe.c" -lgc 2>"$T/probe.cc"; then
     expect_eq probe_status "$(cat "$T/probe.status")" 0
     check probe_own_callback_sees_every_collection python3 -c 'import re,sys
 m=dict(re.findall(r"(\w+)=(\d+)", sys.argv[1])); sys.exit(0 if m["starts"] == m["collections"] != "0" else 1)' "$out"
-    check probe_gets_its_own_callback_back grep -q 'own_callback_back=1' <<<"$out"
+    check probe_gets_its_own_callback_back grep -q ' own_callback_back=1' <<<"$out"
+    check probe_gets_its_own_thread_callback_back grep -q 'own_thread_callback_back=1' <<<"$out"
     accuracy probe 0.01 0.10
     p=$T/probe.heap.pb.gz
     expect_eq probe_freed_object_not_in_use "$(flat "$p" inuse_space free_at_once)" 0

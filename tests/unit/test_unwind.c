@@ -3,10 +3,10 @@
  * frames built without frame pointers, as a foreign program's are, without falling back
  * to it; the leading frames in the range to skip are cut; a thread's stacks work too.
  */
-#include <execinfo.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <unwind.h>
 
 #include "profile/unwind.h"
 #include "tests/unit/unit.h"
@@ -18,16 +18,28 @@ struct capture {
     int nfast, nslow;
 };
 
-/* The innermost frame: both unwinders, from the same call site. */
+struct slow_walk { uintptr_t pcs[DEPTH_MAX + 1]; int n; };
+
+static _Unwind_Reason_Code slow_step(struct _Unwind_Context *ctx, void *arg)
+{
+    struct slow_walk *w = arg;
+    uintptr_t pc = (uintptr_t)_Unwind_GetIP(ctx);
+    if (!pc || w->n > DEPTH_MAX) return _URC_END_OF_STACK;
+    w->pcs[w->n++] = pc;
+    return _URC_NO_REASON;
+}
+
+/* The innermost frame: both unwinders, from the same call site. (libgcc's directly:
+ * glibc's backtrace() is intercepted, and its frames changed, by AddressSanitizer.) */
 __attribute__((noinline)) static void capture_here(struct capture *c)
 {
-    void *raw[DEPTH_MAX + 1];
+    struct slow_walk w = {.n = 0};
     c->nfast = unwind_capture(c->fast, DEPTH_MAX, 0, 0);
-    int n = backtrace(raw, DEPTH_MAX + 1);
+    _Unwind_Backtrace(slow_step, &w);
     /* Both from this function's caller on: unwind_capture lists its own frame and then
-     * this one's call site, backtrace this one's (another) call site. */
-    c->nslow = n - 1;
-    for (int i = 1; i < n; i++) c->slow[i - 1] = (uintptr_t)raw[i];
+     * this one's call site, libgcc this one's (other) call site. */
+    c->nslow = w.n - 1;
+    memcpy(c->slow, w.pcs + 1, (size_t)c->nslow * sizeof *c->slow);
     c->nfast -= 2;
     memmove(c->fast, c->fast + 2, (size_t)c->nfast * sizeof *c->fast);
 }

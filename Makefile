@@ -80,7 +80,10 @@ GCPROF_LIB_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/
 GCPROF_LIB  := libgcprof$(if $(SANITIZER),-$(SANITIZER)).so
 GCPROF_BIN  := gcprof$(if $(SANITIZER),-$(SANITIZER))
 PIC_FLAGS    = -fPIC -fvisibility=hidden -ftls-model=initial-exec -ffunction-sections -fdata-sections
-GCPROF_LIBS  = $(shell pkg-config --libs libmicrohttpd libprotobuf-c zlib libdw) -lpthread -ldl -lm
+GCPROF_LIBS  = $(shell pkg-config --libs libprotobuf-c zlib libdw) -lpthread -ldl -lm
+# libgcprof loads libmicrohttpd by its SONAME only for -http (src/gcprof_http.c).
+MHD_SONAME   = $(shell objdump -p $$(pkg-config --variable=libdir libmicrohttpd)/libmicrohttpd.so | \
+                 sed -n 's/^ *SONAME *//p')
 
 # The static variant, for programs with bdwgc linked in: the same objects, compiled
 # with GCINTERPOSE_WRAP (gc/gcinterpose.c then defines __wrap_GC_malloc...), combined
@@ -139,6 +142,9 @@ $(GCPROF_LIB_OBJS): | $(PROTO_SRC)
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PIC_FLAGS) -c -o $@ $<
+
+$(BUILD)/pic/src/gcprof_http.o $(BUILD)/wrap/src/gcprof_http.o: CFLAGS += -DGCPROF_MHD_SONAME='"$(MHD_SONAME)"'
+
 
 $(BUILD)/pic/profile/profile.pb-c.o: $(PROTO_SRC)
 	@mkdir -p $(dir $@)

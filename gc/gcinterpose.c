@@ -148,13 +148,16 @@ static _Atomic uint64_t total_at_start, gc_no_at_start;
 
 /* Objects a sample may track, by a hash of their address: set when sampled, never
  * cleared (a stale bit costs one forget call), malloc'd so bdwgc does not scan it. */
-#define MAYBE_BITS ((size_t)1 << 20)
+/* 64 Kbit (8 KiB: it stays in the cache of a program that frees often). At the default
+ * rate a few thousand objects are tracked, so a free finds its bit clear but for a few
+ * per cent of them; in exact mode nearly every bit is set anyway. */
+#define MAYBE_BITS ((size_t)1 << 16)
 static _Atomic uint64_t *maybe_tracked;
 
 static size_t maybe_bit(const void *obj)
 {
     uint64_t h = (uint64_t)(uintptr_t)obj * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 44) & (MAYBE_BITS - 1);
+    return (size_t)(h >> 48) & (MAYBE_BITS - 1);
 }
 
 static void note_tracked(const void *obj)

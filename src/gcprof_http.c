@@ -8,6 +8,7 @@
  */
 #include "src/gcprof_http.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -40,6 +41,35 @@ struct http_request {
 
 static struct MHD_Daemon *daemon_;
 
+/* libmicrohttpd is loaded only when the pages are asked for: linked in, it and the
+ * TLS libraries it needs (about fifteen objects) would be loaded into every profiled
+ * program, and bdwgc scans every loaded object's data at every collection. */
+#define MHD_FUNCTIONS(X)                                                                    \
+    X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info) X(MHD_lookup_connection_value) \
+    X(MHD_get_connection_values) X(MHD_create_response_from_buffer) X(MHD_add_response_header) \
+    X(MHD_queue_response) X(MHD_destroy_response)
+#define MHD_POINTER(f) __typeof__(&f) f;
+static struct { MHD_FUNCTIONS(MHD_POINTER) } mhd;
+#undef MHD_POINTER
+
+/* Returns 0, or -1 after saying why. */
+static int load_libmicrohttpd(void)
+{
+    void *h = dlopen(GCPROF_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "gcprof: cannot serve pages: %s\n", dlerror());
+        return -1;
+    }
+#define MHD_RESOLVE(f)                                                              \
+    if (!(mhd.f = (__typeof__(mhd.f))dlsym(h, #f))) {                               \
+        fprintf(stderr, "gcprof: cannot serve pages: %s has no %s\n", GCPROF_MHD_SONAME, #f); \
+        return -1;                                                                  \
+    }
+    MHD_FUNCTIONS(MHD_RESOLVE)
+#undef MHD_RESOLVE
+    return 0;
+}
+
 /* ---- src/http.h ------------------------------------------------------------------------ */
 
 const char *http_method(const struct http_request *r) { return r->method; }
@@ -47,12 +77,12 @@ const char *http_path(const struct http_request *r) { return r->path; }
 
 const char *http_query(const struct http_request *r, const char *key)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+    return mhd.MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
 const char *http_header(const struct http_request *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    return mhd.MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result first_key(void *out, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -65,7 +95,7 @@ static enum MHD_Result first_key(void *out, enum MHD_ValueKind kind, const char 
 const char *http_query_first_key(const struct http_request *r)
 {
     const char *key = NULL;
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, first_key, &key);
+    mhd.MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, first_key, &key);
     return key;
 }
 
@@ -97,12 +127,12 @@ void http_respond(struct http_request *r, int status, const char *ctype, struct 
     }
     size_t len;
     char *data = buf_take(body, &len);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data ? data : (char *)"", MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = mhd.MHD_create_response_from_buffer(len, data ? data : (char *)"", MHD_RESPMEM_MUST_FREE);
     if (!resp) { free(data); return; }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    for (int i = 0; i < r->nheaders; i++) MHD_add_response_header(resp, r->header_names[i], r->header_values[i]);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
+    mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (int i = 0; i < r->nheaders; i++) mhd.MHD_add_response_header(resp, r->header_names[i], r->header_values[i]);
+    mhd.MHD_queue_response(r->conn, (unsigned)status, resp);
+    mhd.MHD_destroy_response(resp);
     r->answered = 1;
 }
 
@@ -276,6 +306,7 @@ static void remember_cmdline(void)
 int gcprof_http_start(const char *addr)
 {
     struct sockaddr_storage sa;
+    if (load_libmicrohttpd() < 0) return -1;
     remember_cmdline();
     char host[GCPROF_MAX_HTTP + 1];
     if (resolve(addr, &sa, host, sizeof host) < 0) {
@@ -284,13 +315,13 @@ int gcprof_http_start(const char *addr)
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+    daemon_ = mhd.MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!daemon_) {
         fprintf(stderr, "gcprof: cannot serve on %s: %s\n", addr, strerror(errno));
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = mhd.MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     int bracket = strchr(host, ':') != NULL;
     fprintf(stderr, "gcprof: serving http://%s%s%s:%u/debug/pprof/\n", bracket ? "[" : "", host, bracket ? "]" : "",
             info ? (unsigned)info->port : 0u);
@@ -299,6 +330,6 @@ int gcprof_http_start(const char *addr)
 
 void gcprof_http_stop(void)
 {
-    if (daemon_) MHD_stop_daemon(daemon_);
+    if (daemon_) mhd.MHD_stop_daemon(daemon_);
     daemon_ = NULL;
 }

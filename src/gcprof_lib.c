@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcinterpose.h"
@@ -222,7 +223,13 @@ __attribute__((destructor)) static void gcprof_unload(void)
 {
     if (!active) return;
     gcprof_http_stop();
-    if (settings.out[0]) write_exit_files();
+    if (settings.out[0]) {
+        uint64_t t0 = clock_mono_ns();
+        write_exit_files();
+        if (settings.verbose)
+            fprintf(stderr, "gcprof: wrote %s.* in %.1f ms (final collection included)\n", settings.out,
+                    (double)(clock_mono_ns() - t0) / 1e6);
+    }
     active = 0;
 }
 

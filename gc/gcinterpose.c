@@ -406,7 +406,7 @@ EXPORT int GC_CALL ENTRY(GC_posix_memalign)(void **out, size_t align, size_t n)
 /* realloc: a moving one allocates a new object (counted) and frees the old one (no
  * longer tracked); one that stays in place counts no new bytes. realloc(NULL, n)
  * allocates; realloc(obj, 0) frees. */
-GCHEAP_ALLOC_TEXT static void count_realloc(void *old, void *p, size_t n, int interior)
+GCHEAP_ALLOC_TEXT static void count_realloc(void *old, void *p, int interior)
 {
     if (p == old) return;
     if (old) {
@@ -414,7 +414,6 @@ GCHEAP_ALLOC_TEXT static void count_realloc(void *old, void *p, size_t n, int in
         count_free(base);
     }
     if (p) count_sized(p, interior ? INTERIOR : 0);
-    (void)n;
 }
 
 EXPORT void *GC_CALL ENTRY(GC_realloc)(void *old, size_t n)
@@ -423,21 +422,21 @@ EXPORT void *GC_CALL ENTRY(GC_realloc)(void *old, size_t n)
      * just after bdwgc freed it; a collection meanwhile (another thread) sees it dead:
      * gcheap_survives_unlocked checks that a tracked object is still allocated. */
     OUTER(void *, REAL(GC_realloc)(old, n));
-    count_realloc(old, p, n, 0);
+    count_realloc(old, p, 0);
     return p;
 }
 
 EXPORT void *GC_CALL ENTRY(GC_debug_realloc)(void *old, size_t n, GC_EXTRA_PARAMS)
 {
     OUTER(void *, REAL(GC_debug_realloc)(old, n, s, i));
-    count_realloc(old, p, n, 1);
+    count_realloc(old, p, 1);
     return p;
 }
 
 EXPORT void *GC_CALL ENTRY(GC_debug_realloc_replacement)(void *old, size_t n)
 {
     OUTER(void *, REAL(GC_debug_realloc_replacement)(old, n));
-    count_realloc(old, p, n, 1);
+    count_realloc(old, p, 1);
     return p;
 }
 

@@ -113,7 +113,7 @@ $(GCPROF_WRAP): $(GCPROF_WRAP_OBJS)
 	rm -f $@.tmp
 
 $(GCPROF_WRAP_OPTS): gc/gcinterpose.c
-	$(CC) -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS $(CFLAGS) $< | grep -e '--wrap=' | tr ' ' '\n' | \
+	$(CC) -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS $(filter-out -MMD -MP,$(CFLAGS)) $< | grep -e '--wrap=' | tr ' ' '\n' | \
 	    sed -n 's/^--wrap=/-Wl,--wrap=/p' >$@
 
 $(GCWRAP_TEST_BIN): $(LIB_OBJS) $(MAIN_OBJ) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)

@@ -114,7 +114,7 @@ static void account_end(enum gcevent ev)
                           memory_order_relaxed);
 }
 
-static void GC_CALLBACK on_collection_event(GC_EventType e)
+void gcevents__collection_event(int e)
 {
     enum gcevent ev = (enum gcevent)e;   /* same order, checked below */
     account_collection(ev);
@@ -122,9 +122,16 @@ static void GC_CALLBACK on_collection_event(GC_EventType e)
     fan_out(ev, gcthreads_self());
 }
 
-static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread_id)
+void gcevents__thread_event(int e, void *thread_id)
 {
     fan_out((enum gcevent)e, gcthreads_find((uintptr_t)thread_id));
+}
+
+static void GC_CALLBACK on_collection_event(GC_EventType e) { gcevents__collection_event((int)e); }
+
+static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread_id)
+{
+    gcevents__thread_event((int)e, thread_id);
 }
 
 _Static_assert((int)GCEV_START == (int)GC_EVENT_START, "gcevent order");

@@ -4,7 +4,9 @@
  * heap it left in use).
  *
  * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook. bdwgc has
- * one slot for each; this module multiplexes it. Leaves to others: what a listener does
+ * one slot for each; this module multiplexes it. (In libgcprof the slot is installed
+ * by gc/gcinterpose.c, which chains it with the foreign program's own callback and
+ * calls gcevents__collection_event / gcevents__thread_event.) Leaves to others: what a listener does
  * with an event (heap profiler: publish in-use figures; tracer: record GC slices).
  *
  * LISTENERS RUN WITH THE ALLOCATION LOCK HELD OR THE WORLD STOPPED: no allocation (GC
@@ -48,6 +50,13 @@ int gcevents_add_listener(gcevent_fn fn, void *ctx);
 /* Installs the bdwgc hooks. Called once by gcheap_init(), just after GC_INIT (so the
  * collection bdwgc runs inside GC_INIT is not seen, nor counted). */
 void gcevents__install(void);
+
+/* What the two hooks do, for a front end that installs bdwgc's hooks itself: libgcprof
+ * (gc/gcinterpose.c) chains them with a foreign program's own callbacks. e is bdwgc's
+ * GC_EventType; thread_id what bdwgc passes with a thread event. Context: bdwgc's hook
+ * (allocation lock held or world stopped): the listener rules above. */
+void gcevents__collection_event(int e);
+void gcevents__thread_event(int e, void *thread_id);
 
 /* Collection accounting, readable any time (relaxed atomics). A collection is counted
  * when it ends, with its pause and its blocked time, so the counts agree: every

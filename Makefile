@@ -190,7 +190,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 # objects a host program embedding it would link and no others: no memdemo handlers,
 # routes or app wiring, no GC pacer or policy. A link error here means a layer of the
 # surface reached for memdemo's own (src/ order: http core <- debug <- app <- main).
-DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
+DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c gc/gcinterpose.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
                     $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c reqstats.c \
                       metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
                       debug_window.c)

@@ -1,7 +1,7 @@
 /* gcheap: the allocation front end of programs built on gcheap (memdemo): bdwgc
  * initialisation (the policy itself is gcpolicy.c's or the caller's), the allocation
- * API with the per-thread countdown, bounded allocation and explicit (and shared
- * forced) collections. The observer functions of gcheap.h (sizes, hidden pointers, marks, the
+ * API with the per-thread countdown, bounded allocation, explicit and shared forced
+ * collections. The observer functions of gcheap.h (sizes, hidden pointers, marks, the
  * allocation lock, statistics) are in gcview.c, which libgcprof shares. See gcheap.h
  * for the contracts.
  *

@@ -4,10 +4,12 @@
  * bounds of the allocator's own text.
  *
  * Why a file of its own: memdemo links it with its allocation front end (gcheap.c:
- * initialisation, tuning, pacing, registration); libgcprof links it with a foreign
- * program's front end (gcinterpose.c: interposed entry points), and nothing here may
- * apply memdemo's policy to a program it only watches. Leaves events to gcevents,
- * thread ids to gcthreads, pacing to gcpacer.
+ * initialisation, the countdown, forced collections, and the policy behind struct
+ * gcheap_policy); libgcprof links it with a foreign program's front end
+ * (gcinterpose.c: interposed entry points), and nothing here may apply memdemo's
+ * policy to a program it only watches: what only a front end knows (the next
+ * collection's goal, the forced-collection counts) it asks through gcheap__next_gc and
+ * gcheap__forced_counts. Leaves events to gcevents, thread ids to gcthreads.
  *
  * Threads: in a foreign program the profiler's threads never call bdwgc
  * (gcthreads_may_call_collector()); for them gcheap_stats() answers from the figures

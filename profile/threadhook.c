@@ -172,18 +172,19 @@ GCHEAP_ALLOC_TEXT int pthread_create(pthread_t *thread, const pthread_attr_t *at
         if (rc == 0) { atomic_fetch_add(&created_total, 1); lose_creation(); }
         return rc;
     }
-    *s = (struct start){fn, arg, record_creation()};
-    int rc = create(thread, attr, start_thread_here, s);
+    int creation = record_creation();
+    *s = (struct start){fn, arg, creation};
+    int rc = create(thread, attr, start_thread_here, s);   /* from here the thread owns s */
     if (rc != 0) {
-        if (s->creation >= 0) {
+        if (creation >= 0) {
             pthread_mutex_lock(&create_lock);
-            creation_counts[s->creation]--;
+            creation_counts[creation]--;
             pthread_mutex_unlock(&create_lock);
         }
         free(s);
     } else {
         atomic_fetch_add(&created_total, 1);
-        if (s->creation < 0) lose_creation();
+        if (creation < 0) lose_creation();
     }
     return rc;
 }

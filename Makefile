@@ -2,7 +2,7 @@
 # go tool pprof and go tool trace.
 #
 # Targets:
-#   make              build ./memdemo (needs the packages `.ci/deps --list run` prints)
+#   make              build ./memdemo, ./gcprof and libgcprof.so (needs the packages `.ci/deps --list run` prints)
 #   make run          install what running and viewing need (.ci/deps run), build, run
 #                     ./memdemo -repetitions 1000
 #   make test         install the test tools too (.ci/deps test), build, run every test;
@@ -16,7 +16,9 @@
 #   make images       regenerate the graphs and screenshots README.md shows (bench/images/*.png)
 #   make fuzz         install missing packages (.ci/deps fuzz), build the libFuzzer harnesses (tests/fuzz/)
 #                     and run each for FUZZ_SECONDS (default 300; FUZZ_TARGETS picks some)
-#   make install      install memdemo to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
+#   make gcprof       build only libgcprof.so and ./gcprof (profile any program on libgc.so.1)
+#   make install      install memdemo and gcprof to $(DESTDIR)$(PREFIX)/bin, libgcprof.so to
+#                     $(DESTDIR)$(PREFIX)/lib/gcprof (PREFIX=/usr/local)
 #   make clean        remove build products
 # Variables: SANITIZER=address|undefined builds everything with that sanitizer into its
 # own build-$(SANITIZER)/ and ./memdemo-$(SANITIZER), so a sanitizer build never clobbers
@@ -42,7 +44,9 @@ CFLAGS     = -std=c11 -O2 -g -Wall -Wextra -Wstrict-prototypes -D_GNU_SOURCE -DG
 LDFLAGS    = -rdynamic $(SAN_FLAGS)
 
 PROTO_SRC := $(BUILD)/profile/profile.pb-c.c
-LIB_SRCS  := $(wildcard gc/*.c profile/*.c) $(filter-out src/main.c,$(wildcard src/*.c))
+# gcprof's own files (the interposer, the library's top and the command) are not memdemo's.
+GCPROF_ONLY := gc/gcinterpose.c src/gcprof.c src/gcprof_lib.c src/gcprof_vars.c src/gcprof_http.c
+LIB_SRCS  := $(filter-out $(GCPROF_ONLY),$(wildcard gc/*.c profile/*.c) $(filter-out src/main.c,$(wildcard src/*.c)))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_SRC:.c=.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -66,8 +70,92 @@ FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 REPLAY_BINS  := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
 HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
 
+# gcprof: libgcprof.so (preloaded into a program that uses libgc.so.1) and the command
+# that runs a program with it. The library's objects are built again as position-
+# independent code in $(BUILD)/pic/, with only bdwgc's entry points exported (hidden
+# visibility, unused sections dropped) and initial-exec thread-locals (it is loaded at
+# start, so the per-call countdown costs no __tls_get_addr). It links no libgc: it calls
+# the program's.
+GCPROF_LIB_SRCS := gc/clock.c gc/gcevents.c gc/gcthreads.c gc/gcview.c gc/gcinterpose.c gc/procfs.c \
+                   $(wildcard profile/*.c) \
+                   $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c \
+                     reqstats.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c \
+                     debug_vars.c debug_window.c gcprof_http.c gcprof_lib.c gcprof_settings.c gcprof_vars.c)
+GCPROF_LIB_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/pic/profile/profile.pb-c.o
+GCPROF_LIB  := libgcprof$(if $(SANITIZER),-$(SANITIZER)).so
+GCPROF_BIN  := gcprof$(if $(SANITIZER),-$(SANITIZER))
+PIC_FLAGS    = -fPIC -fvisibility=hidden -ftls-model=initial-exec -ffunction-sections -fdata-sections
+GCPROF_LIBS  = $(shell pkg-config --libs libprotobuf-c zlib libdw) -lpthread -ldl -lm
+# libgcprof loads libmicrohttpd by its SONAME only for -http (src/gcprof_http.c); its
+# copy of the HTTP core calls it through pointers (src/gcprof_mhd.h).
+MHD_SONAME   = $(shell objdump -p $$(pkg-config --variable=libdir libmicrohttpd)/libmicrohttpd.so | \
+                 sed -n 's/^ *SONAME *//p')
+
+# The static variant, for programs with bdwgc linked in: the same objects, compiled
+# with GCINTERPOSE_WRAP (gc/gcinterpose.c then defines __wrap_GC_malloc...), combined
+# into one object whose hidden symbols are made local, so that it links into any
+# program (memdemo's own objects included) without a clash; link it with
+# @gcprof-wrap.opts, the compiler options (-Wl,--wrap=...) for every entry point.
+GCPROF_WRAP_OBJS := $(patsubst %.c,$(BUILD)/wrap/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/wrap/profile/profile.pb-c.o
+GCPROF_WRAP := gcprof-wrap$(if $(SANITIZER),-$(SANITIZER)).o
+GCPROF_WRAP_OPTS := gcprof-wrap.opts
+# memdemo linked with the static variant: tests/integration/gcprof.sh profiles memdemo
+# with it and checks it against memdemo's own profiler.
+GCWRAP_TEST_BIN := $(BUILD)/tools/memdemo-gcwrap
+
 .PHONY: all run test bench images install clean deps unit-tests fuzz fuzz-bins
-all: $(BIN)
+all: $(BIN) $(GCPROF_BIN)
+
+# `make gcprof` builds the command, which needs the library beside it, and the static
+# variant. (Without SANITIZER the command's file is itself named gcprof.)
+ifneq ($(GCPROF_BIN),gcprof)
+.PHONY: gcprof
+gcprof: $(GCPROF_BIN)
+endif
+
+$(GCPROF_WRAP): $(GCPROF_WRAP_OBJS)
+	$(LD) -r -o $@.tmp $^
+	objcopy --localize-hidden $@.tmp $@
+	rm -f $@.tmp
+
+$(GCPROF_WRAP_OPTS): gc/gcinterpose.c
+	$(CC) -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS $(filter-out -MMD -MP,$(CFLAGS)) $< | grep -e '--wrap=' | tr ' ' '\n' | \
+	    sed -n 's/^--wrap=/-Wl,--wrap=/p' >$@
+
+$(GCWRAP_TEST_BIN): $(LIB_OBJS) $(MAIN_OBJ) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(LIB_OBJS) $(MAIN_OBJ) $(GCPROF_WRAP) @$(GCPROF_WRAP_OPTS) $(PKG_LIBS)
+
+$(GCPROF_WRAP_OBJS): | $(PROTO_SRC)
+
+$(BUILD)/wrap/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=hidden -DGCINTERPOSE_WRAP -c -o $@ $<
+
+$(BUILD)/wrap/profile/profile.pb-c.o: $(PROTO_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
+
+$(GCPROF_LIB): $(GCPROF_LIB_OBJS)
+	$(CC) -shared -Wl,--gc-sections -Wl,-z,lazy $(SAN_FLAGS) -o $@ $^ $(GCPROF_LIBS)
+
+$(GCPROF_BIN): $(BUILD)/src/gcprof.o $(BUILD)/src/gcprof_settings.o $(BUILD)/src/numparse.o \
+               | $(GCPROF_LIB) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)
+	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^)
+
+$(GCPROF_LIB_OBJS): | $(PROTO_SRC)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -c -o $@ $<
+
+$(BUILD)/pic/src/gcprof_http.o $(BUILD)/wrap/src/gcprof_http.o: CFLAGS += -DGCPROF_MHD_SONAME='"$(MHD_SONAME)"'
+$(BUILD)/pic/src/server.o $(BUILD)/wrap/src/server.o: CFLAGS += -DGCPROF_MHD_INDIRECT -include src/gcprof_mhd.h
+
+
+$(BUILD)/pic/profile/profile.pb-c.o: $(PROTO_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -c -o $@ $<
 
 # DEPS_MODE: which of .ci/deps' lists a target needs (`make deps DEPS_MODE=test`).
 DEPS_MODE ?= run
@@ -109,7 +197,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 # objects a host program embedding it would link and no others: no memdemo handlers,
 # routes or app wiring, no GC pacer or policy. A link error here means a layer of the
 # surface reached for memdemo's own (src/ order: http core <- debug <- app <- main).
-DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
+DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c gc/gcinterpose.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
                     $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c reqstats.c \
                       metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
                       debug_window.c)
@@ -122,7 +210,7 @@ $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(PKG_LIBS)
 
-unit-tests: $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS)
+unit-tests: $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS) $(GCWRAP_TEST_BIN)
 
 # The library again, instrumented for libFuzzer's coverage and the sanitizers.
 $(FUZZ_LIB_OBJS): | $(FUZZ_BUILD)/profile/profile.pb-c.c
@@ -171,12 +259,17 @@ images: deps
 	@$(MAKE) --no-print-directory SANITIZER= memdemo
 	@bench/make-images
 
-install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: $(BIN) $(GCPROF_LIB) $(GCPROF_BIN) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/gcprof
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/memdemo
+	install -m 755 $(GCPROF_BIN) $(DESTDIR)$(PREFIX)/bin/gcprof
+	install -m 644 $(GCPROF_LIB) $(DESTDIR)$(PREFIX)/lib/gcprof/libgcprof.so
+	install -m 644 $(GCPROF_WRAP) $(DESTDIR)$(PREFIX)/lib/gcprof/gcprof-wrap.o
+	install -m 644 $(GCPROF_WRAP_OPTS) $(DESTDIR)$(PREFIX)/lib/gcprof/gcprof-wrap.opts
 
 clean:
 	rm -rf build build-address build-undefined $(FUZZ_BUILD) memdemo memdemo-address \
-	       memdemo-undefined bench/goref/goref
+	       memdemo-undefined bench/goref/goref libgcprof*.so gcprof gcprof-address gcprof-undefined \
+	       gcprof-wrap*.o gcprof-wrap.opts
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -211,7 +211,10 @@ static void after(enum gcevent ev, int self, uint64_t now)
     if (real_open) begin_collection(now);   /* the GC_gcollect that finished it goes on */
 }
 
-static void GC_CALLBACK on_collection_event(GC_EventType e)
+/* Every collection event, from bdwgc's hook (or, in libgcprof, from the interposer's,
+ * which chains the program's own): the collection and kind bookkeeping around the
+ * fan-out. Lock held or world stopped. */
+void gcevents__collection_event(int e)
 {
     enum gcevent ev = (enum gcevent)e;   /* same order, checked below */
     int self = gcthreads_self();
@@ -221,9 +224,16 @@ static void GC_CALLBACK on_collection_event(GC_EventType e)
     after(ev, self, now);
 }
 
-static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread_id)
+void gcevents__thread_event(int e, void *thread_id)
 {
     fan_out((enum gcevent)e, gcthreads_find((uintptr_t)thread_id));
+}
+
+static void GC_CALLBACK on_collection_event(GC_EventType e) { gcevents__collection_event((int)e); }
+
+static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread_id)
+{
+    gcevents__thread_event((int)e, thread_id);
 }
 
 _Static_assert((int)GCEV_START == (int)GC_EVENT_START, "gcevent order");

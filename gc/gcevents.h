@@ -5,7 +5,9 @@
  *
  * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook and bdwgc's
  * start callback (called at the start of every full collection). bdwgc has one slot
- * for each; this module multiplexes them. Leaves to others: what a listener does with
+ * for each; this module multiplexes them. (In libgcprof the event slots are installed by
+ * gc/gcinterpose.c, which chains them with the foreign program's own callbacks and calls
+ * gcevents__collection_event / gcevents__thread_event.) Leaves to others: what a listener does with
  * an event (heap profiler: publish in-use figures; tracer: record GC slices).
  *
  * Every collection reaches listeners as GCEV_START ... GCEV_END. bdwgc raises
@@ -63,6 +65,13 @@ int gcevents_add_listener(gcevent_fn fn, void *ctx);
  * by gcheap_init_with(), just after GC_INIT (so the collection bdwgc runs inside
  * GC_INIT is not seen, nor counted). */
 void gcevents__install(void);
+
+/* What the two hooks do, for a front end that installs bdwgc's hooks itself: libgcprof
+ * (gc/gcinterpose.c) chains them with a foreign program's own callbacks. e is bdwgc's
+ * GC_EventType; thread_id what bdwgc passes with a thread event. Context: bdwgc's hook
+ * (allocation lock held or world stopped): the listener rules above. */
+void gcevents__collection_event(int e);
+void gcevents__thread_event(int e, void *thread_id);
 
 /* Collection accounting, readable any time (relaxed atomics). A collection is counted
  * when it ends, with its kind, its pause and its blocked time, so the counts agree:

@@ -1,6 +1,9 @@
-/* gcheap: bdwgc initialisation, the allocation API with the per-thread countdown,
- * bounded allocation, explicit collections and heap statistics. See gcheap.h for the
- * contracts.
+/* gcheap: the allocation front end of programs built on gcheap (memdemo): bdwgc
+ * initialisation (the policy itself is gcpolicy.c's or the caller's), the allocation
+ * API with the per-thread countdown, bounded allocation, explicit and shared forced
+ * collections. The observer functions of gcheap.h (sizes, hidden pointers, marks, the
+ * allocation lock, statistics) are in gcview.c, which libgcprof shares. See gcheap.h
+ * for the contracts.
  *
  * Per-thread accounts: each registered thread owns one cache line in `accounts`
  * (indexed by its gcthreads id, malloc'd so the collector does not scan it) holding
@@ -89,9 +92,6 @@ static __thread struct account *me = &unarmed;
  * whole interval had been allocated (about `rate` bytes of phantom allocation per
  * thread per rate change). */
 static _Atomic unsigned reset_generation;
-
-extern const char __start_memdemo_alloc_text[];
-extern const char __stop_memdemo_alloc_text[];
 
 static intptr_t draw_interval(void)
 {
@@ -393,11 +393,6 @@ uint64_t gcheap_allocated_total(void)
     return sum;
 }
 
-int gcheap_pc_is_alloc_text(uintptr_t pc)
-{
-    return pc >= (uintptr_t)__start_memdemo_alloc_text && pc < (uintptr_t)__stop_memdemo_alloc_text;
-}
-
 void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval)
 {
     atomic_store_explicit(&interval_hook, interval, memory_order_release);
@@ -549,65 +544,10 @@ void gcheap_collect_paced(void)
     while (GC_collect_a_little()) { /* until the collection it opened has ended */ }
 }
 
-static void fill_stats(struct gcheap_stats *st, const struct GC_prof_stats_s *ps)
+void gcheap__forced_counts(uint64_t *runs, uint64_t *shared)
 {
-    st->collections = gcevents_pause_count();   /* not gc_no: that counts GC_INIT's, pauseless here */
-    st->heap_size = ps->heapsize_full;
-    st->free_bytes = ps->free_bytes_full;
-    st->unmapped_bytes = ps->unmapped_bytes;
-    st->in_use_bytes = ps->heapsize_full - ps->free_bytes_full;   /* free_bytes_full counts unmapped */
-    st->total_allocated = ps->allocd_bytes_before_gc + ps->bytes_allocd_since_gc;
-    st->allocated_since_gc = ps->bytes_allocd_since_gc;
-    st->reclaimed_last_gc = ps->bytes_reclaimed_since_gc;
-    st->next_gc = policy->next_gc();
-    st->pause_total_ns = gcevents_pause_total_ns();
-    st->pause_max_ns = gcevents_pause_max_ns();
-    st->pause_last_ns = gcevents_pause_last_ns();
-    st->blocked_total_ns = gcevents_blocked_total_ns();
-    st->blocked_max_ns = gcevents_blocked_max_ns();
-    st->blocked_last_ns = gcevents_blocked_last_ns();
-    st->in_use_after_gc = gcevents_in_use_after_gc();
-    st->last_gc_unix_ns = gcevents_last_gc_unix_ns();
-    st->obtained_from_os = ps->obtained_from_os_bytes;
-    st->forced_collections = atomic_load_explicit(&forced_runs, memory_order_relaxed);
-    st->forced_shared = atomic_load_explicit(&forced_shares, memory_order_relaxed);
+    *runs = atomic_load_explicit(&forced_runs, memory_order_relaxed);
+    *shared = atomic_load_explicit(&forced_shares, memory_order_relaxed);
 }
 
-void gcheap_version(char *out, size_t n)
-{
-    unsigned v = GC_get_version();   /* (major << 16) | (minor << 8) | micro */
-    snprintf(out, n, "%u.%u.%u", v >> 16, (v >> 8) & 0xff, v & 0xff);
-}
-
-void gcheap_stats(struct gcheap_stats *st)
-{
-    struct GC_prof_stats_s ps;
-    GC_get_prof_stats(&ps, sizeof ps);
-    fill_stats(st, &ps);
-}
-
-void gcheap_stats_unlocked(struct gcheap_stats *st)
-{
-    struct GC_prof_stats_s ps;
-    GC_get_prof_stats_unsafe(&ps, sizeof ps);
-    fill_stats(st, &ps);
-}
-
-void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg)
-{
-    return GC_call_with_alloc_lock(fn, arg);
-}
-
-void *gcheap_blocking(void *(*fn)(void *), void *arg)
-{
-    return GC_do_blocking(fn, arg);
-}
-
-size_t gcheap_size(const void *obj) { return GC_size(obj); }
-
-uintptr_t gcheap_hide(const void *obj) { return (uintptr_t)GC_HIDE_POINTER(obj); }
-
-int gcheap_survives_unlocked(uintptr_t hidden)
-{
-    return GC_is_marked(GC_REVEAL_POINTER(hidden));
-}
+uint64_t gcheap__next_gc(void) { return policy->next_gc(); }

@@ -15,6 +15,12 @@
  * line and abort. Inside a bounded scope it returns NULL instead of growing the kept
  * heap past the cap. Every function is safe to call from any thread registered with
  * gcthreads_enter() unless it says otherwise.
+ *
+ * Two halves: the FRONT END (initialisation, allocation, the sampling countdown,
+ * collections: gcheap.c in memdemo, gcinterpose.c in libgcprof, which watches a
+ * foreign program's own calls) and the observer functions every front end shares
+ * (gcview.c: sizes, hidden pointers, marks, the allocation lock, statistics).
+ * Functions marked [front end] below are defined by whichever front end is linked.
  */
 #ifndef MEMDEMO_GCHEAP_H
 #define MEMDEMO_GCHEAP_H
@@ -122,6 +128,7 @@ void gcheap_init_with(const struct gcheap_setup *s);
  * with it (the heap profiler's tables, which in exact mode track every live object),
  * so that a heap cap can count them; without a policy it does nothing. Any thread; no
  * GC allocation, no lock of gc/'s. */
+/* [front end] */
 void gcheap_report_outside(uint64_t bytes);
 
 /* Initialises bdwgc with memdemo's policy: GCHEAP_MARKERS markers, only the main
@@ -206,11 +213,12 @@ int gcheap_bounded_end(void);
  * approximately): what bounded allocations are charged. Pure. */
 size_t gcheap_footprint(size_t n);
 
-/* Runs a full, stop-the-world collection now (in generational mode too) and returns
- * when it has finished. Caller: a registered thread. */
+/* [front end] Runs a full, stop-the-world collection now (in generational mode too)
+ * and returns when it has finished. Caller: a registered thread. (libgcprof: see
+ * gcinterpose.h.) */
 void gcheap_collect(void);
 
-/* A forced collection asked for by a client (?gc=1): one that others may share, so that
+/* [front end] A forced collection asked for by a client (?gc=1): one that others may share, so that
  * clients cannot keep the world stopped. A call that finds one running waits for it and
  * shares it; a call within GCHEAP_FORCED_GAP_FACTOR times the last forced collection's
  * length after its end reuses it too; otherwise it collects (gcheap_collect). Either
@@ -229,6 +237,14 @@ int gcheap_collect_shared(void);
  * stop-the-world mode a full one. For tests and tools. Caller: a registered thread. */
 void gcheap_collect_paced(void);
 
+/* [front end] Forced collections so far: run by gcheap_collect_shared, and shared
+ * instead of run. Lock-free. */
+void gcheap__forced_counts(uint64_t *runs, uint64_t *shared);
+
+/* [front end] The heap in use at which the next collection is expected (the pacer's
+ * goal; 0 when the front end cannot tell). Lock-free; safe in listeners. */
+uint64_t gcheap__next_gc(void);
+
 /* --- sampling hook -------------------------------------------------------------
  * Each thread keeps a countdown of bytes; every allocation subtracts the size bdwgc
  * handed out for it (see gcheap_size()). When the countdown goes below zero the
@@ -246,12 +262,12 @@ typedef intptr_t (*gcheap_sample_fn)(void *obj, size_t size);
  * yet or whose countdown was reset. Lock-free. */
 typedef intptr_t (*gcheap_interval_fn)(void);
 
-/* Installs the sampler (both NULL removes it). Then resets every thread's countdown
+/* [front end] Installs the sampler (both NULL removes it). Then resets every thread's countdown
  * so the next allocation of each thread draws a new interval: call it again after
  * changing the sampling rate. Any thread. */
 void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval);
 
-/* Forces every registered thread to draw a new interval at its next allocation (used
+/* [front end] Forces every registered thread to draw a new interval at its next allocation (used
  * when the rate changes at run time); that allocation is sampled only if the new
  * interval says so. Any thread; a reset may be lost in a race with a thread's own
  * allocation, which then picks up the change at its next sample. */
@@ -262,8 +278,10 @@ void gcheap_reset_sample_countdowns(void);
  * The linker provides __start_/__stop_memdemo_alloc_text around that text. */
 #define GCHEAP_ALLOC_TEXT __attribute__((section("memdemo_alloc_text"), noinline))
 int gcheap_pc_is_alloc_text(uintptr_t pc);
+/* The same text as a range [*lo, *hi) (for an unwinder that cuts by range). */
+void gcheap__alloc_text_range(uintptr_t *lo, uintptr_t *hi);
 
-/* Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
+/* [front end] Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
  * each object, the unit of bdwgc's own TotalAlloc), as credited on the slow path: each
  * thread's share lags by at most GCHEAP_POLL_GAP (16 KiB). Unlike bdwgc's own figures
  * it moves between collections. Lock-free, no allocation: safe in collection listeners
@@ -342,8 +360,17 @@ struct gcheap_stats {
 void gcheap_version(char *out, size_t n);
 
 /* Fills *st with one consistent snapshot. Takes the allocation lock; never call from
- * a collection listener (use gcheap_stats_unlocked() there). Any registered thread. */
+ * a collection listener (use gcheap_stats_unlocked() there). Any registered thread.
+ * On a thread that may not call bdwgc (gcthreads_may_call_collector() is 0: a
+ * profiler thread in a foreign program) the figures are those cached at the end of
+ * the last collection (zero before the first; see gcheap__cache_stats_at_collections),
+ * with the pause figures current. */
 void gcheap_stats(struct gcheap_stats *st);
+
+/* Makes the end of every collection cache its figures for gcheap_stats() on threads
+ * that may not call bdwgc. Once, at start-up (libgcprof). Returns 0, or -1 when
+ * gcevents has no free listener slot. */
+int gcheap__cache_stats_at_collections(void);
 
 /* The same without taking the lock: only from a collection listener (lock held or
  * world stopped). No allocation, no locks. */
@@ -351,7 +378,10 @@ void gcheap_stats_unlocked(struct gcheap_stats *st);
 
 /* Runs fn(arg) with the allocation lock held: no collection can run meanwhile. fn
  * must not allocate GC memory nor take a lock that an allocating thread may hold
- * while it allocates. Returns fn's result. */
+ * while it allocates. Returns fn's result. On a thread that may not call bdwgc
+ * (gcthreads_may_call_collector() is 0) fn runs WITHOUT the lock, concurrently with
+ * collections: only for walks that tolerate a collection clearing links meanwhile
+ * (such a walk sees the state before or after it, object by object). */
 void *gcheap_with_alloc_lock(void *(*fn)(void *), void *arg);
 
 /* Runs fn(arg) with the calling thread in bdwgc's "blocking" state: collections do
@@ -380,5 +410,11 @@ uintptr_t gcheap_hide(const void *obj);
  * Exact for memdemo, which registers no finalizers (bdwgc may keep an object that
  * only a finalizable object reaches after this point). No allocation, no locks. */
 int gcheap_survives_unlocked(uintptr_t hidden);
+
+/* Says that the program may free objects itself (GC_free, realloc), which memdemo
+ * never does: gcheap_survives_unlocked() then first checks that the object is still
+ * allocated, which costs a header lookup per tracked object per collection. Once, at
+ * start-up, before the first collection (libgcprof). */
+void gcheap__explicit_frees(void);
 
 #endif

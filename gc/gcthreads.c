@@ -10,6 +10,9 @@
  * readers include collection listeners, which must not lock). This file is the bottom
  * of gc/: it calls no other memdemo module (gc/errors.h is a header), and modules that keep per-thread state
  * (gcheap's sampling countdowns, the tracer's buffers) index it by these ids.
+ *
+ * Ids and registration are separate: gcthreads_note() gives an id only, for libgcprof,
+ * which watches a program whose own code decides which threads bdwgc knows.
  */
 #include "gc/gcthreads.h"
 
@@ -33,6 +36,12 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static __thread int self_id = -1;
+static __thread int self_registered;        /* gcthreads_enter registered it with bdwgc */
+/* Set by gcthreads_enter: a process that never registers threads (libgcprof) does not
+ * even reference bdwgc's registration functions. */
+static void (*unregister_thread)(void);
+static __thread int self_in_program_call;   /* foreign mode: inside the program's own call */
+static int foreign;                         /* set once at load, before other threads */
 
 static void on_thread_exit(void *unused)
 {
@@ -43,7 +52,8 @@ static void on_thread_exit(void *unused)
     atomic_store(&slots[id].alive, 0);
     pthread_mutex_unlock(&table_lock);
     self_id = -1;
-    GC_unregister_my_thread();
+    if (self_registered && unregister_thread) unregister_thread();
+    self_registered = 0;
 }
 
 static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
@@ -72,22 +82,46 @@ void gcthreads__register_main(void)
     self_id = claim_slot();
 }
 
-int gcthreads_enter(void)
+/* An id for the calling thread, which has none yet; the exit hook will free it.
+ * Returns -1 with errno = ENOSPC when the table is full (counted in gcthreads_refused). */
+static int new_id(void)
 {
-    if (__builtin_expect(self_id >= 0, 1)) return self_id;
     pthread_once(&exit_key_once, make_exit_key);
     int id = claim_slot();
     if (id < 0) {
         atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
         return errors_fail(ENOSPC);
     }
-    struct GC_stack_base sb;
-    GC_get_stack_base(&sb);
-    GC_register_my_thread(&sb);
     self_id = id;
     pthread_setspecific(exit_key, (void *)1);
     return id;
 }
+
+static void unregister_with_bdwgc(void) { GC_unregister_my_thread(); }
+
+int gcthreads_enter(void)
+{
+    if (__builtin_expect(self_id >= 0, 1)) return self_id;
+    unregister_thread = unregister_with_bdwgc;
+    if (new_id() < 0) return -1;
+    struct GC_stack_base sb;
+    GC_get_stack_base(&sb);
+    GC_register_my_thread(&sb);
+    self_registered = 1;
+    return self_id;
+}
+
+int gcthreads_note(void)
+{
+    if (__builtin_expect(self_id >= 0, 1)) return self_id;
+    return new_id();
+}
+
+void gcthreads__set_foreign(void) { foreign = 1; }
+
+void gcthreads__program_call(int inside) { self_in_program_call = inside; }
+
+int gcthreads_may_call_collector(void) { return !foreign || self_in_program_call; }
 
 int gcthreads_self(void) { return self_id; }
 int gcthreads_count(void) { return atomic_load(&slots_used); }

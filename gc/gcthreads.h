@@ -22,6 +22,24 @@
  * registered by gcheap_init() and has id 0. */
 int gcthreads_enter(void);
 
+/* Gives the calling thread an id (as gcthreads_enter() does) WITHOUT registering it
+ * with bdwgc: for libgcprof, where registering threads is the program's business.
+ * Cheap when the thread has an id. Returns the id, or -1 if the table is full (the
+ * thread then has no per-thread state: its trace events are lost). */
+int gcthreads_note(void);
+
+/* Whether the calling thread may call into bdwgc. Always 1 in memdemo, whose threads
+ * reach gc/ only once registered. In a foreign program (after gcthreads__set_foreign(),
+ * called once by libgcprof at load) only while the thread is inside the program's own
+ * call into bdwgc, as gcthreads__program_call() says: the profiler's threads are
+ * unknown to bdwgc, which does not take its lock in a single-threaded program and
+ * kills a process when an unknown thread collects. Lock-free; thread-local. */
+int gcthreads_may_call_collector(void);
+void gcthreads__set_foreign(void);
+/* Foreign mode: the calling thread enters (1) or leaves (0) a stretch in which it runs
+ * on the program's behalf (an interposed allocation's slow path, the exit writer). */
+void gcthreads__program_call(int inside);
+
 /* The calling thread's id, or -1 if it is not registered. Lock-free; safe inside
  * collection listeners. */
 int gcthreads_self(void);

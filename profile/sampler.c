@@ -21,6 +21,7 @@
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
+#include "profile/addrmap.h"
 #include "profile/buf.h"
 #include "profile/hashidx.h"
 #include "profile/stacks.h"
@@ -75,6 +76,11 @@ static size_t track_limit = MAX_TRACKED;        /* sampler__set_track_limit() */
 static uint32_t *track_free;                     /* stack of free slot indexes */
 static size_t track_free_n, track_free_cap;
 static uint32_t reaped_at_cycle;
+/* Tracked objects by hidden address, kept only for programs that free objects
+ * themselves (sampler_track_explicit_frees); entries go stale when a slot is reaped
+ * or reused, and are checked against the slot. Under the profiler lock. */
+static int index_addresses;
+static struct addrmap addresses;
 
 static __thread uint64_t rng_state;
 static __thread const char *label_key, *label_value;   /* sampler_set_label() */
@@ -181,11 +187,13 @@ static void release_tracked(size_t i)
     /* else: the slot is lost to reuse, not to correctness (only when out of memory) */
 }
 
-/* Bytes malloc'd for tracking: the chunk table, the chunks, the free list. Locked. */
+/* Bytes malloc'd for tracking: the chunk table, the chunks, the free list, the
+ * address index (libgcprof only). Locked. */
 static uint64_t tracked_bytes(void)
 {
     return (track_chunks ? MAX_TRACK_CHUNKS * sizeof *track_chunks : 0) +
-           track_nchunks * sizeof **track_chunks + track_free_cap * sizeof *track_free;
+           track_nchunks * sizeof **track_chunks + track_free_cap * sizeof *track_free +
+           addrmap_bytes(&addresses);
 }
 
 static uint64_t records_bytes(void) { return records_cap * sizeof *records + hashidx_bytes(&record_index); }
@@ -240,6 +248,14 @@ static void reap_if_collected(void)
 
 /* ---- the sampling hook --------------------------------------------------------------- */
 
+/* Whether an address-index entry still names its slot's object. Locked. */
+static int address_current(void *ctx, uintptr_t hidden, uint32_t slot)
+{
+    (void)ctx;
+    const struct tracked *t = slot_at(slot);
+    return t->record != NO_RECORD && atomic_load_explicit(&t->link, memory_order_relaxed) == hidden;
+}
+
 /* Records obj under the profiler lock. Returns 0, or -1 when out of memory or at the
  * tracking limit (the caller counts the sample lost).
  * The link is stored last: from then on the mark-end walk watches the object. */
@@ -260,6 +276,7 @@ static int record_sample(void *obj, size_t size, const uintptr_t *pcs, int n, ui
     track_live++;
     atomic_store_explicit(&t->link, gcheap_hide(obj), memory_order_relaxed);
     publish_bookkeeping();
+    if (index_addresses) addrmap_put(&addresses, gcheap_hide(obj), (uint32_t)i, address_current, NULL);
     return 0;
 }
 
@@ -328,6 +345,25 @@ int sampler_set_rate(int64_t r)
 }
 
 int64_t sampler_rate(void) { return atomic_load(&rate); }
+
+void sampler_track_explicit_frees(void) { index_addresses = 1; }
+
+/* Clears the link as a collection would: the next reap counts the object freed. The
+ * caller is the thread that frees obj, so no collection can find it dead meanwhile
+ * and reuse its memory. */
+int sampler_forget(const void *obj)
+{
+    uintptr_t hidden = gcheap_hide(obj);
+    uint32_t slot;
+    int forgotten = 0;
+    pthread_mutex_lock(&lock);
+    if (addrmap_take(&addresses, hidden, &slot) && address_current(NULL, hidden, slot)) {
+        atomic_store_explicit(&slot_at(slot)->link, 0, memory_order_relaxed);
+        forgotten = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    return forgotten;
+}
 
 void sampler_set_label(const char *key, const char *value)
 {

@@ -44,6 +44,17 @@ int sampler_init(int64_t rate);
 int sampler_set_rate(int64_t rate);
 int64_t sampler_rate(void);
 
+/* For a program that frees objects itself (bdwgc's GC_free, realloc): keeps an index
+ * of tracked objects by address (about 32 bytes per tracked object) so that
+ * sampler_forget() can find them. Once, at start-up, before the first sample. */
+void sampler_track_explicit_frees(void);
+
+/* The program frees obj (the start of a GC object) itself: if a sample tracks it, the
+ * profile counts it freed from now on. Returns 1 if it was tracked, else 0 (also when
+ * sampler_track_explicit_frees() was not called). Takes the profiler lock; the thread
+ * that frees obj, before the memory can be reused; not in a collection listener. */
+int sampler_forget(const void *obj);
+
 /* Sets the label that this thread's sampled allocations carry from now on, e.g.
  * ("route", "/leaker") while it serves a request; key NULL: none. Both strings must
  * live as long as the process (literals, a static table): records keep the pointers

@@ -11,12 +11,15 @@
 #include "gc/gcheap.h"
 #include "profile/buf.h"
 #include "profile/hashidx.h"
+#include "profile/unwind.h"
 
 /* Frames of our own that may sit above the first allocator frame (this function and
  * backtrace's) plus the allocator and profiler frames themselves. */
 #define STACKS_OWN_FRAMES 16
 
-extern const char __executable_start[], etext[];
+/* Weak: the linker defines both in an executable; in libgcprof.so, which unwinds by
+ * tables (stacks_capture_by_unwind_tables) and never asks, they may stay undefined. */
+extern const char __executable_start[] __attribute__((weak)), etext[] __attribute__((weak));
 
 static __thread uintptr_t stack_lo, stack_hi;   /* this thread's stack; 0: unknown yet */
 static __thread int stack_bounds_failed;
@@ -86,9 +89,21 @@ GCHEAP_ALLOC_TEXT static int unwind_with_backtrace(uintptr_t *pcs, int max)
     return kept;
 }
 
+/* stacks_capture_by_unwind_tables(): set once at load, before any sample. */
+static int by_unwind_tables;
+static uintptr_t own_lo, own_hi;
+
+void stacks_capture_by_unwind_tables(uintptr_t lo, uintptr_t hi)
+{
+    own_lo = lo;
+    own_hi = hi;
+    by_unwind_tables = 1;
+}
+
 GCHEAP_ALLOC_TEXT int stacks_capture(uintptr_t *pcs, int max)
 {
     if (max > STACKS_MAX_DEPTH) max = STACKS_MAX_DEPTH;
+    if (by_unwind_tables) return unwind_capture(pcs, max, own_lo, own_hi);
     if (know_stack_bounds()) return walk_frame_pointers(pcs, max);
     return unwind_with_backtrace(pcs, max);
 }

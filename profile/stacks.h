@@ -6,7 +6,9 @@
  * glibc's backtrace() when the bounds are unknown), cutting off the
  * allocator's and the profiler's own frames (everything in the memdemo_alloc_text
  * section, see gcheap.h) so the top frame is the function that asked for memory, and
- * a hash table of unique stacks in malloc'd memory (never the GC heap).
+ * a hash table of unique stacks in malloc'd memory (never the GC heap). In libgcprof,
+ * whose program has no frame pointers, capture goes through profile/unwind instead
+ * (stacks_capture_by_unwind_tables).
  */
 #ifndef MEMDEMO_STACKS_H
 #define MEMDEMO_STACKS_H
@@ -21,6 +23,12 @@
  * unwinding failed). Lock-free; may allocate once per thread (its stack bounds); not
  * for GC listeners. Must be called from code in the alloc text section. */
 int stacks_capture(uintptr_t *pcs, int max);
+
+/* Makes stacks_capture() unwind by the unwind tables (profile/unwind) and keep every
+ * frame, leaving out the leading ones whose pc lies in [own_lo, own_hi): for a
+ * foreign program built without frame pointers, watched by libgcprof, whose own text
+ * that range is. Once, at load, before the first sample. */
+void stacks_capture_by_unwind_tables(uintptr_t own_lo, uintptr_t own_hi);
 
 /* Unwinds once so that glibc loads its unwinder before any sampled allocation (the
  * first backtrace() call allocates), and learns the main thread's stack bounds so

@@ -27,7 +27,9 @@
 #define CREATE_DEPTH 32
 #define MAX_LIVE 512                        /* live threads whose creation stack is kept */
 
-extern void _start(void);                   /* the entry point: where the main thread began */
+/* The entry point, where the main thread began. Weak: a program does not export it to
+ * a preloaded library (libgcprof), where the main thread's entry is then unknown (0). */
+extern void _start(void) __attribute__((weak));
 
 /* ---- start hooks ----------------------------------------------------------------- */
 

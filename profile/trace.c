@@ -94,15 +94,29 @@ static void put(struct slot *s, uint32_t kind, uint64_t a, uint64_t b, int32_t c
 
 /* ---- hot path -------------------------------------------------------------------- */
 
+/* A buffer for a thread that has none in this window. Inside enter()/leave(). */
+static void give_buffer(struct slot *s)
+{
+    if (s->recs || !win_cap) return;
+    s->recs = malloc((size_t)win_cap * REC_SIZE);
+    s->cap = s->recs ? win_cap : 0;
+}
+
+void trace_thread_start(void)
+{
+    if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
+    struct slot *s = enter();
+    if (!s) return;
+    give_buffer(s);
+    leave(s);
+}
+
 void trace_request_begin(const char *route)
 {
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
     struct slot *s = enter();
     if (!s) return;
-    if (!s->recs && win_cap) {                /* first request of a new thread */
-        s->recs = malloc((size_t)win_cap * REC_SIZE);
-        s->cap = s->recs ? win_cap : 0;
-    }
+    give_buffer(s);                           /* first request of a new thread */
     uint64_t g = atomic_fetch_add_explicit(&next_g, 1, memory_order_relaxed);
     s->cur_g = g;
     s->cur_epoch = atomic_load_explicit(&epoch, memory_order_relaxed);

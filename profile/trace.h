@@ -84,6 +84,13 @@ int trace_stop(struct buf *out, uint64_t *dropped_events);
  * Returns 0, or -1 with errno = EINVAL if no window is open. Same rules as trace_stop(). */
 int trace_cancel(void);
 
+/* Gives the calling thread (one with a gcthreads id) a buffer in the open window if
+ * it has none yet, so that collections it runs are recorded although it serves no
+ * requests: for threads that appear while a window is open (libgcprof notes a
+ * program's thread at its first allocation). No-op when no window is open. Not inside
+ * a collection listener (it may malloc). */
+void trace_thread_start(void);
+
 /* --- hot path: the server's worker threads ------------------------------------ */
 
 /* A request's handler starts on this thread. route names it ("GET /leaker"): a string

@@ -3,10 +3,12 @@
 #   gc/ <- profile/ <- src/, never upward (gc/ includes no profile/, neither includes src/);
 #   inside src/, one way: leaves <- http core <- debug surface <- app <- main, where
 #     leaves  numparse numstr strlist promfmt procstat assets lograte (include no other layer)
-#     core    http router conns server reqgate (of profile/ and gc/ only buf.h and clock.h)
+#     core    http router conns server reqgate (of profile/ and gc/ only buf.h and clock.h),
+#             gcprof_mhd (the core's libmicrohttpd through pointers, in libgcprof)
 #     debug   debug_* metrics reqstats
-#     app     handlers dashboard routes app
-#     main    main flags
+#     app     handlers dashboard routes app, and libgcprof's glue over the debug surface:
+#             gcprof_lib gcprof_http gcprof_vars gcprof_settings
+#     main    main flags, and gcprof (the command, an entry like main)
 #   and a file includes only its own layer or lower ones. A src/ file missing from the
 #   map fails: a new file must be given its layer here.
 source "$(dirname "$0")/../lib.sh"
@@ -16,10 +18,10 @@ layer_of() { # src/NAME.[ch] -> 0..4, or nothing
     local n=${1##*/}; n=${n%.*}
     case $n in
     numparse|numstr|strlist|promfmt|procstat|assets|lograte) echo 0 ;;
-    http|router|conns|server|reqgate) echo 1 ;;
+    http|router|conns|server|reqgate|gcprof_mhd) echo 1 ;;
     debug_*|metrics|reqstats) echo 2 ;;
-    handlers|dashboard|routes|app) echo 3 ;;
-    main|flags) echo 4 ;;
+    handlers|dashboard|routes|app|gcprof_lib|gcprof_http|gcprof_vars|gcprof_settings) echo 3 ;;
+    main|flags|gcprof) echo 4 ;;
     esac
 }
 names=(leaf core debug app main)

@@ -1,0 +1,780 @@
+/* gcinterpose: bdwgc's entry points as libgcprof defines them, the per-thread
+ * countdown behind them, and the hooks and collections libgcprof needs from bdwgc.
+ * See gcinterpose.h for the model.
+ *
+ * Outermost calls: a thread-local flag `depth` is set around each forwarded call, and
+ * a call that finds it set (libgc calling itself through its PLT) is forwarded
+ * without counting. A program callback that bdwgc runs inside an allocation (a
+ * finalizer, an out-of-memory handler) allocates uncounted for the same reason.
+ *
+ * Per-thread accounts (as gcheap.c's, without the pacer): one cache line per gcthreads
+ * id, malloc'd (bdwgc does not scan it), never freed, found through a thread-local
+ * pointer that starts at `unarmed`, whose countdown stays negative, so a thread's
+ * first counted call takes the slow path, which gives the thread an id (gcthreads_note:
+ * no registration with bdwgc) and its line. A thread past GCTHREADS_MAX uses a
+ * thread-local line that resets cannot reach. Resets (a new rate, a collection
+ * request) bump a generation and zero every line's countdown; a thread whose slow path
+ * sees a new generation starts a fresh interval, which leaves sampling unbiased (the
+ * intervals are exponential: memoryless).
+ *
+ * Sizes: what bdwgc handed out (GC_size), the unit of GC_get_total_bytes. For requests
+ * up to 383 bytes the size is computed: the request plus bdwgc's extra byte when
+ * interior pointers are recognised (GC_get_all_interior_pointers(), read once bdwgc
+ * is initialised), rounded up to 16-byte granules; a sampled object's size is always
+ * GC_size's. Debug allocations return a pointer past bdwgc's debug header: they are
+ * tracked by their base (GC_base).
+ *
+ * Everything here runs on the program's threads inside its calls, except
+ * gcinterpose_collect() and gcinterpose_counts(), which profiler threads call and
+ * which never call bdwgc from them.
+ */
+#include "gc/gcinterpose.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <gc.h>
+#include <gc/gc_disclaim.h>
+#include <gc/gc_gcj.h>
+#include <gc/gc_inline.h>
+#include <gc/gc_mark.h>
+#include <gc/gc_typed.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gc/gcevents.h"
+#include "gc/gcheap.h"
+#include "gc/gcthreads.h"
+
+/* Entry points are exported and, like everything on the sampling path, in the
+ * allocator's text section, which the static variant's stacks are cut by. */
+#define EXPORT __attribute__((visibility("default"), section("memdemo_alloc_text")))
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+#define GRANULE 16
+#define UNSAMPLED_COUNTDOWN ((intptr_t)1 << 40)   /* no sampler: effectively never */
+
+/* ---- the real entry points ---------------------------------------------------------
+ * X(name): every bdwgc function this file defines. Preloaded, each forwards to the next
+ * definition (libgc.so's), found with dlsym(RTLD_NEXT). Linked statically instead
+ * (GCINTERPOSE_WRAP: the program is linked with -Wl,--wrap=NAME for each, see
+ * gcinterpose.h), this file defines __wrap_NAME and forwards to __real_NAME. The other
+ * bdwgc functions used here only read (GC_size, GC_base...) and are called by name. */
+#define ENTRY_POINTS(X)                                                                     \
+    X(GC_malloc) X(GC_malloc_atomic) X(GC_malloc_uncollectable) X(GC_malloc_atomic_uncollectable) \
+    X(GC_malloc_ignore_off_page) X(GC_malloc_atomic_ignore_off_page) X(GC_malloc_stubborn)  \
+    X(GC_malloc_kind) X(GC_malloc_kind_global) X(GC_generic_malloc)                          \
+    X(GC_generic_malloc_ignore_off_page) X(GC_generic_malloc_uncollectable)                 \
+    X(GC_generic_or_special_malloc) X(GC_malloc_explicitly_typed)                           \
+    X(GC_malloc_explicitly_typed_ignore_off_page) X(GC_calloc_explicitly_typed)            \
+    X(GC_gcj_malloc) X(GC_gcj_malloc_ignore_off_page) X(GC_finalized_malloc)                \
+    X(GC_strdup) X(GC_strndup) X(GC_memalign) X(GC_posix_memalign) X(GC_realloc) X(GC_free) \
+    X(GC_malloc_many) X(GC_generic_malloc_many)                                              \
+    X(GC_debug_malloc) X(GC_debug_malloc_atomic) X(GC_debug_malloc_uncollectable)           \
+    X(GC_debug_malloc_atomic_uncollectable) X(GC_debug_malloc_ignore_off_page)              \
+    X(GC_debug_malloc_atomic_ignore_off_page) X(GC_debug_malloc_stubborn) X(GC_debug_strdup) \
+    X(GC_debug_strndup) X(GC_debug_gcj_malloc) X(GC_debug_generic_or_special_malloc)        \
+    X(GC_debug_malloc_replacement) X(GC_debug_realloc) X(GC_debug_realloc_replacement)      \
+    X(GC_debug_free)                                                                         \
+    X(GC_init) X(GC_gcollect) X(GC_gcollect_and_unmap) X(GC_try_to_collect)                 \
+    X(GC_set_on_collection_event) X(GC_get_on_collection_event)                              \
+    X(GC_set_on_thread_event) X(GC_get_on_thread_event)
+
+#ifdef GCINTERPOSE_PRINT_WRAP_OPTIONS
+/* `cc -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS` prints the linker options of the
+ * static variant (the Makefile writes them to gcprof-wrap.opts). */
+#define WRAP_OPTION(f) --wrap=f
+ENTRY_POINTS(WRAP_OPTION)
+#else
+
+/* GC_malloc_stubborn and GC_debug_malloc_stubborn are deprecated, not gone: programs
+ * still call them. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#ifdef GCINTERPOSE_WRAP
+#define ENTRY(f) __wrap_##f
+#define DECLARE_REAL(f) extern __typeof__(f) __real_##f;
+ENTRY_POINTS(DECLARE_REAL)
+#undef DECLARE_REAL
+#define REAL(f) __real_##f
+#else
+#define ENTRY(f) f
+#define DECLARE_REAL(f) static __typeof__(&f) real_##f;
+ENTRY_POINTS(DECLARE_REAL)
+#undef DECLARE_REAL
+
+/* A call that arrives before gcinterpose_start() (another library's constructor)
+ * resolves its own entry point. */
+static void *resolve(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    if (!p) abort();   /* a bdwgc entry point was called and no later object defines it */
+    return p;
+}
+
+#define REAL(f) (*({                                                       \
+    if (__builtin_expect(real_##f == NULL, 0)) real_##f = (__typeof__(real_##f))resolve(#f); \
+    real_##f; }))
+#endif
+
+/* ---- accounts ------------------------------------------------------------------------ */
+
+struct account {
+    _Alignas(64) _Atomic intptr_t countdown;   /* bytes until the next slow path */
+    intptr_t armed;                /* the countdown's value when last set */
+    intptr_t sample_left;          /* bytes until the next sample, as of `armed` */
+    _Atomic uint64_t allocated;    /* bytes credited on the slow path */
+    unsigned seen_generation;
+    int fresh;
+    _Atomic uint64_t batches, batch_objects, frees, forgotten, collections;
+};
+
+static struct account *accounts;                  /* GCTHREADS_MAX lines */
+static struct account unarmed = {.countdown = -1};
+static TLS struct account *me = &unarmed;
+static TLS struct account overflow_account;       /* a thread without a gcthreads id */
+static TLS int depth;
+
+static _Atomic int counting;                      /* gcinterpose_start() succeeded */
+static _Atomic unsigned generation;
+static _Atomic(gcheap_sample_fn) sample_hook;
+static _Atomic(gcheap_interval_fn) interval_hook;
+static int (*forget_hook)(const void *);
+static size_t extra_byte = 1;                     /* bdwgc's EXTRA_BYTES once known */
+static size_t small_max = 0;                      /* largest request the rule covers; 0 until known */
+static _Atomic uint64_t total_at_start, gc_no_at_start;
+
+/* Objects a sample may track, by a hash of their address: set when sampled, never
+ * cleared (a stale bit costs one forget call), malloc'd so bdwgc does not scan it. */
+/* 64 Kbit (8 KiB: it stays in the cache of a program that frees often). At the default
+ * rate a few thousand objects are tracked, so a free finds its bit clear but for a few
+ * per cent of them; in exact mode nearly every bit is set anyway. */
+#define MAYBE_BITS ((size_t)1 << 16)
+static _Atomic uint64_t *maybe_tracked;
+
+static size_t maybe_bit(const void *obj)
+{
+    uint64_t h = (uint64_t)(uintptr_t)obj * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 48) & (MAYBE_BITS - 1);
+}
+
+static void note_tracked(const void *obj)
+{
+    size_t b = maybe_bit(obj);
+    atomic_fetch_or_explicit(&maybe_tracked[b / 64], (uint64_t)1 << (b % 64), memory_order_relaxed);
+}
+
+static int may_be_tracked(const void *obj)
+{
+    size_t b = maybe_bit(obj);
+    return maybe_tracked &&
+           (atomic_load_explicit(&maybe_tracked[b / 64], memory_order_relaxed) >> (b % 64) & 1);
+}
+
+/* Owner-only counters: a relaxed load and store, no read-modify-write. */
+static void bump(_Atomic uint64_t *c, uint64_t by)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
+}
+
+static void (*thread_start_hook)(void);
+
+/* Points `me` at the calling thread's line: its first counted call. */
+static void arm_current_thread(void)
+{
+    int id = gcthreads_note();
+    me = (accounts && id >= 0 && id < GCTHREADS_MAX) ? &accounts[id] : &overflow_account;
+    me->seen_generation = atomic_load_explicit(&generation, memory_order_acquire);
+    me->fresh = 1;
+    if (thread_start_hook) thread_start_hook();
+}
+
+/* A thread's first call: it gets its id BEFORE the call is forwarded, so that a
+ * collection inside that call (bdwgc collects once while it initialises) is
+ * recorded on a known thread. */
+__attribute__((noinline)) static void note_thread(void)
+{
+    if (atomic_load_explicit(&counting, memory_order_acquire)) arm_current_thread();
+}
+
+/* Once bdwgc is initialised (after the first forwarded allocation): its extra byte. */
+static void learn_size_rule(void)
+{
+    if (small_max) return;
+    extra_byte = GC_get_all_interior_pointers() ? 1 : 0;
+    small_max = (size_t)(GC_TINY_FREELISTS - 1) * GRANULE - extra_byte;
+}
+
+static intptr_t draw_interval(void)
+{
+    gcheap_interval_fn interval = atomic_load_explicit(&interval_hook, memory_order_acquire);
+    return interval ? interval() : UNSAMPLED_COUNTDOWN;
+}
+
+/* ---- collections on the profiler's behalf ------------------------------------------- */
+
+static pthread_mutex_t collect_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t collect_done_cond;
+static _Atomic uint64_t collect_wanted, collect_done;
+
+static void force_slow_paths(void)
+{
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+    int n = gcthreads_count();
+    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
+        atomic_store_explicit(&accounts[id].countdown, 0, memory_order_relaxed);
+}
+
+/* On a program thread in its slow path: runs a requested collection if bdwgc knows
+ * this thread (another thread serves it otherwise). */
+static void serve_collect_request(void)
+{
+    uint64_t want = atomic_load_explicit(&collect_wanted, memory_order_acquire);
+    if (want <= atomic_load_explicit(&collect_done, memory_order_acquire)) return;
+    if (!GC_thread_is_registered()) return;
+    REAL(GC_gcollect)();
+    pthread_mutex_lock(&collect_lock);
+    if (want > atomic_load(&collect_done)) atomic_store(&collect_done, want);
+    pthread_cond_broadcast(&collect_done_cond);
+    pthread_mutex_unlock(&collect_lock);
+}
+
+/* ---- the slow path ------------------------------------------------------------------- */
+
+/* What the slow path needs to know about the object. */
+enum { INTERIOR = 1,   /* obj points past a debug header: track GC_base(obj) */
+       IN_BATCH = 2 }; /* obj is one of a *_malloc_many list, whose links bdwgc may not
+                          see (pointer-free kinds): no collection until the list is handed over */
+
+/* The countdown of the calling thread went negative on the object obj of `bytes`
+ * bytes: credits the bytes, samples obj if its sample is due, serves a collection
+ * request, re-arms. Runs on the program's behalf, so it may call bdwgc. */
+GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t bytes, int how)
+{
+    if (!atomic_load_explicit(&counting, memory_order_acquire)) {
+        atomic_store_explicit(&unarmed.countdown, -1, memory_order_relaxed);
+        return;
+    }
+    if (me == &unarmed) arm_current_thread();
+    learn_size_rule();
+    gcthreads__program_call(1);
+    struct account *a = me;
+    unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
+    intptr_t consumed = (intptr_t)bytes;
+    if (a->fresh || gen != a->seen_generation) {
+        a->fresh = 0;
+        a->seen_generation = gen;
+        a->sample_left = draw_interval();
+    } else {
+        consumed = a->armed - atomic_load_explicit(&a->countdown, memory_order_relaxed);
+    }
+    if (consumed > 0) bump(&a->allocated, (uint64_t)consumed);
+    a->sample_left -= consumed;
+    if (a->sample_left < 0) {
+        gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
+        void *base = (how & INTERIOR) ? GC_base(obj) : obj;
+        a->sample_left = sample && base ? sample(base, GC_size(base)) : draw_interval();
+        if (sample && base && maybe_tracked) note_tracked(base);
+    }
+    if (!(how & IN_BATCH)) serve_collect_request();
+    a->armed = a->sample_left;
+    atomic_store_explicit(&a->countdown, a->sample_left, memory_order_relaxed);
+    gcthreads__program_call(0);
+}
+
+static inline void count(void *obj, size_t bytes, int how)
+{
+    struct account *a = me;
+    intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)bytes;
+    atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
+    if (__builtin_expect(left < 0, 0)) slow_path(obj, bytes, how);
+}
+
+/* An object whose size bdwgc must say (large requests, typed, strings, debug). */
+GCHEAP_ALLOC_TEXT static void count_sized(void *obj, int how)
+{
+    count(obj, GC_size(obj), how);
+}
+
+/* An object of a plain request of n bytes. */
+static inline void count_request(void *obj, size_t n)
+{
+    if (__builtin_expect(obj == NULL, 0)) return;
+    if (__builtin_expect(n <= small_max, 1)) count(obj, (n + extra_byte + GRANULE - 1) & ~(size_t)(GRANULE - 1), 0);
+    else count_sized(obj, 0);
+}
+
+/* An object the program frees itself (or the old object of a moving realloc): the
+ * sampler stops tracking it before bdwgc frees it. */
+static void count_free(void *obj)
+{
+    if (!obj || !atomic_load_explicit(&counting, memory_order_relaxed)) return;
+    if (me == &unarmed) arm_current_thread();
+    bump(&me->frees, 1);
+    if (!forget_hook || !may_be_tracked(obj)) return;
+    gcthreads__program_call(1);
+    if (forget_hook(obj)) bump(&me->forgotten, 1);
+    gcthreads__program_call(0);
+}
+
+/* A batch of *_malloc_many: a list linked through each object's first word, all of
+ * one size, sampled object by object (each with the refill's stack). */
+GCHEAP_ALLOC_TEXT static void count_batch(void *list)
+{
+    if (!list || !atomic_load_explicit(&counting, memory_order_relaxed)) return;
+    size_t bytes = GC_size(list);
+    uint64_t n = 0;
+    for (void *p = list; p; p = GC_NEXT(p), n++) count(p, bytes, IN_BATCH);
+    if (me == &unarmed) arm_current_thread();
+    bump(&me->batches, 1);
+    bump(&me->batch_objects, n);
+}
+
+/* ---- the entry points -----------------------------------------------------------------
+ * OUTER(call): evaluates `call` (the forwarded call) with the depth flag set when this
+ * is the thread's outermost call, leaving the result in p; nested calls return at once. */
+#define OUTER(ret, call)                                            \
+    if (__builtin_expect(depth, 0)) return call;                    \
+    if (__builtin_expect(me == &unarmed, 0)) note_thread();         \
+    depth = 1;                                                      \
+    ret p = call;                                                   \
+    depth = 0
+
+/* Plain requests of n bytes: the size rule applies. */
+#define BY_REQUEST(name, params, args, n)                           \
+    EXPORT void *GC_CALL ENTRY(name) params                         \
+    {                                                               \
+        OUTER(void *, REAL(name) args);                             \
+        count_request(p, n);                                        \
+        return p;                                                   \
+    }
+/* Objects whose size only bdwgc knows; interior: the result points past a header. */
+#define BY_SIZE(ret, name, params, args, interior)                  \
+    EXPORT ret GC_CALL ENTRY(name) params                           \
+    {                                                               \
+        OUTER(ret, REAL(name) args);                                \
+        if (p) count_sized((void *)p, (interior) ? INTERIOR : 0);   \
+        return p;                                                   \
+    }
+
+BY_REQUEST(GC_malloc, (size_t n), (n), n)
+BY_REQUEST(GC_malloc_atomic, (size_t n), (n), n)
+BY_REQUEST(GC_malloc_ignore_off_page, (size_t n), (n), n)
+BY_REQUEST(GC_malloc_atomic_ignore_off_page, (size_t n), (n), n)
+BY_REQUEST(GC_malloc_stubborn, (size_t n), (n), n)
+BY_REQUEST(GC_malloc_kind, (size_t n, int k), (n, k), n)
+BY_REQUEST(GC_malloc_kind_global, (size_t n, int k), (n, k), n)
+BY_REQUEST(GC_generic_malloc, (size_t n, int k), (n, k), n)
+BY_REQUEST(GC_generic_malloc_ignore_off_page, (size_t n, int k), (n, k), n)
+
+BY_SIZE(void *, GC_malloc_uncollectable, (size_t n), (n), 0)
+BY_SIZE(void *, GC_malloc_atomic_uncollectable, (size_t n), (n), 0)
+BY_SIZE(void *, GC_generic_malloc_uncollectable, (size_t n, int k), (n, k), 0)
+BY_SIZE(void *, GC_generic_or_special_malloc, (size_t n, int k), (n, k), 0)
+BY_SIZE(void *, GC_malloc_explicitly_typed, (size_t n, GC_descr d), (n, d), 0)
+BY_SIZE(void *, GC_malloc_explicitly_typed_ignore_off_page, (size_t n, GC_descr d), (n, d), 0)
+BY_SIZE(void *, GC_calloc_explicitly_typed, (size_t k, size_t n, GC_descr d), (k, n, d), 0)
+BY_SIZE(void *, GC_gcj_malloc, (size_t n, void *vtable), (n, vtable), 0)
+BY_SIZE(void *, GC_gcj_malloc_ignore_off_page, (size_t n, void *vtable), (n, vtable), 0)
+BY_SIZE(void *, GC_finalized_malloc, (size_t n, const struct GC_finalizer_closure *fc), (n, fc), 0)
+BY_SIZE(char *, GC_strdup, (const char *s), (s), 0)
+BY_SIZE(char *, GC_strndup, (const char *s, size_t n), (s, n), 0)
+BY_SIZE(void *, GC_memalign, (size_t align, size_t n), (align, n), 1)
+
+BY_SIZE(void *, GC_debug_malloc, (size_t n, GC_EXTRA_PARAMS), (n, s, i), 1)
+BY_SIZE(void *, GC_debug_malloc_atomic, (size_t n, GC_EXTRA_PARAMS), (n, s, i), 1)
+BY_SIZE(void *, GC_debug_malloc_uncollectable, (size_t n, GC_EXTRA_PARAMS), (n, s, i), 1)
+BY_SIZE(void *, GC_debug_malloc_atomic_uncollectable, (size_t n, GC_EXTRA_PARAMS), (n, s, i), 1)
+BY_SIZE(void *, GC_debug_malloc_ignore_off_page, (size_t n, GC_EXTRA_PARAMS), (n, s, i), 1)
+BY_SIZE(void *, GC_debug_malloc_atomic_ignore_off_page, (size_t n, GC_EXTRA_PARAMS), (n, s, i), 1)
+BY_SIZE(void *, GC_debug_malloc_stubborn, (size_t n, GC_EXTRA_PARAMS), (n, s, i), 1)
+BY_SIZE(char *, GC_debug_strdup, (const char *str, GC_EXTRA_PARAMS), (str, s, i), 1)
+BY_SIZE(char *, GC_debug_strndup, (const char *str, size_t n, GC_EXTRA_PARAMS), (str, n, s, i), 1)
+BY_SIZE(void *, GC_debug_gcj_malloc, (size_t n, void *vtable, GC_EXTRA_PARAMS), (n, vtable, s, i), 1)
+BY_SIZE(void *, GC_debug_generic_or_special_malloc, (size_t n, int k, GC_EXTRA_PARAMS), (n, k, s, i), 1)
+BY_SIZE(void *, GC_debug_malloc_replacement, (size_t n), (n), 1)
+
+EXPORT int GC_CALL ENTRY(GC_posix_memalign)(void **out, size_t align, size_t n)
+{
+    OUTER(int, REAL(GC_posix_memalign)(out, align, n));
+    if (p == 0 && *out) count_sized(*out, INTERIOR);
+    return p;
+}
+
+/* realloc: a moving one allocates a new object (counted) and frees the old one (no
+ * longer tracked); one that stays in place counts no new bytes. realloc(NULL, n)
+ * allocates; realloc(obj, 0) frees. */
+GCHEAP_ALLOC_TEXT static void count_realloc(void *old, void *p, int interior)
+{
+    if (p == old) return;
+    if (old) {
+        void *base = interior ? GC_base(old) : old;
+        count_free(base);
+    }
+    if (p) count_sized(p, interior ? INTERIOR : 0);
+}
+
+EXPORT void *GC_CALL ENTRY(GC_realloc)(void *old, size_t n)
+{
+    /* Whether it moves is known only from the result, so the old object is forgotten
+     * just after bdwgc freed it; a collection meanwhile (another thread) sees it dead:
+     * gcheap_survives_unlocked checks that a tracked object is still allocated. */
+    OUTER(void *, REAL(GC_realloc)(old, n));
+    count_realloc(old, p, 0);
+    return p;
+}
+
+EXPORT void *GC_CALL ENTRY(GC_debug_realloc)(void *old, size_t n, GC_EXTRA_PARAMS)
+{
+    OUTER(void *, REAL(GC_debug_realloc)(old, n, s, i));
+    count_realloc(old, p, 1);
+    return p;
+}
+
+EXPORT void *GC_CALL ENTRY(GC_debug_realloc_replacement)(void *old, size_t n)
+{
+    OUTER(void *, REAL(GC_debug_realloc_replacement)(old, n));
+    count_realloc(old, p, 1);
+    return p;
+}
+
+EXPORT void GC_CALL ENTRY(GC_free)(void *obj)
+{
+    if (__builtin_expect(depth, 0)) { REAL(GC_free)(obj); return; }
+    count_free(obj);
+    depth = 1;
+    REAL(GC_free)(obj);
+    depth = 0;
+}
+
+EXPORT void GC_CALL ENTRY(GC_debug_free)(void *obj)
+{
+    if (__builtin_expect(depth, 0)) { REAL(GC_debug_free)(obj); return; }
+    if (obj && atomic_load_explicit(&counting, memory_order_relaxed)) count_free(GC_base(obj));
+    depth = 1;
+    REAL(GC_debug_free)(obj);
+    depth = 0;
+}
+
+EXPORT void *GC_CALL ENTRY(GC_malloc_many)(size_t n)
+{
+    OUTER(void *, REAL(GC_malloc_many)(n));
+    count_batch(p);
+    return p;
+}
+
+EXPORT void GC_CALL ENTRY(GC_generic_malloc_many)(size_t n, int k, void **result)
+{
+    if (__builtin_expect(depth, 0)) { REAL(GC_generic_malloc_many)(n, k, result); return; }
+    if (__builtin_expect(me == &unarmed, 0)) note_thread();
+    depth = 1;
+    REAL(GC_generic_malloc_many)(n, k, result);
+    depth = 0;
+    count_batch(*result);
+}
+
+/* ---- initialisation and collections the program asks for: noted so that their
+ * events have a thread ---------------------------------------------------------------- */
+
+EXPORT void GC_CALL ENTRY(GC_init)(void)
+{
+    if (!depth && me == &unarmed) note_thread();
+    REAL(GC_init)();
+}
+
+
+static void note_program_collection(void)
+{
+    if (!atomic_load_explicit(&counting, memory_order_relaxed)) return;
+    if (me == &unarmed) arm_current_thread();
+    bump(&me->collections, 1);
+}
+
+EXPORT void GC_CALL ENTRY(GC_gcollect)(void)
+{
+    if (__builtin_expect(depth, 0)) { REAL(GC_gcollect)(); return; }
+    note_program_collection();
+    depth = 1;
+    REAL(GC_gcollect)();
+    depth = 0;
+}
+
+EXPORT void GC_CALL ENTRY(GC_gcollect_and_unmap)(void)
+{
+    if (__builtin_expect(depth, 0)) { REAL(GC_gcollect_and_unmap)(); return; }
+    note_program_collection();
+    depth = 1;
+    REAL(GC_gcollect_and_unmap)();
+    depth = 0;
+}
+
+EXPORT int GC_CALL ENTRY(GC_try_to_collect)(GC_stop_func stop)
+{
+    if (__builtin_expect(depth, 0)) return REAL(GC_try_to_collect)(stop);
+    note_program_collection();
+    depth = 1;
+    int r = REAL(GC_try_to_collect)(stop);
+    depth = 0;
+    return r;
+}
+
+/* ---- event hooks: libgcprof's first, then the program's ----------------------------- */
+
+static _Atomic(GC_on_collection_event_proc) program_collection_hook;
+static _Atomic(GC_on_thread_event_proc) program_thread_hook;
+static _Atomic int hooks_installed;
+
+/* bdwgc's hooks (allocation lock held or world stopped): gcevents' listener rules. */
+static void GC_CALLBACK chained_collection_event(GC_EventType e)
+{
+    gcevents__collection_event((int)e);
+    GC_on_collection_event_proc next = atomic_load_explicit(&program_collection_hook, memory_order_acquire);
+    if (next) next(e);
+}
+
+static void GC_CALLBACK chained_thread_event(GC_EventType e, void *thread)
+{
+    gcevents__thread_event((int)e, thread);
+    GC_on_thread_event_proc next = atomic_load_explicit(&program_thread_hook, memory_order_acquire);
+    if (next) next(e, thread);
+}
+
+EXPORT void GC_CALL ENTRY(GC_set_on_collection_event)(GC_on_collection_event_proc fn)
+{
+    if (atomic_load(&hooks_installed)) atomic_store(&program_collection_hook, fn);
+    else REAL(GC_set_on_collection_event)(fn);
+}
+
+EXPORT GC_on_collection_event_proc GC_CALL ENTRY(GC_get_on_collection_event)(void)
+{
+    if (atomic_load(&hooks_installed)) return atomic_load(&program_collection_hook);
+    return REAL(GC_get_on_collection_event)();
+}
+
+EXPORT void GC_CALL ENTRY(GC_set_on_thread_event)(GC_on_thread_event_proc fn)
+{
+    if (atomic_load(&hooks_installed)) atomic_store(&program_thread_hook, fn);
+    else REAL(GC_set_on_thread_event)(fn);
+}
+
+EXPORT GC_on_thread_event_proc GC_CALL ENTRY(GC_get_on_thread_event)(void)
+{
+    if (atomic_load(&hooks_installed)) return atomic_load(&program_thread_hook);
+    return REAL(GC_get_on_thread_event)();
+}
+
+/* Keeps whatever a constructor that ran before ours set, then installs ours. */
+static void install_hooks(void)
+{
+    atomic_store(&program_collection_hook, REAL(GC_get_on_collection_event)());
+    atomic_store(&program_thread_hook, REAL(GC_get_on_thread_event)());
+    REAL(GC_set_on_collection_event)(chained_collection_event);
+    REAL(GC_set_on_thread_event)(chained_thread_event);
+    atomic_store(&hooks_installed, 1);
+}
+
+/* ---- start ---------------------------------------------------------------------------- */
+
+static void init_collect_cond(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&collect_done_cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+#ifdef GCINTERPOSE_WRAP
+/* Linked in: the entry points are ours by construction. */
+static enum gcinterpose_libgc find_libgc(void) { return GCINTERPOSE_LINKED; }
+#else
+/* Preloaded: the entry points come here only if no object before this library (the
+ * executable) defines them, and forward only if one after it (libgc.so) does. */
+static enum gcinterpose_libgc find_libgc(void)
+{
+    /* Whose GC_malloc the program calls: &GC_malloc here would say the same (it
+     * resolves globally), so compare the objects that hold it and this function. */
+    Dl_info first, self;
+    void *p = dlsym(RTLD_DEFAULT, "GC_malloc");
+    if (p && dladdr(p, &first) && dladdr((void *)&find_libgc, &self) && first.dli_fbase != self.dli_fbase)
+        return GCINTERPOSE_STATIC;
+#define RESOLVE(f) if (!(real_##f = (__typeof__(real_##f))dlsym(RTLD_NEXT, #f))) return GCINTERPOSE_NONE;
+    ENTRY_POINTS(RESOLVE)
+#undef RESOLVE
+    return GCINTERPOSE_DYNAMIC;
+}
+#endif
+
+enum gcinterpose_libgc gcinterpose_start(void)
+{
+    enum gcinterpose_libgc how = find_libgc();
+    if (how != GCINTERPOSE_DYNAMIC && how != GCINTERPOSE_LINKED) return how;
+    accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
+    maybe_tracked = calloc(MAYBE_BITS / 64, sizeof *maybe_tracked);
+    if (!accounts || !maybe_tracked) return GCINTERPOSE_NONE;
+    memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
+    init_collect_cond();
+    gcthreads__set_foreign();
+    gcheap__explicit_frees();
+    install_hooks();
+    atomic_store(&total_at_start, (uint64_t)GC_get_total_bytes());
+    atomic_store(&gc_no_at_start, (uint64_t)GC_get_gc_no());
+    atomic_store_explicit(&counting, 1, memory_order_release);
+    return how;
+}
+
+void gcinterpose_set_forget(int (*forget)(const void *obj)) { forget_hook = forget; }
+
+void gcinterpose_set_thread_start(void (*fn)(void)) { thread_start_hook = fn; }
+
+/* ---- the [front end] functions of gcheap.h ------------------------------------------- */
+
+void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval)
+{
+    atomic_store_explicit(&interval_hook, interval, memory_order_release);
+    atomic_store_explicit(&sample_hook, sample, memory_order_release);
+    gcheap_reset_sample_countdowns();
+}
+
+void gcheap_reset_sample_countdowns(void) { force_slow_paths(); }
+
+uint64_t gcheap_allocated_total(void)
+{
+    uint64_t sum = 0;
+    int n = gcthreads_count();
+    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
+        sum += atomic_load_explicit(&accounts[id].allocated, memory_order_relaxed);
+    return sum;
+}
+
+/* No policy to tell: the program's heap limits are its own. */
+void gcheap_report_outside(uint64_t bytes) { (void)bytes; }
+
+/* bdwgc's own trigger is not a figure it publishes. */
+uint64_t gcheap__next_gc(void) { return 0; }
+
+/* The default a profiler's snapshot uses when it wants a collection first. */
+#define COLLECT_TIMEOUT_MS 5000
+
+/* Set by gcinterpose_collect_for_next_snapshot on a thread that just had its
+ * collection, consumed by the next gcheap_collect() there. */
+static TLS int fresh_collection;
+
+void gcheap_collect(void)
+{
+    if (fresh_collection) {
+        fresh_collection = 0;
+        return;
+    }
+    (void)gcinterpose_collect(COLLECT_TIMEOUT_MS);
+}
+
+/* Forced collections (?gc=1) are not shared here: each already waits for a program
+ * thread's next allocation (gcinterpose_collect), which bounds how often they run. */
+static _Atomic uint64_t forced_runs;
+
+int gcheap_collect_shared(void)
+{
+    int ran = fresh_collection || gcinterpose_collect(COLLECT_TIMEOUT_MS) == 0;
+    fresh_collection = 0;
+    if (ran) atomic_fetch_add_explicit(&forced_runs, 1, memory_order_relaxed);
+    return ran;
+}
+
+void gcheap__forced_counts(uint64_t *runs, uint64_t *shared)
+{
+    *runs = atomic_load_explicit(&forced_runs, memory_order_relaxed);
+    *shared = 0;
+}
+
+int gcinterpose_collect_for_next_snapshot(int timeout_ms)
+{
+    int rc = gcinterpose_collect(timeout_ms);
+    fresh_collection = rc == 0;
+    return rc;
+}
+
+/* ---- collections ------------------------------------------------------------------------ */
+
+static int wait_for_collection(uint64_t ticket, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    int rc = 0;
+    while (atomic_load(&collect_done) < ticket && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&collect_done_cond, &collect_lock, &until);
+    return atomic_load(&collect_done) >= ticket ? 0 : -1;
+}
+
+int gcinterpose_collect(int timeout_ms)
+{
+    if (!atomic_load(&counting)) return -1;
+    if (gcthreads_may_call_collector() && GC_thread_is_registered()) {
+        REAL(GC_gcollect)();
+        return 0;
+    }
+    pthread_mutex_lock(&collect_lock);
+    uint64_t ticket = atomic_fetch_add(&collect_wanted, 1) + 1;
+    force_slow_paths();
+    int rc = wait_for_collection(ticket, timeout_ms);
+    pthread_mutex_unlock(&collect_lock);
+    return rc;
+}
+
+int gcinterpose_final_collection(void)
+{
+    if (!atomic_load(&counting) || !GC_is_init_called() || !GC_thread_is_registered()) return 0;
+    gcthreads__program_call(1);
+    REAL(GC_gcollect)();
+    gcthreads__program_call(0);
+    return 1;
+}
+
+/* ---- truth ---------------------------------------------------------------------------- */
+
+static void GC_CALLBACK add_reachable(void *obj, size_t bytes, void *data)
+{
+    (void)obj;
+    struct gcinterpose_truth *t = data;
+    t->reachable_bytes += bytes;
+    t->reachable_objects++;
+}
+
+static void *enumerate_locked(void *data)
+{
+    GC_enumerate_reachable_objects_inner(add_reachable, data);
+    return NULL;
+}
+
+void gcinterpose_truth(struct gcinterpose_truth *t, int enumerate_reachable)
+{
+    memset(t, 0, sizeof *t);
+    t->total_bytes_at_start = atomic_load(&total_at_start);
+    t->collections_at_start = atomic_load(&gc_no_at_start);
+    if (!atomic_load(&counting)) return;
+    t->total_bytes_now = GC_get_total_bytes();
+    t->collections_now = GC_get_gc_no();
+    if (enumerate_reachable && GC_is_init_called()) GC_call_with_alloc_lock(enumerate_locked, t);
+}
+
+void gcinterpose_counts(struct gcinterpose_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    int n = gcthreads_count();
+    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++) {
+        const struct account *a = &accounts[id];
+        c->batches += atomic_load_explicit(&a->batches, memory_order_relaxed);
+        c->batch_objects += atomic_load_explicit(&a->batch_objects, memory_order_relaxed);
+        c->frees += atomic_load_explicit(&a->frees, memory_order_relaxed);
+        c->forgotten += atomic_load_explicit(&a->forgotten, memory_order_relaxed);
+        c->program_collections += atomic_load_explicit(&a->collections, memory_order_relaxed);
+    }
+    c->requested_collections = atomic_load(&collect_done);
+}
+
+#endif /* GCINTERPOSE_PRINT_WRAP_OPTIONS */

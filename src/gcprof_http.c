@@ -1,0 +1,135 @@
+/* gcprof_http: the /debug surface in libgcprof. See gcprof_http.h.
+ *
+ * The router is the surface's (router_match over DEBUG_SURFACE_TABLES) with two
+ * changes made on the match: a path outside the served list gets a handler that
+ * answers 404 with the reason, and the pages that honour ?gc=1 (heap, /debug/vars) get
+ * a handler that first has a program thread collect (gcinterpose_collect_for_next_
+ * snapshot: the surface's own gcheap_collect_shared on this worker then uses that
+ * collection) and then runs the row's own handler.
+ */
+#include "src/gcprof_http.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gc/gcinterpose.h"
+#include "gc/gcthreads.h"
+#include "src/conns.h"
+#include "src/debug_http.h"
+#include "src/debug_surface.h"
+#include "src/debug_vars.h"
+#include "src/gcprof_lib.h"
+#include "src/gcprof_mhd.h"
+#include "src/server.h"
+
+struct gcprof_mhd gcprof_mhd;
+
+/* Returns 0, or -1 after saying why. */
+static int load_libmicrohttpd(void)
+{
+    void *h = dlopen(GCPROF_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "gcprof: cannot serve pages: %s\n", dlerror());
+        return -1;
+    }
+#define MHD_RESOLVE(f)                                                                         \
+    if (!(gcprof_mhd.f = (__typeof__(gcprof_mhd.f))dlsym(h, #f))) {                            \
+        fprintf(stderr, "gcprof: cannot serve pages: %s has no %s\n", GCPROF_MHD_SONAME, #f); \
+        return -1;                                                                             \
+    }
+    GCPROF_MHD_FUNCTIONS(MHD_RESOLVE)
+#undef MHD_RESOLVE
+    return 0;
+}
+
+/* The paths served (exact), and those of them that honour ?gc=1. */
+static const char *const served[] = {
+    "/debug/pprof", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/allocs", "/debug/pprof/trace",
+    "/debug/pprof/symbol", "/debug/pprof/cmdline", "/debug/vars", "/metrics",
+};
+static const char *const collecting[] = {"/debug/pprof/heap", "/debug/vars"};
+
+static int listed(const char *path, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(path, list[i]) == 0) return 1;
+    return 0;
+}
+
+static void not_here(struct http_request *r)
+{
+    debug_http_error(r, 404, "%s is not served by gcprof: only heap, allocs, trace, symbol, cmdline, "
+                     "/debug/vars and /metrics watch a program without steering it", http_path(r));
+}
+
+/* ?gc=N (N not 0), without ?seconds: the collection runs on a program thread first. */
+static void collect_then_serve(struct http_request *r)
+{
+    const char *gc = http_query(r, "gc");
+    const struct router_route *row = http_route(r);
+    if (gc && strcmp(gc, "0") != 0 && !http_query(r, "seconds") &&
+        gcinterpose_collect_for_next_snapshot(GCPROF_HTTP_GC_TIMEOUT_MS) < 0) {
+        debug_http_error(r, 503, "gc=1: no thread of the program allocated within %d ms to run the "
+                         "collection (gcprof never collects from its own threads); ask without gc=1 "
+                         "for the heap as of the last collection", GCPROF_HTTP_GC_TIMEOUT_MS);
+        return;
+    }
+    row->handler(r);
+}
+
+static void route(const void *router, const char *method, const char *path, struct http_match *m)
+{
+    router_match(router, method, path, m);
+    if (!m->route || !m->handler) return;
+    if (!listed(path, served, sizeof served / sizeof served[0])) m->handler = not_here;
+    else if (listed(path, collecting, sizeof collecting / sizeof collecting[0])) m->handler = collect_then_serve;
+}
+
+/* "gcprof": the interposer's counts, beside the surface's sections. */
+static void vars_section(struct buf *out) { gcprof_write_interposer(out, 0); }
+
+/* /debug/pprof/cmdline and /debug/vars show /proc/self/cmdline, read once. */
+static void remember_cmdline(void)
+{
+    static char args[8192];
+    static char *argv[256];
+    FILE *f = fopen("/proc/self/cmdline", "r");
+    size_t n = f ? fread(args, 1, sizeof args - 1, f) : 0;
+    int argc = 0;
+    if (f) fclose(f);
+    args[n] = '\0';
+    for (size_t i = 0; i < n && argc < 255; i += strlen(args + i) + 1) argv[argc++] = args + i;
+    argv[argc] = NULL;
+    debug_surface_init(argc, argv);
+}
+
+/* Worker threads get an id (for the trace and the profiler's per-thread state), never
+ * a registration with bdwgc. */
+static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
+
+static int started;
+
+int gcprof_http_start(const char *addr)
+{
+    if (load_libmicrohttpd() < 0) return -1;
+    remember_cmdline();
+    if (debug_vars_add_section("gcprof", vars_section) < 0) return -1;
+    struct conns_limits limits = {
+        .max = CONNS_DEFAULT_MAX, .max_per_addr = CONNS_DEFAULT_MAX_PER_ADDR,
+        .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,
+        .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS,
+    };
+    struct server_config cfg = {route, &debug_surface_router, {.thread_enter = note_thread}};
+    char url[128];
+    if (server_start(addr, GCPROF_HTTP_THREADS, &limits, &cfg, url, sizeof url) < 0) return -1;
+    started = 1;
+    fprintf(stderr, "gcprof: serving %s/debug/pprof/\n", url);
+    return 0;
+}
+
+void gcprof_http_stop(void)
+{
+    if (started) server_stop(1.0);
+    started = 0;
+}

@@ -1,0 +1,37 @@
+/* gcprof_http: libgcprof's live pages (GCPROF_HTTP / gcprof -http) on a loopback
+ * address while the program runs: the /debug surface of memdemo (src/debug_surface.h)
+ * served by memdemo's HTTP core (src/server.h), limited to what watching a foreign
+ * program allows: /debug/pprof/ (the index), heap, allocs, trace, symbol and cmdline,
+ * /debug/vars (with a "gcprof" section: the interposer's counts) and /metrics.
+ *
+ * Owns: the router over those tables that refuses the rest, the worker threads' hook
+ * (an id from gcthreads_note: never registered with bdwgc), loading libmicrohttpd
+ * (src/gcprof_mhd.h), and ?gc=1, which is carried out by a program thread at its next
+ * allocation (gcinterpose_collect) or refused with 503 and a reason when none comes
+ * within GCPROF_HTTP_GC_TIMEOUT_MS. Left out, with a 404 that says why: the CPU
+ * profile, goroutine and threadcreate (they signal every thread of the process, the
+ * program's included) and the block and mutex profiles and the profilers' switches
+ * (they watch memdemo's own locks, and switching them would steer the program).
+ *
+ * Threads: the server's, unknown to bdwgc: nothing here calls bdwgc
+ * (gcthreads_may_call_collector() is 0 on them; see gc/gcview.c).
+ */
+#ifndef MEMDEMO_GCPROF_HTTP_H
+#define MEMDEMO_GCPROF_HTTP_H
+
+/* How long ?gc=1 waits for a program thread to allocate and run the collection. */
+#define GCPROF_HTTP_GC_TIMEOUT_MS 5000
+
+/* Server worker threads: a page waiting for ?gc=1 holds one. */
+#define GCPROF_HTTP_THREADS 2
+
+/* Starts serving on addr (a loopback HOST:PORT that gcprof_settings accepted) and
+ * prints "gcprof: serving http://HOST:PORT/debug/pprof/" on stderr (the port the
+ * kernel picked when PORT is 0). Returns 0, or -1 after printing why. Once, from the
+ * library's constructor. */
+int gcprof_http_start(const char *addr);
+
+/* Stops serving; waits for requests in progress. From the library's destructor. */
+void gcprof_http_stop(void);
+
+#endif

@@ -1,0 +1,236 @@
+/* gcprof_lib: the top of libgcprof.so, memdemo's heap profiler and GC timeline for any
+ * program that loads libgc.so.1: what runs when the library is loaded into a program
+ * (LD_PRELOAD) and when that program exits.
+ *
+ * Owns: reading the settings (src/gcprof_settings) once, taking the library out of
+ * the environment the program's children inherit (unless GCPROF_CHILDREN=1), starting
+ * the pieces in order (interposer, sampler, tracer, the live pages), and the exit
+ * writer: after a final collection when bdwgc knows the exiting thread,
+ * PREFIX.heap.pb.gz, PREFIX.allocs.pb.gz, PREFIX.trace and PREFIX.vars.json.
+ * Leaves the entry points and collections to gc/gcinterpose, samples to
+ * profile/sampler, the timeline to profile/trace, the encodings to profile/pprof and
+ * profile/tracewire, the pages to src/gcprof_http.
+ *
+ * Observe, never steer: nothing here sets a bdwgc parameter. Errors never stop the
+ * program: a bad setting, a process without libgc, or a file that cannot be written is
+ * one line on stderr (the first two only with GCPROF_VERBOSE=1, except a statically
+ * linked bdwgc, which is always reported) and the program runs as without the library.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gc/clock.h"
+#include "gc/gcevents.h"
+#include "gc/gcheap.h"
+#include "gc/gcinterpose.h"
+#include "gc/gcthreads.h"
+#include "profile/buf.h"
+#include "profile/pprof.h"
+#include "profile/sampler.h"
+#include "profile/stacks.h"
+#include "profile/trace.h"
+#include "profile/unwind.h"
+#include "src/gcprof_http.h"
+#include "src/gcprof_lib.h"
+#include "src/gcprof_settings.h"
+
+static struct gcprof_settings settings;
+static int active;            /* the library watches this process */
+static char program[256];     /* argv[0] as /proc/self/cmdline says, for messages */
+
+static const char *env_lookup(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static void read_program_name(void)
+{
+    FILE *f = fopen("/proc/self/cmdline", "r");
+    size_t n = f ? fread(program, 1, sizeof program - 1, f) : 0;
+    if (f) fclose(f);
+    program[n] = '\0';
+    if (!program[0]) snprintf(program, sizeof program, "pid %ld", (long)getpid());
+}
+
+/* ---- the environment the program's children inherit ------------------------------- */
+
+/* Whether an LD_PRELOAD entry names this library. */
+static int is_this_library(const char *entry, size_t n, const char *self)
+{
+    const char *base = strrchr(self, '/');
+    base = base ? base + 1 : self;
+    if (strlen(self) == n && memcmp(entry, self, n) == 0) return 1;
+    size_t bn = strlen(base);
+    return n >= bn && memcmp(entry + n - bn, base, bn) == 0 && (n == bn || entry[n - bn - 1] == '/');
+}
+
+/* LD_PRELOAD without this library (entries are separated by ':' or spaces), so the
+ * program's children run without it; GCPROF_* go too. The loader has read them. */
+static void leave_children_alone(void)
+{
+    Dl_info self;
+    const char *pre = getenv("LD_PRELOAD");
+    if (pre && dladdr((void *)&leave_children_alone, &self) && self.dli_fname) {
+        char kept[4096];
+        size_t w = 0;
+        for (const char *p = pre; *p; ) {
+            size_t n = strcspn(p, ": ");
+            if (n && !is_this_library(p, n, self.dli_fname) && w + n + 1 < sizeof kept) {
+                if (w) kept[w++] = ':';
+                memcpy(kept + w, p, n);
+                w += n;
+            }
+            p += n + (p[n] != '\0');
+        }
+        kept[w] = '\0';
+        if (w) setenv("LD_PRELOAD", kept, 1);
+        else unsetenv("LD_PRELOAD");
+    }
+#define UNSET(field, var, flag, arg, meaning) unsetenv(var);
+    GCPROF_SETTINGS(UNSET)
+#undef UNSET
+}
+
+/* ---- start ---------------------------------------------------------------------------- */
+
+static void say(const char *fmt, const char *a, const char *b)
+{
+    if (settings.verbose) fprintf(stderr, fmt, a, b);
+}
+
+/* The sampler cuts the profiler's frames off every stack: preloaded, all of this
+ * library's text; linked in (the static variant), the allocator text section, which
+ * holds the entry points and the sampling path. */
+static int start_profiler(enum gcinterpose_libgc how)
+{
+    uintptr_t lo, hi;
+    if (how == GCINTERPOSE_LINKED) gcheap__alloc_text_range(&lo, &hi);
+    else if (unwind_object_text((const void *)&start_profiler, &lo, &hi) < 0) return -1;
+    stacks_capture_by_unwind_tables(lo, hi);
+    sampler_track_explicit_frees();
+    if (sampler_init(settings.rate) < 0 || trace_init() < 0 || gcheap__cache_stats_at_collections() < 0)
+        return -1;
+    gcinterpose_set_forget(sampler_forget);
+    gcinterpose_set_thread_start(trace_thread_start);
+    return settings.out[0] ? trace_start() : 0;
+}
+
+/* Starts the interposer; returns how the process holds bdwgc, or -1 when there is
+ * nothing to watch (after saying why). */
+static int libgc_present(void)
+{
+    enum gcinterpose_libgc how = gcinterpose_start();
+    switch (how) {
+    case GCINTERPOSE_DYNAMIC:
+    case GCINTERPOSE_LINKED:
+        return (int)how;
+    case GCINTERPOSE_STATIC:
+        fprintf(stderr, "gcprof: %s has bdwgc linked in statically, so its calls cannot be "
+                        "interposed: link it with gcprof-wrap.o and @gcprof-wrap.opts instead "
+                        "(README: Profile your own bdwgc program)\n", program);
+        return -1;
+    default:
+        say("gcprof: %s does not load libgc.so: nothing to profile%s\n", program, "");
+        return -1;
+    }
+}
+
+__attribute__((constructor)) static void gcprof_load(void)
+{
+    char err[256];
+    read_program_name();
+    if (gcprof_settings_parse(&settings, env_lookup, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "gcprof: %s; profiling off\n", err);
+        return;
+    }
+    if (!settings.children) leave_children_alone();
+    if (!settings.out[0] && !settings.http[0]) {
+        say("gcprof: %s: neither GCPROF_OUT nor GCPROF_HTTP is set: nothing to do%s\n", program, "");
+        return;
+    }
+    int how = libgc_present();
+    if (how < 0) return;
+    if (start_profiler((enum gcinterpose_libgc)how) < 0) {
+        fprintf(stderr, "gcprof: cannot start the profiler in %s: out of memory\n", program);
+        return;
+    }
+    active = 1;
+    if (settings.http[0] && gcprof_http_start(settings.http) < 0) return;
+    say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
+}
+
+/* ---- exit ----------------------------------------------------------------------------- */
+
+static void write_file(const char *prefix, const char *suffix, struct buf *b)
+{
+    char path[GCPROF_MAX_PREFIX + 64];
+    snprintf(path, sizeof path, "%s%s", prefix, suffix);
+    FILE *f = b->failed ? NULL : fopen(path, "wb");
+    int ok = f && fwrite(b->data, 1, b->len, f) == b->len;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) fprintf(stderr, "gcprof: cannot write %s: %s\n", path, b->failed ? "out of memory" : strerror(errno));
+    buf_free(b);
+}
+
+static void write_heap_profiles(const char *prefix)
+{
+    struct sampler_snapshot s;
+    if (sampler_snapshot(&s, 0) < 0) {
+        fprintf(stderr, "gcprof: out of memory taking the heap profile\n");
+        return;
+    }
+    struct pprof_heap_opts heap = {s.rate, NULL, s.time_ns, 0}, allocs = {s.rate, "alloc_space", s.time_ns, 0};
+    struct buf b = BUF_INIT;
+    if (pprof_write_heap(&b, s.records, s.n, &heap) < 0) b.failed = 1;
+    write_file(prefix, ".heap.pb.gz", &b);
+    if (pprof_write_heap(&b, s.records, s.n, &allocs) < 0) b.failed = 1;
+    write_file(prefix, ".allocs.pb.gz", &b);
+    sampler_snapshot_free(&s);
+}
+
+static void write_trace(const char *prefix, uint64_t *dropped)
+{
+    struct buf b = BUF_INIT;
+    *dropped = 0;
+    if (!trace_running()) return;
+    if (trace_stop(&b, dropped) < 0) b.failed = 1;
+    write_file(prefix, ".trace", &b);
+}
+
+static void write_exit_files(void)
+{
+    char prefix[GCPROF_MAX_PREFIX + 1];
+    if (gcprof_settings_expand(settings.out, (long)getpid(), prefix, sizeof prefix) < 0) return;
+    struct gcprof_exit e = {0};
+    e.collected = gcinterpose_final_collection();
+    gcinterpose_truth(&e.truth, e.collected);
+    /* The exiting thread is the program's; when bdwgc knows it, it may take the lock. */
+    gcthreads__program_call(e.collected);
+    write_heap_profiles(prefix);
+    write_trace(prefix, &e.trace_dropped);
+    struct buf b = BUF_INIT;
+    gcprof_write_vars(&b, &e);
+    write_file(prefix, ".vars.json", &b);
+    gcthreads__program_call(0);
+}
+
+__attribute__((destructor)) static void gcprof_unload(void)
+{
+    if (!active) return;
+    gcprof_http_stop();
+    if (settings.out[0]) {
+        uint64_t t0 = clock_mono_ns();
+        write_exit_files();
+        if (settings.verbose)
+            fprintf(stderr, "gcprof: wrote %s.* in %.1f ms (final collection included)\n", settings.out,
+                    (double)(clock_mono_ns() - t0) / 1e6);
+    }
+    active = 0;
+}
+
+int64_t gcprof_rate(void) { return settings.rate; }

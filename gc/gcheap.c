@@ -438,17 +438,10 @@ int gcheap_env_conflicts(struct gcheap_env_conflict *out, int max)
     return n;
 }
 
-static const char *const mode_names[GCHEAP_MODES] = {"stw", "generational"};
-
-const char *gcheap_mode_name(enum gcheap_mode m)
-{
-    return (unsigned)m < GCHEAP_MODES ? mode_names[m] : "?";
-}
-
 int gcheap_mode_parse(const char *name)
 {
     for (int m = 0; m < GCHEAP_MODES; m++)
-        if (strcmp(name, mode_names[m]) == 0) return m;
+        if (strcmp(name, gcheap_mode_name((enum gcheap_mode)m)) == 0) return m;
     return -1;
 }
 

@@ -655,6 +655,10 @@ void gcheap_report_outside(uint64_t bytes) { (void)bytes; }
 /* bdwgc's own trigger is not a figure it publishes. */
 uint64_t gcheap__next_gc(void) { return 0; }
 
+/* The program's, as bdwgc runs it: incremental (bdwgc's generational collections) or
+ * stop-the-world. A read of bdwgc's flag; no lock. */
+enum gcheap_mode gcheap_mode(void) { return GC_is_incremental_mode() ? GCHEAP_GENERATIONAL : GCHEAP_STW; }
+
 /* The default a profiler's snapshot uses when it wants a collection first. */
 #define COLLECT_TIMEOUT_MS 5000
 

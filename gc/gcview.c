@@ -162,3 +162,10 @@ int gcheap_survives_unlocked(uintptr_t hidden)
     if (explicit_frees && GC_base(obj) != obj) return 0;
     return GC_is_marked(obj);
 }
+
+static const char *const mode_names[GCHEAP_MODES] = {"stw", "generational"};
+
+const char *gcheap_mode_name(enum gcheap_mode m)
+{
+    return (unsigned)m < GCHEAP_MODES ? mode_names[m] : "?";
+}

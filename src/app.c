@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "gc/gcgen.h"
 #include "gc/gcpacer.h"
 #include "gc/gcthreads.h"
 #include "profile/sampler.h"
@@ -55,11 +56,38 @@ static void write_pacer_metrics(struct promfmt *w)
     promfmt_f64(w, "", NULL, (double)from.assist_ns / 1e9);
 }
 
+/* memdemo's write barrier (generational mode, gc/gcgen): its dirtying stores, and the
+ * barrier check's figures when it is on (MEMDEMO_GCCHECK). */
+static void write_barrier(struct buf *out)
+{
+    struct debug_vars_object o = debug_vars_open(out);
+    DEBUG_VARS_MEMBER(&o, "dirtied_stores", gcgen_dirtied_stores());
+    struct gcgen_check_stats cs;
+    gcgen_check_stats(&cs);
+    if (cs.collections) {
+        debug_vars_key(&o, "check");
+        struct debug_vars_object c = debug_vars_open(out);
+        DEBUG_VARS_MEMBER(&c, "collections", cs.collections);
+        DEBUG_VARS_MEMBER(&c, "objects", cs.objects);
+        DEBUG_VARS_MEMBER(&c, "violations", cs.violations);
+        debug_vars_close(&c);
+    }
+    debug_vars_close(&o);
+}
+
+static void write_barrier_metrics(struct promfmt *w)
+{
+    promfmt_family(w, "memdemo_gc_barrier_dirty_stores", PROMFMT_COUNTER,
+                   "Generational mode: pointer stores that dirtied a page for the next partial collection.");
+    promfmt_u64(w, "", NULL, gcgen_dirtied_stores());
+}
+
 int app_start(const char *addr, int threads, struct conns_limits *limits, char *url, size_t url_n)
 {
     reqstats_init(&routes_router);
-    if (debug_vars_add_section("pacer", write_pacer) < 0 || debug_vars_add_section("leaker", handlers_write_vars) < 0 ||
-        metrics_add_section(write_pacer_metrics) < 0 || metrics_add_section(handlers_write_metrics) < 0) {
+    if (debug_vars_add_section("pacer", write_pacer) < 0 || debug_vars_add_section("barrier", write_barrier) < 0 ||
+        debug_vars_add_section("leaker", handlers_write_vars) < 0 || metrics_add_section(write_pacer_metrics) < 0 ||
+        metrics_add_section(write_barrier_metrics) < 0 || metrics_add_section(handlers_write_metrics) < 0) {
         fprintf(stderr, "memdemo: no room for memdemo's report sections\n");
         return -1;
     }

@@ -3,7 +3,6 @@
 
 #include "gc/errors.h"
 #include "gc/gcevents.h"
-#include "gc/gcgen.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
 #include "profile/cpuprof.h"
@@ -100,25 +99,15 @@ static void write_kind(struct debug_vars_object *gc, enum gcevents_kind kind)
     debug_vars_close(&o);
 }
 
-/* How the collector collects (-gcmode), its collections by kind (partial, full), the
- * write barrier's dirtying stores, and the barrier check's figures when it is on. */
+/* How the collector collects (-gcmode, or in a foreign program whether bdwgc runs
+ * incrementally) and its collections by kind (partial, full). memdemo's write barrier
+ * reports in a section of its own (src/app.c). */
 static void write_gc(struct buf *b)
 {
     struct debug_vars_object o = debug_vars_open(b);
     debug_vars_key(&o, "mode");
     debug_vars_string(b, gcheap_mode_name(gcheap_mode()));
     for (int k = 0; k < GCEVENTS_KINDS; k++) write_kind(&o, (enum gcevents_kind)k);
-    DEBUG_VARS_MEMBER(&o, "dirtied_stores", gcgen_dirtied_stores());
-    struct gcgen_check_stats cs;
-    gcgen_check_stats(&cs);
-    if (cs.collections) {
-        debug_vars_key(&o, "check");
-        struct debug_vars_object c = debug_vars_open(b);
-        DEBUG_VARS_MEMBER(&c, "collections", cs.collections);
-        DEBUG_VARS_MEMBER(&c, "objects", cs.objects);
-        DEBUG_VARS_MEMBER(&c, "violations", cs.violations);
-        debug_vars_close(&c);
-    }
     debug_vars_close(&o);
 }
 

@@ -17,7 +17,6 @@
 
 #include "gc/errors.h"
 #include "gc/gcevents.h"
-#include "gc/gcgen.h"
 #include "gc/gcheap.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
@@ -211,15 +210,12 @@ static void kind_family(struct promfmt *w, const char *name, enum promfmt_type t
     }
 
 /* Partial and full collections apart (generational mode; in stop-the-world mode every
- * collection is full), and the write barrier's dirtying stores. */
+ * collection is full). */
 static void write_gc_kinds(struct promfmt *w)
 {
     struct gcevents_kind_stats ks[GCEVENTS_KINDS];
     for (int k = 0; k < GCEVENTS_KINDS; k++) gcevents_kind_stats((enum gcevents_kind)k, &ks[k]);
     GCEVENTS_KIND_STATS_FIELDS(KIND_METRIC)
-    counter_u64(w, "memdemo_gc_barrier_dirty_stores",
-                "Generational mode: pointer stores that dirtied a page for the next partial collection.",
-                gcgen_dirtied_stores());
 }
 
 static void write_memdemo(struct promfmt *w)

@@ -179,7 +179,7 @@ check bad_setting_by_hand_is_reported grep -q 'GCPROF_RATE' "$T/hand.err"
 # bdwgc's read-only observer functions. No tuning, registration or collection function.
 linked=$(nm -D --undefined-only "$ROOT/libgcprof.so" | awk '$2 ~ /^GC_/ { print $2 }' | sort | tr '\n' ' ')
 expect_eq library_links_only_bdwgc_observers "$linked" \
-    "GC_base GC_call_with_alloc_lock GC_enumerate_reachable_objects_inner GC_get_all_interior_pointers GC_get_free_bytes GC_get_gc_no GC_get_heap_size GC_get_prof_stats GC_get_prof_stats_unsafe GC_get_total_bytes GC_get_version GC_is_init_called GC_is_marked GC_size GC_thread_is_registered "
+    "GC_base GC_call_with_alloc_lock GC_enumerate_reachable_objects_inner GC_get_all_interior_pointers GC_get_free_bytes GC_get_gc_no GC_get_heap_size GC_get_prof_stats GC_get_prof_stats_unsafe GC_get_total_bytes GC_get_version GC_is_incremental_mode GC_is_init_called GC_is_marked GC_size GC_thread_is_registered "
 
 # What it defines for the program: bdwgc's entry points only. Its copy of the HTTP core
 # defines recv() (src/reqgate.c); exported, it would take every recv call of the program.

@@ -71,7 +71,7 @@
 /* A client whose FIN followed its request's last byte this closely shut down writing
  * after sending it (printf ... | nc -N) and waits for the answer; one whose FIN came
  * later hung up mid-window and is treated as gone. */
-#define HALF_CLOSE_GRACE_MS 250
+#define HALF_CLOSE_GRACE_MS 100
 
 struct http_request {
     struct MHD_Connection *conn;

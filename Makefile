@@ -246,7 +246,7 @@ run: deps
 # suite replays their corpus with its own build (fuzz_corpus.sh).
 test: DEPS_MODE = test
 test: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,$(if $(filter 1,$(MEMDEMO_SLOW)),$(if $(HAVE_FUZZ_CC),fuzz-bins)))
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) unit-tests $(BENCH_BINS) $(if $(SANITIZER),,gcprof) $(if $(SANITIZER),,$(if $(filter 1,$(MEMDEMO_SLOW)),$(if $(HAVE_FUZZ_CC),fuzz-bins)))
 	@MEMDEMO=$(CURDIR)/$(BIN) MEMDEMO_BUILD=$(BUILD) MEMDEMO_SANITIZER=$(SANITIZER) tests/run
 
 bench: DEPS_MODE = bench

@@ -50,7 +50,7 @@ handled() { HANDLED["$1"]=1; }
 # ---- 1. make run ------------------------------------------------------------------------
 c=$(commands 1)
 expect_eq step1_is_make_run "$c" "make run"
-run_cmd=$(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL make -n --no-print-directory run 2>/dev/null | grep '^\./memdemo' | tail -1)
+run_cmd=$(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL -u SANITIZER make -n --no-print-directory run SANITIZER= 2>/dev/null | grep '^\./memdemo' | tail -1)
 check make_run_starts_memdemo test -n "$run_cmd"
 handled "make run"
 read -r -a run_args <<<"${run_cmd#./memdemo}"

@@ -35,16 +35,7 @@ static void after_handler(struct http_request *req, const void *route, int statu
     if (routes_trace_name(route)) trace_request_end(status);
 }
 
-#define MEMBER(name, field) DEBUG_VARS_MEMBER(&o, name, from.field);
-
-static void write_pacer(struct buf *out)
-{
-    struct gcpacer_stats from;
-    gcpacer_stats(&from);
-    struct debug_vars_object o = debug_vars_open(out);
-    GCPACER_STATS_FIELDS(MEMBER)
-    debug_vars_close(&o);
-}
+DEBUG_VARS_STATS_SECTION(write_pacer, gcpacer_stats, GCPACER_STATS_FIELDS)
 
 /* The pacer's figures /metrics has (its others are in /debug/vars only). */
 static void write_pacer_metrics(struct promfmt *w)

@@ -111,22 +111,10 @@ static void write_gc(struct buf *b)
     debug_vars_close(&o);
 }
 
-/* A section from one module's stats struct (struct KIND, filled by KIND(&from)) and
- * its X-macro field list. */
-#define STATS_SECTION(fn, kind, FIELDS)                                                    \
-    static void fn(struct buf *b)                                                         \
-    {                                                                                     \
-        struct kind from;                                                                 \
-        kind(&from);                                                                      \
-        struct debug_vars_object o = debug_vars_open(b);                                  \
-        FIELDS(MEMBER)                                                                    \
-        debug_vars_close(&o);                                                             \
-    }
-STATS_SECTION(write_profiler, sampler_stats, SAMPLER_STATS_FIELDS)
-STATS_SECTION(write_cpuprofile, cpuprof_stats, CPUPROF_STATS_FIELDS)
-STATS_SECTION(write_trace, trace_stats, TRACE_STATS_FIELDS)
-STATS_SECTION(write_lockprofiles, lockprof_stats, LOCKPROF_STATS_FIELDS)
-#undef STATS_SECTION
+DEBUG_VARS_STATS_SECTION(write_profiler, sampler_stats, SAMPLER_STATS_FIELDS)
+DEBUG_VARS_STATS_SECTION(write_cpuprofile, cpuprof_stats, CPUPROF_STATS_FIELDS)
+DEBUG_VARS_STATS_SECTION(write_trace, trace_stats, TRACE_STATS_FIELDS)
+DEBUG_VARS_STATS_SECTION(write_lockprofiles, lockprof_stats, LOCKPROF_STATS_FIELDS)
 
 /* Threads known to the profiler, and those its table had no room for. */
 static void write_threads(struct buf *b)
@@ -139,14 +127,7 @@ static void write_threads(struct buf *b)
     debug_vars_close(&o);
 }
 
-static void write_connections(struct buf *b)
-{
-    struct conns_stats from;
-    conns_stats(&from);
-    struct debug_vars_object o = debug_vars_open(b);
-    CONNS_STATS_FIELDS(MEMBER)
-    debug_vars_close(&o);
-}
+DEBUG_VARS_STATS_SECTION(write_connections, conns_stats, CONNS_STATS_FIELDS)
 
 static void write_http(struct buf *b)
 {

@@ -47,6 +47,20 @@ void debug_vars__u64(struct buf *out, uint64_t v);
  * row of a module's X-macro field table (GCHEAP_STATS_FIELDS and the others). */
 #define DEBUG_VARS_MEMBER(o, name, value) (debug_vars_key(o, name), DEBUG_VARS_NUM((o)->out, value))
 
+/* Defines `static void fn(struct buf *out)`, a section writer for debug_vars_add_section,
+ * that prints one module's stats struct (struct KIND, filled by KIND(&from)) as an
+ * object, a member per row of its X-macro field list FIELDS (X(name, field, ...)). */
+#define DEBUG_VARS__STATS_MEMBER(name, field, ...) DEBUG_VARS_MEMBER(&o_, name, from_.field);
+#define DEBUG_VARS_STATS_SECTION(fn, kind, FIELDS)                                         \
+    static void fn(struct buf *out)                                                       \
+    {                                                                                     \
+        struct kind from_;                                                                \
+        kind(&from_);                                                                     \
+        struct debug_vars_object o_ = debug_vars_open(out);                               \
+        FIELDS(DEBUG_VARS__STATS_MEMBER)                                                  \
+        debug_vars_close(&o_);                                                            \
+    }
+
 /* s as a JSON string (quotes and escapes added). */
 void debug_vars_string(struct buf *out, const char *s);
 

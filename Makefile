@@ -76,7 +76,7 @@ HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
 # visibility, unused sections dropped) and initial-exec thread-locals (it is loaded at
 # start, so the per-call countdown costs no __tls_get_addr). It links no libgc: it calls
 # the program's.
-GCPROF_LIB_SRCS := gc/clock.c gc/gcevents.c gc/gcthreads.c gc/gcview.c gc/gcinterpose.c gc/procfs.c \
+GCPROF_LIB_SRCS := gc/clock.c gc/gcaccount.c gc/gcevents.c gc/gcthreads.c gc/gcview.c gc/gcinterpose.c gc/procfs.c \
                    $(wildcard profile/*.c) \
                    $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c \
                      reqstats.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c \

@@ -5,15 +5,10 @@
  * allocation lock, statistics) are in gcview.c, which libgcprof shares. See gcheap.h
  * for the contracts.
  *
- * Per-thread accounts: each registered thread owns one cache line in `accounts`
- * (indexed by its gcthreads id, malloc'd so the collector does not scan it) holding
- * its countdown, the bytes until its next heap-profile sample, the bytes it has been
- * credited with, and its bounded-scope state. The line is found through a
- * thread-local pointer that starts at `unarmed`, whose countdown is always negative,
- * so a thread's first allocation takes the slow path, which arms the thread. Lines
- * are never freed or reused, so gcheap_reset_sample_countdowns() may write a line
- * whose thread has exited. The countdown is a relaxed atomic because the reset writes
- * it from another thread; on x86-64 its loads and stores are plain moves.
+ * Per-thread accounts: gcaccount.c's (the countdown, the bytes credited, the next
+ * sample, resets); a thread is armed on its first slow path once gcthreads knows it
+ * (an unregistered thread stays unarmed, and every allocation of it takes the slow
+ * path). A thread's bounded-scope and carving state is its own (thread-local here).
  *
  * One countdown serves two clients: it expires at the next heap-profile sample or
  * after GCHEAP_POLL_GAP bytes, whichever is nearer, and the slow path then samples
@@ -40,6 +35,7 @@
 
 #include "gc/errors.h"
 #include "gc/clock.h"
+#include "gc/gcaccount.h"
 #include "gc/gcevents.h"
 #include "gc/gcgen.h"
 #include "gc/gcthreads.h"
@@ -47,9 +43,6 @@
 /* Bytes to the next "sample" when no sampler is installed: finite so that a lost reset
  * heals (the countdown itself is at most GCHEAP_POLL_GAP either way). */
 #define GCHEAP_UNSAMPLED_COUNTDOWN ((intptr_t)256 << 10)
-
-static _Atomic(gcheap_sample_fn) sample_hook;
-static _Atomic(gcheap_interval_fn) interval_hook;
 
 /* Bytes of kept heap a bounded scope asks the policy for at a time. */
 #define BOUNDED_GRANT ((size_t)64 << 10)
@@ -68,13 +61,8 @@ static const struct gcheap_policy no_policy = {no_poll, collect_once, grant_all,
                                                no_epoch, no_goal, no_outside};
 static const struct gcheap_policy *policy = &no_policy;   /* set once at init */
 
-struct account {
-    _Alignas(64) _Atomic intptr_t countdown;   /* bytes until the next slow path */
-    intptr_t armed;                /* the countdown's value when last set */
-    intptr_t sample_left;          /* bytes until the next sample, as of `armed` */
-    _Atomic uint64_t allocated;    /* bytes credited on the slow path */
-    unsigned seen_generation;      /* reset_generation when last armed */
-    int fresh;                     /* armed, no allocation counted yet */
+/* The calling thread's allocation state beside its account: only it reads or writes. */
+struct scope {
     int bounded;                   /* inside gcheap_bounded_begin/end */
     int refused;                   /* a bounded allocation of this scope was refused */
     size_t grant;                  /* kept-heap bytes granted and not yet allocated */
@@ -83,79 +71,23 @@ struct account {
 };
 
 static enum gcheap_mode mode = GCHEAP_STW;
-static struct account *accounts;                  /* GCTHREADS_MAX lines */
-static struct account unarmed;                    /* shared; its countdown stays < 0 */
-static __thread struct account *me = &unarmed;
+static __thread struct scope my;
 
-/* Bumped by every reset. A thread whose copy differs starts a fresh interval at its
- * next allocation instead of sampling it: a forced sample would be weighted as if a
- * whole interval had been allocated (about `rate` bytes of phantom allocation per
- * thread per rate change). */
-static _Atomic unsigned reset_generation;
-
-static intptr_t draw_interval(void)
-{
-    gcheap_interval_fn interval = atomic_load_explicit(&interval_hook, memory_order_acquire);
-    return interval ? interval() : GCHEAP_UNSAMPLED_COUNTDOWN;
-}
-
-static void set_countdown(intptr_t v)
-{
-    me->armed = v;
-    atomic_store_explicit(&me->countdown, v, memory_order_relaxed);
-}
-
-/* Slow path: credits this thread with the bytes its countdown consumed. */
-static void credit_allocated(intptr_t consumed)
-{
-    if (consumed > 0)
-        atomic_store_explicit(&me->allocated,
-                              atomic_load_explicit(&me->allocated, memory_order_relaxed) + (uint64_t)consumed,
-                              memory_order_relaxed);
-}
-
-/* Points `me` at the calling thread's line. Returns 0, or -1 for a thread that is not
- * registered (it stays unarmed and every allocation of it takes the slow path). */
-static int arm_current_thread(void)
-{
-    int id = gcthreads_self();
-    if (!accounts || id < 0 || id >= GCTHREADS_MAX) return -1;
-    me = &accounts[id];
-    me->seen_generation = atomic_load_explicit(&reset_generation, memory_order_acquire);
-    me->fresh = 1;
-    return 0;
-}
+/* Gives the calling thread its account. Returns 0, or -1 for a thread that is not
+ * registered (it stays unarmed). */
+static int arm_current_thread(void) { return gcaccount_arm(gcthreads_self()); }
 
 /* Called when the countdown went negative, for the object `obj` of `n` bytes just
- * allocated: credits the bytes, samples the object if the sample is due, polls the
- * policy (which may collect: obj is on this stack, so it survives) and re-arms. */
+ * allocated: credits the bytes, samples the object if the sample is due (the sampler
+ * is told what bdwgc really gave: the rule below is exact for nearly every small
+ * allocation, not for all of them), polls the policy (which may collect: obj is on
+ * this stack, so it survives) and re-arms. */
 GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t n)
 {
-    if (me == &unarmed && arm_current_thread() < 0) return;
-    struct account *a = me;
-    unsigned gen = atomic_load_explicit(&reset_generation, memory_order_acquire);
-    intptr_t consumed;
-    if (a->fresh || gen != a->seen_generation) {
-        /* The thread's first allocation, or the first after a reset: this allocation
-         * starts a new interval (a forced sample would be weighted as if a whole
-         * interval had been allocated); what a reset cut short is not known. */
-        a->fresh = 0;
-        a->seen_generation = gen;
-        a->sample_left = draw_interval();
-        consumed = (intptr_t)n;
-    } else {
-        consumed = a->armed - atomic_load_explicit(&a->countdown, memory_order_relaxed);
-    }
-    credit_allocated(consumed);
-    a->sample_left -= consumed;
-    if (a->sample_left < 0) {
-        gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
-        /* The sampler is told what bdwgc really gave (the rule below is exact for nearly
-         * every small allocation, not for all of them). */
-        a->sample_left = sample ? sample(obj, GC_size(obj)) : GCHEAP_UNSAMPLED_COUNTDOWN;
-    }
+    if (!gcaccount_armed() && arm_current_thread() < 0) return;
+    if (gcaccount_settle(n)) gcaccount_sample(obj);
     policy->poll();
-    set_countdown(a->sample_left < GCHEAP_POLL_GAP ? a->sample_left : GCHEAP_POLL_GAP);
+    gcaccount_rearm(GCHEAP_POLL_GAP);
 }
 
 /* ---- handed-out sizes -------------------------------------------------------------
@@ -195,10 +127,7 @@ static void check_small_rule(void)
 
 static inline void count_allocation(void *obj, size_t n)
 {
-    struct account *a = me;
-    intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n;
-    atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
-    if (__builtin_expect(left < 0, 0)) slow_path(obj, n);
+    if (gcaccount_spend((intptr_t)n)) slow_path(obj, n);
 }
 
 /* Requests above the small rule: bdwgc says how much it gave. Out of line, so that the
@@ -254,10 +183,10 @@ GCHEAP_ALLOC_TEXT static void *alloc_or_refuse(size_t n, int pointer_free)
 {
     void *p = bdwgc_alloc(n, pointer_free);
     if (__builtin_expect(p != NULL, 1)) return p;
-    if (!me->bounded) return alloc_failed(n, pointer_free);
+    if (!my.bounded) return alloc_failed(n, pointer_free);
     policy->make_room(0);
     p = bdwgc_alloc(n, pointer_free);
-    if (!p) { policy->refused(); me->refused = 1; }
+    if (!p) { policy->refused(); my.refused = 1; }
     return p;
 }
 
@@ -288,39 +217,37 @@ static int carving;                         /* generational mode */
 /* A new block for this (armed) thread. NULL only in a bounded scope at the cap. */
 GCHEAP_ALLOC_TEXT static void *carve_refill(void)
 {
-    struct account *a = me;
     char *b = alloc_or_refuse(CARVE_BLOCK, 1);
     if (!b) return NULL;
-    carve_blocks[a - accounts] = b;
-    a->carve_next = b;
-    a->carve_end = b + CARVE_BLOCK;
+    carve_blocks[gcaccount_mine()->id] = b;
+    my.carve_next = b;
+    my.carve_end = b + CARVE_BLOCK;
     return b;
 }
 
 /* The countdown is due (or the thread is not armed yet), or the block is used up. */
 GCHEAP_ALLOC_TEXT static void *carve_slow(size_t n)
 {
-    struct account *a = me;
-    if (a == &unarmed || atomic_load_explicit(&a->countdown, memory_order_relaxed) < (intptr_t)n) {
+    struct gcaccount *a = gcaccount_mine();
+    if (!gcaccount_armed() || atomic_load_explicit(&a->countdown, memory_order_relaxed) < (intptr_t)n) {
         void *p = alloc_or_refuse(n, 1);
         if (p) count_handed_out(p, n);
         return p;
     }
     if (!carve_refill()) return NULL;
-    char *p = a->carve_next;
-    a->carve_next = p + n;
-    atomic_store_explicit(&a->countdown, atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n,
-                          memory_order_relaxed);
+    char *p = my.carve_next;
+    my.carve_next = p + n;
+    (void)gcaccount_spend((intptr_t)n);   /* the countdown was checked above: no slow path */
     return p;
 }
 
 static inline void *carve(size_t n)
 {
-    struct account *a = me;
+    struct gcaccount *a = gcaccount_mine();
     intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)n;
-    char *p = a->carve_next;
-    if (__builtin_expect(left < 0 || (size_t)(a->carve_end - p) < n, 0)) return carve_slow(n);
-    a->carve_next = p + n;
+    char *p = my.carve_next;
+    if (__builtin_expect(left < 0 || (size_t)(my.carve_end - p) < n, 0)) return carve_slow(n);
+    my.carve_next = p + n;
     atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
     return p;
 }
@@ -333,16 +260,15 @@ static inline int carved(size_t n, int pointer_free) { return pointer_free && ca
  * allocation of it return NULL at once. A carved string is charged its own bytes. */
 GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
 {
-    struct account *a = me;
-    if (a->refused) return NULL;
+    if (my.refused) return NULL;
     size_t need = carved(n, pointer_free) ? n : gcheap_footprint(n);
-    if (a->grant_epoch != policy->epoch()) a->grant = 0;   /* lapsed at a collection */
-    if (a->grant < need) {
-        size_t g = policy->grant(need > BOUNDED_GRANT ? need : BOUNDED_GRANT, need, &a->grant_epoch);
-        if (!g) { a->refused = 1; return NULL; }
-        a->grant = g;
+    if (my.grant_epoch != policy->epoch()) my.grant = 0;   /* lapsed at a collection */
+    if (my.grant < need) {
+        size_t g = policy->grant(need > BOUNDED_GRANT ? need : BOUNDED_GRANT, need, &my.grant_epoch);
+        if (!g) { my.refused = 1; return NULL; }
+        my.grant = g;
     }
-    a->grant -= need;
+    my.grant -= need;
     if (carved(n, pointer_free)) return carve(n);
     void *p = alloc_or_refuse(n, pointer_free);
     if (p) count_handed_out(p, n);
@@ -351,7 +277,7 @@ GCHEAP_ALLOC_TEXT static void *bounded_alloc(size_t n, int pointer_free)
 
 GCHEAP_ALLOC_TEXT void *gcheap_alloc(size_t n)
 {
-    if (__builtin_expect(me->bounded, 0)) return bounded_alloc(n, 0);
+    if (__builtin_expect(my.bounded, 0)) return bounded_alloc(n, 0);
     void *p = GC_MALLOC(n);
     if (__builtin_expect(!p, 0)) p = alloc_failed(n, 0);
     count_handed_out(p, n);
@@ -360,7 +286,7 @@ GCHEAP_ALLOC_TEXT void *gcheap_alloc(size_t n)
 
 GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
 {
-    if (__builtin_expect(me->bounded, 0)) return bounded_alloc(n, 1);
+    if (__builtin_expect(my.bounded, 0)) return bounded_alloc(n, 1);
     if (carved(n, 1)) return carve(n);
     void *p = GC_MALLOC_ATOMIC(n);
     if (__builtin_expect(!p, 0)) p = alloc_failed(n, 1);
@@ -370,44 +296,18 @@ GCHEAP_ALLOC_TEXT void *gcheap_alloc_data(size_t n)
 
 void gcheap_bounded_begin(void)
 {
-    if (me == &unarmed && arm_current_thread() < 0) return;   /* unregistered: no scope */
-    me->bounded = 1;
-    me->refused = 0;
+    if (!gcaccount_armed() && arm_current_thread() < 0) return;   /* unregistered: no scope */
+    my.bounded = 1;
+    my.refused = 0;
 }
 
 int gcheap_bounded_end(void)
 {
-    if (me == &unarmed) return 0;
-    int refused = me->refused;
-    me->bounded = 0;
-    me->refused = 0;
+    if (!gcaccount_armed()) return 0;
+    int refused = my.refused;
+    my.bounded = 0;
+    my.refused = 0;
     return refused ? errors_fail(ENOMEM) : 0;
-}
-
-uint64_t gcheap_allocated_total(void)
-{
-    uint64_t sum = 0;
-    int n = gcthreads_count();
-    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
-        sum += atomic_load_explicit(&accounts[id].allocated, memory_order_relaxed);
-    return sum;
-}
-
-void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval)
-{
-    atomic_store_explicit(&interval_hook, interval, memory_order_release);
-    atomic_store_explicit(&sample_hook, sample, memory_order_release);
-    gcheap_reset_sample_countdowns();
-}
-
-void gcheap_reset_sample_countdowns(void)
-{
-    /* Zero sends each thread's next allocation to the slow path, which sees the new
-     * generation and starts a fresh interval with that allocation. */
-    atomic_fetch_add_explicit(&reset_generation, 1, memory_order_release);
-    int n = gcthreads_count();
-    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
-        atomic_store_explicit(&accounts[id].countdown, 0, memory_order_relaxed);
 }
 
 static int (*is_root_fn)(const char *dso_name);
@@ -495,8 +395,7 @@ void gcheap_init_with(const struct gcheap_setup *s)
     GC_INIT();
     GC_allow_register_threads();
     check_small_rule();
-    accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
-    if (accounts) memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
+    (void)gcaccount_init(GCHEAP_UNSAMPLED_COUNTDOWN);   /* failed: every thread allocates unarmed */
     gcevents__install();
     gcthreads__register_main();
     if (mode == GCHEAP_GENERATIONAL) start_generational();

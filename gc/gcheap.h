@@ -20,7 +20,8 @@
  * collections: gcheap.c in memdemo, gcinterpose.c in libgcprof, which watches a
  * foreign program's own calls) and the observer functions every front end shares
  * (gcview.c: sizes, hidden pointers, marks, the allocation lock, statistics).
- * Functions marked [front end] below are defined by whichever front end is linked.
+ * Functions marked [front end] below are defined by whichever front end is linked;
+ * those marked [accounts] by gcaccount.c, the per-thread accounts both front ends keep.
  */
 #ifndef MEMDEMO_GCHEAP_H
 #define MEMDEMO_GCHEAP_H
@@ -262,12 +263,12 @@ typedef intptr_t (*gcheap_sample_fn)(void *obj, size_t size);
  * yet or whose countdown was reset. Lock-free. */
 typedef intptr_t (*gcheap_interval_fn)(void);
 
-/* [front end] Installs the sampler (both NULL removes it). Then resets every thread's countdown
+/* [accounts] Installs the sampler (both NULL removes it). Then resets every thread's countdown
  * so the next allocation of each thread draws a new interval: call it again after
  * changing the sampling rate. Any thread. */
 void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval);
 
-/* [front end] Forces every registered thread to draw a new interval at its next allocation (used
+/* [accounts] Forces every registered thread to draw a new interval at its next allocation (used
  * when the rate changes at run time); that allocation is sampled only if the new
  * interval says so. Any thread; a reset may be lost in a race with a thread's own
  * allocation, which then picks up the change at its next sample. */
@@ -281,9 +282,10 @@ int gcheap_pc_is_alloc_text(uintptr_t pc);
 /* The same text as a range [*lo, *hi) (for an unwinder that cuts by range). */
 void gcheap__alloc_text_range(uintptr_t *lo, uintptr_t *hi);
 
-/* [front end] Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
+/* [accounts] Bytes handed out by gcheap_alloc*() since start by all threads (gcheap_size() of
  * each object, the unit of bdwgc's own TotalAlloc), as credited on the slow path: each
- * thread's share lags by at most GCHEAP_POLL_GAP (16 KiB). Unlike bdwgc's own figures
+ * thread's share lags by at most GCHEAP_POLL_GAP (16 KiB) in memdemo, by up to a sample
+ * interval in libgcprof (no policy to poll). Unlike bdwgc's own figures
  * it moves between collections. Lock-free, no allocation: safe in collection listeners
  * and on hot paths. */
 uint64_t gcheap_allocated_total(void);

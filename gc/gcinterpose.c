@@ -7,15 +7,12 @@
  * without counting. A program callback that bdwgc runs inside an allocation (a
  * finalizer, an out-of-memory handler) allocates uncounted for the same reason.
  *
- * Per-thread accounts (as gcheap.c's, without the pacer): one cache line per gcthreads
- * id, malloc'd (bdwgc does not scan it), never freed, found through a thread-local
- * pointer that starts at `unarmed`, whose countdown stays negative, so a thread's
- * first counted call takes the slow path, which gives the thread an id (gcthreads_note:
- * no registration with bdwgc) and its line. A thread past GCTHREADS_MAX uses a
- * thread-local line that resets cannot reach. Resets (a new rate, a collection
- * request) bump a generation and zero every line's countdown; a thread whose slow path
- * sees a new generation starts a fresh interval, which leaves sampling unbiased (the
- * intervals are exponential: memoryless).
+ * Per-thread accounts: gcaccount.c's, as gcheap.c uses them but without a pacer to
+ * poll (the countdown runs to the next sample). A thread's first counted call takes
+ * the slow path, which gives the thread an id (gcthreads_note: no registration with
+ * bdwgc) and its account; a thread past GCTHREADS_MAX gets a thread-local account that
+ * resets cannot reach. A collection request is a reset: it sends every thread to its
+ * slow path, where a program thread serves it.
  *
  * Sizes: what bdwgc handed out (GC_size), the unit of GC_get_total_bytes. For requests
  * up to 383 bytes the size is computed: the request plus bdwgc's extra byte when
@@ -44,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gc/gcaccount.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
@@ -121,26 +119,13 @@ static void *resolve(const char *name)
 
 /* ---- accounts ------------------------------------------------------------------------ */
 
-struct account {
-    _Alignas(64) _Atomic intptr_t countdown;   /* bytes until the next slow path */
-    intptr_t armed;                /* the countdown's value when last set */
-    intptr_t sample_left;          /* bytes until the next sample, as of `armed` */
-    _Atomic uint64_t allocated;    /* bytes credited on the slow path */
-    unsigned seen_generation;
-    int fresh;
-    _Atomic uint64_t batches, batch_objects, frees, forgotten, collections;
-};
+/* The tallies this front end keeps in each thread's account (gcinterpose_counts). */
+enum { T_BATCHES, T_BATCH_OBJECTS, T_FREES, T_FORGOTTEN, T_COLLECTIONS, T_COUNT };
+_Static_assert(T_COUNT <= GCACCOUNT_TALLIES, "gcaccount has a tally for each of ours");
 
-static struct account *accounts;                  /* GCTHREADS_MAX lines */
-static struct account unarmed = {.countdown = -1};
-static TLS struct account *me = &unarmed;
-static TLS struct account overflow_account;       /* a thread without a gcthreads id */
 static TLS int depth;
 
 static _Atomic int counting;                      /* gcinterpose_start() succeeded */
-static _Atomic unsigned generation;
-static _Atomic(gcheap_sample_fn) sample_hook;
-static _Atomic(gcheap_interval_fn) interval_hook;
 static int (*forget_hook)(const void *);
 static size_t extra_byte = 1;                     /* bdwgc's EXTRA_BYTES once known */
 static size_t small_max = 0;                      /* largest request the rule covers; 0 until known */
@@ -173,21 +158,12 @@ static int may_be_tracked(const void *obj)
            (atomic_load_explicit(&maybe_tracked[b / 64], memory_order_relaxed) >> (b % 64) & 1);
 }
 
-/* Owner-only counters: a relaxed load and store, no read-modify-write. */
-static void bump(_Atomic uint64_t *c, uint64_t by)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
-}
-
 static void (*thread_start_hook)(void);
 
-/* Points `me` at the calling thread's line: its first counted call. */
+/* Gives the calling thread its account: its first counted call. */
 static void arm_current_thread(void)
 {
-    int id = gcthreads_note();
-    me = (accounts && id >= 0 && id < GCTHREADS_MAX) ? &accounts[id] : &overflow_account;
-    me->seen_generation = atomic_load_explicit(&generation, memory_order_acquire);
-    me->fresh = 1;
+    gcaccount_arm_any(gcthreads_note());
     if (thread_start_hook) thread_start_hook();
 }
 
@@ -207,25 +183,11 @@ static void learn_size_rule(void)
     small_max = (size_t)(GC_TINY_FREELISTS - 1) * GRANULE - extra_byte;
 }
 
-static intptr_t draw_interval(void)
-{
-    gcheap_interval_fn interval = atomic_load_explicit(&interval_hook, memory_order_acquire);
-    return interval ? interval() : UNSAMPLED_COUNTDOWN;
-}
-
 /* ---- collections on the profiler's behalf ------------------------------------------- */
 
 static pthread_mutex_t collect_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t collect_done_cond;
 static _Atomic uint64_t collect_wanted, collect_done;
-
-static void force_slow_paths(void)
-{
-    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
-    int n = gcthreads_count();
-    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
-        atomic_store_explicit(&accounts[id].countdown, 0, memory_order_relaxed);
-}
 
 /* On a program thread in its slow path: runs a requested collection if bdwgc knows
  * this thread (another thread serves it otherwise). */
@@ -253,43 +215,22 @@ enum { INTERIOR = 1,   /* obj points past a debug header: track GC_base(obj) */
  * request, re-arms. Runs on the program's behalf, so it may call bdwgc. */
 GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t bytes, int how)
 {
-    if (!atomic_load_explicit(&counting, memory_order_acquire)) {
-        atomic_store_explicit(&unarmed.countdown, -1, memory_order_relaxed);
-        return;
-    }
-    if (me == &unarmed) arm_current_thread();
+    if (!atomic_load_explicit(&counting, memory_order_acquire)) return;   /* stays unarmed */
+    if (!gcaccount_armed()) arm_current_thread();
     learn_size_rule();
     gcthreads__program_call(1);
-    struct account *a = me;
-    unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
-    intptr_t consumed = (intptr_t)bytes;
-    if (a->fresh || gen != a->seen_generation) {
-        a->fresh = 0;
-        a->seen_generation = gen;
-        a->sample_left = draw_interval();
-    } else {
-        consumed = a->armed - atomic_load_explicit(&a->countdown, memory_order_relaxed);
-    }
-    if (consumed > 0) bump(&a->allocated, (uint64_t)consumed);
-    a->sample_left -= consumed;
-    if (a->sample_left < 0) {
-        gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
+    if (gcaccount_settle(bytes)) {
         void *base = (how & INTERIOR) ? GC_base(obj) : obj;
-        a->sample_left = sample && base ? sample(base, GC_size(base)) : draw_interval();
-        if (sample && base && maybe_tracked) note_tracked(base);
+        if (gcaccount_sample(base) && maybe_tracked) note_tracked(base);
     }
     if (!(how & IN_BATCH)) serve_collect_request();
-    a->armed = a->sample_left;
-    atomic_store_explicit(&a->countdown, a->sample_left, memory_order_relaxed);
+    gcaccount_rearm(INTPTR_MAX);
     gcthreads__program_call(0);
 }
 
 static inline void count(void *obj, size_t bytes, int how)
 {
-    struct account *a = me;
-    intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - (intptr_t)bytes;
-    atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
-    if (__builtin_expect(left < 0, 0)) slow_path(obj, bytes, how);
+    if (gcaccount_spend((intptr_t)bytes)) slow_path(obj, bytes, how);
 }
 
 /* An object whose size bdwgc must say (large requests, typed, strings, debug). */
@@ -311,11 +252,11 @@ static inline void count_request(void *obj, size_t n)
 static void count_free(void *obj)
 {
     if (!obj || !atomic_load_explicit(&counting, memory_order_relaxed)) return;
-    if (me == &unarmed) arm_current_thread();
-    bump(&me->frees, 1);
+    if (!gcaccount_armed()) arm_current_thread();
+    gcaccount_tally(T_FREES, 1);
     if (!forget_hook || !may_be_tracked(obj)) return;
     gcthreads__program_call(1);
-    if (forget_hook(obj)) bump(&me->forgotten, 1);
+    if (forget_hook(obj)) gcaccount_tally(T_FORGOTTEN, 1);
     gcthreads__program_call(0);
 }
 
@@ -327,9 +268,9 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
     size_t bytes = GC_size(list);
     uint64_t n = 0;
     for (void *p = list; p; p = GC_NEXT(p), n++) count(p, bytes, IN_BATCH);
-    if (me == &unarmed) arm_current_thread();
-    bump(&me->batches, 1);
-    bump(&me->batch_objects, n);
+    if (!gcaccount_armed()) arm_current_thread();
+    gcaccount_tally(T_BATCHES, 1);
+    gcaccount_tally(T_BATCH_OBJECTS, n);
 }
 
 /* ---- the entry points -----------------------------------------------------------------
@@ -337,7 +278,7 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
  * is the thread's outermost call, leaving the result in p; nested calls return at once. */
 #define OUTER(ret, call)                                            \
     if (__builtin_expect(depth, 0)) return call;                    \
-    if (__builtin_expect(me == &unarmed, 0)) note_thread();         \
+    if (__builtin_expect(!gcaccount_armed(), 0)) note_thread();         \
     depth = 1;                                                      \
     ret p = call;                                                   \
     depth = 0
@@ -468,7 +409,7 @@ EXPORT void *GC_CALL ENTRY(GC_malloc_many)(size_t n)
 EXPORT void GC_CALL ENTRY(GC_generic_malloc_many)(size_t n, int k, void **result)
 {
     if (__builtin_expect(depth, 0)) { REAL(GC_generic_malloc_many)(n, k, result); return; }
-    if (__builtin_expect(me == &unarmed, 0)) note_thread();
+    if (__builtin_expect(!gcaccount_armed(), 0)) note_thread();
     depth = 1;
     REAL(GC_generic_malloc_many)(n, k, result);
     depth = 0;
@@ -480,7 +421,7 @@ EXPORT void GC_CALL ENTRY(GC_generic_malloc_many)(size_t n, int k, void **result
 
 EXPORT void GC_CALL ENTRY(GC_init)(void)
 {
-    if (!depth && me == &unarmed) note_thread();
+    if (!depth && !gcaccount_armed()) note_thread();
     REAL(GC_init)();
 }
 
@@ -488,8 +429,8 @@ EXPORT void GC_CALL ENTRY(GC_init)(void)
 static void note_program_collection(void)
 {
     if (!atomic_load_explicit(&counting, memory_order_relaxed)) return;
-    if (me == &unarmed) arm_current_thread();
-    bump(&me->collections, 1);
+    if (!gcaccount_armed()) arm_current_thread();
+    gcaccount_tally(T_COLLECTIONS, 1);
 }
 
 EXPORT void GC_CALL ENTRY(GC_gcollect)(void)
@@ -611,10 +552,8 @@ enum gcinterpose_libgc gcinterpose_start(void)
 {
     enum gcinterpose_libgc how = find_libgc();
     if (how != GCINTERPOSE_DYNAMIC && how != GCINTERPOSE_LINKED) return how;
-    accounts = aligned_alloc(_Alignof(struct account), GCTHREADS_MAX * sizeof *accounts);
     maybe_tracked = calloc(MAYBE_BITS / 64, sizeof *maybe_tracked);
-    if (!accounts || !maybe_tracked) return GCINTERPOSE_NONE;
-    memset(accounts, 0, GCTHREADS_MAX * sizeof *accounts);
+    if (gcaccount_init(UNSAMPLED_COUNTDOWN) < 0 || !maybe_tracked) return GCINTERPOSE_NONE;
     init_collect_cond();
     gcthreads__set_foreign();
     gcheap__explicit_frees();
@@ -631,23 +570,8 @@ void gcinterpose_set_thread_start(void (*fn)(void)) { thread_start_hook = fn; }
 
 /* ---- the [front end] functions of gcheap.h ------------------------------------------- */
 
-void gcheap_set_sampler(gcheap_sample_fn sample, gcheap_interval_fn interval)
-{
-    atomic_store_explicit(&interval_hook, interval, memory_order_release);
-    atomic_store_explicit(&sample_hook, sample, memory_order_release);
-    gcheap_reset_sample_countdowns();
-}
-
-void gcheap_reset_sample_countdowns(void) { force_slow_paths(); }
-
-uint64_t gcheap_allocated_total(void)
-{
-    uint64_t sum = 0;
-    int n = gcthreads_count();
-    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++)
-        sum += atomic_load_explicit(&accounts[id].allocated, memory_order_relaxed);
-    return sum;
-}
+/* gcheap_set_sampler, gcheap_reset_sample_countdowns and gcheap_allocated_total are
+ * gcaccount.c's. */
 
 /* No policy to tell: the program's heap limits are its own. */
 void gcheap_report_outside(uint64_t bytes) { (void)bytes; }
@@ -724,7 +648,7 @@ int gcinterpose_collect(int timeout_ms)
     }
     pthread_mutex_lock(&collect_lock);
     uint64_t ticket = atomic_fetch_add(&collect_wanted, 1) + 1;
-    force_slow_paths();
+    gcheap_reset_sample_countdowns();   /* every thread to its slow path */
     int rc = wait_for_collection(ticket, timeout_ms);
     pthread_mutex_unlock(&collect_lock);
     return rc;
@@ -769,15 +693,11 @@ void gcinterpose_truth(struct gcinterpose_truth *t, int enumerate_reachable)
 void gcinterpose_counts(struct gcinterpose_counts *c)
 {
     memset(c, 0, sizeof *c);
-    int n = gcthreads_count();
-    for (int id = 0; accounts && id < n && id < GCTHREADS_MAX; id++) {
-        const struct account *a = &accounts[id];
-        c->batches += atomic_load_explicit(&a->batches, memory_order_relaxed);
-        c->batch_objects += atomic_load_explicit(&a->batch_objects, memory_order_relaxed);
-        c->frees += atomic_load_explicit(&a->frees, memory_order_relaxed);
-        c->forgotten += atomic_load_explicit(&a->forgotten, memory_order_relaxed);
-        c->program_collections += atomic_load_explicit(&a->collections, memory_order_relaxed);
-    }
+    c->batches = gcaccount_tally_sum(T_BATCHES);
+    c->batch_objects = gcaccount_tally_sum(T_BATCH_OBJECTS);
+    c->frees = gcaccount_tally_sum(T_FREES);
+    c->forgotten = gcaccount_tally_sum(T_FORGOTTEN);
+    c->program_collections = gcaccount_tally_sum(T_COLLECTIONS);
     c->requested_collections = atomic_load(&collect_done);
 }
 

@@ -75,11 +75,16 @@ struct cpuprof_stats {
 };
 void cpuprof_stats(struct cpuprof_stats *st);
 
-/* X(name, field): the figures /debug/vars prints ("cpuprofile"). */
-#define CPUPROF_STATS_FIELDS(X)                                                        \
-    X("windows", windows) X("samples", samples) X("periods", periods)                 \
-    X("lost_samples", lost) X("lost_samples_total", lost_total)                       \
-    X("threads", threads) X("untimed_threads", untimed)
+/* X(name, field, kind, metric, help): the figures /debug/vars prints ("cpuprofile")
+ * and the /metrics families of some (kind gauge or counter; none: no family). */
+#define CPUPROF_STATS_FIELDS(X)                                                                    \
+    X("windows", windows, none, NULL, NULL) X("samples", samples, none, NULL, NULL)               \
+    X("periods", periods, none, NULL, NULL)                                                        \
+    X("lost_samples", lost, gauge, "memdemo_cpuprofile_window_lost_samples",                       \
+      "CPU profiler: samples dropped in the open (or last) window because the ring was full.")    \
+    X("lost_samples_total", lost_total, counter, "memdemo_cpuprofile_lost_samples",                \
+      "CPU profiler: samples dropped because the ring was full, in every window since start.")    \
+    X("threads", threads, none, NULL, NULL) X("untimed_threads", untimed, none, NULL, NULL)
 
 /* For bench/: runs the signal handler's recording path (walk + ring slot) once for
  * ucontext as if a timer of this window had fired on the calling thread. Returns 0,

@@ -99,10 +99,13 @@ struct lockprof_stats {
 };
 void lockprof_stats(struct lockprof_stats *st);
 
-/* X(name, field): the figures /debug/vars prints ("lockprofiles"). */
-#define LOCKPROF_STATS_FIELDS(X)                                                       \
-    X("mutex_records", mutex_records) X("block_records", block_records)               \
-    X("lost_events", lost)
+/* X(name, field, kind, metric, help): the figures /debug/vars prints ("lockprofiles")
+ * and the /metrics families of some (kind gauge or counter; none: no family). */
+#define LOCKPROF_STATS_FIELDS(X)                                                                   \
+    X("mutex_records", mutex_records, none, NULL, NULL)                                            \
+    X("block_records", block_records, none, NULL, NULL)                                            \
+    X("lost_events", lost, counter, "memdemo_lockprofile_lost_events",                             \
+      "Mutex and block profiles: sampled events not recorded (out of memory).")
 
 /* Writes s: debug 0 = gzipped profile.proto (sample types contentions/count and
  * delay/nanoseconds, period_type contentions/count, period 1, as Go; duration_ns for a

@@ -68,10 +68,15 @@ struct trace_stats {
 };
 void trace_stats(struct trace_stats *st);
 
-/* X(name, field): the figures /debug/vars prints ("trace"). */
-#define TRACE_STATS_FIELDS(X)                                                          \
-    X("windows", windows) X("dropped_events_total", dropped_total)                    \
-    X("dropped_events_last", dropped_last)
+/* X(name, field, kind, metric, help): the figures /debug/vars prints ("trace") and
+ * their /metrics families (kind gauge or counter). */
+#define TRACE_STATS_FIELDS(X)                                                                      \
+    X("windows", windows, counter, "memdemo_trace_windows",                                        \
+      "Execution trace windows opened (/debug/pprof/trace).")                                      \
+    X("dropped_events_total", dropped_total, counter, "memdemo_trace_dropped_events",             \
+      "Execution tracer: events dropped (a thread's buffer full or missing) in every window closed.") \
+    X("dropped_events_last", dropped_last, gauge, "memdemo_trace_last_window_dropped_events",     \
+      "Execution tracer: events dropped in the last window closed.")
 
 /* Closes the window at now, appends the whole trace to *out, frees the buffers, and
  * stores the number of events lost to full or missing buffers in *dropped_events (if

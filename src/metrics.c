@@ -3,8 +3,9 @@
  *
  * Figures are read once per scrape, each from its owner: bdwgc's statistics
  * (gcheap_stats: one call under the allocation lock), pause history (gcevents,
- * lock-free), /proc (procstat), the profiler's stats, the tracer's window count, the
- * request counters (reqstats, lock-free) and the added sections. A field table row's
+ * lock-free), /proc (procstat), the profilers' stats (heap, CPU, trace, lock: what
+ * /debug/vars prints from the same field tables), the request counters (reqstats,
+ * lock-free) and the added sections. A field table row's
  * kind picks its family type (metric_gauge, metric_counter, metric_seconds) or none;
  * the rows of GCEVENTS_KIND_STATS_FIELDS are families with one sample per kind of
  * collection (kind_counter, kind_counter_seconds, kind_seconds).
@@ -18,6 +19,8 @@
 #include "gc/errors.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "profile/cpuprof.h"
+#include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
 #include "src/lograte.h"
@@ -78,7 +81,7 @@ static void counter_u64(struct promfmt *w, const char *name, const char *help, u
     promfmt_u64(w, "", NULL, v);
 }
 
-/* The field tables' kinds (gcheap.h, sampler.h). */
+/* The field tables' kinds (gcheap.h, sampler.h, cpuprof.h, trace.h, lockprof.h). */
 static void metric_gauge(struct promfmt *w, const char *name, const char *help, uint64_t v)
 {
     gauge_u64(w, name, help, v);
@@ -218,6 +221,25 @@ static void write_gc_kinds(struct promfmt *w)
     GCEVENTS_KIND_STATS_FIELDS(KIND_METRIC)
 }
 
+/* The families of one module's stats struct (struct KIND, filled by KIND(&s)): a row
+ * of its field table FIELDS each, as /debug/vars prints the same rows. */
+#define METRIC_STATS(kind, FIELDS)       \
+    {                                    \
+        struct kind s_, *from = &s_;     \
+        kind(&s_);                       \
+        FIELDS(METRIC_FIELD)             \
+    }
+
+/* The profilers' figures: the heap profiler's, and what the CPU profiler, the tracer
+ * and the lock profiles lost. */
+static void write_profilers(struct promfmt *w)
+{
+    METRIC_STATS(sampler_stats, SAMPLER_STATS_FIELDS)
+    METRIC_STATS(cpuprof_stats, CPUPROF_STATS_FIELDS)
+    METRIC_STATS(trace_stats, TRACE_STATS_FIELDS)
+    METRIC_STATS(lockprof_stats, LOCKPROF_STATS_FIELDS)
+}
+
 static void write_memdemo(struct promfmt *w)
 {
     char version[32];
@@ -229,11 +251,7 @@ static void write_memdemo(struct promfmt *w)
     write_gc_kinds(w);
     for (int i = 0; i < nsections; i++) sections[i](w);
     write_requests(w);
-    struct sampler_stats sampled, *from = &sampled;
-    sampler_stats(&sampled);
-    SAMPLER_STATS_FIELDS(METRIC_FIELD)
-    counter_u64(w, "memdemo_trace_windows", "Execution trace windows opened (/debug/pprof/trace).",
-                trace_windows());
+    write_profilers(w);
     gauge_u64(w, "memdemo_trace_running", "1 while an execution trace window is open.", (uint64_t)trace_running());
     counter_u64(w, "memdemo_log_lines_dropped", "Log lines clients caused (malformed requests) that were over the "
                 "rate limit and not printed.", lograte_dropped_total());

@@ -1,9 +1,9 @@
 /* metrics: GET /metrics, the /debug surface's figures for Prometheus.
  *
  * Owns: which families exist and where each figure comes from: the collector's and
- * the profiler's from their field tables (GCHEAP_STATS_FIELDS, SAMPLER_STATS_FIELDS,
- * which /debug/vars prints too), with client_golang's Go collector names wherever
- * bdwgc's figure means the same (README's metric table says which Go names are left
+ * the profilers' from their field tables (GCHEAP_STATS_FIELDS, SAMPLER_STATS_FIELDS,
+ * CPUPROF_, TRACE_ and LOCKPROF_STATS_FIELDS, which /debug/vars prints too), with
+ * client_golang's Go collector names wherever bdwgc's figure means the same (README's metric table says which Go names are left
  * out and why), its process collector's names, requests per route, the tracer's; and
  * the sections a program adds (memdemo: the leaker's). Leaves the formats and their
  * negotiation to src/promfmt, request counting to src/reqstats, /proc to src/procstat.

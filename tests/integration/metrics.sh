@@ -55,7 +55,9 @@ for name in go_gc_duration_seconds_count go_memstats_heap_inuse_bytes go_memstat
             go_memstats_next_gc_bytes go_memstats_last_gc_time_seconds go_threads process_cpu_seconds_total \
             process_resident_memory_bytes process_virtual_memory_bytes process_start_time_seconds \
             process_open_fds process_max_fds memdemo_profiler_samples_total memdemo_profiler_memory_bytes \
-            memdemo_trace_windows_total; do
+            memdemo_trace_windows_total memdemo_trace_dropped_events_total memdemo_trace_last_window_dropped_events \
+            memdemo_cpuprofile_lost_samples_total memdemo_cpuprofile_window_lost_samples \
+            memdemo_lockprofile_lost_events_total; do
     [ -n "$(metric "$T/text" "$name")" ] || missing="${missing:-} $name"
 done
 if [ -z "${missing:-}" ]; then pass client_golang_and_memdemo_families_present
@@ -102,6 +104,30 @@ expect_eq head_metrics_has_no_body "$size" 0
 gc0=$(vars_num NumGC)
 for i in $(seq 1 20); do scrape idle; done
 expect_eq twenty_scrapes_force_no_collection "$(vars_num NumGC)" "$gc0"
+
+# --- what the profilers lost: /metrics shows /debug/vars' figures -----------------------
+# One trace window first, so that the trace's counters have moved; then each family must
+# read what the same row of /debug/vars reads (both come from one field table).
+curl -s -o /dev/null --max-time 30 "$BASE/debug/pprof/trace?seconds=1"
+scrape losses
+http /debug/vars >"$T/losses.vars"
+python3 - "$T/losses" "$T/losses.vars" >"$T/losses.diff" <<'PY'
+import json, sys
+samples = dict(l.split()[:2] for l in open(sys.argv[1]) if l.strip() and not l.startswith("#"))
+v = json.load(open(sys.argv[2]))
+rows = {"memdemo_cpuprofile_window_lost_samples": ("cpuprofile", "lost_samples"),
+        "memdemo_cpuprofile_lost_samples_total": ("cpuprofile", "lost_samples_total"),
+        "memdemo_trace_windows_total": ("trace", "windows"),
+        "memdemo_trace_dropped_events_total": ("trace", "dropped_events_total"),
+        "memdemo_trace_last_window_dropped_events": ("trace", "dropped_events_last"),
+        "memdemo_lockprofile_lost_events_total": ("lockprofiles", "lost_events")}
+for metric, (section, key) in rows.items():
+    if float(samples.get(metric, "nan")) != float(v[section][key]):
+        print(f"{metric} {samples.get(metric)} != {section}.{key} {v[section][key]}")
+PY
+check loss_families_read_the_debug_vars_rows test ! -s "$T/losses.diff"
+[ -s "$T/losses.diff" ] && cat "$T/losses.diff"
+expect_eq trace_window_counted_in_metrics "$(metric "$T/losses" memdemo_trace_windows_total)" 1
 stop_server
 
 # --- a real Prometheus ------------------------------------------------------------------

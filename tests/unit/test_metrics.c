@@ -20,7 +20,10 @@
 #include "src/procstat.h"
 #include "src/promfmt.h"
 #include "src/reqstats.h"
+#include "profile/cpuprof.h"
+#include "profile/lockprof.h"
 #include "profile/sampler.h"
+#include "profile/trace.h"
 #include "src/routes.h"
 #include "tests/unit/unit.h"
 
@@ -346,8 +349,11 @@ TEST(every_exported_field_table_row_is_a_family)
     want_family(t, vars_name, metric, strcmp(#kind, "counter") == 0, help, &families);
     GCHEAP_STATS_FIELDS(WANT_FAMILY)
     SAMPLER_STATS_FIELDS(WANT_FAMILY)
+    CPUPROF_STATS_FIELDS(WANT_FAMILY)
+    TRACE_STATS_FIELDS(WANT_FAMILY)
+    LOCKPROF_STATS_FIELDS(WANT_FAMILY)
 #undef WANT_FAMILY
-    CHECK(families >= 14);
+    CHECK(families >= 20);
     buf_free(&b);
 }
 

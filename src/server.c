@@ -28,15 +28,22 @@
  *   encoded NUL in the path would otherwise cut the path short) and creates the
  *   request, so its object exists for the whole request;
  * - the first access-handler call, when the headers are complete and before any body
- *   is read (and before libmicrohttpd sends 100 Continue), checks the framing (one
- *   valid Content-Length, not with Transfer-Encoding, Host for HTTP/1.1) and refuses
- *   from the headers alone what would be refused anyway: a body over MAX_BODY, a body
- *   for an unknown path or a method the route does not allow. An answer queued on
- *   this call makes libmicrohttpd skip the body and close the connection;
+ *   is read (and before libmicrohttpd sends 100 Continue), answers the request gate's
+ *   refusal of the head (src/reqgate.c) if there is one, checks the framing (one valid
+ *   Content-Length, not with Transfer-Encoding, Host for HTTP/1.1) and refuses from the
+ *   headers alone what would be refused anyway: a body over MAX_BODY, a body for an
+ *   unknown path or a method the route does not allow. An answer queued on this call
+ *   makes libmicrohttpd skip the body and close the connection;
  * - libmicrohttpd 0.9.75 answers an unparsable Content-Length itself, before any
  *   callback, with its response headers written twice; its error log is the only
  *   hook there, so on_mhd_log answers first, straight on the socket, and shuts the
  *   socket for writing so that libmicrohttpd's answer goes nowhere.
+ * The framing checks and on_mhd_log's answer are the gate's rules again, for a host
+ * where the gate does not see the bytes: it works by defining recv(2), and in a
+ * program that defines and exports recv itself, libmicrohttpd's calls bind to the
+ * program's (libgcprof's -http server there; tests/integration/server_ungated.sh).
+ * Where the gate sees them (memdemo), it refuses those heads first and they never get
+ * here.
  */
 #include "src/server.h"
 
@@ -503,8 +510,10 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Checks what the headers alone decide. Returns 0 to go on, or answers (on this first
- * call, so libmicrohttpd skips any body and closes) and returns the status. */
+/* Checks what the headers alone decide: the framing (reached only where the request
+ * gate does not see the bytes, see the top of this file) and the body's route and
+ * size. Returns 0 to go on, or answers (on this first call, so libmicrohttpd skips any
+ * body and closes) and returns the status. */
 static int refuse_from_headers(struct http_request *r, const char *version)
 {
     struct framing f = {0};
@@ -709,7 +718,8 @@ static int about_a_client_that_left(const char *fmt)
 }
 
 /* libmicrohttpd's error log. It is called, on the worker, just before libmicrohttpd
- * answers a Content-Length it cannot parse (see the top of this file): answer first. */
+ * answers a Content-Length it cannot parse (only where the request gate does not see
+ * the bytes; see the top of this file): answer first. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct worker *w = cls;

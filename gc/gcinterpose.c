@@ -278,7 +278,7 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
  * is the thread's outermost call, leaving the result in p; nested calls return at once. */
 #define OUTER(ret, call)                                            \
     if (__builtin_expect(depth, 0)) return call;                    \
-    if (__builtin_expect(!gcaccount_armed(), 0)) note_thread();         \
+    if (__builtin_expect(!gcaccount_armed(), 0)) note_thread();     \
     depth = 1;                                                      \
     ret p = call;                                                   \
     depth = 0

@@ -4,8 +4,8 @@
  * come here first, and forwards each to the real one in libgc.so.1 (dlsym RTLD_NEXT).
  *
  * Owns: the entry points and their forwarding, counting only the OUTERMOST call on a
- * thread (libgc calls itself through its PLT: GC_malloc -> GC_malloc_kind), the
- * per-thread sampling countdown (the [front end] functions of gcheap.h), the batches
+ * thread (libgc calls itself through its PLT: GC_malloc -> GC_malloc_kind), what the
+ * per-thread sampling countdown counts (gcaccount keeps the accounts), the batches
  * of *_malloc_many sampled object by object, explicit frees (GC_free, a moving
  * GC_realloc) reported to a forget hook, bdwgc's two event hooks (installed here and
  * CHAINED to whatever the program sets: its GC_set_on_collection_event /

@@ -352,7 +352,8 @@ measure9() {
 }
 # the leak's size in stop-the-world mode: bytes in use after the last collection
 leak_size_check() {
-    local mb=$(( $(vars_num HeapInuseAfterGC) / 1000000 ))
+    local bytes; bytes=$(vars_num HeapInuseAfterGC)
+    local mb=$(( ${bytes:-0} / 1000000 ))
     if [ -n "$claim_mb" ] && [ "$mb" -ge $((claim_mb / 2)) ] && [ "$mb" -le $((claim_mb * 2)) ]; then
         pass step9_leak_size_as_readme_says
     else fail step9_leak_size_as_readme_says "$mb MB in use after the last collection, README says about ${claim_mb:-?} MB"; fi
@@ -384,7 +385,7 @@ expect_ge step9_generational_most_collections_partial "${partial:-0}" $(( ${full
 declare -A shown loaded
 for m in stw generational; do
     shown[$m]=$(us "$(metric $m 'go_gc_duration_seconds{quantile="0.5"}')")
-    loaded[$m]=$(median_us <"$T/loaded.$m" 2>/dev/null)
+    loaded[$m]=$({ median_us <"$T/loaded.$m"; } 2>/dev/null)
     echo "# step 9, $m: median pause ${shown[$m]:-?} us as shown, ${loaded[$m]:-?} us during the load" \
          "($(grep -c . "$T/loaded.$m" 2>/dev/null) collections); longest $(us "$(metric $m 'go_gc_duration_seconds{quantile="1"}')") us;" \
          "$(metric $m "$kp") partial, $(metric $m "$kf") full collections"

@@ -86,24 +86,6 @@ static void route(const void *router, const char *method, const char *path, stru
     else if (listed(path, collecting, sizeof collecting / sizeof collecting[0])) m->handler = collect_then_serve;
 }
 
-/* "gcprof": the interposer's counts, beside the surface's sections. */
-static void vars_section(struct buf *out) { gcprof_write_interposer(out, 0); }
-
-/* /debug/pprof/cmdline and /debug/vars show /proc/self/cmdline, read once. */
-static void remember_cmdline(void)
-{
-    static char args[8192];
-    static char *argv[256];
-    FILE *f = fopen("/proc/self/cmdline", "r");
-    size_t n = f ? fread(args, 1, sizeof args - 1, f) : 0;
-    int argc = 0;
-    if (f) fclose(f);
-    args[n] = '\0';
-    for (size_t i = 0; i < n && argc < 255; i += strlen(args + i) + 1) argv[argc++] = args + i;
-    argv[argc] = NULL;
-    debug_surface_init(argc, argv);
-}
-
 /* Worker threads get an id (for the trace and the profiler's per-thread state), never
  * a registration with bdwgc. */
 static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
@@ -113,8 +95,6 @@ static int started;
 int gcprof_http_start(const char *addr)
 {
     if (load_libmicrohttpd() < 0) return -1;
-    remember_cmdline();
-    if (debug_vars_add_section("gcprof", vars_section) < 0) return -1;
     struct conns_limits limits = {
         .max = CONNS_DEFAULT_MAX, .max_per_addr = CONNS_DEFAULT_MAX_PER_ADDR,
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,

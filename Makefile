@@ -79,7 +79,7 @@ HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
 GCPROF_LIB_SRCS := gc/clock.c gc/gcevents.c gc/gcthreads.c gc/gcview.c gc/gcinterpose.c gc/procfs.c \
                    $(wildcard profile/*.c) \
                    $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c \
-                     reqstats.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c \
+                     assets.c dashboard.c reqstats.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c \
                      debug_vars.c debug_window.c gcprof_http.c gcprof_lib.c gcprof_settings.c gcprof_vars.c)
 GCPROF_LIB_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/pic/profile/profile.pb-c.o
 GCPROF_LIB  := libgcprof$(if $(SANITIZER),-$(SANITIZER)).so
@@ -179,7 +179,7 @@ $(BUILD)/%.o: %.c
 	protoc-c --proto_path=profile --c_out=$*/profile profile/profile.proto
 
 # The dashboard's files are embedded with the assembler's .incbin, which -MMD cannot see.
-$(BUILD)/src/assets.o: $(wildcard src/dashboard/*.html src/dashboard/*.js src/dashboard/vendor/uplot/*)
+$(BUILD)/src/assets.o $(BUILD)/pic/src/assets.o $(BUILD)/wrap/src/assets.o: $(wildcard src/dashboard/*.html src/dashboard/*.js src/dashboard/vendor/uplot/*)
 
 $(BUILD)/profile/profile.pb-c.o: $(BUILD)/profile/profile.pb-c.c
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -17,6 +17,7 @@
 #include "gc/gcthreads.h"
 #include "src/conns.h"
 #include "src/debug_http.h"
+#include "src/dashboard.h"
 #include "src/debug_surface.h"
 #include "src/gcprof_lib.h"
 #include "src/gcprof_mhd.h"
@@ -80,10 +81,12 @@ static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
 
 static int started;
 
-int gcprof_http_start(const char *addr)
+int gcprof_http_start(const char *addr, const char *program)
 {
     if (load_libmicrohttpd() < 0) return -1;
     debug_pprof_withhold(GCPROF_HTTP_WITHHELD);
+    const char *base = strrchr(program, '/');
+    dashboard_init(&(struct dashboard_host){.name = base ? base + 1 : program});   /* bdwgc's figures only */
     struct conns_limits limits = {
         .max = CONNS_DEFAULT_MAX, .max_per_addr = CONNS_DEFAULT_MAX_PER_ADDR,
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,

@@ -2,7 +2,9 @@
  * address while the program runs: the /debug surface of memdemo (src/debug_surface.h)
  * served by memdemo's HTTP core (src/server.h), limited to what watching a foreign
  * program allows: /debug/pprof/ (the index), heap, allocs, trace, symbol and cmdline,
- * /debug/vars (with a "gcprof" section: the interposer's counts) and /metrics.
+ * /debug/vars (with a "gcprof" section: the interposer's counts), /metrics and the
+ * /debug/gc dashboard (bdwgc's figures, pauses and RSS: the program has no requests or
+ * gauge of memdemo's to chart).
  *
  * Owns: the router over those tables, what the host withholds from them
  * (GCPROF_HTTP_WITHHELD), the worker threads' hook (an id from gcthreads_note: never
@@ -33,9 +35,10 @@
 
 /* Starts serving on addr (a loopback HOST:PORT that gcprof_settings accepted) and
  * prints "gcprof: serving http://HOST:PORT/debug/pprof/" on stderr (the port the
- * kernel picked when PORT is 0). Returns 0, or -1 after printing why. Once, from the
- * library's constructor. */
-int gcprof_http_start(const char *addr);
+ * kernel picked when PORT is 0). program (its path; must outlive the server) names
+ * the dashboard. Returns 0, or -1 after printing why. Once, from the library's
+ * constructor. */
+int gcprof_http_start(const char *addr, const char *program);
 
 /* Stops serving; waits for requests in progress. From the library's destructor. */
 void gcprof_http_stop(void);

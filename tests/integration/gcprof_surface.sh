@@ -65,6 +65,11 @@ start_live live || exit 1
 curl -s --max-time 30 "$LIVE/debug/vars" >"$T/live.vars"
 keys() { python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1])).keys()))' "$1"; }
 live_keys=$(keys "$T/live.vars")
+# guile runs bdwgc stop-the-world: every collection is a full one (the dashboard's pause
+# chart and /debug/vars' gc section say which kind each was).
+gcv() { python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["gc"]; print(eval(sys.argv[2]))' "$T/live.vars" "$1"; }
+expect_eq program_runs_stop_the_world "$(gcv 'g["mode"]')" stw
+expect_eq its_collections_are_counted_full "$(gcv 'g["partial"]["collections"] == 0 and g["full"]["collections"] > 0')" True
 
 # --- the dashboard's feed ---------------------------------------------------------------------
 code=$(curl -s -o "$T/page" -w '%{http_code}' --max-time 30 "$LIVE/debug/gc")

@@ -198,8 +198,8 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 # routes or app wiring, no GC pacer or policy. A link error here means a layer of the
 # surface reached for memdemo's own (src/ order: http core <- debug <- app <- main).
 DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c gc/gcinterpose.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
-                    $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c reqstats.c \
-                      metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
+                    $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c assets.c reqstats.c \
+                      dashboard.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
                       debug_window.c)
 DEBUG_ALONE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DEBUG_ALONE_SRCS)) $(PROTO_SRC:.c=.o)
 $(BUILD)/tools/debug_alone: tests/tools/debug_alone.c $(DEBUG_ALONE_OBJS)

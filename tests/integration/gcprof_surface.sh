@@ -47,6 +47,7 @@ SCM
 # until $T/NAME.stop exists; sets LIVE_PID and LIVE (the base URL gcprof prints).
 start_live() {
     local i
+    : >"$T/$1.err"   # exists before the first look below
     "$GCPROF" -o "$T/$1" -http 127.0.0.1:0 -- guile --no-auto-compile "$T/busy.scm" "$T/$1.stop" \
         >"$T/$1.out" 2>"$T/$1.err" &
     LIVE_PID=$!

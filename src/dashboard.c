@@ -42,7 +42,8 @@ struct sample {
     double unix_s;
     uint64_t heap_sys, heap_inuse, next_gc;
     uint64_t total_alloc, collections, pause_total_ns, pause_count, blocked_total_ns;
-    uint64_t last_gc_unix_ns;      /* when the collection whose figures these are ended */
+    uint64_t last_gc_unix_ns;      /* when the last collection ended */
+    int as_of_gc;                  /* bdwgc's figures are those it left (as_of_collection) */
     uint64_t gauge;
     int64_t rss;
     uint64_t requests[REQSTATS_MAX_ROUTES];
@@ -86,6 +87,7 @@ static void take_sample(void)
     s->pause_count = gcevents_pause_count();
     s->blocked_total_ns = st.blocked_total_ns;
     s->last_gc_unix_ns = st.last_gc_unix_ns;
+    s->as_of_gc = as_of_collection();
     s->gauge = host.gauge_title && host.gauge ? host.gauge() : 0;
     s->rss = procfs_rss_bytes();
     for (size_t i = 0; i < reqstats_slots(); i++) s->requests[i] = reqstats_total(i);
@@ -104,7 +106,7 @@ static void put_rate(struct buf *b, const char *key, uint64_t now, uint64_t befo
  * between the two collections' ends, and is null when none came between. */
 static void put_alloc_rate(struct buf *b, const struct sample *s, const struct sample *p, double dt)
 {
-    if (!as_of_collection()) { put_rate(b, "alloc_rate", s->total_alloc, p->total_alloc, dt); return; }
+    if (!s->as_of_gc || !p->as_of_gc) { put_rate(b, "alloc_rate", s->total_alloc, p->total_alloc, dt); return; }
     if (s->last_gc_unix_ns <= p->last_gc_unix_ns || !p->last_gc_unix_ns) {
         buf_puts(b, ",\"alloc_rate\":null");
         return;
@@ -175,7 +177,7 @@ static void write_head(struct buf *b)
     buf_printf(b, "{\"newest\":%llu,\"interval_ms\":%d,\"program\":", (unsigned long long)newest,
                DASHBOARD_INTERVAL_MS);
     debug_vars_string(b, host.name ? host.name : "this program");
-    buf_printf(b, ",\"heap_as_of_collection\":%s,", as_of_collection() ? "true" : "false");
+    buf_printf(b, ",\"heap_as_of_collection\":%s,", at(newest)->as_of_gc ? "true" : "false");
     write_charts(b);
     if (host.gauge_title) {
         buf_puts(b, ",\"gauge\":{\"title\":");

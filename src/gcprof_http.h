@@ -4,7 +4,9 @@
  * program allows: /debug/pprof/ (the index), heap, allocs, trace, symbol and cmdline,
  * /debug/vars (with a "gcprof" section: the interposer's counts), /metrics and the
  * /debug/gc dashboard (bdwgc's figures, pauses and RSS: the program has no requests or
- * gauge of memdemo's to chart).
+ * gauge of memdemo's to chart). Every request head is checked by the HTTP core's
+ * gate before libmicrohttpd parses it, as in memdemo (src/reqgate.c exports recv so
+ * that the libmicrohttpd loaded here reads through it).
  *
  * Owns: the router over those tables, what the host withholds from them
  * (GCPROF_HTTP_WITHHELD), the worker threads' hook (an id from gcthreads_note: never

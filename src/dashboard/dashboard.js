@@ -78,16 +78,19 @@
   // The first feed says what the host charts: the page takes its names and removes
   // the sections of charts the feed does not list.
   let configured = false;
+  let gauge = { title: "", unit: "" };   // the feed's name for the gauge chart
   function configure(feed) {
     if (configured) return;
     configured = true;
     document.title = feed.program + ": GC dashboard";
     document.getElementById("title").textContent = feed.program + ": garbage collector, live";
     if (feed.heap_as_of_collection)
-      document.getElementById("heap-about").textContent = "in use and size as of the last collection";
+      document.querySelector("#heap h2 small").textContent = "in use and size as of the last collection";
     if (feed.gauge) {
-      document.getElementById("gauge-title").textContent = feed.gauge.title;
-      document.getElementById("gauge-unit").textContent = feed.gauge.unit;
+      gauge = feed.gauge;
+      const h = document.querySelector("#gauge h2");
+      h.firstChild.textContent = gauge.title + " ";
+      h.querySelector("small").textContent = gauge.unit;
     }
     for (const id of Object.keys(charts)) {
       if (feed.charts.includes(id)) continue;
@@ -176,7 +179,7 @@
       data: () => [d.t, d.gcs, d.frac, d.bfrac],
     },
     gauge: {
-      series: () => [line(document.getElementById("gauge-unit").textContent, COLORS[5], fmtCount)],
+      series: () => [line(gauge.unit, COLORS[5], fmtCount)],
       axes: [{ values: axisOf(tickCount), size: 50 }],
       data: () => [d.t, d.gauge],
     },
@@ -246,8 +249,7 @@
     const parts = [["heap in use", fmtBytes(d.inuse[n])], ["of", fmtBytes(d.sys[n])]];
     if (d.next[n] != null) parts.push(["next collection at about", fmtBytes(d.next[n])]);
     parts.push(["allocating", fmtRate(d.alloc[n])], ["collections/s", fmtCount(d.gcs[n])]);
-    if (charts.gauge) parts.push([document.getElementById("gauge-title").textContent.toLowerCase(),
-                                  fmtCount(d.gauge[n]) + " " + document.getElementById("gauge-unit").textContent]);
+    if (charts.gauge) parts.push([gauge.title.toLowerCase(), fmtCount(d.gauge[n]) + " " + gauge.unit]);
     parts.push(["RSS", fmtBytes(d.rss[n])]);
     const f = document.getElementById("figures");
     f.textContent = "";

@@ -21,6 +21,7 @@
 #include "src/debug_surface.h"
 #include "src/gcprof_lib.h"
 #include "src/gcprof_mhd.h"
+#include "src/reqgate.h"
 #include "src/server.h"
 
 struct gcprof_mhd gcprof_mhd;
@@ -85,6 +86,7 @@ int gcprof_http_start(const char *addr, const char *program)
 {
     if (load_libmicrohttpd() < 0) return -1;
     debug_pprof_withhold(GCPROF_HTTP_WITHHELD);
+    reqgate_name_allow_setting(NULL);   /* the pages are for this machine's loopback only */
     const char *base = strrchr(program, '/');
     dashboard_init(&(struct dashboard_host){.name = base ? base + 1 : program});   /* bdwgc's figures only */
     struct conns_limits limits = {

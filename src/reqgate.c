@@ -73,6 +73,9 @@ struct gate_table { int n; _Atomic(struct gate *) slot[]; };
 static _Atomic(struct gate_table *) gates;
 static char allowed[MAX_ALLOWED][HOST_MAX];
 static int nallowed, allow_any;
+static const char *allow_setting = "-allowhost";   /* what a 421 tells the user to set */
+
+void reqgate_name_allow_setting(const char *name) { allow_setting = name; }
 
 static ssize_t sys_recv(int fd, void *buf, size_t len, int flags)
 {
@@ -319,8 +322,9 @@ static int check_host(int fd, struct head *h, char *why)
     if (h->authority && split_host(h->authority, h->authority_len, &host, &hl) < 0)
         return say(why, 400, "invalid authority in the request target");
     if ((h->hosts || h->authority) && !host_allowed(fd, host, hl))
-        return say(why, 421, "host %.*s is not served here: only loopback names, the server's address and "
-                             "-allowhost (DNS rebinding defence)", (int)(hl < 64 ? hl : 64), host);
+        return say(why, 421, "host %.*s is not served here: only loopback names%s%s (DNS rebinding defence)",
+                   (int)(hl < 64 ? hl : 64), host, allow_setting ? ", the server's address and " : " and the server's address",
+                   allow_setting ? allow_setting : "");
     return 0;
 }
 

@@ -61,6 +61,10 @@
  * thread, before server_start; the list is copied. */
 int reqgate_allow_hosts(const char *list, char *err, size_t errn);
 
+/* The name of the host's setting that calls reqgate_allow_hosts, which a 421 names
+ * ("-allowhost" unless set; NULL: the host has none). Main thread, before serving. */
+void reqgate_name_allow_setting(const char *name);
+
 /* Sizes the gate table for descriptors below max_fd (keeping the table of an earlier
  * server when it is large enough). Returns 0 or -1 (out of memory). Main thread,
  * before any reqgate_open. */

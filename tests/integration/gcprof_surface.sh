@@ -151,7 +151,6 @@ heads=(
     "GET /debug/vars HTTP/2.0\\r\\n$H\\r\\n\\r\\n"
     "GET /$long HTTP/1.1\\r\\n$H\\r\\n\\r\\n"
     "GET /debug/vars HTTP/1.1\\r\\n$H\\r\\n$many\\r\\n"
-    "GET /debug/vars HTTP/1.1\\r\\nHost: rebind.example\\r\\n\\r\\n"
     "POST /debug/pprof/symbol HTTP/1.1\\r\\n$H\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nzz\\r\\n0x1\\r\\n0\\r\\n\\r\\n"
 )
 # answer PORT HEAD: "STATUS|BODY" of the one answer and the close, else what came.
@@ -175,6 +174,10 @@ done
 stop_server
 expect_eq malformed_heads_refused_by_memdemo "$refused" "${#heads[@]}"
 expect_eq gcprof_refuses_malformed_heads_as_memdemo "${bad:-same}" same
+# A Host that is not this machine's (DNS rebinding): the same 421, minus memdemo's flag.
+rebind=$(answer "$live_port" "GET /debug/vars HTTP/1.1\r\nHost: rebind.example\r\n\r\n")
+expect_eq gcprof_refuses_a_foreign_host "$rebind" \
+    "421|host rebind.example is not served here: only loopback names and the server's address (DNS rebinding defence)~"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$LIVE/debug/vars")
 expect_eq gcprof_serves_after_refused_heads "$code" 200
 

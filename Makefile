@@ -79,7 +79,7 @@ HAVE_FUZZ_CC  = $(shell command -v $(FUZZ_CC) 2>/dev/null)
 GCPROF_LIB_SRCS := gc/clock.c gc/gcaccount.c gc/gcevents.c gc/gcthreads.c gc/gcview.c gc/gcinterpose.c gc/procfs.c \
                    $(wildcard profile/*.c) \
                    $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c \
-                     reqstats.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c \
+                     assets.c dashboard.c reqstats.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c \
                      debug_vars.c debug_window.c gcprof_http.c gcprof_lib.c gcprof_settings.c gcprof_vars.c)
 GCPROF_LIB_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/pic/profile/profile.pb-c.o
 GCPROF_LIB  := libgcprof$(if $(SANITIZER),-$(SANITIZER)).so
@@ -179,7 +179,7 @@ $(BUILD)/%.o: %.c
 	protoc-c --proto_path=profile --c_out=$*/profile profile/profile.proto
 
 # The dashboard's files are embedded with the assembler's .incbin, which -MMD cannot see.
-$(BUILD)/src/assets.o: $(wildcard src/dashboard/*.html src/dashboard/*.js src/dashboard/vendor/uplot/*)
+$(BUILD)/src/assets.o $(BUILD)/pic/src/assets.o $(BUILD)/wrap/src/assets.o: $(wildcard src/dashboard/*.html src/dashboard/*.js src/dashboard/vendor/uplot/*)
 
 $(BUILD)/profile/profile.pb-c.o: $(BUILD)/profile/profile.pb-c.c
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -198,8 +198,8 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 # routes or app wiring, no GC pacer or policy. A link error here means a layer of the
 # surface reached for memdemo's own (src/ order: http core <- debug <- app <- main).
 DEBUG_ALONE_SRCS := $(filter-out gc/gcpacer.c gc/gcpolicy.c gc/gcinterpose.c,$(wildcard gc/*.c)) $(wildcard profile/*.c) \
-                    $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c reqstats.c \
-                      metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
+                    $(addprefix src/,conns.c server.c reqgate.c router.c lograte.c numparse.c procstat.c promfmt.c assets.c reqstats.c \
+                      dashboard.c metrics.c debug_http.c debug_pprof.c debug_surface.c debug_switches.c debug_vars.c \
                       debug_window.c)
 DEBUG_ALONE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DEBUG_ALONE_SRCS)) $(PROTO_SRC:.c=.o)
 $(BUILD)/tools/debug_alone: tests/tools/debug_alone.c $(DEBUG_ALONE_OBJS)

@@ -158,11 +158,20 @@ static void record_collection(int kind)
     atomic_store_explicit(&c->lock_last_ns, held_ns, memory_order_relaxed);
 }
 
+/* The kind of the collection in progress. Without incremental mode every collection is
+ * full, whether or not the start callback is ours: in a program libgcprof watches it
+ * is the program's (gcevents__install does not run there), and without this rule
+ * every collection of a stop-the-world program read as partial. */
+static enum gcevents_kind kind_now(void)
+{
+    return full_pending || !GC_is_incremental_mode() ? GCEVENTS_FULL : GCEVENTS_PARTIAL;
+}
+
 /* At a collection's end, allocation lock held: bdwgc's unsynchronised getters are
  * exact here. */
 static void end_collection(void)
 {
-    int kind = full_pending ? GCEVENTS_FULL : GCEVENTS_PARTIAL;
+    int kind = kind_now();
     full_pending = 0;
     record_collection(kind);
     atomic_store_explicit(&current_kind, kind, memory_order_relaxed);
@@ -188,8 +197,7 @@ static void before(enum gcevent ev, int self, uint64_t now)
     } else if (ev == GCEV_PRE_STOP_WORLD && !real_open && !synth_open) {
         synth_open = 1;
         begin_collection(now);
-        atomic_store_explicit(&current_kind, full_pending ? GCEVENTS_FULL : GCEVENTS_PARTIAL,
-                              memory_order_relaxed);
+        atomic_store_explicit(&current_kind, kind_now(), memory_order_relaxed);
         fan_out(GCEV_START, self);
     }
     account_lock(ev, now);

@@ -8,6 +8,7 @@
 #include "gc/gcthreads.h"
 #include "profile/sampler.h"
 #include "profile/trace.h"
+#include "src/dashboard.h"
 #include "src/debug_vars.h"
 #include "src/handlers.h"
 #include "src/metrics.h"
@@ -73,9 +74,18 @@ static void write_barrier_metrics(struct promfmt *w)
     promfmt_u64(w, "", NULL, gcgen_dirtied_stores());
 }
 
+/* The dashboard's own chart: the strings the leaker keeps. */
+static uint64_t leaker_strings(void)
+{
+    size_t requests, strings, bytes;
+    handlers_leaker_totals(&requests, &strings, &bytes);
+    return strings;
+}
+
 int app_start(const char *addr, int threads, struct conns_limits *limits, char *url, size_t url_n)
 {
     reqstats_init(&routes_router);
+    dashboard_init(&(struct dashboard_host){"memdemo", "Leaker", "strings kept", leaker_strings, 1});
     if (debug_vars_add_section("pacer", write_pacer) < 0 || debug_vars_add_section("barrier", write_barrier) < 0 ||
         debug_vars_add_section("leaker", handlers_write_vars) < 0 || metrics_add_section(write_pacer_metrics) < 0 ||
         metrics_add_section(write_barrier_metrics) < 0 || metrics_add_section(handlers_write_metrics) < 0) {

@@ -6,9 +6,14 @@
  * than GAP_INTERVALS (nobody was watching). Sample n sits at ring[(n - 1) %
  * DASHBOARD_HISTORY]; numbers start at 1 and never repeat while the process lives.
  *
+ * The feed's head lists the charts the page draws ("charts"), from what the host gave
+ * (dashboard_init); a sample carries a host figure only when its chart is listed, and
+ * next_gc is null when no policy sets a goal (NextGC 0).
+ *
  * Locking: one mutex around the ring. Taking a sample under it takes bdwgc's
- * allocation lock (gcheap_stats) and the leaker mutex, both briefly; neither is ever
- * held while waiting for this one.
+ * allocation lock (gcheap_stats, where the thread may) and whatever the host's gauge
+ * takes (memdemo: the leaker mutex), both briefly; neither is held while waiting for
+ * this one.
  */
 #include "src/dashboard.h"
 
@@ -22,9 +27,10 @@
 #include "gc/clock.h"
 #include "gc/gcevents.h"
 #include "gc/gcheap.h"
+#include "gc/gcthreads.h"
 #include "gc/procfs.h"
 #include "src/assets.h"
-#include "src/handlers.h"
+#include "src/debug_vars.h"
 #include "src/reqstats.h"
 
 #define INTERVAL_NS ((uint64_t)DASHBOARD_INTERVAL_MS * 1000000u)
@@ -36,7 +42,9 @@ struct sample {
     double unix_s;
     uint64_t heap_sys, heap_inuse, next_gc;
     uint64_t total_alloc, collections, pause_total_ns, pause_count, blocked_total_ns;
-    uint64_t leaker_strings;
+    uint64_t last_gc_unix_ns;      /* when the last collection ended */
+    int as_of_gc;                  /* bdwgc's figures are those it left (as_of_collection) */
+    uint64_t gauge;
     int64_t rss;
     uint64_t requests[REQSTATS_MAX_ROUTES];
 };
@@ -44,6 +52,12 @@ struct sample {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sample ring[DASHBOARD_HISTORY];
 static uint64_t newest;            /* number of the newest sample; 0 = none yet */
+static struct dashboard_host host;
+
+void dashboard_init(const struct dashboard_host *h) { host = *h; }
+
+/* bdwgc's figures on this thread are those the last collection left (src/dashboard.h). */
+static int as_of_collection(void) { return !gcthreads_may_call_collector(); }
 
 static struct sample *at(uint64_t seq) { return &ring[(seq - 1) % DASHBOARD_HISTORY]; }
 static uint64_t oldest(void) { return newest > DASHBOARD_HISTORY ? newest - DASHBOARD_HISTORY + 1 : 1; }
@@ -60,8 +74,6 @@ static void take_sample(void)
 {
     struct gcheap_stats st;
     gcheap_stats(&st);
-    size_t requests, strings, bytes;
-    handlers_leaker_totals(&requests, &strings, &bytes);
     struct sample *s = at(newest + 1);
     s->seq = newest + 1;
     s->mono_ns = clock_mono_ns();
@@ -74,7 +86,9 @@ static void take_sample(void)
     s->pause_total_ns = gcevents_pause_total_ns();
     s->pause_count = gcevents_pause_count();
     s->blocked_total_ns = st.blocked_total_ns;
-    s->leaker_strings = strings;
+    s->last_gc_unix_ns = st.last_gc_unix_ns;
+    s->as_of_gc = as_of_collection();
+    s->gauge = host.gauge_title && host.gauge ? host.gauge() : 0;
     s->rss = procfs_rss_bytes();
     for (size_t i = 0; i < reqstats_slots(); i++) s->requests[i] = reqstats_total(i);
     newest = s->seq;
@@ -87,29 +101,50 @@ static void put_rate(struct buf *b, const char *key, uint64_t now, uint64_t befo
     buf_printf(b, ",\"%s\":%.6g", key, now >= before ? (double)(now - before) / dt : 0.0);
 }
 
-static void write_sample(struct buf *b, const struct sample *s)
+/* The bytes allocated per second before sample s (p: the one before it). Figures
+ * that the last collection left change only at collections: their rate is taken
+ * between the two collections' ends, and is null when none came between. */
+static void put_alloc_rate(struct buf *b, const struct sample *s, const struct sample *p, double dt)
 {
-    buf_printf(b, "{\"seq\":%llu,\"t\":%.3f,\"heap_sys\":%llu,\"heap_inuse\":%llu,\"next_gc\":%llu,"
-                  "\"collections\":%llu,\"leaker_strings\":%llu,\"rss\":%lld",
-               (unsigned long long)s->seq, s->unix_s, (unsigned long long)s->heap_sys,
-               (unsigned long long)s->heap_inuse, (unsigned long long)s->next_gc,
-               (unsigned long long)s->collections, (unsigned long long)s->leaker_strings, (long long)s->rss);
-    const struct sample *p = s->seq > oldest() ? at(s->seq - 1) : NULL;
-    if (!p || s->mono_ns - p->mono_ns > GAP_INTERVALS * INTERVAL_NS) {
-        buf_puts(b, ",\"alloc_rate\":null,\"gc_rate\":null,\"gc_fraction\":null,\"blocked_fraction\":null,"
-                    "\"requests\":null}");
+    if (!s->as_of_gc || !p->as_of_gc) { put_rate(b, "alloc_rate", s->total_alloc, p->total_alloc, dt); return; }
+    if (s->last_gc_unix_ns <= p->last_gc_unix_ns || !p->last_gc_unix_ns) {
+        buf_puts(b, ",\"alloc_rate\":null");
         return;
     }
-    double dt = (double)(s->mono_ns - p->mono_ns) / 1e9;
-    put_rate(b, "alloc_rate", s->total_alloc, p->total_alloc, dt);
-    put_rate(b, "gc_rate", s->collections, p->collections, dt);
-    put_rate(b, "gc_fraction", s->pause_total_ns, p->pause_total_ns, dt * 1e9);
-    put_rate(b, "blocked_fraction", s->blocked_total_ns, p->blocked_total_ns, dt * 1e9);
+    put_rate(b, "alloc_rate", s->total_alloc, p->total_alloc, (double)(s->last_gc_unix_ns - p->last_gc_unix_ns) / 1e9);
+}
+
+static void put_requests(struct buf *b, const struct sample *s, const struct sample *p, double dt)
+{
     buf_puts(b, ",\"requests\":[");
     for (size_t i = 0; i < reqstats_slots(); i++)
         buf_printf(b, "%s%.6g", i ? "," : "",
                    s->requests[i] >= p->requests[i] ? (double)(s->requests[i] - p->requests[i]) / dt : 0.0);
-    buf_puts(b, "]}");
+    buf_puts(b, "]");
+}
+
+static void write_sample(struct buf *b, const struct sample *s)
+{
+    buf_printf(b, "{\"seq\":%llu,\"t\":%.3f,\"heap_sys\":%llu,\"heap_inuse\":%llu,\"collections\":%llu,"
+                  "\"rss\":%lld",
+               (unsigned long long)s->seq, s->unix_s, (unsigned long long)s->heap_sys,
+               (unsigned long long)s->heap_inuse, (unsigned long long)s->collections, (long long)s->rss);
+    if (s->next_gc) buf_printf(b, ",\"next_gc\":%llu", (unsigned long long)s->next_gc);
+    else buf_puts(b, ",\"next_gc\":null");   /* no goal known */
+    if (host.gauge_title) buf_printf(b, ",\"gauge\":%llu", (unsigned long long)s->gauge);
+    const struct sample *p = s->seq > oldest() ? at(s->seq - 1) : NULL;
+    if (!p || s->mono_ns - p->mono_ns > GAP_INTERVALS * INTERVAL_NS) {
+        buf_printf(b, ",\"alloc_rate\":null,\"gc_rate\":null,\"gc_fraction\":null,\"blocked_fraction\":null%s}",
+                   host.requests ? ",\"requests\":null" : "");
+        return;
+    }
+    double dt = (double)(s->mono_ns - p->mono_ns) / 1e9;
+    put_alloc_rate(b, s, p, dt);
+    put_rate(b, "gc_rate", s->collections, p->collections, dt);
+    put_rate(b, "gc_fraction", s->pause_total_ns, p->pause_total_ns, dt * 1e9);
+    put_rate(b, "blocked_fraction", s->blocked_total_ns, p->blocked_total_ns, dt * 1e9);
+    if (host.requests) put_requests(b, s, p, dt);
+    buf_puts(b, "}");
 }
 
 /* The pauses from sample `from`'s count up to the newest sample's: each page gets
@@ -129,14 +164,40 @@ static void write_pauses(struct buf *b, uint64_t from_count)
     buf_puts(b, "]");
 }
 
+/* The charts the page draws, in its order. */
+static void write_charts(struct buf *b)
+{
+    buf_printf(b, "\"charts\":[\"heap\",\"alloc\",\"pauses\",\"gc\"%s%s,\"rss\"]",
+               host.gauge_title ? ",\"gauge\"" : "", host.requests ? ",\"requests\"" : "");
+}
+
+/* The feed's head: what it is about and how its figures were taken. */
+static void write_head(struct buf *b)
+{
+    buf_printf(b, "{\"newest\":%llu,\"interval_ms\":%d,\"program\":", (unsigned long long)newest,
+               DASHBOARD_INTERVAL_MS);
+    debug_vars_string(b, host.name ? host.name : "this program");
+    buf_printf(b, ",\"heap_as_of_collection\":%s,", at(newest)->as_of_gc ? "true" : "false");
+    write_charts(b);
+    if (host.gauge_title) {
+        buf_puts(b, ",\"gauge\":{\"title\":");
+        debug_vars_string(b, host.gauge_title);
+        buf_puts(b, ",\"unit\":");
+        debug_vars_string(b, host.gauge_unit ? host.gauge_unit : "");
+        buf_putc(b, '}');
+    }
+    buf_puts(b, ",\"routes\":[");
+    for (size_t i = 0; host.requests && i < reqstats_slots(); i++)
+        buf_printf(b, "%s\"%s\"", i ? "," : "", reqstats_slot_name(i));
+    buf_puts(b, "]");
+}
+
 /* The feed for a page that has every sample up to `since`. Locked; newest >= 1. */
 static void write_feed(struct buf *b, uint64_t since)
 {
     uint64_t first = since + 1 > oldest() ? since + 1 : oldest();
-    buf_printf(b, "{\"newest\":%llu,\"interval_ms\":%d,\"routes\":[", (unsigned long long)newest,
-               DASHBOARD_INTERVAL_MS);
-    for (size_t i = 0; i < reqstats_slots(); i++) buf_printf(b, "%s\"%s\"", i ? "," : "", reqstats_slot_name(i));
-    buf_puts(b, "],\n\"samples\":[");
+    write_head(b);
+    buf_puts(b, ",\n\"samples\":[");
     for (uint64_t s = first; s <= newest; s++) {
         if (s > first) buf_puts(b, ",\n");
         write_sample(b, at(s));
@@ -181,7 +242,7 @@ static int parse_since(struct http_request *req, uint64_t *since)
     return 0;
 }
 
-void dashboard_feed(struct http_request *req)
+static void dashboard_feed(struct http_request *req)
 {
     uint64_t since;
     if (parse_since(req, &since) < 0) {
@@ -205,7 +266,7 @@ void dashboard_feed(struct http_request *req)
         http_respond_text(req, 503, "server stopping");
 }
 
-void dashboard_file(struct http_request *req)
+static void dashboard_file(struct http_request *req)
 {
     struct asset a;
     if (assets_find(http_path(req), &a) < 0) {
@@ -217,3 +278,17 @@ void dashboard_file(struct http_request *req)
     http_add_header(req, "Cache-Control", "no-cache");
     http_respond(req, 200, a.content_type, &b);
 }
+
+/* ---- the table ------------------------------------------------------------------ */
+
+#define GET ROUTER_GET_HEAD
+static const struct router_route pages[] = {
+    {"/debug/gc", 0, GET, dashboard_file, NULL,
+     "live charts of the heap, allocation, collections and pauses, RSS, and the program's own figures"},
+    {"/debug/gc/feed", 0, GET, dashboard_feed, NULL, NULL},
+    {"/debug/gc/dashboard.js", 0, GET, dashboard_file, NULL, NULL},
+    {"/debug/gc/uPlot.iife.min.js", 0, GET, dashboard_file, NULL, NULL},
+    {"/debug/gc/uPlot.min.css", 0, GET, dashboard_file, NULL, NULL},
+    {"/debug/gc/uPlot.LICENSE", 0, GET, dashboard_file, NULL, NULL},
+};
+const struct router_table dashboard_pages = ROUTER_TABLE(pages);

@@ -40,6 +40,7 @@
 
 struct debug_profile {
     struct router_route route;          /* first: the table is a router table */
+    unsigned needs;                     /* enum debug_pprof_needs bits: what the host must allow */
     const char *about;                  /* the index's description */
     uint64_t (*count)(void);            /* the index's Count column; NULL: blank */
     struct debug_param_rules params;
@@ -57,6 +58,28 @@ struct debug_profile {
 };
 
 static const char *profile_name(const struct debug_profile *p) { return p->route.path + strlen(DEBUG_PPROF_PREFIX); }
+
+/* ---- what the host allows ----------------------------------------------------------- */
+
+static unsigned withheld;   /* enum debug_pprof_needs bits; written before serving */
+
+/* Why a row needing that is not served, by bit number. */
+static const char *const withheld_because[] = {
+    "it signals every thread of the process, the watched program's included",
+    "it records contention on locks built with memdemo's lock profiler, and this host's locks are not",
+    "the profilers' switches would change how this host is watched while it runs",
+};
+
+void debug_pprof_withhold(unsigned needs) { withheld = needs; }
+int debug_pprof_allows(unsigned needs) { return !(needs & withheld); }
+
+const char *debug_pprof_withheld(unsigned needs)
+{
+    unsigned off = needs & withheld;
+    for (unsigned i = 0; off && i < sizeof withheld_because / sizeof withheld_because[0]; i++)
+        if (off & (1u << i)) return withheld_because[i];
+    return NULL;
+}
 
 /* ---- heap and allocs (profile/sampler) ---------------------------------------------- */
 
@@ -306,6 +329,11 @@ static void serve_profile(struct http_request *req)
     const struct debug_profile *p = (const struct debug_profile *)http_route(req);
     struct debug_params prm;
     char why[DEBUG_HTTP_WHY];
+    const char *off = debug_pprof_withheld(p->needs);
+    if (off) {
+        debug_http_error(req, 404, "%s is not served here: %s", profile_name(p), off);
+        return;
+    }
     if (debug_http_params(req, &p->params, &prm, why, sizeof why) < 0) {
         debug_http_error(req, 400, "%s", why);
         return;
@@ -392,13 +420,13 @@ static const struct debug_profile profiles[] = {
      .about = "A sampling of all past memory allocations (alloc_space by default)",
      .count = heap_count, .params = DELTA_PARAMS(1),
      .snapshot = allocs_snapshot, .delta = heap_delta, .write = allocs_write, .release = heap_release},
-    {.route = ROW("block", GET, serve_profile),
+    {.route = ROW("block", GET, serve_profile), .needs = DEBUG_PPROF_OWN_LOCKS,
      .about = "Stack traces that led to blocking on synchronization primitives (the server's locks; off "
               "until -blockprofilerate or /debug/blockprofilerate sets a rate)",
      .count = block_count, .params = DELTA_PARAMS(0),
      .snapshot = block_snapshot, .delta = lock_delta, .write = lock_write, .release = lock_release},
     {.route = ROW("cmdline", GET, serve_cmdline), .about = "The command line invocation of the current program"},
-    {.route = ROW("goroutine", GET, serve_profile),
+    {.route = ROW("goroutine", GET, serve_profile), .needs = DEBUG_PPROF_SIGNALS,
      .about = "Stack traces of all current goroutines: here, every thread of the process (workers, "
               "acceptor, deferral thread, the collector's markers)",
      .count = goroutine_count, .params = {0, 1, DEBUG_SECONDS_NONE, 0},
@@ -408,19 +436,19 @@ static const struct debug_profile profiles[] = {
               "Add ?gc=1 to collect first, ?debug=1 for text, ?seconds=N for a delta",
      .count = heap_count, .params = DELTA_PARAMS(1),
      .snapshot = heap_snapshot, .delta = heap_delta, .write = heap_write, .release = heap_release},
-    {.route = ROW("mutex", GET, serve_profile),
+    {.route = ROW("mutex", GET, serve_profile), .needs = DEBUG_PPROF_OWN_LOCKS,
      .about = "Stack traces of holders of contended mutexes (the server's locks; off until "
               "-mutexprofilefraction or /debug/mutexprofilefraction sets a fraction)",
      .count = mutex_count, .params = DELTA_PARAMS(0),
      .snapshot = mutex_snapshot, .delta = lock_delta, .write = lock_write, .release = lock_release},
-    {.route = ROW("profile", GET, serve_profile),
+    {.route = ROW("profile", GET, serve_profile), .needs = DEBUG_PPROF_SIGNALS,
      .about = "CPU profile of every thread; ?seconds=N sets the window (default 30). Open it with go tool pprof",
      .params = {0, 0, DEBUG_SECONDS_INT, DEBUG_PPROF_CPU_DEFAULT_SECONDS},
      .start = cpuprof_start, .stop = cpu_stop, .cancel = cpuprof_cancel,
      .doing = "CPU profiling", .busy = "cpu profiling already in use", .result = "the CPU profile"},
     {.route = ROW("symbol", GET | ROUTER_POST, serve_symbol),
      .about = "Looks up program counters posted to it (used by go tool pprof)"},
-    {.route = ROW("threadcreate", GET, serve_profile),
+    {.route = ROW("threadcreate", GET, serve_profile), .needs = DEBUG_PPROF_SIGNALS,
      .about = "Stack traces that led to the creation of new OS threads",
      .count = threadcreate_count, .params = {0, 1, DEBUG_SECONDS_NONE, 0}, .write = threadcreate_write},
     {.route = ROW("trace", GET, serve_profile),
@@ -435,13 +463,14 @@ const struct router_table debug_pprof_profiles = ROUTER_TABLE(profiles);
 
 /* ---- the index ------------------------------------------------------------------------------ */
 
-/* A row per profile (with its live count and a ?debug=1 link when it has one), or
- * with `descriptions`, a description each. */
+/* A row per profile served (with its live count and a ?debug=1 link when it has
+ * one), or with `descriptions`, a description each. */
 static void index_rows(struct buf *b, int descriptions)
 {
     for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
         const struct debug_profile *p = &profiles[i];
         const char *name = profile_name(p);
+        if (debug_pprof_withheld(p->needs)) continue;
         if (descriptions) {
             buf_printf(b, "<li><div class=profile-name>%s:</div> %s</li>\n", name, p->about);
             continue;
@@ -467,13 +496,18 @@ static void serve_index(struct http_request *req)
                  "/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<table>\n"
                  "<thead><td>Count</td><td>Profile</td></thead>\n");
     index_rows(&b, 0);
-    buf_printf(&b, "</table>\n<a href=\"goroutine?debug=2\">full goroutine stack dump</a>\n<br>\n"
-                   "<p>memprofilerate %lld (<a href=\"/debug/memprofilerate\">how to change it</a>), "
-                   "%llu samples, %llu stacks, %llu sampled objects tracked; "
-                   "mutexprofilefraction %lld, blockprofilerate %lld.</p>\n<ul>\n",
-               (long long)ps.rate, (unsigned long long)ps.samples, (unsigned long long)ps.stacks,
-               (unsigned long long)ps.tracked, (long long)lockprof_mutex_fraction(),
-               (long long)lockprof_block_rate());
+    buf_puts(&b, "</table>\n");
+    if (debug_pprof_allows(DEBUG_PPROF_SIGNALS))
+        buf_puts(&b, "<a href=\"goroutine?debug=2\">full goroutine stack dump</a>\n<br>\n");
+    buf_printf(&b, "<p>memprofilerate %lld", (long long)ps.rate);
+    if (debug_pprof_allows(DEBUG_PPROF_SWITCHES))
+        buf_puts(&b, " (<a href=\"/debug/memprofilerate\">how to change it</a>)");
+    buf_printf(&b, ", %llu samples, %llu stacks, %llu sampled objects tracked",
+               (unsigned long long)ps.samples, (unsigned long long)ps.stacks, (unsigned long long)ps.tracked);
+    if (debug_pprof_allows(DEBUG_PPROF_OWN_LOCKS))
+        buf_printf(&b, "; mutexprofilefraction %lld, blockprofilerate %lld", (long long)lockprof_mutex_fraction(),
+                   (long long)lockprof_block_rate());
+    buf_puts(&b, ".</p>\n<ul>\n");
     index_rows(&b, 1);
     buf_puts(&b, "</ul>\n</body></html>\n");
     http_respond(req, 200, "text/html; charset=utf-8", &b);

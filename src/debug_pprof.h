@@ -24,6 +24,27 @@
 #define DEBUG_PPROF_CPU_DEFAULT_SECONDS 30
 #define DEBUG_PPROF_TRACE_DEFAULT_SECONDS 1
 
+/* What a profile needs of its host beyond a heap to watch. memdemo gives all; a host
+ * that cannot (libgcprof in a foreign program) withholds some, and the rows needing
+ * them are then neither listed on the index nor served (a 404 that says why): the
+ * table stays the one list of what is served. */
+enum debug_pprof_needs {
+    DEBUG_PPROF_SIGNALS = 1,     /* signals every thread of the process: profile, goroutine, threadcreate */
+    DEBUG_PPROF_OWN_LOCKS = 2,   /* the host's locks are built with profile/lockprof: mutex, block */
+    DEBUG_PPROF_SWITCHES = 4,    /* the profilers' switches (src/debug_switches), which the index links */
+};
+
+/* Withholds every row needing any of `needs` (0: serve all, the default). Main
+ * thread, before serving. */
+void debug_pprof_withhold(unsigned needs);
+
+/* 1 if nothing in `needs` is withheld. Any thread. */
+int debug_pprof_allows(unsigned needs);
+
+/* Why something needing `needs` is not served (one clause, for "X is not served here:
+ * ..."), or NULL when it is. Any thread; the text is static. */
+const char *debug_pprof_withheld(unsigned needs);
+
 /* /debug/pprof (a redirect to the index, as Go's mux answers) and /debug/pprof/ (the
  * index; any other name under it that no row serves gets Go's 404 "Unknown
  * profile"). Rows are struct router_route. */

@@ -1,5 +1,6 @@
 /* debug_surface: the /debug pages as one unit a program can serve: /debug/vars,
- * /debug/pprof/ and its profiles, the profilers' switches, /metrics.
+ * /debug/gc (the dashboard), /debug/pprof/ and its profiles, the profilers' switches,
+ * /metrics.
  *
  * Owns the list of the surface's routing tables and its one public start-up step.
  * Serving it needs the HTTP core (src/server.h), the profiler (profile/) and gcheap
@@ -14,6 +15,7 @@
 #ifndef MEMDEMO_DEBUG_SURFACE_H
 #define MEMDEMO_DEBUG_SURFACE_H
 
+#include "src/dashboard.h"
 #include "src/debug_pprof.h"
 #include "src/debug_switches.h"
 #include "src/router.h"
@@ -22,7 +24,8 @@
 extern const struct router_table debug_surface_pages;
 
 /* The surface's tables, for a struct router's table list. */
-#define DEBUG_SURFACE_TABLES &debug_surface_pages, &debug_pprof_pages, &debug_pprof_profiles, &debug_switches
+#define DEBUG_SURFACE_TABLES \
+    &debug_surface_pages, &dashboard_pages, &debug_pprof_pages, &debug_pprof_profiles, &debug_switches
 
 /* A router over the surface alone (for router_match). */
 extern const struct router debug_surface_router;

@@ -7,6 +7,7 @@
 #include "profile/lockprof.h"
 #include "profile/sampler.h"
 #include "src/debug_http.h"
+#include "src/debug_pprof.h"
 
 struct debug_switch {
     struct router_route route;      /* first: the table is a router table */
@@ -22,6 +23,11 @@ static void serve_switch(struct http_request *req)
     const char *v = http_query(req, "rate");
     long long was = sw->get(), rate;
     char why[DEBUG_HTTP_WHY];
+    const char *off = debug_pprof_withheld(DEBUG_PPROF_SWITCHES);
+    if (off) {
+        debug_http_error(req, 404, "%s is not served here: %s", sw->route.path, off);
+        return;
+    }
     if (strcmp(http_method(req), "POST") != 0) {
         if (v) http_respond_text(req, 400, "GET only reads %s; to change it: POST %s?rate=N", sw->name, sw->route.path);
         else http_respond_text(req, 200, "%s %lld", sw->name, was);

@@ -179,9 +179,14 @@ void debug_vars_handle(struct http_request *req)
      * world stopped. */
     if (gc > 0) gcheap_collect_shared();
     struct buf b = BUF_INIT;
-    buf_puts(&b, "{\n");
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) write_section(&b, &own[i], i == 0);
-    for (int i = 0; i < nadded; i++) write_section(&b, &added[i], 0);
-    buf_puts(&b, "\n}\n");
+    debug_vars_write(&b);
     http_respond(req, 200, "application/json; charset=utf-8", &b);
+}
+
+void debug_vars_write(struct buf *out)
+{
+    buf_puts(out, "{\n");
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) write_section(out, &own[i], i == 0);
+    for (int i = 0; i < nadded; i++) write_section(out, &added[i], 0);
+    buf_puts(out, "\n}\n");
 }

@@ -24,9 +24,16 @@
  * thread; a 400 for a bad ?gc=, a 500 when out of memory for the document. */
 void debug_vars_handle(struct http_request *req);
 
+/* Appends the whole document the handler serves (every section, the program's
+ * included, and a final newline). The one writer of it: libgcprof writes it to
+ * PREFIX.vars.json at exit. Any thread that may read the figures (gcheap_stats' rule);
+ * out of memory latches out->failed. */
+void debug_vars_write(struct buf *out);
+
 /* A program's own section: "name": whatever write appends (one JSON value). Sections
  * follow the surface's own in the order added. At most DEBUG_VARS_MAX_SECTIONS. Main
- * thread, before serving. Returns 0, or -1 with errno = ENOSPC when full. */
+ * thread, while no request is served (before serving, or after the server stopped).
+ * Returns 0, or -1 with errno = ENOSPC when full. */
 #define DEBUG_VARS_MAX_SECTIONS 4
 int debug_vars_add_section(const char *name, void (*write)(struct buf *out));
 

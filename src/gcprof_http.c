@@ -1,11 +1,11 @@
 /* gcprof_http: the /debug surface in libgcprof. See gcprof_http.h.
  *
- * The router is the surface's (router_match over DEBUG_SURFACE_TABLES) with two
- * changes made on the match: a path outside the served list gets a handler that
- * answers 404 with the reason, and the pages that honour ?gc=1 (heap, /debug/vars) get
- * a handler that first has a program thread collect (gcinterpose_collect_for_next_
- * snapshot: the surface's own gcheap_collect_shared on this worker then uses that
- * collection) and then runs the row's own handler.
+ * The router is the surface's (router_match over DEBUG_SURFACE_TABLES), which serves
+ * only what the host allows (debug_pprof_withhold: the rows themselves refuse and the
+ * index leaves them out), with one change made on the match: the pages that honour
+ * ?gc=1 (heap, /debug/vars) get a handler that first has a program thread collect
+ * (gcinterpose_collect_for_next_snapshot: the surface's own gcheap_collect_shared on
+ * this worker then uses that collection) and then runs the row's own handler.
  */
 #include "src/gcprof_http.h"
 
@@ -16,11 +16,12 @@
 #include "gc/gcinterpose.h"
 #include "gc/gcthreads.h"
 #include "src/conns.h"
+#include "src/dashboard.h"
 #include "src/debug_http.h"
 #include "src/debug_surface.h"
-#include "src/debug_vars.h"
 #include "src/gcprof_lib.h"
 #include "src/gcprof_mhd.h"
+#include "src/reqgate.h"
 #include "src/server.h"
 
 struct gcprof_mhd gcprof_mhd;
@@ -43,11 +44,7 @@ static int load_libmicrohttpd(void)
     return 0;
 }
 
-/* The paths served (exact), and those of them that honour ?gc=1. */
-static const char *const served[] = {
-    "/debug/pprof", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/allocs", "/debug/pprof/trace",
-    "/debug/pprof/symbol", "/debug/pprof/cmdline", "/debug/vars", "/metrics",
-};
+/* The pages that honour ?gc=1. */
 static const char *const collecting[] = {"/debug/pprof/heap", "/debug/vars"};
 
 static int listed(const char *path, const char *const *list, size_t n)
@@ -55,12 +52,6 @@ static int listed(const char *path, const char *const *list, size_t n)
     for (size_t i = 0; i < n; i++)
         if (strcmp(path, list[i]) == 0) return 1;
     return 0;
-}
-
-static void not_here(struct http_request *r)
-{
-    debug_http_error(r, 404, "%s is not served by gcprof: only heap, allocs, trace, symbol, cmdline, "
-                     "/debug/vars and /metrics watch a program without steering it", http_path(r));
 }
 
 /* ?gc=N (N not 0), without ?seconds: the collection runs on a program thread first. */
@@ -81,27 +72,8 @@ static void collect_then_serve(struct http_request *r)
 static void route(const void *router, const char *method, const char *path, struct http_match *m)
 {
     router_match(router, method, path, m);
-    if (!m->route || !m->handler) return;
-    if (!listed(path, served, sizeof served / sizeof served[0])) m->handler = not_here;
-    else if (listed(path, collecting, sizeof collecting / sizeof collecting[0])) m->handler = collect_then_serve;
-}
-
-/* "gcprof": the interposer's counts, beside the surface's sections. */
-static void vars_section(struct buf *out) { gcprof_write_interposer(out, 0); }
-
-/* /debug/pprof/cmdline and /debug/vars show /proc/self/cmdline, read once. */
-static void remember_cmdline(void)
-{
-    static char args[8192];
-    static char *argv[256];
-    FILE *f = fopen("/proc/self/cmdline", "r");
-    size_t n = f ? fread(args, 1, sizeof args - 1, f) : 0;
-    int argc = 0;
-    if (f) fclose(f);
-    args[n] = '\0';
-    for (size_t i = 0; i < n && argc < 255; i += strlen(args + i) + 1) argv[argc++] = args + i;
-    argv[argc] = NULL;
-    debug_surface_init(argc, argv);
+    if (m->route && m->handler && listed(path, collecting, sizeof collecting / sizeof collecting[0]))
+        m->handler = collect_then_serve;
 }
 
 /* Worker threads get an id (for the trace and the profiler's per-thread state), never
@@ -110,11 +82,13 @@ static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
 
 static int started;
 
-int gcprof_http_start(const char *addr)
+int gcprof_http_start(const char *addr, const char *program)
 {
     if (load_libmicrohttpd() < 0) return -1;
-    remember_cmdline();
-    if (debug_vars_add_section("gcprof", vars_section) < 0) return -1;
+    debug_pprof_withhold(GCPROF_HTTP_WITHHELD);
+    reqgate_name_allow_setting(NULL);   /* the pages are for this machine's loopback only */
+    const char *base = strrchr(program, '/');
+    dashboard_init(&(struct dashboard_host){.name = base ? base + 1 : program});   /* bdwgc's figures only */
     struct conns_limits limits = {
         .max = CONNS_DEFAULT_MAX, .max_per_addr = CONNS_DEFAULT_MAX_PER_ADDR,
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,

@@ -160,7 +160,8 @@ __attribute__((constructor)) static void gcprof_load(void)
         return;
     }
     active = 1;
-    if (settings.http[0] && gcprof_http_start(settings.http) < 0) return;
+    if (gcprof_vars_init() < 0) fprintf(stderr, "gcprof: /debug/vars has no room for the gcprof section\n");
+    if (settings.http[0] && gcprof_http_start(settings.http, program) < 0) return;
     say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
 }
 
@@ -206,7 +207,7 @@ static void write_exit_files(void)
 {
     char prefix[GCPROF_MAX_PREFIX + 1];
     if (gcprof_settings_expand(settings.out, (long)getpid(), prefix, sizeof prefix) < 0) return;
-    struct gcprof_exit e = {0};
+    static struct gcprof_exit e;   /* the "final" section reads it (src/gcprof_vars.c) */
     e.collected = gcinterpose_final_collection();
     gcinterpose_truth(&e.truth, e.collected);
     /* The exiting thread is the program's; when bdwgc knows it, it may take the lock. */

@@ -1,5 +1,6 @@
-/* gcprof_lib: what the parts of libgcprof.so share: the exit writer's findings and the
- * /debug/vars document, written at exit (PREFIX.vars.json) and served live.
+/* gcprof_lib: what the parts of libgcprof.so share: the exit writer's findings and
+ * libgcprof's part of the /debug/vars document, which is served live and written at
+ * exit (PREFIX.vars.json) by the surface's one writer (src/debug_vars.c).
  *
  * Owns nothing but these declarations; src/gcprof_lib.c (start, exit) and
  * src/gcprof_vars.c (the document) implement them.
@@ -22,15 +23,16 @@ struct gcprof_exit {
 /* The sampling rate the library was started with. Any thread. */
 int64_t gcprof_rate(void);
 
-/* Appends the /debug/vars JSON document: "cmdline", "memstats" (memdemo's names),
- * "profiler", "gcprof" (the interposer's counts) and, when e is not NULL, "final"
- * (the exit's figures, reachable_bytes among them). Any thread (statistics as
- * gcheap_stats gives them to that thread); not in a collection listener. */
-void gcprof_write_vars(struct buf *b, const struct gcprof_exit *e);
+/* Gives the /debug surface the program's command line and adds the "gcprof" section
+ * (the interposer's counts) to /debug/vars. Returns 0, or -1 with errno (no room for
+ * the section). Once, from the library's constructor, before serving. */
+int gcprof_vars_init(void);
 
-/* The "gcprof" object of that document (the interposer's counts; trace_dropped: the
- * trace events lost, 0 while running), also a section of the live /debug/vars. Any
- * thread; calls no bdwgc function. */
-void gcprof_write_interposer(struct buf *b, uint64_t trace_dropped);
+/* Appends the /debug/vars document, the same one the live page serves (every section
+ * of src/debug_vars.c's, and "gcprof"), with, from the first call on, a "final"
+ * section: the exit's figures in *e (reachable_bytes among them), which must then stay
+ * valid for every later call. Exit writer only: the server must have stopped (a
+ * section is added). Statistics as gcheap_stats gives them to the calling thread. */
+void gcprof_write_vars(struct buf *b, const struct gcprof_exit *e);
 
 #endif

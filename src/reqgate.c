@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -65,19 +66,32 @@ struct gate {
 
 void (*reqgate_on_refusal)(int status);
 
-static _Atomic(struct gate *) *gates;
-static int ngates;
+/* The gates by descriptor. Published once (release) and never freed while the process
+ * lives: in libgcprof every thread of the watched program reads it in recv, and one of
+ * them may be there while the server stops at exit. */
+struct gate_table { int n; _Atomic(struct gate *) slot[]; };
+static _Atomic(struct gate_table *) gates;
 static char allowed[MAX_ALLOWED][HOST_MAX];
 static int nallowed, allow_any;
+static const char *allow_setting = "-allowhost";   /* what a 421 tells the user to set */
+
+void reqgate_name_allow_setting(const char *name) { allow_setting = name; }
 
 static ssize_t sys_recv(int fd, void *buf, size_t len, int flags)
 {
     return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
 }
 
+static _Atomic(struct gate *) *slot_of(int fd)
+{
+    struct gate_table *t = atomic_load_explicit(&gates, memory_order_acquire);
+    return t && fd >= 0 && fd < t->n ? &t->slot[fd] : NULL;
+}
+
 static struct gate *gate_of(int fd)
 {
-    return fd >= 0 && fd < ngates ? atomic_load_explicit(&gates[fd], memory_order_acquire) : NULL;
+    _Atomic(struct gate *) *s = slot_of(fd);
+    return s ? atomic_load_explicit(s, memory_order_acquire) : NULL;
 }
 
 /* ---- the grammar ----------------------------------------------------------------------- */
@@ -308,8 +322,9 @@ static int check_host(int fd, struct head *h, char *why)
     if (h->authority && split_host(h->authority, h->authority_len, &host, &hl) < 0)
         return say(why, 400, "invalid authority in the request target");
     if ((h->hosts || h->authority) && !host_allowed(fd, host, hl))
-        return say(why, 421, "host %.*s is not served here: only loopback names, the server's address and "
-                             "-allowhost (DNS rebinding defence)", (int)(hl < 64 ? hl : 64), host);
+        return say(why, 421, "host %.*s is not served here: only loopback names%s%s (DNS rebinding defence)",
+                   (int)(hl < 64 ? hl : 64), host, allow_setting ? ", the server's address and " : " and the server's address",
+                   allow_setting ? allow_setting : "");
     return 0;
 }
 
@@ -580,33 +595,74 @@ static ssize_t gate_recv(struct gate *g, int fd, char *out, size_t len)
     return (ssize_t)got;
 }
 
-ssize_t recv(int fd, void *buf, size_t len, int flags)
+/* ---- the process's recv -----------------------------------------------------------------
+ *
+ * This definition is every library's recv: memdemo's executable defines it, and
+ * libgcprof.so exports it, so that the libmicrohttpd it dlopens late binds to it (a
+ * hidden one would leave that libmicrohttpd on libc's, and the gate off). Preloaded,
+ * it is then also the watched program's recv, so a call on a descriptor the gate does
+ * not hold must be libc's call exactly: it goes, unchanged, to the next recv in the
+ * lookup order (libc's, or a sanitizer's interceptor), found by dlsym(RTLD_NEXT) once,
+ * which keeps errno, blocking, signal and cancellation behaviour as they are. What
+ * such a call pays is a bounds check, two atomic loads and an indirect call
+ * (bench/recvpass measures it against libc's recv). The static variant
+ * (gcprof-wrap.o, built with GCINTERPOSE_WRAP) keeps recv hidden: linked into a
+ * program that defines one (memdemo's own objects), two would clash. */
+#ifdef GCINTERPOSE_WRAP
+#define REQGATE_RECV_VISIBILITY
+#else
+#define REQGATE_RECV_VISIBILITY __attribute__((visibility("default")))
+#endif
+
+typedef ssize_t recv_fn(int fd, void *buf, size_t len, int flags);
+static _Atomic(recv_fn *) next_recv;
+
+/* The next recv (the raw system call if the loader has none). Any thread: racing
+ * first callers store the same value. */
+static recv_fn *find_next_recv(void)
+{
+    recv_fn *f = atomic_load_explicit(&next_recv, memory_order_relaxed);
+    if (f) return f;
+    f = (recv_fn *)dlsym(RTLD_NEXT, "recv");
+    if (!f) f = sys_recv;
+    atomic_store_explicit(&next_recv, f, memory_order_relaxed);
+    return f;
+}
+
+/* Looked up at load, so that a program's first recv pays no dlsym (a call before this
+ * constructor, from an earlier one, looks it up itself). */
+__attribute__((constructor)) static void reqgate_load(void) { find_next_recv(); }
+
+REQGATE_RECV_VISIBILITY ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     struct gate *g = flags == 0 && len ? gate_of(fd) : NULL;
-    return g ? gate_recv(g, fd, buf, len) : sys_recv(fd, buf, len, flags);
+    return g ? gate_recv(g, fd, buf, len) : find_next_recv()(fd, buf, len, flags);
 }
 
 /* ---- per connection ---------------------------------------------------------------- */
 
 int reqgate_start(int max_fd)
 {
-    gates = calloc((size_t)max_fd, sizeof *gates);
-    if (!gates) return -1;
-    ngates = max_fd;
+    struct gate_table *t = atomic_load_explicit(&gates, memory_order_acquire);
+    if (t && t->n >= max_fd) return 0;   /* a server started before left it (see struct gate_table) */
+    struct gate_table *bigger = calloc(1, sizeof *bigger + (size_t)max_fd * sizeof bigger->slot[0]);
+    if (!bigger) return -1;
+    bigger->n = max_fd;
+    atomic_store_explicit(&gates, bigger, memory_order_release);
+    free(t);   /* only between servers, before any connection (reqgate.h) */
     return 0;
 }
 
 void reqgate_stop(void)
 {
-    for (int fd = 0; fd < ngates; fd++) reqgate_close(fd);
-    free(gates);
-    gates = NULL;
-    ngates = 0;
+    struct gate_table *t = atomic_load_explicit(&gates, memory_order_acquire);
+    for (int fd = 0; t && fd < t->n; fd++) reqgate_close(fd);
 }
 
 int reqgate_open(int fd)
 {
-    if (fd < 0 || fd >= ngates) return -1;
+    _Atomic(struct gate *) *slot = slot_of(fd);
+    if (!slot) return -1;
     struct gate *g = calloc(1, sizeof *g);
     char *b = mmap(NULL, BUF_INITIAL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (!g || b == MAP_FAILED) {
@@ -616,14 +672,15 @@ int reqgate_open(int fd)
     }
     g->buf = b;
     g->cap = BUF_INITIAL;
-    atomic_store_explicit(&gates[fd], g, memory_order_release);
+    atomic_store_explicit(slot, g, memory_order_release);
     return 0;
 }
 
 void reqgate_close(int fd)
 {
-    if (fd < 0 || fd >= ngates) return;
-    struct gate *g = atomic_exchange(&gates[fd], NULL);
+    _Atomic(struct gate *) *slot = slot_of(fd);
+    if (!slot) return;
+    struct gate *g = atomic_exchange(slot, NULL);
     if (!g) return;
     munmap(g->buf, g->cap);
     free(g);

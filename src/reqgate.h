@@ -7,7 +7,8 @@
  * name, and passes NUL, bare CR and control bytes through), so a request smuggled in
  * a body could be executed; and it exposes no raw header bytes to check afterwards.
  * It reads its sockets only through recv(2), so memdemo defines recv itself (the
- * executable's definition wins over libc's for every library) and, for the
+ * executable's definition wins over libc's for every library; libgcprof.so, preloaded,
+ * exports one for the same reason) and, for the
  * connections the acceptor opened here, reads the bytes first: a head is passed on
  * only once it is complete and valid (bodies pass straight through, tracked by their
  * Content-Length or chunked framing so that the next head is found where
@@ -60,11 +61,17 @@
  * thread, before server_start; the list is copied. */
 int reqgate_allow_hosts(const char *list, char *err, size_t errn);
 
-/* Sizes the gate table for descriptors below max_fd. Returns 0 or -1 (out of
- * memory). Main thread, before any reqgate_open. */
+/* The name of the host's setting that calls reqgate_allow_hosts, which a 421 names
+ * ("-allowhost" unless set; NULL: the host has none). Main thread, before serving. */
+void reqgate_name_allow_setting(const char *name);
+
+/* Sizes the gate table for descriptors below max_fd (keeping the table of an earlier
+ * server when it is large enough). Returns 0 or -1 (out of memory). Main thread,
+ * before any reqgate_open. */
 int reqgate_start(int max_fd);
 
-/* Frees the table; every gate must be closed. Main thread, after the workers stop. */
+/* Closes every gate. The table stays (recv may be running on any thread of the
+ * process) and serves the next start. Main thread, after the workers stop. */
 void reqgate_stop(void);
 
 /* Starts checking what fd receives (a fresh connection, before libmicrohttpd reads
@@ -85,7 +92,9 @@ int reqgate_verdict(int fd, const char **why);
  * NULL. Runs on the worker. */
 extern void (*reqgate_on_refusal)(int status);
 
-/* The recv(2) every library in the process calls. Same contract as libc's. */
+/* The recv(2) every library in the process calls (memdemo's executable defines it;
+ * libgcprof.so exports it). Same contract as libc's; on a descriptor no gate holds it
+ * is libc's call (src/reqgate.c says how). */
 ssize_t recv(int fd, void *buf, size_t len, int flags);
 
 #endif

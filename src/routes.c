@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "src/dashboard.h"
 #include "src/debug_surface.h"
 #include "src/handlers.h"
 
@@ -32,13 +31,6 @@ static const struct route own[] = {
     {{"/leaker", 0, GET, handle_leaker, NULL,
       "makes -repetitions strings and keeps them in a global list: the heap grows"},
      "GET /leaker"},
-    {{"/debug/gc", 0, GET, dashboard_file, NULL,
-      "live charts of the heap, allocation, collections and pauses, requests and RSS"}, NULL},
-    {{"/debug/gc/feed", 0, GET, dashboard_feed, NULL, NULL}, NULL},
-    {{"/debug/gc/dashboard.js", 0, GET, dashboard_file, NULL, NULL}, NULL},
-    {{"/debug/gc/uPlot.iife.min.js", 0, GET, dashboard_file, NULL, NULL}, NULL},
-    {{"/debug/gc/uPlot.min.css", 0, GET, dashboard_file, NULL, NULL}, NULL},
-    {{"/debug/gc/uPlot.LICENSE", 0, GET, dashboard_file, NULL, NULL}, NULL},
 };
 const struct router_table routes_own = ROUTER_TABLE(own);
 

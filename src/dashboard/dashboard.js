@@ -1,6 +1,8 @@
-// dashboard.js: memdemo's /debug/gc page. Polls /debug/gc/feed (a long poll: the server
+// dashboard.js: the /debug/gc page. Polls /debug/gc/feed (a long poll: the server
 // answers when its next one-per-second sample is taken), keeps the last KEEP_SECONDS of
-// samples and pauses, and draws seven uPlot charts. Exposes what it drew for tests:
+// samples and pauses, and draws a uPlot chart for each chart the feed lists (its host
+// may have no requests or gauge to chart: those sections are removed, not drawn as
+// zeros; a heap goal it does not know is left off the heap chart). Exposes what it drew for tests:
 // each chart's <section data-points>, <body data-errors> (uncaught errors) and
 // <body data-heap-changes> (samples whose heap-in-use figure differed from the one
 // before). Embedded in the binary with the page (src/assets.c).
@@ -64,7 +66,7 @@
   let routes = [];        // the feed's route names, index-aligned with sample.requests
   // pauses: pt their times, pv a full collection's (else null), pp a partial one's,
   // pb the time either kept allocation blocked
-  const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], bfrac: [], leaker: [], rss: [], req: [],
+  const d = { t: [], inuse: [], sys: [], next: [], alloc: [], gcs: [], frac: [], bfrac: [], gauge: [], rss: [], req: [],
               pt: [], pv: [], pp: [], pb: [] };
   let heapChanges = 0;
 
@@ -73,7 +75,32 @@
     for (const k in d) d[k].length = 0;
   }
 
+  // The first feed says what the host charts: the page takes its names and removes
+  // the sections of charts the feed does not list.
+  let configured = false;
+  let gauge = { title: "", unit: "" };   // the feed's name for the gauge chart
+  function configure(feed) {
+    if (configured) return;
+    configured = true;
+    document.title = feed.program + ": GC dashboard";
+    document.getElementById("title").textContent = feed.program + ": garbage collector, live";
+    if (feed.heap_as_of_collection)
+      document.querySelector("#heap h2 small").textContent = "in use and size as of the last collection";
+    if (feed.gauge) {
+      gauge = feed.gauge;
+      const h = document.querySelector("#gauge h2");
+      h.firstChild.textContent = gauge.title + " ";
+      h.querySelector("small").textContent = gauge.unit;
+    }
+    for (const id of Object.keys(charts)) {
+      if (feed.charts.includes(id)) continue;
+      delete charts[id];
+      document.getElementById(id).remove();
+    }
+  }
+
   function ingest(feed) {
+    configure(feed);
     routes = feed.routes;
     for (const s of feed.samples) {
       const n = d.inuse.length;
@@ -86,7 +113,7 @@
       d.gcs.push(s.gc_rate);
       d.frac.push(s.gc_fraction == null ? null : s.gc_fraction * 100);
       d.bfrac.push(s.blocked_fraction == null ? null : s.blocked_fraction * 100);
-      d.leaker.push(s.leaker_strings);
+      d.gauge.push(s.gauge === undefined ? null : s.gauge);
       d.rss.push(s.rss >= 0 ? s.rss : null);
       d.req.push(s.requests);
     }
@@ -100,7 +127,7 @@
     const cut = d.t.length ? d.t[d.t.length - 1] - KEEP_SECONDS : 0;
     let drop = 0;
     while (drop < d.t.length && d.t[drop] < cut) drop++;
-    for (const k of ["t", "inuse", "sys", "next", "alloc", "gcs", "frac", "bfrac", "leaker", "rss", "req"]) d[k].splice(0, drop);
+    for (const k of ["t", "inuse", "sys", "next", "alloc", "gcs", "frac", "bfrac", "gauge", "rss", "req"]) d[k].splice(0, drop);
     let pdrop = 0;
     while (pdrop < d.pt.length && d.pt[pdrop] < cut) pdrop++;
     d.pt.splice(0, pdrop);
@@ -120,12 +147,12 @@
 
   // Each chart: series (after x), y axes, and its data from `d`.
   const charts = {
-    heap: {
+    heap: {   // the goal line only while some kept sample has one (no policy: NextGC unknown)
       series: () => [line("in use", COLORS[0], fmtBytes, { fill: "rgba(42,111,219,0.08)" }),
-                     line("heap size", "#495057", fmtBytes),
-                     line("next collection (est.)", COLORS[1], fmtBytes, { dash: [5, 4] })],
+                     line("heap size", "#495057", fmtBytes)]
+        .concat(hasGoal() ? [line("next collection (est.)", COLORS[1], fmtBytes, { dash: [5, 4] })] : []),
       axes: [{ values: axisOf(tickBytes), size: 50 }],
-      data: () => [d.t, d.inuse, d.sys, d.next],
+      data: () => [d.t, d.inuse, d.sys].concat(hasGoal() ? [d.next] : []),
     },
     alloc: {
       series: () => [line("allocated", COLORS[2], fmtRate, { fill: "rgba(47,158,68,0.08)" })],
@@ -151,10 +178,10 @@
       scales: { pct: { range: (u, min, max) => [0, Math.max(max, 1)] } },
       data: () => [d.t, d.gcs, d.frac, d.bfrac],
     },
-    leaker: {
-      series: () => [line("strings", COLORS[5], fmtCount)],
+    gauge: {
+      series: () => [line(gauge.unit, COLORS[5], fmtCount)],
       axes: [{ values: axisOf(tickCount), size: 50 }],
-      data: () => [d.t, d.leaker],
+      data: () => [d.t, d.gauge],
     },
     requests: {
       series: () => shownRoutes().map((r, i) => line(routes[r], COLORS[i % COLORS.length], fmtCount)),
@@ -167,6 +194,8 @@
       data: () => [d.t, d.rss],
     },
   };
+
+  const hasGoal = () => d.next.some((v) => v != null);
 
   // Routes with a request in the samples kept, so the legend stays short.
   function shownRoutes() {
@@ -217,11 +246,11 @@
   function showFigures() {
     const n = d.t.length - 1;
     if (n < 0) return;
-    const parts = [
-      ["heap in use", fmtBytes(d.inuse[n])], ["of", fmtBytes(d.sys[n])],
-      ["next collection at about", fmtBytes(d.next[n])], ["allocating", fmtRate(d.alloc[n])],
-      ["collections/s", fmtCount(d.gcs[n])], ["leaker", fmtCount(d.leaker[n]) + " strings"], ["RSS", fmtBytes(d.rss[n])],
-    ];
+    const parts = [["heap in use", fmtBytes(d.inuse[n])], ["of", fmtBytes(d.sys[n])]];
+    if (d.next[n] != null) parts.push(["next collection at about", fmtBytes(d.next[n])]);
+    parts.push(["allocating", fmtRate(d.alloc[n])], ["collections/s", fmtCount(d.gcs[n])]);
+    if (charts.gauge) parts.push([gauge.title.toLowerCase(), fmtCount(d.gauge[n]) + " " + gauge.unit]);
+    parts.push(["RSS", fmtBytes(d.rss[n])]);
     const f = document.getElementById("figures");
     f.textContent = "";
     for (const [k, v] of parts) {
@@ -256,7 +285,7 @@
         setStatus("live: " + d.t.length + " samples, " + d.pt.length + " pauses (last " + KEEP_SECONDS / 60 + " min)");
       }
     } catch (e) {
-      setStatus("no answer from memdemo (" + e.message + "); retrying", true);
+      setStatus("no answer from the server (" + e.message + "); retrying", true);
       wait = RETRY_MS;
     }
     setTimeout(poll, wait);

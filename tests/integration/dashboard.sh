@@ -85,7 +85,7 @@ rc=$?
 kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null
 expect_eq chromium_ran "$rc" 0
 drawn=""
-for chart in heap alloc pauses gc leaker requests rss; do
+for chart in heap alloc pauses gc gauge requests rss; do
     pts=$(grep -o "id=\"$chart\" data-points=\"[0-9]*\"" "$T/dom.html" | grep -o '[0-9]*"$' | tr -d '"')
     expect_ge "chart_${chart}_drew_more_than_one_point" "${pts:-0}" 2
     drawn="$drawn $chart=${pts:-0}"

@@ -13,7 +13,7 @@ pass debug_alone_links_without_memdemos_handlers_routes_and_gc_policy
 
 # The link is the proof; the symbol table says the same to anyone who reads it.
 nm "$BIN" >"$T/nm"
-for sym in handle_leaker handle_noleaker routes_router app_start gcpacer_stats gcheap_init dashboard_feed; do
+for sym in handle_leaker handle_noleaker routes_router app_start gcpacer_stats gcheap_init handlers_leaker_totals; do
     check "binary_has_no_${sym}" bash -c "! grep -q ' [TtDdRrBb] $sym\$' '$T/nm'"
 done
 check binary_has_the_surface grep -q ' [DdRr] debug_surface_router$' "$T/nm"
@@ -43,16 +43,18 @@ expect_eq inuse_objects_are_the_kept_ones "$(flat inuse_objects)" 1000
 expect_eq alloc_objects_count_the_garbage_too "$(flat alloc_objects)" 2000
 
 # --- the rest of the surface answers; memdemo's pages do not exist -------------------------
-for p in /debug/vars /metrics /debug/pprof/ /debug/pprof/goroutine /debug/pprof/cmdline /debug/memprofilerate; do
+for p in /debug/vars /metrics /debug/gc /debug/gc/feed /debug/pprof/ /debug/pprof/goroutine /debug/pprof/cmdline /debug/memprofilerate; do
     expect_eq "serves_${p//[^a-z]/_}" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$BASE$p")" 200
 done
-for p in / /leaker /noleaker /debug/gc; do
+for p in / /leaker /noleaker; do
     expect_eq "no_memdemo_page_${p//[^a-z]/_}" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$BASE$p")" 404
 done
 curl -s "$BASE/debug/vars" >"$T/vars"
 check vars_has_memstats_and_profiler grep -q '"profiler": {"memprofilerate": 1,' "$T/vars"
 check_absent vars_has_no_pacer_section '"pacer"' "$T/vars"
 check_absent vars_has_no_leaker_section '"leaker"' "$T/vars"
+curl -s "$BASE/debug/gc/feed" >"$T/feed"
+check dashboard_charts_no_gauge_or_requests_the_host_did_not_give grep -q '"charts":\["heap","alloc","pauses","gc","rss"\]' "$T/feed"
 expect_eq vars_next_gc_is_0_without_a_policy "$(json_num NextGC "$T/vars")" 0
 curl -s "$BASE/metrics" >"$T/metrics"
 check metrics_has_the_collectors_families grep -q '^go_memstats_heap_inuse_bytes ' "$T/metrics"

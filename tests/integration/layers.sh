@@ -5,8 +5,8 @@
 #     leaves  numparse numstr strlist promfmt procstat assets lograte (include no other layer)
 #     core    http router conns server reqgate (of profile/ and gc/ only buf.h and clock.h),
 #             gcprof_mhd (the core's libmicrohttpd through pointers, in libgcprof)
-#     debug   debug_* metrics reqstats
-#     app     handlers dashboard routes app, and libgcprof's glue over the debug surface:
+#     debug   debug_* metrics reqstats dashboard
+#     app     handlers routes app, and libgcprof's glue over the debug surface:
 #             gcprof_lib gcprof_http gcprof_vars gcprof_settings
 #     main    main flags, and gcprof (the command, an entry like main)
 #   and a file includes only its own layer or lower ones. A src/ file missing from the
@@ -19,8 +19,8 @@ layer_of() { # src/NAME.[ch] -> 0..4, or nothing
     case $n in
     numparse|numstr|strlist|promfmt|procstat|assets|lograte) echo 0 ;;
     http|router|conns|server|reqgate|gcprof_mhd) echo 1 ;;
-    debug_*|metrics|reqstats) echo 2 ;;
-    handlers|dashboard|routes|app|gcprof_lib|gcprof_http|gcprof_vars|gcprof_settings) echo 3 ;;
+    debug_*|metrics|reqstats|dashboard) echo 2 ;;
+    handlers|routes|app|gcprof_lib|gcprof_http|gcprof_vars|gcprof_settings) echo 3 ;;
     main|flags|gcprof) echo 4 ;;
     esac
 }

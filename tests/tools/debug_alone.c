@@ -4,7 +4,7 @@
  * would serve it. tests/integration/debug_surface.sh drives it.
  *
  * The Makefile links it from the objects the surface may use and no others (no
- * src/handlers, routes, app, dashboard; no gc/gcpacer or gc/gcpolicy), so building it
+ * src/handlers, routes, app; no gc/gcpacer or gc/gcpolicy), so building it
  * is itself the check that no layer of the surface reaches for memdemo's own.
  *
  *   debug_alone ADDR      serves ADDR (e.g. 127.0.0.1:0), prints "listening on URL" on

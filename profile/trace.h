@@ -91,6 +91,13 @@ int trace_cancel(void);
  * a collection listener (it may malloc). */
 void trace_thread_start(void);
 
+/* Draws every thread as one goroutine for its life in a window, running between
+ * collections, instead of one goroutine per request (tracewire.h: thread mode): for
+ * libgcprof, whose program has threads but no requests. Installs gcthreads' exit hook
+ * (an exiting thread's goroutine ends) and makes trace_thread_start() record the
+ * thread with its name. Once, at start, before the first trace_start(). */
+void trace_draw_threads(void);
+
 /* --- hot path: the server's worker threads ------------------------------------ */
 
 /* A request's handler starts on this thread. route names it ("GET /leaker"): a string

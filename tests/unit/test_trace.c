@@ -129,9 +129,9 @@ TEST(wire_request_gc_assist_and_preempt_parse)
         R(12, TRACEWIRE_GC_END, 3 << 20, 5 << 20, 4),
     };
     struct tracewire_stream s[] = {
-        {0, 100, NULL, 0}, {1, 101, t1, 12}, {3, 103, t3, 4}, {4, 104, t4, 6},
+        {0, 100, NULL, 0, {0}}, {1, 101, t1, 12, {0}}, {3, 103, t3, 4, {0}}, {4, 104, t4, 6, {0}},
     };
-    struct tracewire_window win = {T0, T0 + 20 * MS, 4 << 20, 6 << 20, 10, 0};
+    struct tracewire_window win = {T0, T0 + 20 * MS, 4 << 20, 6 << 20, 10, 0, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 4), 0);
@@ -183,8 +183,8 @@ TEST(wire_streams_cut_short_are_closed_at_stop)
         R(7, TRACEWIRE_REQ_END, 2, 0, 200),
         R(8, TRACEWIRE_REQ_BEGIN, 3, (uintptr_t)LEAKER, 0),
     };
-    struct tracewire_stream s[] = {{0, 100, t0, 4}, {2, 102, t2, 8}};
-    struct tracewire_window win = {T0, T0 + 9 * MS, 1, 2, 4, 12345};
+    struct tracewire_stream s[] = {{0, 100, t0, 4, {0}}, {2, 102, t2, 8, {0}}};
+    struct tracewire_window win = {T0, T0 + 9 * MS, 1, 2, 4, 12345, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 2), 0);
@@ -199,7 +199,7 @@ TEST(wire_streams_cut_short_are_closed_at_stop)
 
 TEST(wire_empty_window_parses)
 {
-    struct tracewire_window win = {T0, T0 + MS, 1, 2, 1, 0};
+    struct tracewire_window win = {T0, T0 + MS, 1, 2, 1, 0, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, NULL, 0), 0);

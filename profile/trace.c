@@ -32,6 +32,8 @@ struct slot {
     uint64_t dropped;
     uint64_t cur_g;                 /* request begun on this thread, 0 = none */
     unsigned cur_epoch;             /* window cur_g belongs to */
+    atomic_int program;             /* trace_thread_start ran: a thread of the program
+                                       (thread mode draws no other, e.g. the profiler's) */
 };
 
 static struct slot slots[GCTHREADS_MAX];
@@ -119,6 +121,8 @@ static void give_buffer(struct slot *s)
 
 void trace_thread_start(void)
 {
+    int id = gcthreads_self();
+    if (id >= 0 && id < GCTHREADS_MAX) atomic_store(&slots[id].program, 1);
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
     struct slot *s = enter();
     if (!s) return;
@@ -134,7 +138,7 @@ static void trace_thread_exit(void)
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
     struct slot *s = enter();
     if (!s) return;
-    if (s->recs) put_thread(s, TRACEWIRE_THREAD_EXIT);
+    if (s->recs && atomic_load_explicit(&s->program, memory_order_relaxed)) put_thread(s, TRACEWIRE_THREAD_EXIT);
     leave(s);
 }
 
@@ -147,6 +151,7 @@ void trace_draw_threads(void)
 void trace_request_begin(const char *route)
 {
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
+    if (atomic_load_explicit(&thread_mode, memory_order_relaxed)) return;   /* not drawn */
     struct slot *s = enter();
     if (!s) return;
     give_buffer(s);                           /* first request of a new thread */
@@ -270,14 +275,14 @@ static void alloc_buffers(void)
     }
 }
 
-/* Thread mode: every thread with a buffer is seen at the window's start (its name is
- * read at the stop). Under ctl_lock, inactive: no owner writes its slot meanwhile. */
+/* Thread mode: every program thread with a buffer is seen at the window's start (its
+ * name is read at the stop). Under ctl_lock, inactive: no owner writes its slot meanwhile. */
 static void mark_threads_seen(uint64_t t_start)
 {
     if (!atomic_load(&thread_mode)) return;
     for (int id = 0; id < GCTHREADS_MAX; id++) {
         struct slot *s = &slots[id];
-        if (!s->recs || s->n >= s->cap) continue;
+        if (!s->recs || s->n >= s->cap || !atomic_load(&s->program)) continue;
         s->recs[s->n++] = (struct tracewire_rec){.ts = t_start, .kind = TRACEWIRE_THREAD_SEEN};
     }
 }

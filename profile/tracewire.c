@@ -466,9 +466,10 @@ static void thread_g_end(struct wr *w, int p, uint64_t ts)
 /* A record of P p's own thread, in thread mode: requests are not drawn. */
 static void apply_thread(struct wr *w, int p, const struct tracewire_rec *r)
 {
+    if (r->kind == TRACEWIRE_REQ_BEGIN || r->kind == TRACEWIRE_REQ_END) return;
     thread_g_start(w, p, r->ts);
     switch (r->kind) {
-    case TRACEWIRE_REQ_BEGIN: case TRACEWIRE_REQ_END: case TRACEWIRE_THREAD_SEEN: break;
+    case TRACEWIRE_THREAD_SEEN: break;
     case TRACEWIRE_THREAD_EXIT: thread_g_end(w, p, r->ts); break;
     case TRACEWIRE_GC_START: on_gc_start(w, p, r); break;
     default: on_gc_phase(w, p, r); break;

@@ -116,6 +116,28 @@ expect_eq gthreads_status "$(cat "$T/gthreads.status")" 0
 timeline_go119 gthreads 4+
 expect_ge gthreads_exited_threads_goroutines_end "$(count_ev GoEnd "$T/gthreads.trace.d")" 3
 
+# ---- -http: a live window holds the program's threads, not the profiler's -----------------
+"$GCPROF" -http 127.0.0.1:0 -- guile --no-auto-compile "$HERE/threads.scm" 100000000 >"$T/live.out" 2>"$T/live.err" </dev/null &
+LIVE_PID=$!
+SERVER_PIDS+=("$LIVE_PID")
+for i in $(seq 1 100); do
+    LIVE=$(sed -n 's|^gcprof: serving \(http://127.0.0.1:[0-9]*\)/debug/pprof/$|\1|p' "$T/live.err")
+    [ -n "$LIVE" ] && break
+    sleep 0.1
+done
+sleep 1                                   # the three threads have started allocating
+if [ -n "$LIVE" ] && curl -s --max-time 60 -o "$T/live.trace" "$LIVE/debug/pprof/trace?seconds=1" &&
+    (cd "$T" && go tool trace -http=127.0.0.1:0 -d "$T/live.trace" >"$T/live.d" 2>"$T/live.d.err"); then
+    pass live_trace_parses
+    echo "# live window: $(count_ev GoCreate "$T/live.d") goroutines on $(count_ev ProcStart "$T/live.d") threads"
+    expect_eq live_one_goroutine_per_thread "$(count_ev GoCreate "$T/live.d")" "$(count_ev ProcStart "$T/live.d")"
+    expect_ge live_program_threads_are_goroutines "$(count_ev GoCreate "$T/live.d")" 4
+    expect_eq live_profilers_http_thread_not_drawn "$(grep -ac '(MHD' "$T/live.trace")" 0
+else
+    fail live_trace_parses "$(tail -1 "$T/live.err") $(tail -1 "$T/live.d.err" 2>/dev/null)"
+fi
+kill "$LIVE_PID" 2>/dev/null; wait "$LIVE_PID" 2>/dev/null
+
 # ---- Go 1.23: the same files ----------------------------------------------------------------
 if [ "$HAVE123" = 1 ]; then
     for f in cthreads.heap cthreads.allocs gthreads.heap; do

@@ -2,7 +2,8 @@
  * trace.h for the contract and the hand-over protocol; tracewire.c writes the bytes.
  *
  * State: one slot per gcthreads id (static, never freed, one cache line each) holding
- * the busy flag, the thread's buffer and its current request; the buffers themselves
+ * the busy flag, the thread's buffer, its current request and whether it is one of
+ * the program's threads (thread mode draws only those); the buffers themselves
  * are malloc'd at trace_start (live threads) or at a thread's first request, and freed
  * at stop/cancel. Control calls (start/stop/cancel) are serialised by ctl_lock, which
  * neither listeners nor the hot path ever take.

@@ -32,6 +32,7 @@ enum {
 #define PC_BASE 0x400000u        /* synthetic PCs: one per distinct frame */
 #define PC_STEP 0x40u
 #define MAX_FRAMES 2
+#define HEAP_UNKNOWN UINT64_MAX  /* a collection closed without its end record */
 
 enum gkind { G_NONE, G_REQ, G_GCWRAP, G_THREAD };
 
@@ -254,14 +255,15 @@ static void fmt_ms(char *s, size_t size, uint64_t ns)
 
 /* A log "GC" on the window's task, from the collecting goroutine, saying what the
  * collection just closed on P p cost: its pause (the one just added) and the heap it
- * left (0: its end was not recorded). Skipped when no goroutine runs on p. */
+ * left (HEAP_UNKNOWN: its end was not recorded; a heap may well be empty after the
+ * first collections of a program). Skipped when no goroutine runs on p. */
 static void gc_log(struct wr *w, int p, uint64_t ts, uint64_t heap)
 {
     const struct pstate *ps = &w->ps[p];
     if (ps->kind == G_NONE || ps->preempted || !w->wtask) return;
     char pause[32], value[96];
     fmt_ms(pause, sizeof pause, w->last_pause);
-    if (heap)
+    if (heap != HEAP_UNKNOWN)
         snprintf(value, sizeof value, "GC %" PRIu64 ": %s stop-the-world, %.1f MB in use after",
                  w->gc_seq, pause, heap / 1e6);
     else
@@ -283,7 +285,7 @@ static void gc_close(struct wr *w, uint64_t ts, uint64_t heap, uint64_t goal)
     if (ps->sweep) { EMIT(w, p, ts, EV_GC_SWEEP_DONE, 0, 0); ps->sweep = 0; }
     if (w->stw) stw_done(w, p, ts);
     gc_log(w, p, ts, heap);
-    if (heap) {
+    if (heap != HEAP_UNKNOWN) {
         EMIT(w, p, ts, EV_HEAP_ALLOC, heap);
         EMIT(w, p, ts, EV_HEAP_GOAL, goal);
     }
@@ -302,7 +304,7 @@ static void gc_close(struct wr *w, uint64_t ts, uint64_t heap, uint64_t goal)
 static void p_clear(struct wr *w, int p, uint64_t ts)
 {
     struct pstate *ps = &w->ps[p];
-    if (w->gc_open && w->gc_p == p) gc_close(w, ts, 0, 0);
+    if (w->gc_open && w->gc_p == p) gc_close(w, ts, HEAP_UNKNOWN, 0);
     if (ps->kind == G_REQ) {
         EMIT0(w, p, ts, EV_GO_END);
         ps->kind = G_NONE;
@@ -351,7 +353,7 @@ static void on_gc_start(struct wr *w, int p, const struct tracewire_rec *r)
     if (w->gc_open) {
         /* The previous cycle lost its end (its thread's buffer filled up): close it at
          * that thread's last event. */
-        gc_close(w, w->gc_p == p ? r->ts : w->ps[w->gc_p].last_ts, 0, 0);
+        gc_close(w, w->gc_p == p ? r->ts : w->ps[w->gc_p].last_ts, HEAP_UNKNOWN, 0);
     }
     /* Go's parser orders the GC events of different Ps by time alone, so a cycle that
      * ended on another P at this tick or later (clamped records, the close above) must
@@ -456,7 +458,7 @@ static void thread_g_start(struct wr *w, int p, uint64_t ts)
 static void thread_g_end(struct wr *w, int p, uint64_t ts)
 {
     struct pstate *ps = &w->ps[p];
-    if (w->gc_open && w->gc_p == p) gc_close(w, ts, 0, 0);
+    if (w->gc_open && w->gc_p == p) gc_close(w, ts, HEAP_UNKNOWN, 0);
     if (ps->kind != G_THREAD) return;
     EMIT0(w, p, ts, EV_GO_END);
     ps->kind = G_NONE;
@@ -626,7 +628,7 @@ static void thread_summary(struct wr *w, const struct tracewire_window *win)
 static void emit_stop(struct wr *w, const struct tracewire_window *win)
 {
     uint64_t t = win->t_stop;
-    gc_close(w, t, 0, 0);
+    gc_close(w, t, HEAP_UNKNOWN, 0);
     if (w->threads) thread_summary(w, win);
     for (int p = 0; p < w->np; p++) {
         struct pstate *ps = &w->ps[p];

@@ -78,6 +78,7 @@ timeline_go119() {
     expect_eq "${name}_trace_has_every_collection" "$(count_ev GCStart "$d")" "$(collections "$name")"
     expect_eq "${name}_no_request_tasks" "$(count_ev UserTaskCreate "$d")" 1      # the window's only
     check_absent "${name}_no_per_collection_goroutines" 'label=GC' "$d"
+    check_absent "${name}_every_collections_end_recorded" 'end not recorded' "$d"
     expect_eq "${name}_every_collection_marks_on_its_thread" "$(count_ev GCMarkAssistStart "$d")" "$(collections "$name")"
 }
 

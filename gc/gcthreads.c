@@ -42,12 +42,14 @@ static __thread int self_registered;        /* gcthreads_enter registered it wit
 static void (*unregister_thread)(void);
 static __thread int self_in_program_call;   /* foreign mode: inside the program's own call */
 static int foreign;                         /* set once at load, before other threads */
+static void (*exit_hook)(void);             /* gcthreads_set_exit_hook */
 
 static void on_thread_exit(void *unused)
 {
     (void)unused;
     int id = self_id;
     if (id < 0) return;
+    if (exit_hook) exit_hook();
     pthread_mutex_lock(&table_lock);
     atomic_store(&slots[id].alive, 0);
     pthread_mutex_unlock(&table_lock);
@@ -118,6 +120,7 @@ int gcthreads_note(void)
 }
 
 void gcthreads__set_foreign(void) { foreign = 1; }
+void gcthreads_set_exit_hook(void (*fn)(void)) { exit_hook = fn; }
 
 void gcthreads__program_call(int inside) { self_in_program_call = inside; }
 

@@ -60,6 +60,11 @@ int gcthreads_alive(int id);
  * allocation: safe in collection listeners (used to map suspend events to ids). */
 int gcthreads_find(uintptr_t pthread);
 
+/* Sets fn to run on every thread with an id as it exits (a pthread key destructor),
+ * while gcthreads_self() still answers; NULL: none. Once, at start. The tracer ends
+ * the thread's goroutine with it. */
+void gcthreads_set_exit_hook(void (*fn)(void));
+
 /* Records the calling thread, which GC_INIT registered with bdwgc, as id 0. For
  * gcheap_init() only, once, right after GC_INIT. */
 void gcthreads__register_main(void);

@@ -2,7 +2,8 @@
  * trace.h for the contract and the hand-over protocol; tracewire.c writes the bytes.
  *
  * State: one slot per gcthreads id (static, never freed, one cache line each) holding
- * the busy flag, the thread's buffer and its current request; the buffers themselves
+ * the busy flag, the thread's buffer, its current request and whether it is one of
+ * the program's threads (thread mode draws only those); the buffers themselves
  * are malloc'd at trace_start (live threads) or at a thread's first request, and freed
  * at stop/cancel. Control calls (start/stop/cancel) are serialised by ctl_lock, which
  * neither listeners nor the hot path ever take.
@@ -13,8 +14,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "gc/clock.h"
 #include "gc/gcheap.h"
@@ -30,6 +33,8 @@ struct slot {
     uint64_t dropped;
     uint64_t cur_g;                 /* request begun on this thread, 0 = none */
     unsigned cur_epoch;             /* window cur_g belongs to */
+    atomic_int program;             /* trace_thread_start ran: a thread of the program
+                                       (thread mode draws no other, e.g. the profiler's) */
 };
 
 static struct slot slots[GCTHREADS_MAX];
@@ -42,6 +47,7 @@ static atomic_uint_fast64_t dropped_last;   /* in the last window closed */
 static atomic_uint_fast64_t heap_hint;    /* heap in use as of the last collection */
 static atomic_uint_fast64_t allocated_at_hint;   /* gcheap_allocated_total() then */
 static atomic_size_t cap_bytes = TRACE_DEFAULT_BUFFER_CAP;
+static atomic_int thread_mode;            /* trace_draw_threads() was called */
 
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int running;                       /* under ctl_lock */
@@ -92,6 +98,18 @@ static void put(struct slot *s, uint32_t kind, uint64_t a, uint64_t b, int32_t c
     r->c = c;
 }
 
+/* A thread record (SEEN, EXIT) carrying the calling thread's name (prctl: its comm). */
+static void put_thread(struct slot *s, uint32_t kind)
+{
+    char name[16] = {0};
+    uint64_t a, b;
+    prctl(PR_GET_NAME, name);
+    name[15] = '\0';
+    memcpy(&a, name, 8);
+    memcpy(&b, name + 8, 8);
+    put(s, kind, a, b, 0);
+}
+
 /* ---- hot path -------------------------------------------------------------------- */
 
 /* A buffer for a thread that has none in this window. Inside enter()/leave(). */
@@ -104,16 +122,37 @@ static void give_buffer(struct slot *s)
 
 void trace_thread_start(void)
 {
+    int id = gcthreads_self();
+    if (id >= 0 && id < GCTHREADS_MAX) atomic_store(&slots[id].program, 1);
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
     struct slot *s = enter();
     if (!s) return;
     give_buffer(s);
+    if (atomic_load_explicit(&thread_mode, memory_order_relaxed) && s->n == 0)
+        put_thread(s, TRACEWIRE_THREAD_SEEN);
     leave(s);
+}
+
+/* gcthreads' exit hook, on the exiting thread (thread mode): its goroutine ends. */
+static void trace_thread_exit(void)
+{
+    if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
+    struct slot *s = enter();
+    if (!s) return;
+    if (s->recs && atomic_load_explicit(&s->program, memory_order_relaxed)) put_thread(s, TRACEWIRE_THREAD_EXIT);
+    leave(s);
+}
+
+void trace_draw_threads(void)
+{
+    atomic_store(&thread_mode, 1);
+    gcthreads_set_exit_hook(trace_thread_exit);
 }
 
 void trace_request_begin(const char *route)
 {
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
+    if (atomic_load_explicit(&thread_mode, memory_order_relaxed)) return;   /* not drawn */
     struct slot *s = enter();
     if (!s) return;
     give_buffer(s);                           /* first request of a new thread */
@@ -237,6 +276,18 @@ static void alloc_buffers(void)
     }
 }
 
+/* Thread mode: every program thread with a buffer is seen at the window's start (its
+ * name is read at the stop). Under ctl_lock, inactive: no owner writes its slot meanwhile. */
+static void mark_threads_seen(uint64_t t_start)
+{
+    if (!atomic_load(&thread_mode)) return;
+    for (int id = 0; id < GCTHREADS_MAX; id++) {
+        struct slot *s = &slots[id];
+        if (!s->recs || s->n >= s->cap || !atomic_load(&s->program)) continue;
+        s->recs[s->n++] = (struct tracewire_rec){.ts = t_start, .kind = TRACEWIRE_THREAD_SEEN};
+    }
+}
+
 int trace_start(void)
 {
     struct gcheap_stats st;
@@ -260,6 +311,8 @@ int trace_start(void)
     atomic_fetch_add(&epoch, 1);
     running = 1;
     win.t_start = clock_mono_ns();
+    win.threads = atomic_load(&thread_mode);
+    mark_threads_seen(win.t_start);
     atomic_store(&active, 1);                 /* seq_cst: publishes all of the above */
     pthread_mutex_unlock(&ctl_lock);
     return 0;
@@ -292,6 +345,21 @@ static uint64_t free_buffers(void)
     return dropped;
 }
 
+/* Thread mode: a live thread's name now, from /proc (its comm), into name[16]. */
+static void read_thread_name(int id, char name[16])
+{
+    char path[64];
+    pid_t tid = gcthreads_tid(id);
+    name[0] = '\0';
+    if (!win.threads || !tid || !gcthreads_alive(id)) return;
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    if (!fgets(name, 16, f)) name[0] = '\0';
+    fclose(f);
+    name[strcspn(name, "\n")] = '\0';
+}
+
 /* The non-empty slots as tracewire streams (malloc'd array, *n entries). */
 static struct tracewire_stream *collect_streams(int *n)
 {
@@ -301,7 +369,8 @@ static struct tracewire_stream *collect_streams(int *n)
     for (int id = 0; id < GCTHREADS_MAX; id++) {
         const struct slot *s = &slots[id];
         if (!s->n) continue;
-        v[*n] = (struct tracewire_stream){id, gcthreads_tid(id), s->recs, s->n};
+        v[*n] = (struct tracewire_stream){id, gcthreads_tid(id), s->recs, s->n, {0}};
+        read_thread_name(id, v[*n].name);
         ++*n;
     }
     return v;

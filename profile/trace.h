@@ -92,9 +92,18 @@ int trace_cancel(void);
 /* Gives the calling thread (one with a gcthreads id) a buffer in the open window if
  * it has none yet, so that collections it runs are recorded although it serves no
  * requests: for threads that appear while a window is open (libgcprof notes a
- * program's thread at its first allocation). No-op when no window is open. Not inside
- * a collection listener (it may malloc). */
+ * program's thread at its first allocation; the thread is then one of the program's,
+ * which thread mode draws). Only that mark when no window is open. Not inside a
+ * collection listener (it may malloc). */
 void trace_thread_start(void);
+
+/* Draws every program thread (one that called trace_thread_start()) as one goroutine
+ * for its life in a window, running between collections, instead of one goroutine per
+ * request (tracewire.h: thread mode): for libgcprof, whose program has threads but no
+ * requests; requests are then not recorded. Installs gcthreads' exit hook (an exiting
+ * thread's goroutine ends) and makes trace_thread_start() record the thread with its
+ * name. Once, at start, before the first trace_start(). */
+void trace_draw_threads(void);
 
 /* --- hot path: the server's worker threads ------------------------------------ */
 

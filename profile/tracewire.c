@@ -32,8 +32,9 @@ enum {
 #define PC_BASE 0x400000u        /* synthetic PCs: one per distinct frame */
 #define PC_STEP 0x40u
 #define MAX_FRAMES 2
+#define HEAP_UNKNOWN UINT64_MAX  /* a collection closed without its end record */
 
-enum gkind { G_NONE, G_REQ, G_GCWRAP };
+enum gkind { G_NONE, G_REQ, G_GCWRAP, G_THREAD };
 
 struct pstate {                  /* one P of the output */
     struct buf ev;               /* encoded events (after the batch header) */
@@ -47,6 +48,9 @@ struct pstate {                  /* one P of the output */
     int preempted;               /* g runnable: its thread is stopped by a collection */
     int route;                   /* index into wr.routes, for G_REQ */
     int assist, sweep;           /* open mark assist / sweep on this P */
+    int had_thread_g;            /* thread mode: its thread's goroutine was started */
+    uint32_t stk_thread;         /* thread mode: that goroutine's one-frame stack */
+    char gname[64];              /* and the frame's text (interned: lives as long) */
 };
 
 struct str { const char *s; size_t len; };
@@ -64,6 +68,7 @@ struct wr {
     struct stack *stacks; uint32_t nstack; size_t capstack;
     struct route *routes; int nroute; size_t caproute;
     int oom;
+    int threads;                 /* thread mode (tracewire.h) */
     /* global state */
     int gc_open, gc_p, stw;
     uint64_t gc_seq, next_g;
@@ -75,7 +80,7 @@ struct wr {
     /* interned names and stacks */
     uint32_t s_status, s_handler, s_dedicated, s_partial, s_dropped_key, s_window, s_gc_key, s_total_key;
     uint32_t stk_window, stk_trace, stk_accept, stk_gc, stk_gc_partial, stk_gc_site, stk_gcwrap, stk_assist,
-             stk_sweep, stk_preempt, stk_stop;
+             stk_sweep, stk_preempt, stk_stop, stk_thread_site;
     char dropped_name[96];
     char window_name[128];                   /* s_window's text, written at stop */
 };
@@ -173,6 +178,8 @@ static void intern_fixed(struct wr *w)
     w->stk_sweep = stack_of(w, 2, "GC_finish_collection", 1, "GC_collect", 1, "bdwgc/alloc.c");
     w->stk_preempt = stack_of(w, 1, "GC_suspend_handler", 1, NULL, 0, "bdwgc/pthread_stop_world.c");
     w->stk_stop = stack_of(w, 1, "trace_stop", 1, NULL, 0, "profile/trace.c");
+    if (w->threads)
+        w->stk_thread_site = stack_of(w, 1, "first GC allocation", 1, NULL, 0, "gc/gcinterpose.c");
 }
 
 /* ---- encoding ---------------------------------------------------------------- */
@@ -248,20 +255,22 @@ static void fmt_ms(char *s, size_t size, uint64_t ns)
 
 /* A log "GC" on the window's task, from the collecting goroutine, saying what the
  * collection just closed on P p cost: its pause (the one just added) and the heap it
- * left (0: its end was not recorded). Skipped when no goroutine runs on p. */
+ * left (HEAP_UNKNOWN: its end was not recorded; a heap may well be empty after the
+ * first collections of a program). Skipped when no goroutine runs on p. */
 static void gc_log(struct wr *w, int p, uint64_t ts, uint64_t heap)
 {
     const struct pstate *ps = &w->ps[p];
     if (ps->kind == G_NONE || ps->preempted || !w->wtask) return;
     char pause[32], value[96];
     fmt_ms(pause, sizeof pause, w->last_pause);
-    if (heap)
+    if (heap != HEAP_UNKNOWN)
         snprintf(value, sizeof value, "GC %" PRIu64 ": %s stop-the-world, %.1f MB in use after",
                  w->gc_seq, pause, heap / 1e6);
     else
         snprintf(value, sizeof value, "GC %" PRIu64 ": %s stop-the-world, end not recorded",
                  w->gc_seq, pause);
-    uint32_t stk = ps->kind == G_REQ ? w->routes[ps->route].stk_req : w->stk_gcwrap;
+    uint32_t stk = ps->kind == G_REQ ? w->routes[ps->route].stk_req
+                 : ps->kind == G_THREAD ? ps->stk_thread : w->stk_gcwrap;
     emit_v(w, p, ts, EV_USER_LOG, ARGS(w->wtask, w->s_gc_key, stk), value);
 }
 
@@ -276,7 +285,7 @@ static void gc_close(struct wr *w, uint64_t ts, uint64_t heap, uint64_t goal)
     if (ps->sweep) { EMIT(w, p, ts, EV_GC_SWEEP_DONE, 0, 0); ps->sweep = 0; }
     if (w->stw) stw_done(w, p, ts);
     gc_log(w, p, ts, heap);
-    if (heap) {
+    if (heap != HEAP_UNKNOWN) {
         EMIT(w, p, ts, EV_HEAP_ALLOC, heap);
         EMIT(w, p, ts, EV_HEAP_GOAL, goal);
     }
@@ -295,7 +304,7 @@ static void gc_close(struct wr *w, uint64_t ts, uint64_t heap, uint64_t goal)
 static void p_clear(struct wr *w, int p, uint64_t ts)
 {
     struct pstate *ps = &w->ps[p];
-    if (w->gc_open && w->gc_p == p) gc_close(w, ts, 0, 0);
+    if (w->gc_open && w->gc_p == p) gc_close(w, ts, HEAP_UNKNOWN, 0);
     if (ps->kind == G_REQ) {
         EMIT0(w, p, ts, EV_GO_END);
         ps->kind = G_NONE;
@@ -344,7 +353,7 @@ static void on_gc_start(struct wr *w, int p, const struct tracewire_rec *r)
     if (w->gc_open) {
         /* The previous cycle lost its end (its thread's buffer filled up): close it at
          * that thread's last event. */
-        gc_close(w, w->gc_p == p ? r->ts : w->ps[w->gc_p].last_ts, 0, 0);
+        gc_close(w, w->gc_p == p ? r->ts : w->ps[w->gc_p].last_ts, HEAP_UNKNOWN, 0);
     }
     /* Go's parser orders the GC events of different Ps by time alone, so a cycle that
      * ended on another P at this tick or later (clamped records, the close above) must
@@ -381,8 +390,8 @@ static void on_gc_phase(struct wr *w, int p, const struct tracewire_rec *r)
     case TRACEWIRE_GC_STW_DONE:
         if (w->stw) stw_done(w, p, r->ts);
         break;
-    case TRACEWIRE_GC_MARK_START:             /* an assist only for a request's g */
-        if (ps->kind == G_REQ && !ps->assist) {
+    case TRACEWIRE_GC_MARK_START:             /* an assist only for a request's or thread's g */
+        if ((ps->kind == G_REQ || ps->kind == G_THREAD) && !ps->assist) {
             EMIT(w, p, r->ts, EV_GC_MARK_ASSIST_START, w->stk_assist);
             ps->assist = 1;
         }
@@ -415,10 +424,88 @@ static void on_suspend(struct wr *w, int p, const struct tracewire_rec *r)
     if (q < 0 || q == p) return;
     struct pstate *qs = &w->ps[q];
     if (r->kind == TRACEWIRE_THREAD_UNSUSPENDED) { unpreempt(w, q, r->ts); return; }
-    if (qs->kind != G_REQ || qs->preempted) return;
+    if ((qs->kind != G_REQ && qs->kind != G_THREAD) || qs->preempted) return;
     if (qs->assist) { EMIT0(w, q, r->ts, EV_GC_MARK_ASSIST_DONE); qs->assist = 0; }
     EMIT(w, q, r->ts, EV_GO_PREEMPT, w->stk_preempt);
     qs->preempted = 1;
+}
+
+/* ---- thread mode ------------------------------------------------------------- */
+
+/* The window's task, created at ts on P p by its running goroutine (whose stack is stk). */
+static void window_task(struct wr *w, int p, uint64_t ts, uint32_t stk)
+{
+    w->wtask = w->next_g++;
+    EMIT(w, p, ts, EV_USER_TASK_CREATE, w->wtask, 0, w->s_window, stk);
+}
+
+/* Starts the goroutine of P p's thread at ts, unless it has had one (it ran, or runs). */
+static void thread_g_start(struct wr *w, int p, uint64_t ts)
+{
+    struct pstate *ps = &w->ps[p];
+    if (ps->had_thread_g || ps->kind != G_NONE) return;
+    uint64_t g = w->next_g++;
+    EMIT(w, p, ts, EV_GO_CREATE, g, ps->stk_thread, w->stk_thread_site);
+    EMIT(w, p, ts, EV_GO_START, g, 1);
+    ps->g = g;
+    ps->seq = 2;
+    ps->kind = G_THREAD;
+    ps->had_thread_g = 1;
+    if (!w->wtask) window_task(w, p, ts, ps->stk_thread);
+}
+
+/* The thread of P p exits: its goroutine ends (after a collection it had open). */
+static void thread_g_end(struct wr *w, int p, uint64_t ts)
+{
+    struct pstate *ps = &w->ps[p];
+    if (w->gc_open && w->gc_p == p) gc_close(w, ts, HEAP_UNKNOWN, 0);
+    if (ps->kind != G_THREAD) return;
+    EMIT0(w, p, ts, EV_GO_END);
+    ps->kind = G_NONE;
+    ps->g = 0;
+}
+
+/* A record of P p's own thread, in thread mode: requests are not drawn. */
+static void apply_thread(struct wr *w, int p, const struct tracewire_rec *r)
+{
+    if (r->kind == TRACEWIRE_REQ_BEGIN || r->kind == TRACEWIRE_REQ_END) return;
+    thread_g_start(w, p, r->ts);
+    switch (r->kind) {
+    case TRACEWIRE_THREAD_SEEN: break;
+    case TRACEWIRE_THREAD_EXIT: thread_g_end(w, p, r->ts); break;
+    case TRACEWIRE_GC_START: on_gc_start(w, p, r); break;
+    default: on_gc_phase(w, p, r); break;
+    }
+}
+
+/* The last thread name in a stream's records (SEEN, EXIT) into name[16], or "". */
+static void recorded_name(const struct tracewire_stream *st, char name[16])
+{
+    name[0] = '\0';
+    for (size_t i = st->n; i-- > 0; ) {
+        const struct tracewire_rec *r = &st->recs[i];
+        if (r->kind != TRACEWIRE_THREAD_SEEN && r->kind != TRACEWIRE_THREAD_EXIT) continue;
+        memcpy(name, &r->a, 8);
+        memcpy(name + 8, &r->b, 8);
+        name[15] = '\0';
+        if (name[0]) return;
+    }
+}
+
+/* Each P's goroutine name and one-frame stack: "thread TID (NAME)", the name as of
+ * the stop when the thread still lives, else the last one its records carried. */
+static void thread_names(struct wr *w, const struct tracewire_stream *const *src)
+{
+    for (int p = 0; p < w->np; p++) {
+        struct pstate *ps = &w->ps[p];
+        char name[16];
+        memcpy(name, src[p]->name, sizeof name);
+        name[15] = '\0';
+        if (!name[0]) recorded_name(src[p], name);
+        if (name[0]) snprintf(ps->gname, sizeof ps->gname, "thread %d (%s)", (int)ps->tid, name);
+        else snprintf(ps->gname, sizeof ps->gname, "thread %d", (int)ps->tid);
+        ps->stk_thread = stack_of(w, 1, ps->gname, 1, NULL, 0, "libgcprof: a program thread");
+    }
 }
 
 static void apply(struct wr *w, int p, const struct tracewire_rec *r)
@@ -428,6 +515,10 @@ static void apply(struct wr *w, int p, const struct tracewire_rec *r)
         return;
     }
     unpreempt(w, p, r->ts);                   /* this thread is evidently running */
+    if (w->threads) {
+        apply_thread(w, p, r);
+        return;
+    }
     switch (r->kind) {
     case TRACEWIRE_REQ_BEGIN: on_req_begin(w, p, r); break;
     case TRACEWIRE_REQ_END: on_req_end(w, p, r); break;
@@ -462,6 +553,7 @@ static void emit_start(struct wr *w, const struct tracewire_window *win)
     for (int p = 0; p < w->np; p++) EMIT(w, p, t0 + 1, EV_PROC_START, (uint64_t)w->ps[p].tid);
     EMIT(w, 0, t0 + 1, EV_HEAP_ALLOC, win->heap_alloc);
     EMIT(w, 0, t0 + 1, EV_HEAP_GOAL, win->heap_goal);
+    if (w->threads) return;                   /* the first thread goroutine makes the task */
     w->wtask = p0_goroutine(w, t0 + 1, w->stk_window, w->stk_trace);
     EMIT(w, 0, t0 + 1, EV_USER_TASK_CREATE, w->wtask, 0, w->s_window, w->stk_window);
     EMIT0(w, 0, t0 + 1, EV_GO_END);
@@ -481,37 +573,72 @@ static void emit_dropped(struct wr *w, const struct tracewire_window *win)
     EMIT0(w, 0, win->t_stop, EV_GO_END);
 }
 
-/* The window's figures: its task's name and a "GC total" log on it, from a goroutine
- * on P0 at t_stop, so both viewers' task pages show how much GC the window held. */
-static void emit_gc_total(struct wr *w, const struct tracewire_window *win)
+/* The window's figures: sets its task's name and formats the "GC total" log's value. */
+static void gc_total_text(struct wr *w, const struct tracewire_window *win, char *value, size_t size)
 {
     uint64_t span = win->t_stop > win->t_start ? win->t_stop - win->t_start : 1;
-    char total[32], longest[32], value[160];
+    char total[32], longest[32];
     fmt_ms(total, sizeof total, w->stw_total);
     fmt_ms(longest, sizeof longest, w->stw_max);
     snprintf(w->window_name, sizeof w->window_name,
              "trace window: %" PRIu64 " collection%s, %s stop-the-world in %.3f s",
              w->gc_seq, w->gc_seq == 1 ? "" : "s", total, span / 1e9);
     str_set(w, w->s_window, w->window_name);
-    snprintf(value, sizeof value,
+    snprintf(value, size,
              "%" PRIu64 " collection%s, %s stop-the-world (%.2f%% of %.3f s), longest %s",
              w->gc_seq, w->gc_seq == 1 ? "" : "s", total, 100.0 * (double)w->stw_total / (double)span, span / 1e9, longest);
+}
+
+/* The window's task name and its "GC total" log, from a goroutine on P0 at t_stop, so
+ * both viewers' task pages show how much GC the window held. */
+static void emit_gc_total(struct wr *w, const struct tracewire_window *win)
+{
+    char value[160];
+    gc_total_text(w, win, value, sizeof value);
     p0_goroutine(w, win->t_stop, w->stk_window, w->stk_stop);
     emit_v(w, 0, win->t_stop, EV_USER_LOG, ARGS(w->wtask, w->s_total_key, w->stk_window), value);
     EMIT0(w, 0, win->t_stop, EV_GO_END);
+}
+
+/* Thread mode's summary at t_stop: the "dropped events" and "GC total" logs on the
+ * window's task, from a thread goroutine still running, else from a goroutine of its
+ * own on P0 (then idle: no thread goroutine runs), which also makes the task when no
+ * thread goroutine ever started. */
+static void thread_summary(struct wr *w, const struct tracewire_window *win)
+{
+    uint64_t t = win->t_stop;
+    int host = -1;
+    for (int p = 0; p < w->np && host < 0; p++)
+        if (w->ps[p].kind == G_THREAD && !w->ps[p].preempted) host = p;
+    int p = host >= 0 ? host : 0;
+    uint32_t stk = host >= 0 ? w->ps[host].stk_thread : w->stk_window;
+    if (host < 0) p0_goroutine(w, t, w->stk_window, w->stk_stop);
+    if (!w->wtask) window_task(w, p, t, stk);
+    char value[160];
+    if (win->dropped) {
+        snprintf(value, sizeof value, "%" PRIu64 " events dropped", win->dropped);
+        emit_v(w, p, t, EV_USER_LOG, ARGS(w->wtask, w->s_dropped_key, stk), value);
+    }
+    gc_total_text(w, win, value, sizeof value);
+    emit_v(w, p, t, EV_USER_LOG, ARGS(w->wtask, w->s_total_key, stk), value);
+    if (host < 0) EMIT0(w, 0, t, EV_GO_END);
 }
 
 /* Closes everything still open at t_stop, in the order the parser needs. */
 static void emit_stop(struct wr *w, const struct tracewire_window *win)
 {
     uint64_t t = win->t_stop;
-    gc_close(w, t, 0, 0);
+    gc_close(w, t, HEAP_UNKNOWN, 0);
+    if (w->threads) thread_summary(w, win);
     for (int p = 0; p < w->np; p++) {
         struct pstate *ps = &w->ps[p];
-        if (ps->kind == G_REQ && !ps->preempted) EMIT(w, p, t, EV_GO_PREEMPT, w->stk_stop);
+        if ((ps->kind == G_REQ || ps->kind == G_THREAD) && !ps->preempted)
+            EMIT(w, p, t, EV_GO_PREEMPT, w->stk_stop);
     }
-    if (win->dropped) emit_dropped(w, win);
-    emit_gc_total(w, win);
+    if (!w->threads) {
+        if (win->dropped) emit_dropped(w, win);
+        emit_gc_total(w, win);
+    }
     for (int p = 0; p < w->np; p++) EMIT0(w, p, t, EV_PROC_STOP);
 }
 
@@ -587,7 +714,7 @@ static void write_out(struct buf *out, const struct wr *w)
 static int setup(struct wr *w, const struct tracewire_stream *streams, int nstreams,
                  const struct tracewire_stream ***srcp)
 {
-    static const struct tracewire_stream none = {0, 0, NULL, 0};
+    static const struct tracewire_stream none = {0, 0, NULL, 0, {0}};
     int np = 0, maxthread = 0;
     for (int i = 0; i < nstreams; i++) {
         if (streams[i].n) np++;
@@ -635,6 +762,7 @@ int tracewire_write(struct buf *out, const struct tracewire_window *win,
     memset(&w, 0, sizeof w);
     w.next_g = win->first_free_g ? win->first_free_g : 1;
     w.gc_done_p = -1;
+    w.threads = win->threads;
     const struct tracewire_stream **src = NULL;
     if (setup(&w, streams, nstreams, &src) < 0) {
         wr_free(&w);
@@ -642,6 +770,7 @@ int tracewire_write(struct buf *out, const struct tracewire_window *win,
         return errors_fail(ENOMEM);
     }
     intern_fixed(&w);
+    if (w.threads) thread_names(&w, src);
     emit_start(&w, win);
     if (src[0]->n) merge(&w, src, win);
     emit_stop(&w, win);

@@ -25,6 +25,18 @@
  *   - threads suspended by a collection get GoPreempt .. GoStart around the pause;
  *   - at t_stop everything still open is closed (assist, sweep, STW, GC, running
  *     requests are preempted) and every P gets ProcStop.
+ * Thread mode (tracewire_window.threads: libgcprof, whose program has no requests)
+ * draws each thread instead as ONE goroutine for its life in the window:
+ *   - created and started on its P at the thread's first record (THREAD_SEEN, or any
+ *     other), ended by THREAD_EXIT; its creation stack is one frame named after the
+ *     thread ("thread 4242 (guile)"), so each thread is its own goroutine group;
+ *   - it runs between collections and is preempted while another thread's collection
+ *     stops it; the collections it runs are its own: GC row, STW and sweep on its P,
+ *     marking drawn as its mark assist, so per-goroutine GC time is per thread;
+ *   - requests are ignored; the window task is created by the first thread goroutine
+ *     and its "GC total" log comes from a thread goroutine still running at t_stop
+ *     (a goroutine of its own on P0 only when none is);
+ *   - a collection on a thread whose goroutine already ended gets the wrapper above.
  * Records are processed in global time order (a merge of the per-thread streams), so
  * GC sequence numbers follow the collections actually recorded and a stream that was
  * cut short (buffer full) cannot leave a later cycle in an impossible state.
@@ -54,7 +66,10 @@ enum tracewire_kind {
     TRACEWIRE_GC_SWEEP_DONE,   /* a = bytes reclaimed, b = bytes swept (estimate) */
     TRACEWIRE_GC_END,          /* a = heap in use, b = estimated next goal */
     TRACEWIRE_THREAD_SUSPENDED,   /* c = gcthreads id of the thread the collector stopped */
-    TRACEWIRE_THREAD_UNSUSPENDED  /* c = the same */
+    TRACEWIRE_THREAD_UNSUSPENDED, /* c = the same */
+    TRACEWIRE_THREAD_SEEN,     /* thread mode: the thread is known; a, b = its name (the
+                                  16 bytes of a NUL-padded comm name, may be empty) */
+    TRACEWIRE_THREAD_EXIT      /* thread mode: the thread exits; a, b = its name */
 };
 
 /* One fixed-size record (32 bytes). ts is CLOCK_MONOTONIC nanoseconds. */
@@ -72,6 +87,8 @@ struct tracewire_stream {
     pid_t tid;                 /* kernel thread id, shown by ProcStart */
     const struct tracewire_rec *recs;
     size_t n;
+    char name[16];             /* its name at the stop (comm), "" if unknown: thread
+                                  mode then takes the last name a record carried */
 };
 
 /* The trace window and what is known at its start. */
@@ -82,6 +99,7 @@ struct tracewire_window {
     uint64_t first_free_g;     /* goroutine ids >= this are free for synthetic ones */
     uint64_t dropped;          /* events lost (full or missing buffers); reported in
                                   the trace as a goroutine with a UserLog when > 0 */
+    int threads;               /* 1: thread mode (above); 0: memdemo's requests */
 };
 
 /* Appends a complete trace (header, one batch per P, strings, stacks, frequency 1e9)

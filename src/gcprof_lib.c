@@ -117,6 +117,7 @@ static int start_profiler(enum gcinterpose_libgc how)
         return -1;
     gcinterpose_set_forget(sampler_forget);
     gcinterpose_set_thread_start(trace_thread_start);
+    trace_draw_threads();                     /* the timeline: one goroutine per thread */
     return settings.out[0] ? trace_start() : 0;
 }
 

@@ -7,7 +7,8 @@
  * within tracewire.h's contract (streams ordered by thread id; records in time order
  * inside the window; request ids unique and below first_free_g; routes are strings
  * that outlive the call) but otherwise anything: any kinds in any order, ends without
- * beginnings, collections cut short, suspensions of unknown threads, odd kinds.
+ * beginnings, collections cut short, suspensions of unknown threads, odd kinds, thread
+ * names of any bytes, in memdemo's request mode or libgcprof's thread mode.
  *
  * The checker decodes every record (16-byte header, type byte with its argument count,
  * uvarints, length-prefixed records that end exactly at their length, strings, stacks,
@@ -61,8 +62,9 @@ struct input {
 
 static void decode_rec(struct fuzz_in *in, struct tracewire_rec *r, uint64_t *next_id, uint64_t *open_id)
 {
-    unsigned k = fuzz_pick(in, 16);
-    r->kind = k <= 12 ? k : k == 13 ? (uint32_t)fuzz_bits(in, 4) : TRACEWIRE_REQ_BEGIN + (k & 1);
+    unsigned k = fuzz_pick(in, 18);
+    r->kind = k <= 12 ? k : k == 13 ? (uint32_t)fuzz_bits(in, 4)
+            : k >= 16 ? TRACEWIRE_THREAD_SEEN + (k & 1) : TRACEWIRE_REQ_BEGIN + (k & 1);
     r->a = fuzz_bits(in, 3);
     r->b = fuzz_bits(in, 3);
     r->c = (int32_t)fuzz_bits(in, 4);
@@ -111,6 +113,7 @@ static void decode(struct fuzz_in *in, struct input *x)
     if (ts_max < x->win.t_start) ts_max = x->win.t_start;
     x->win.t_stop = ts_max + fuzz_bits(in, 2);
     x->win.first_free_g = next_id + 1 + fuzz_pick(in, 4);
+    x->win.threads = (int)fuzz_pick(in, 2);             /* libgcprof's thread mode */
 }
 
 /* ---- reading the trace --------------------------------------------------------------- */

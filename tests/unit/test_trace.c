@@ -129,9 +129,9 @@ TEST(wire_request_gc_assist_and_preempt_parse)
         R(12, TRACEWIRE_GC_END, 3 << 20, 5 << 20, 4),
     };
     struct tracewire_stream s[] = {
-        {0, 100, NULL, 0}, {1, 101, t1, 12}, {3, 103, t3, 4}, {4, 104, t4, 6},
+        {0, 100, NULL, 0, {0}}, {1, 101, t1, 12, {0}}, {3, 103, t3, 4, {0}}, {4, 104, t4, 6, {0}},
     };
-    struct tracewire_window win = {T0, T0 + 20 * MS, 4 << 20, 6 << 20, 10, 0};
+    struct tracewire_window win = {T0, T0 + 20 * MS, 4 << 20, 6 << 20, 10, 0, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 4), 0);
@@ -183,8 +183,8 @@ TEST(wire_streams_cut_short_are_closed_at_stop)
         R(7, TRACEWIRE_REQ_END, 2, 0, 200),
         R(8, TRACEWIRE_REQ_BEGIN, 3, (uintptr_t)LEAKER, 0),
     };
-    struct tracewire_stream s[] = {{0, 100, t0, 4}, {2, 102, t2, 8}};
-    struct tracewire_window win = {T0, T0 + 9 * MS, 1, 2, 4, 12345};
+    struct tracewire_stream s[] = {{0, 100, t0, 4, {0}}, {2, 102, t2, 8, {0}}};
+    struct tracewire_window win = {T0, T0 + 9 * MS, 1, 2, 4, 12345, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, s, 2), 0);
@@ -197,9 +197,95 @@ TEST(wire_streams_cut_short_are_closed_at_stop)
     buf_free(&d);
 }
 
+/* A thread record (SEEN, EXIT) carrying a thread name, as the recorder writes it. */
+static struct tracewire_rec named(uint64_t ms, uint32_t kind, const char *name)
+{
+    char n[16] = {0};
+    uint64_t a, b;
+    strncpy(n, name, sizeof n - 1);
+    memcpy(&a, n, 8);
+    memcpy(&b, n + 8, 8);
+    return R(ms, kind, a, b, 0);
+}
+
+/* How often needle occurs in the trace bytes (strings are written as they are). */
+static int count_bytes(const struct buf *b, const char *needle)
+{
+    int n = 0;
+    size_t len = strlen(needle);
+    for (size_t i = 0; i + len <= b->len; i++) n += memcmp(b->data + i, needle, len) == 0;
+    return n;
+}
+
+TEST(wire_thread_mode_one_goroutine_per_thread)
+{
+    /* libgcprof: thread 0 collects and stops thread 1 meanwhile; its request records
+     * (the wrapped memdemo variant) are not drawn. Thread 1 collects, exits, and
+     * collects once more in its exit path. Thread 2 was seen at the window's start
+     * without a name; the stop knows it. */
+    struct tracewire_rec t0[] = {
+        named(1, TRACEWIRE_THREAD_SEEN, "main"),
+        R(2, TRACEWIRE_GC_START, 5 << 20, 0, 0),
+        R(2, TRACEWIRE_GC_STW_START, 0, 0, 0),
+        R(2, TRACEWIRE_THREAD_SUSPENDED, 0, 0, 1),
+        R(3, TRACEWIRE_GC_MARK_START, 0, 0, 0),
+        R(4, TRACEWIRE_GC_MARK_END, 0, 0, 0),
+        R(4, TRACEWIRE_THREAD_UNSUSPENDED, 0, 0, 1),
+        R(5, TRACEWIRE_GC_STW_DONE, 0, 0, 0),
+        R(6, TRACEWIRE_GC_END, 4 << 20, 6 << 20, 0),
+        R(7, TRACEWIRE_REQ_BEGIN, 1, (uintptr_t)LEAKER, 0),
+    };
+    struct tracewire_rec t1[] = {
+        named(1, TRACEWIRE_THREAD_SEEN, "worker-1"),
+        R(8, TRACEWIRE_GC_START, 5 << 20, 0, 1),
+        R(8, TRACEWIRE_GC_STW_START, 0, 0, 1),
+        R(8, TRACEWIRE_GC_MARK_START, 0, 0, 1),
+        R(9, TRACEWIRE_GC_MARK_END, 0, 0, 1),
+        R(9, TRACEWIRE_GC_STW_DONE, 0, 0, 1),
+        R(9, TRACEWIRE_GC_END, 4 << 20, 6 << 20, 1),
+        named(10, TRACEWIRE_THREAD_EXIT, "worker-1"),
+        R(11, TRACEWIRE_GC_START, 5 << 20, 0, 1),
+        R(11, TRACEWIRE_GC_MARK_START, 0, 0, 1),
+        R(12, TRACEWIRE_GC_END, 4 << 20, 6 << 20, 1),
+    };
+    struct tracewire_rec t2[] = {named(0, TRACEWIRE_THREAD_SEEN, "")};
+    struct tracewire_stream s[] = {
+        {0, 100, t0, 10, {0}}, {1, 101, t1, 11, {0}}, {2, 102, t2, 1, "late"},
+    };
+    struct tracewire_window win = {T0, T0 + 20 * MS, 1 << 20, 2 << 20, 10, 0, 1};
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    char path[256];
+    CHECK_EQ_INT(tracewire_write(&out, &win, s, 3), 0);
+    CHECK_EQ_INT(count_bytes(&out, "thread 100 (main)"), 1);
+    CHECK_EQ_INT(count_bytes(&out, "thread 101 (worker-1)"), 1);
+    CHECK_EQ_INT(count_bytes(&out, "thread 102 (late)"), 1);
+    CHECK_EQ_INT(save_and_dump(&out, "wire-threads.trace", path, sizeof path, &d), 0);
+    CHECK_EQ_INT(count(d.data, " GCStart "), 3);
+    CHECK_EQ_INT(count(d.data, " GCDone "), 3);
+    CHECK_EQ_INT(count(d.data, " GoCreate "), 3 + 1);         /* and the post-exit wrapper */
+    CHECK_EQ_INT(count(d.data, "label=GC (dedicated)"), 1);
+    CHECK_EQ_INT(count(d.data, " GCMarkAssistStart "), 2);     /* on the threads' goroutines */
+    CHECK_EQ_INT(count(d.data, " GoPreempt "), 1 + 2);         /* the pause; 0 and 2 at stop */
+    CHECK_EQ_INT(count(d.data, " GoEnd "), 2);                 /* thread 1's exit, the wrapper */
+    CHECK_EQ_INT(count(d.data, " UserTaskCreate "), 1);        /* the window's, no request's */
+    CHECK_EQ_INT(count(d.data, "category=GC total message=3 collections"), 1);
+    CHECK_EQ_INT(count(d.data, " procs=3\n"), 2);
+    if (access(GO123, X_OK) == 0) {
+        char cmd[512];
+        struct buf d123 = BUF_INIT;
+        snprintf(cmd, sizeof cmd, "GOTOOLCHAIN=local " GO123 " tool trace -d=1 '%s'", path);
+        CHECK_EQ_INT(run(cmd, &d123), 0);
+        /* each collection's range begins once (its end carries attributes) */
+        CHECK_EQ_INT(count(d123.data, "Name=\"GC concurrent mark phase\" Scope=None\n"), 3);
+        buf_free(&d123);
+    }
+    buf_free(&out);
+    buf_free(&d);
+}
+
 TEST(wire_empty_window_parses)
 {
-    struct tracewire_window win = {T0, T0 + MS, 1, 2, 1, 0};
+    struct tracewire_window win = {T0, T0 + MS, 1, 2, 1, 0, 0};
     struct buf out = BUF_INIT, d = BUF_INIT;
     char path[256];
     CHECK_EQ_INT(tracewire_write(&out, &win, NULL, 0), 0);
@@ -576,6 +662,7 @@ int main(void)
     RUN(wire_request_gc_assist_and_preempt_parse);
     RUN(wire_streams_cut_short_are_closed_at_stop);
     RUN(wire_empty_window_parses);
+    RUN(wire_thread_mode_one_goroutine_per_thread);
     RUN(trace_start_twice_is_ebusy);
     RUN(trace_stop_or_cancel_without_start_is_einval);
     RUN(trace_records_requests_and_collections_from_threads);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "gc/clock.h"
 #include "gc/gcheap.h"
@@ -37,7 +38,17 @@ struct slot {
                                        (thread mode draws no other, e.g. the profiler's) */
 };
 
-static struct slot slots[GCTHREADS_MAX];
+/* One slot per gcthreads id, plus NO_ID_SLOT: collections that run on a thread with no
+ * id (bdwgc collects inside a new thread's own registration, before the thread's first
+ * allocation reaches the profiler, or after its exit hook). Collections are serialised
+ * by the allocation lock, so that slot has one writer at a time. Each of its records
+ * keeps the kernel thread id that wrote it (no_id_tids), and at the stop the records of
+ * a thread that has an id too join that thread's stream (rehome_no_id_records): the
+ * collection is drawn on the thread that ran it. */
+#define NO_ID_SLOT GCTHREADS_MAX
+#define NSLOTS (GCTHREADS_MAX + 1)
+static struct slot slots[NSLOTS];
+static pid_t *no_id_tids;                 /* per record of NO_ID_SLOT, this window */
 static atomic_int active;                 /* recording allowed */
 static atomic_uint epoch;                 /* bumped by every trace_start */
 static atomic_uint_fast64_t next_g;       /* request goroutine/task ids of this window */
@@ -78,6 +89,19 @@ static struct slot *enter(void)
     return s;
 }
 
+/* enter() for a collection event: a thread without an id records into NO_ID_SLOT. */
+static struct slot *enter_collection(void)
+{
+    if (gcthreads_self() >= 0) return enter();
+    struct slot *s = &slots[NO_ID_SLOT];
+    atomic_store(&s->busy, 1);                /* seq_cst: store, then load active */
+    if (!atomic_load(&active)) {
+        atomic_store_explicit(&s->busy, 0, memory_order_release);
+        return NULL;
+    }
+    return s;
+}
+
 static void leave(struct slot *s)
 {
     atomic_store_explicit(&s->busy, 0, memory_order_release);
@@ -90,6 +114,7 @@ static void put(struct slot *s, uint32_t kind, uint64_t a, uint64_t b, int32_t c
         s->dropped++;
         return;
     }
+    if (s == &slots[NO_ID_SLOT]) no_id_tids[s->n] = gettid();
     struct tracewire_rec *r = &s->recs[s->n++];
     r->ts = clock_mono_ns();
     r->a = a;
@@ -206,7 +231,7 @@ static void on_gc_event(enum gcevent ev, int thread, void *ctx)
     (void)ctx;
     if (!atomic_load_explicit(&active, memory_order_relaxed)) return;
     if ((unsigned)ev >= sizeof kind_of_event || !kind_of_event[ev]) return;
-    struct slot *s = enter();
+    struct slot *s = enter_collection();
     if (!s) return;
     struct gcheap_stats st;
     uint64_t a = 0, b = 0;
@@ -274,6 +299,9 @@ static void alloc_buffers(void)
         slots[id].recs = malloc((size_t)win_cap * REC_SIZE);
         slots[id].cap = slots[id].recs ? win_cap : 0;
     }
+    no_id_tids = malloc((size_t)win_cap * sizeof *no_id_tids);
+    slots[NO_ID_SLOT].recs = no_id_tids ? malloc((size_t)win_cap * REC_SIZE) : NULL;
+    slots[NO_ID_SLOT].cap = slots[NO_ID_SLOT].recs ? win_cap : 0;
 }
 
 /* Thread mode: every program thread with a buffer is seen at the window's start (its
@@ -323,7 +351,7 @@ int trace_start(void)
 static void quiesce(void)
 {
     atomic_store(&active, 0);
-    for (int id = 0; id < GCTHREADS_MAX; id++)
+    for (int id = 0; id < NSLOTS; id++)
         while (atomic_load_explicit(&slots[id].busy, memory_order_acquire)) sched_yield();
 }
 
@@ -331,7 +359,9 @@ static void quiesce(void)
 static uint64_t free_buffers(void)
 {
     uint64_t dropped = atomic_load(&lost);
-    for (int id = 0; id < GCTHREADS_MAX; id++) {
+    free(no_id_tids);
+    no_id_tids = NULL;
+    for (int id = 0; id < NSLOTS; id++) {
         struct slot *s = &slots[id];
         dropped += s->dropped;
         free(s->recs);
@@ -360,20 +390,73 @@ static void read_thread_name(int id, char name[16])
     name[strcspn(name, "\n")] = '\0';
 }
 
-/* The non-empty slots as tracewire streams (malloc'd array, *n entries). */
-static struct tracewire_stream *collect_streams(int *n)
+/* The records of slot id merged in time order with the NO_ID_SLOT records its thread
+ * (tid) wrote; those are marked taken (tid 0). A malloc'd array of *n records, or NULL
+ * when there are none to merge or no memory (the slot's own records are used then). */
+static struct tracewire_rec *rehome_no_id_records(int id, pid_t tid, size_t *n)
 {
-    struct tracewire_stream *v = calloc(GCTHREADS_MAX, sizeof *v);
-    *n = 0;
+    const struct slot *o = &slots[NO_ID_SLOT], *s = &slots[id];
+    size_t mine = 0;
+    for (uint32_t k = 0; tid && k < o->n; k++) mine += no_id_tids[k] == tid;
+    if (!mine) return NULL;
+    struct tracewire_rec *v = malloc((s->n + mine) * REC_SIZE);
     if (!v) return NULL;
+    size_t i = 0, k = 0, m = 0;
+    while (i < s->n || k < o->n) {
+        if (k < o->n && no_id_tids[k] != tid) { k++; continue; }
+        if (k < o->n && (i >= s->n || o->recs[k].ts <= s->recs[i].ts)) {
+            v[m++] = o->recs[k];
+            no_id_tids[k++] = 0;
+        } else {
+            v[m++] = s->recs[i++];
+        }
+    }
+    *n = m;
+    return v;
+}
+
+/* The NO_ID_SLOT records no thread took, compacted in place; returns how many. */
+static uint32_t leftover_no_id_records(void)
+{
+    struct slot *o = &slots[NO_ID_SLOT];
+    uint32_t m = 0;
+    for (uint32_t k = 0; k < o->n; k++)
+        if (no_id_tids[k]) o->recs[m++] = o->recs[k];
+    return m;
+}
+
+/* The non-empty slots as tracewire streams (malloc'd array, *n entries); a stream whose
+ * records were merged owns them (merged[i], freed by free_streams). */
+static struct tracewire_stream *collect_streams(int *n, struct tracewire_rec ***merged)
+{
+    struct tracewire_stream *v = calloc(NSLOTS, sizeof *v);
+    *merged = calloc(NSLOTS, sizeof **merged);
+    *n = 0;
+    if (!v || !*merged) {
+        free(v);
+        free(*merged);
+        return NULL;
+    }
     for (int id = 0; id < GCTHREADS_MAX; id++) {
         const struct slot *s = &slots[id];
+        size_t nrec = s->n;
+        struct tracewire_rec *own = s->n ? rehome_no_id_records(id, gcthreads_tid(id), &nrec) : NULL;
         if (!s->n) continue;
-        v[*n] = (struct tracewire_stream){id, gcthreads_tid(id), s->recs, s->n, {0}};
+        (*merged)[*n] = own;
+        v[*n] = (struct tracewire_stream){id, gcthreads_tid(id), own ? own : s->recs, nrec, {0}};
         read_thread_name(id, v[*n].name);
         ++*n;
     }
+    uint32_t left = slots[NO_ID_SLOT].n ? leftover_no_id_records() : 0;
+    if (left) v[(*n)++] = (struct tracewire_stream){NO_ID_SLOT, 0, slots[NO_ID_SLOT].recs, left, {0}};
     return v;
+}
+
+static void free_streams(struct tracewire_stream *v, struct tracewire_rec **merged)
+{
+    for (int i = 0; merged && i < NSLOTS; i++) free(merged[i]);
+    free(merged);
+    free(v);
 }
 
 /* Takes ctl_lock and closes the open window to writers; -1 (EINVAL, lock not held)
@@ -396,11 +479,12 @@ int trace_stop(struct buf *out, uint64_t *dropped_events)
     win.t_stop = clock_mono_ns();
     win.first_free_g = atomic_load(&next_g);
     win.dropped = atomic_load(&lost);
-    for (int id = 0; id < GCTHREADS_MAX; id++) win.dropped += slots[id].dropped;
+    for (int id = 0; id < NSLOTS; id++) win.dropped += slots[id].dropped;
     int n;
-    struct tracewire_stream *streams = collect_streams(&n);
+    struct tracewire_rec **merged;
+    struct tracewire_stream *streams = collect_streams(&n, &merged);
     int rc = streams ? tracewire_write(out, &win, streams, n) : -1;
-    free(streams);
+    free_streams(streams, merged);
     uint64_t dropped = free_buffers();
     pthread_mutex_unlock(&ctl_lock);
     if (dropped_events) *dropped_events = dropped;

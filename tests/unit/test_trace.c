@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define GC_NO_THREAD_REDIRECTS   /* pthread_create stays libc's: each test registers its threads */
+#include <gc.h>
+
 #include "gc/gcheap.h"
 #include "gc/gcthreads.h"
 #include "profile/buf.h"
@@ -402,6 +405,64 @@ TEST(trace_records_requests_and_collections_from_threads)
     buf_free(&d);
 }
 
+/* A thread bdwgc knows but the profiler does not yet (bdwgc collects inside a new
+ * thread's registration, before its first allocation gives it an id): its collection
+ * is recorded, and joins the thread's own stream once the thread has an id. */
+static void *collect_then_get_an_id(void *arg)
+{
+    struct GC_stack_base sb;
+    GC_get_stack_base(&sb);
+    GC_register_my_thread(&sb);
+    *(pid_t *)arg = gettid();
+    gcheap_collect();                          /* no gcthreads id yet */
+    if (gcthreads_note() >= 0) {               /* an id, as libgcprof gives one */
+        trace_request_begin(LEAKER);
+        gcheap_collect();
+        trace_request_end(200);
+    }
+    GC_unregister_my_thread();
+    return NULL;
+}
+
+static void *collect_without_an_id(void *arg)
+{
+    (void)arg;
+    struct GC_stack_base sb;
+    GC_get_stack_base(&sb);
+    GC_register_my_thread(&sb);
+    gcheap_collect();
+    GC_unregister_my_thread();
+    return NULL;
+}
+
+TEST(trace_collection_on_a_thread_without_an_id_is_kept_on_that_thread)
+{
+    struct buf out = BUF_INIT, d = BUF_INIT;
+    struct gcheap_stats before, after;
+    uint64_t dropped = 99;
+    pid_t tid = 0;
+    pthread_t t;
+    char path[256], want[64];
+    trace_set_buffer_cap(0);
+    gcheap_stats(&before);
+    CHECK_EQ_INT(trace_start(), 0);
+    pthread_create(&t, NULL, collect_then_get_an_id, &tid);
+    pthread_join(t, NULL);
+    pthread_create(&t, NULL, collect_without_an_id, NULL);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(trace_stop(&out, &dropped), 0);
+    gcheap_stats(&after);
+    CHECK_EQ_U64(dropped, 0);
+    CHECK_EQ_INT(save_and_dump(&out, "noid.trace", path, sizeof path, &d), 0);
+    CHECK_GE_U64(after.collections - before.collections, 3);
+    CHECK_EQ_INT(count(d.data, " GCStart "), after.collections - before.collections);
+    snprintf(want, sizeof want, " thread=%d\n", (int)tid);
+    CHECK_EQ_INT(count(d.data, want), 1);      /* one P: both its collections on it */
+    CHECK_GE(count(d.data, " thread=0\n"), 1);  /* the one that never had an id */
+    buf_free(&out);
+    buf_free(&d);
+}
+
 TEST(trace_tiny_buffer_drops_events_counts_them_and_still_parses)
 {
     struct buf out = BUF_INIT, d = BUF_INIT;
@@ -666,6 +727,7 @@ int main(void)
     RUN(trace_start_twice_is_ebusy);
     RUN(trace_stop_or_cancel_without_start_is_einval);
     RUN(trace_records_requests_and_collections_from_threads);
+    RUN(trace_collection_on_a_thread_without_an_id_is_kept_on_that_thread);
     RUN(trace_tiny_buffer_drops_events_counts_them_and_still_parses);
     RUN(trace_request_begun_before_start_is_not_traced);
     RUN(trace_cancel_frees_and_a_new_trace_works);

@@ -26,12 +26,20 @@
 
 #define USAGE_STATUS 2
 
+static void usage_line(FILE *f, const char *flag, const char *arg, const char *meaning, const char *var)
+{
+    char both[32];
+    snprintf(both, sizeof both, "%s%s%s", flag, arg[0] ? " " : "", arg);
+    fprintf(f, "  %-12s %s\n  %-12s (environment: %s)\n", both, meaning, "", var);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: gcprof -o PREFIX [-rate N] [-http ADDR] [-children] [-v] -- PROGRAM [ARGS...]\n"
                "Runs PROGRAM with libgcprof.so preloaded: heap profiles and a GC timeline of a\n"
                "program that uses bdwgc (libgc.so.1), for go tool pprof and go tool trace.\n");
-#define LINE(field, var, flag, arg, meaning) fprintf(f, "  %s %-7s %s\n           (environment: %s)\n", flag, arg, meaning, var);
+    /* One aligned column of flags; the variable that sets the same thing under it. */
+#define LINE(field, var, flag, arg, meaning) usage_line(f, flag, arg, meaning, var);
     GCPROF_SETTINGS(LINE)
 #undef LINE
 }

@@ -31,8 +31,9 @@
       "sample one allocation per N bytes on average, as Go's MemProfileRate "               \
       "(1: every allocation, 0: none; default 524288)")                                     \
     X(http, "GCPROF_HTTP", "-http", "ADDR",                                                  \
-      "while the program runs, serve /debug/pprof/ and /debug/vars on ADDR, a loopback "    \
-      "HOST:PORT (127.0.0.1:6060, localhost:0, [::1]:6060)")                                 \
+      "while the program runs, serve /debug/pprof/, /debug/vars, /metrics and the "         \
+      "/debug/gc dashboard on ADDR, a loopback HOST:PORT (127.0.0.1:6060, localhost:0, "   \
+      "[::1]:6060)")                                                                         \
     X(children, "GCPROF_CHILDREN", "-children", "",                                          \
       "profile the programs it starts too (put %p in PREFIX); by default they run unprofiled") \
     X(verbose, "GCPROF_VERBOSE", "-v", "", "say on stderr what the library does")

@@ -159,14 +159,14 @@
       axes: [{ values: axisOf(tickRate), size: 60 }],
       data: () => [d.t, d.alloc],
     },
-    pauses: {
+    pauses: {   // the partial series only while some kept pause is one (stop-the-world: none)
       series: () => [line("pause (full collection)", COLORS[4], fmtMs,
-                          { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } }),
-                     line("pause (partial)", COLORS[2], fmtMs,
-                          { paths: () => null, points: { show: true, size: 5, fill: COLORS[2] } }),
-                     line("allocation blocked", COLORS[8], fmtMs, { paths: () => null, points: { show: true, size: 4, fill: COLORS[8] } })],
+                          { paths: () => null, points: { show: true, size: 5, fill: COLORS[4] } })]
+        .concat(hasPartial() ? [line("pause (partial)", COLORS[2], fmtMs,
+                                     { paths: () => null, points: { show: true, size: 5, fill: COLORS[2] } })] : [])
+        .concat([line("allocation blocked", COLORS[8], fmtMs, { paths: () => null, points: { show: true, size: 4, fill: COLORS[8] } })]),
       axes: [{ values: axisOf(tickMs), size: 55 }],
-      data: () => [d.pt, d.pv, d.pp, d.pb],
+      data: () => [d.pt, d.pv].concat(hasPartial() ? [d.pp] : []).concat([d.pb]),
       xRange: true,
     },
     gc: {
@@ -196,6 +196,7 @@
   };
 
   const hasGoal = () => d.next.some((v) => v != null);
+  const hasPartial = () => d.pp.some((v) => v != null);
 
   // Routes with a request in the samples kept, so the legend stays short.
   function shownRoutes() {

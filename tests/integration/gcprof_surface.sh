@@ -106,6 +106,9 @@ else
         check_absent "gcprof_page_has_no_${chart}_chart" "id=\"$chart\"" "$T/dom.html"
     done
     check_absent gcprof_page_has_no_heap_goal_series 'next collection' "$T/dom.html"
+    # stop-the-world: every pause is a full collection's, so no empty partial series
+    check_absent gcprof_stw_pauses_have_no_partial_series 'pause (partial)' "$T/dom.html"
+    expect_ge gcprof_pause_chart_names_full_collections "$(grep -c 'pause (full collection)' "$T/dom.html")" 1
     changes=$(grep -o 'data-heap-changes="[0-9]*"' "$T/dom.html" | grep -o '[0-9]*')
     expect_ge gcprof_heap_figure_changed "${changes:-0}" 1
     expect_eq gcprof_page_counted_no_errors "$(grep -o 'data-errors="[0-9]*"' "$T/dom.html" | grep -o '[0-9]*')" 0

@@ -303,7 +303,7 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
  * The allocation entry points most programs call (BY_REQUEST, BY_SIZE) are split in
  * two: the exported entry only tests the flag and jumps, either to libgc's function
  * (a nested call: libgc calling itself through its PLT, which costs it no frame of
- * ours) or to the counting body (COUNTED_name, in the allocator's text like
+ * ours) or to the counting body (counted_NAME, in the allocator's text like
  * everything on the sampling path). */
 #define OUTER(ret, call)                                            \
     if (__builtin_expect(depth, 0)) return call;                    \

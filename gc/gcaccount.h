@@ -88,6 +88,18 @@ static inline int gcaccount_spend(intptr_t bytes)
     return __builtin_expect(left < 0, 0);
 }
 
+/* Takes `bytes` (many objects' worth) off the calling thread's countdown if it stays
+ * non-negative and returns 1; else spends nothing and returns 0 (spend object by
+ * object, so that the sample falls on the right one). */
+static inline int gcaccount_spend_within(intptr_t bytes)
+{
+    struct gcaccount *a = gcaccount__me;
+    intptr_t left = atomic_load_explicit(&a->countdown, memory_order_relaxed) - bytes;
+    if (__builtin_expect(left < 0, 0)) return 0;
+    atomic_store_explicit(&a->countdown, left, memory_order_relaxed);
+    return 1;
+}
+
 /* Gives the calling thread the table's account of its gcthreads id `id`, which starts
  * a fresh interval. Returns 0, or -1 (the thread stays unarmed) for an id outside the
  * table or no table. */

@@ -103,18 +103,37 @@ ENTRY_POINTS(DECLARE_REAL)
 ENTRY_POINTS(DECLARE_REAL)
 #undef DECLARE_REAL
 
-/* A call that arrives before gcinterpose_start() (another library's constructor)
- * resolves its own entry point. */
-static void *resolve(const char *name)
+/* Every real entry point is looked up at once, by the first call that needs one (it
+ * may arrive before gcinterpose_start(): another library's constructor), so that a
+ * nested call, which always follows an outermost one on its thread, finds them all
+ * set (NESTED_REAL: no test, so the nested path needs no frame). */
+static _Atomic int all_resolved;
+static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+
+/* NULL for an entry point no later object defines (a libgc built without it): REAL
+ * aborts if the program calls it anyway. */
+static void resolve_each(void)
 {
-    void *p = dlsym(RTLD_NEXT, name);
-    if (!p) abort();   /* a bdwgc entry point was called and no later object defines it */
-    return p;
+#define RESOLVE(f) real_##f = (__typeof__(real_##f))dlsym(RTLD_NEXT, #f);
+    ENTRY_POINTS(RESOLVE)
+#undef RESOLVE
+    atomic_store_explicit(&all_resolved, 1, memory_order_release);
 }
 
-#define REAL(f) (*({                                                       \
-    if (__builtin_expect(real_##f == NULL, 0)) real_##f = (__typeof__(real_##f))resolve(#f); \
+__attribute__((noinline, cold)) static void resolve_all(void)
+{
+    pthread_once(&resolve_once, resolve_each);
+}
+
+#define REAL(f) (*({                                                                   \
+    if (__builtin_expect(!atomic_load_explicit(&all_resolved, memory_order_acquire), 0)) \
+        resolve_all();                                                                 \
+    if (__builtin_expect(real_##f == NULL, 0)) abort();                                \
     real_##f; }))
+#define NESTED_REAL(f) (*real_##f)
+#endif
+#ifndef NESTED_REAL
+#define NESTED_REAL(f) REAL(f)
 #endif
 
 /* ---- accounts ------------------------------------------------------------------------ */
@@ -261,13 +280,17 @@ static void count_free(void *obj)
 }
 
 /* A batch of *_malloc_many: a list linked through each object's first word, all of
- * one size, sampled object by object (each with the refill's stack). */
+ * one size, sampled object by object (each with the refill's stack) when a sample
+ * falls inside it. */
 GCHEAP_ALLOC_TEXT static void count_batch(void *list)
 {
     if (!list || !atomic_load_explicit(&counting, memory_order_relaxed)) return;
     size_t bytes = GC_size(list);
     uint64_t n = 0;
-    for (void *p = list; p; p = GC_NEXT(p), n++) count(p, bytes, IN_BATCH);
+    for (void *p = list; p; p = GC_NEXT(p)) n++;
+    /* Most batches end before the next sample: one spend for all. */
+    if (!gcaccount_spend_within((intptr_t)(n * bytes)))
+        for (void *p = list; p; p = GC_NEXT(p)) count(p, bytes, IN_BATCH);
     if (!gcaccount_armed()) arm_current_thread();
     gcaccount_tally(T_BATCHES, 1);
     gcaccount_tally(T_BATCH_OBJECTS, n);
@@ -275,7 +298,13 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
 
 /* ---- the entry points -----------------------------------------------------------------
  * OUTER(call): evaluates `call` (the forwarded call) with the depth flag set when this
- * is the thread's outermost call, leaving the result in p; nested calls return at once. */
+ * is the thread's outermost call, leaving the result in p; nested calls return at once.
+ *
+ * The allocation entry points most programs call (BY_REQUEST, BY_SIZE) are split in
+ * two: the exported entry only tests the flag and jumps, either to libgc's function
+ * (a nested call: libgc calling itself through its PLT, which costs it no frame of
+ * ours) or to the counting body (counted_NAME, in the allocator's text like
+ * everything on the sampling path). */
 #define OUTER(ret, call)                                            \
     if (__builtin_expect(depth, 0)) return call;                    \
     if (__builtin_expect(!gcaccount_armed(), 0)) note_thread();     \
@@ -283,22 +312,30 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
     ret p = call;                                                   \
     depth = 0
 
-/* Plain requests of n bytes: the size rule applies. */
-#define BY_REQUEST(name, params, args, n)                           \
-    EXPORT void *GC_CALL ENTRY(name) params                         \
+/* The counting body of an outermost call, run with the flag clear. */
+#define COUNTED(ret, name, params, args, count_it)                  \
+    GCHEAP_ALLOC_TEXT static ret counted_##name params              \
     {                                                               \
-        OUTER(void *, REAL(name) args);                             \
-        count_request(p, n);                                        \
+        if (__builtin_expect(!gcaccount_armed(), 0)) note_thread(); \
+        depth = 1;                                                  \
+        ret p = REAL(name) args;                                    \
+        depth = 0;                                                  \
+        count_it;                                                   \
         return p;                                                   \
-    }
-/* Objects whose size only bdwgc knows; interior: the result points past a header. */
-#define BY_SIZE(ret, name, params, args, interior)                  \
+    }                                                               \
     EXPORT ret GC_CALL ENTRY(name) params                           \
     {                                                               \
-        OUTER(ret, REAL(name) args);                                \
-        if (p) count_sized((void *)p, (interior) ? INTERIOR : 0);   \
-        return p;                                                   \
+        if (__builtin_expect(depth, 0)) return NESTED_REAL(name) args; \
+        return counted_##name args;                                 \
     }
+
+/* Plain requests of n bytes: the size rule applies. */
+#define BY_REQUEST(name, params, args, n)                           \
+    COUNTED(void *, name, params, args, count_request(p, n))
+/* Objects whose size only bdwgc knows; interior: the result points past a header. */
+#define BY_SIZE(ret, name, params, args, interior)                  \
+    COUNTED(ret, name, params, args,                                \
+            if (p) count_sized((void *)p, (interior) ? INTERIOR : 0))
 
 BY_REQUEST(GC_malloc, (size_t n), (n), n)
 BY_REQUEST(GC_malloc_atomic, (size_t n), (n), n)

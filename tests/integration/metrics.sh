@@ -147,8 +147,6 @@ free_port() {
 }
 
 start_server -repetitions 100 || exit 1
-PROM_PORT=$(free_port)
-PROM=http://127.0.0.1:$PROM_PORT
 cat >"$T/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -158,15 +156,28 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$PORT']
 EOF
-prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prometheus-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$T/prometheus.log" 2>&1 &
-PROM_PID=$!
-SERVER_PIDS+=("$PROM_PID")
+# start_prometheus: on a free port; 0 once ready. A port free_port found can be taken by
+# another test's server before Prometheus binds it: then Prometheus exits at once, and
+# the caller tries another port.
+start_prometheus() {
+    PROM_PORT=$(free_port)
+    PROM=http://127.0.0.1:$PROM_PORT
+    prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prometheus-data" \
+        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$T/prometheus.log" 2>&1 &
+    PROM_PID=$!
+    SERVER_PIDS+=("$PROM_PID")
+    for _ in $(seq 1 150); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$PROM/-/ready")" = 200 ] && return 0
+        kill -0 "$PROM_PID" 2>/dev/null || return 1
+        sleep 0.2
+    done
+    return 1
+}
 ready=0
-for _ in $(seq 1 150); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$PROM/-/ready")" = 200 ] && { ready=1; break; }
-    kill -0 "$PROM_PID" 2>/dev/null || break
-    sleep 0.2
+for _ in 1 2 3; do
+    start_prometheus && { ready=1; break; }
+    grep -q 'address already in use' "$T/prometheus.log" || break
+    kill "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null
 done
 if [ "$ready" != 1 ]; then
     fail prometheus_started "not ready on $PROM: $(tail -3 "$T/prometheus.log")"

@@ -32,6 +32,7 @@
 #include <linux/tcp.h>   /* struct tcp_info with tcpi_bytes_received (glibc's lacks it) */
 #include <malloc.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,6 +56,8 @@
 #define EVENTS_MAX 64           /* epoll events the watchdog takes at once */
 #define TRIM_MIN_PEAK 64        /* a "storm": at least this many connections, then a quarter */
 #define TRIM_DELAY_MS 500       /* libmicrohttpd frees a connection a little after closing it */
+#define CLOSING_WAIT_MS (CONNS_RETRY_AFTER_SECONDS * 1000)   /* see make_room */
+#define CLOSING_STEP_MS 10      /* its re-checks while it waits */
 
 #define PHASE_SHIFT 60
 #define DEADLINE_MASK ((UINT64_C(1) << PHASE_SHIFT) - 1)
@@ -99,6 +102,8 @@ static struct conns_limits lim;
 static struct slot *slots;
 static int nslots, high_fd;   /* slots in the table; 1 + the highest admitted descriptor */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t forgotten;   /* with lock: conns_forget gave a place back */
+static int forgotten_ready;
 static uint64_t open_count, peak_since_trim, trim_due_ms;
 static struct addr_count *addrs;
 static size_t addr_mask;
@@ -333,15 +338,69 @@ static int reclaim_idle(const unsigned char *key)
     return 1;
 }
 
-/* Why fd from address key cannot be admitted (NULL: it can), once an idle connection
- * has been reclaimed where that makes room. Called with lock held. */
+/* Whether the client of the connection on fd has closed its side (its FIN or a reset
+ * is in, whether or not the watchdog has seen it yet). */
+static int client_left(struct slot *s, int fd)
+{
+    if (atomic_load(&s->flags) & SLOT_PEER_CLOSED) return 1;
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Whether a connection (from address key, or any when key is NULL) that still counts
+ * will give its place back as soon as its owner runs: one that was cut, or one whose
+ * client closed while its request was coming in or between requests (the owner reads
+ * the end and closes it; a request that was whole by then moves on to its answer, also
+ * at once). Called with lock held. */
+static int close_under_way(const unsigned char *key)
+{
+    for (int fd = 0; fd < high_fd; fd++) {
+        struct slot *s = &slots[fd];
+        enum conns_phase p = PHASE_OF(atomic_load(&s->state));
+        if (p == CONNS_FREE || (key && memcmp(s->addr, key, 16) != 0)) continue;
+        if (p == CONNS_CUT && !(atomic_load(&s->flags) & SLOT_RECLAIMED)) return 1;
+        if ((p == CONNS_HEADER || p == CONNS_BODY || p == CONNS_IDLE) && client_left(s, fd)) return 1;
+    }
+    return 0;
+}
+
+/* Whether the limit (address key's, or the total when key is NULL) is reached. Called
+ * with lock held. */
+static int at_limit(const unsigned char *key)
+{
+    if (!key) return open_count >= (uint64_t)lim.max;
+    return lim.max_per_addr > 0 && addrs[addr_find(key)].count >= (uint64_t)lim.max_per_addr;
+}
+
+/* Makes room under the limit of address key (or the total, key NULL) for one more
+ * connection: reclaims an idle one, or waits (lock released meanwhile) while closes are
+ * under way, up to CLOSING_WAIT_MS, the Retry-After a refusal would carry. Without the
+ * wait, clients that connected, sent part of a request and closed fill the limit while
+ * they wait in the listen backlog (the kernel queues their data and FIN before the
+ * accept) and the acceptor admits them faster than the workers read their ends: a
+ * live client behind them was refused for slots already given up. Returns 1 when
+ * there is room. Called with lock held. */
+static int make_room(const unsigned char *key)
+{
+    uint64_t until = now_ms() + CLOSING_WAIT_MS;
+    while (at_limit(key)) {
+        if (reclaim_idle(key)) return 1;
+        if (now_ms() >= until || !close_under_way(key)) return 0;
+        struct timespec ts = clock_mono_deadline((uint64_t)CLOSING_STEP_MS * 1000000u);
+        pthread_cond_timedwait(&forgotten, &lock, &ts);
+    }
+    return 1;
+}
+
+/* Why fd from address key cannot be admitted (NULL: it can), once room has been made
+ * where it can be (make_room). Called with lock held; may wait. */
 static const char *refusal(int fd, const unsigned char key[16])
 {
-    if (fd >= nslots || (open_count >= (uint64_t)lim.max && !reclaim_idle(NULL))) {
+    if (fd >= nslots || !make_room(NULL)) {
         atomic_fetch_add(&n_refused_total, 1);
         return "server busy: at its connection limit (-max-conns); retry shortly";
     }
-    if (lim.max_per_addr > 0 && addrs[addr_find(key)].count >= (uint64_t)lim.max_per_addr && !reclaim_idle(key)) {
+    if (!make_room(key)) {
         atomic_fetch_add(&n_refused_addr, 1);
         return "too many connections from your address (-max-conns-per-ip); retry shortly";
     }
@@ -452,6 +511,7 @@ void conns_forget(int fd)
             open_count--;
         }
         atomic_store(&s->state, PACK(CONNS_FREE, 0));
+        pthread_cond_broadcast(&forgotten);
         /* The owner closes fd after this; a duplicate keeps the socket open for the
          * lingering close (a cut connection has nothing left to say). */
         int dup_fd = (flags & SLOT_LINGER) && PHASE_OF(word) != CONNS_CUT ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
@@ -665,6 +725,8 @@ int conns_start(struct conns_limits *l)
     addrs = calloc(cap, sizeof *addrs);
     if (!slots || !addrs) { fprintf(stderr, "memdemo: out of memory for the connection table\n"); return -1; }
     addr_mask = cap - 1;
+    if (!forgotten_ready && clock_cond_init(&forgotten) != 0) { fprintf(stderr, "memdemo: cannot set up the connection table\n"); return -1; }
+    forgotten_ready = 1;
     return start_watchdog();
 }
 

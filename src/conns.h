@@ -103,7 +103,10 @@ void conns_stop(void);
  * which fd is no longer the caller's. At a limit, the connection idle longest (no
  * request in progress: between requests, or nothing sent since its accept) from
  * anywhere (total) or from that address (per-address) is shut down in its stead, and
- * its place counts as free at once. Acceptor thread. */
+ * its place counts as free at once; failing that, while some connection there is
+ * already closing (its client closed mid-request or between requests, or it was cut)
+ * and its owner has not yet closed it, waits for that, up to the Retry-After a 503
+ * would carry, rather than refuse. Acceptor thread. */
 int conns_admit(int fd, const struct sockaddr *sa, socklen_t sl);
 
 /* Moves fd's connection to `phase` with that phase's deadline. HEADER on a connection

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -113,6 +114,43 @@ TEST(total_limit_refuses_past_max)
     for (int i = 0; i < MAX; i++) forget(&p[i]);
     conns_stats(&st);
     CHECK_EQ_INT(st.open, 0);
+}
+
+/* The owner of a connection whose client left closes it LATE_MS later (a worker that
+ * has not run yet). */
+#define LATE_MS 50
+static void *forget_late(void *arg)
+{
+    struct timespec ts = {0, LATE_MS * 1000000L};
+    nanosleep(&ts, NULL);
+    forget(arg);
+    return NULL;
+}
+
+/* At the limit, a place whose client has already closed (mid-request: it sent part of
+ * one) but whose owner has not yet closed it is waited for: the next client is admitted
+ * in it, not refused. This is the FIN flood of tests/integration/reliability.sh with the
+ * workers behind the acceptor, made deterministic. Without a close under way the
+ * refusal still comes (after the wait when the owner never closes). */
+TEST(a_place_whose_client_left_is_waited_for_not_refused)
+{
+    struct pair p[MAX + 2];
+    for (int i = 0; i < MAX; i++) CHECK_EQ_INT(admit_from(300 + i, &p[i]), 0);
+    uint64_t refused = STAT(refused_total);
+    close(p[0].peer);   /* the client leaves; its owner has not read the end yet */
+    p[0].peer = open("/dev/null", O_RDONLY);
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, forget_late, &p[0]), 0);
+    CHECK_EQ_INT(admit_from(999, &p[MAX]), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ_U64(STAT(refused_total), refused);
+    close(p[1].peer);   /* this time the owner never closes it */
+    CHECK_EQ_INT(admit_from(998, &p[MAX + 1]), -1);
+    CHECK_EQ_U64(STAT(refused_total), refused + 1);
+    close(p[MAX + 1].peer);
+    p[1].peer = open("/dev/null", O_RDONLY);
+    for (int i = 1; i <= MAX; i++) forget(&p[i]);
+    CHECK_EQ_U64(STAT(open), 0);
 }
 
 /* Admits and forgets many addresses in a scrambled order: the per-address table's
@@ -268,6 +306,7 @@ int main(void)
     RUN(deferred_connection_has_no_deadline);
     RUN(body_deadline_counts_from_the_request_start);
     RUN(idle_connections_are_reclaimed_oldest_first);
+    RUN(a_place_whose_client_left_is_waited_for_not_refused);
     RUN(a_client_close_is_noticed_at_once);
     RUN(refused_connection_lingers_until_its_client_closes);
     conns_stop();

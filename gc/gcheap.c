@@ -21,6 +21,7 @@
  * Sizes: the countdown and the sampler count what bdwgc handed out (GC_size), which is
  * what its TotalAlloc adds, so the profile's bytes and bdwgc's agree. For small
  * requests that size is computed here instead of asked (see count_handed_out()).
+ * Carved strings count the bytes they were carved (string_object() has the rule).
  */
 #include "gc/gcheap.h"
 
@@ -101,7 +102,8 @@ GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t n)
  * free list is sometimes refilled with objects a granule larger (seen for about one
  * request size in a hundred, now and then), so the rule feeds only the countdown and
  * the allocated-bytes credit, where such a granule is noise; a sampled object's size is
- * always GC_size's (sample_slow). gcheap_init() checks the rule against GC_size, and
+ * GC_size's (slow_path; a carved string's is its own: string_object()). gcheap_init()
+ * checks the rule against GC_size, and
  * tests/unit/test_gc.c checks what the sampler is told for every request up to 8 KiB. */
 #define EXTRA_BYTES 1
 #define SMALL_RULE_MAX ((size_t)(GC_TINY_FREELISTS - 1) * GC_GRANULE_BYTES - EXTRA_BYTES)
@@ -225,15 +227,37 @@ GCHEAP_ALLOC_TEXT static void *carve_refill(void)
     return b;
 }
 
+/* The rule for what a small string spends on the countdown and is recorded at if it is
+ * sampled (one rule, so that the countdown and the sample's unsampling weight, which
+ * the sampler computes from the size it is told, use the same unit): a sample is
+ * recorded at the bytes its allocation spent, and a string spends what it costs the
+ * heap. With a sampled rate, strings are carved and cost their own bytes (n): the one
+ * the countdown meets is made an object only so that the profiler can watch it die,
+ * and it stands for carved strings, so it spends and is recorded at n (recorded at its
+ * object size, 16 or 32 bytes, each sample would stand for 4-8 times too few strings;
+ * Go likewise records a tiny object at its own size). In exact mode (-memprofilerate 1)
+ * nothing is carved: every string is an object and spends and is recorded at its
+ * object size, as every other allocation is. The countdown is due, or the thread is
+ * unarmed (it is armed on this slow path, and counts what bdwgc handed out). */
+GCHEAP_ALLOC_TEXT static void *string_object(size_t n)
+{
+    void *p = alloc_or_refuse(n, 1);
+    if (!p) return NULL;
+    if (!gcaccount_armed() || gcaccount_exact()) { count_handed_out(p, n); return p; }
+    if (gcaccount_spend((intptr_t)n)) {
+        if (gcaccount_settle(n)) gcaccount_sample_sized(p, n);
+        policy->poll();
+        gcaccount_rearm(GCHEAP_POLL_GAP);
+    }
+    return p;
+}
+
 /* The countdown is due (or the thread is not armed yet), or the block is used up. */
 GCHEAP_ALLOC_TEXT static void *carve_slow(size_t n)
 {
     struct gcaccount *a = gcaccount_mine();
-    if (!gcaccount_armed() || atomic_load_explicit(&a->countdown, memory_order_relaxed) < (intptr_t)n) {
-        void *p = alloc_or_refuse(n, 1);
-        if (p) count_handed_out(p, n);
-        return p;
-    }
+    if (!gcaccount_armed() || atomic_load_explicit(&a->countdown, memory_order_relaxed) < (intptr_t)n)
+        return string_object(n);
     if (!carve_refill()) return NULL;
     char *p = my.carve_next;
     my.carve_next = p + n;

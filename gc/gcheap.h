@@ -254,13 +254,16 @@ uint64_t gcheap__next_gc(void);
  * bytes and more, one GC_size call): no lock, no system call. */
 
 /* Called for a sampled allocation, on the allocating thread, after the object exists;
- * `size` is what bdwgc handed out (gcheap_size(obj)), not what was asked for.
+ * `size` is what bdwgc handed out (gcheap_size(obj)), not what was asked for, except
+ * for a small string sampled in place of carved ones: the bytes carved strings cost
+ * (gcheap.c's string_object()).
  * Not inside a GC callback: it may lock and call gc/ (not allocate GC memory with the
  * profiler's own lock held). Returns the number of bytes until the next sample. */
 typedef intptr_t (*gcheap_sample_fn)(void *obj, size_t size);
 
 /* Returns a fresh countdown (bytes until the next sample) for a thread that has none
- * yet or whose countdown was reset. Lock-free. */
+ * yet or whose countdown was reset: 0 when, and only when, every allocation is to be
+ * sampled (exact mode, in which small strings are not carved: see gcheap.c). Lock-free. */
 typedef intptr_t (*gcheap_interval_fn)(void);
 
 /* [accounts] Installs the sampler (both NULL removes it). Then resets every thread's countdown

@@ -123,6 +123,18 @@ expect_ge sampled_inuse_growth_is_enough_for_3_5_sd$sfx $((h1 - h0)) $((1225 * r
 within sampled_inuse_space_within_10pct_of_heapinuse_growth$sfx $((i1 - i0)) $((h1 - h0)) 10
 within sampled_alloc_space_within_10pct_of_totalalloc_growth$sfx $((a1 - a0)) $((t1 - t0)) 10
 stop_server
+# The count of carved strings: /noleaker makes 1000 per request ("0" to "999", 2-4
+# bytes each, 3890 B), all by numstr_itoa. A sampled one stands for the carved strings
+# whose bytes the countdown counted, so alloc_objects estimates how many were made:
+# 3000 requests at rate 4096 are about 2850 samples of them, a relative standard
+# deviation under 2%, so 15% fails only on a unit error (a string recorded at its
+# object size, 16 or 32 B, reads 4-8 times too few).
+start_server -repetitions 1000 -memprofilerate 4096 -gcmode $mode || exit 1
+s0=$(objects go -focus=numstr_itoa "$BASE/debug/pprof/heap")
+requests 3000 /noleaker >/dev/null
+s1=$(objects go -focus=numstr_itoa "$BASE/debug/pprof/heap")
+within sampled_alloc_objects_of_carved_strings_within_15pct$sfx $((s1 - s0)) $((3000 * 1000)) 15
+stop_server
 done
 
 # 3. route labels: -tagfocus keeps one route's stacks, -tags lists the routes -------------

@@ -86,9 +86,9 @@ enum gcheap_mode gcheap_mode(void);
 #define GCHEAP_FULL_FREQ 16
 #define GCHEAP_TIME_LIMIT_MS 5
 
-/* Each thread's allocation slow path runs at least every this many bytes it requests
- * (for 5-byte strings in 16-byte granules, up to three times as many bytes of heap):
- * that is when the collection policy is polled. */
+/* Each thread's allocation slow path runs at least every this many bytes it is handed
+ * (an object's whole granules, a carved string's own bytes): that is when the
+ * collection policy is polled. */
 #define GCHEAP_POLL_GAP ((intptr_t)16 << 10)
 
 /* --- collection policy -----------------------------------------------------------
@@ -191,9 +191,9 @@ void *gcheap_alloc(size_t n);
 
 /* Allocates n bytes of pointer-free data (never scanned; e.g. string bytes). Contents
  * are NOT zeroed. Never NULL outside a bounded scope. Same threading rules as
- * gcheap_alloc(). In generational mode a request of up to 64 bytes is usually carved
- * from a block it shares with the thread's other small data (gcheap.c): the result is
- * then a pointer into that block, not the start of a GC object (gcheap_size() and
+ * gcheap_alloc(). In both modes a request of up to 64 bytes is usually carved from a
+ * block it shares with the thread's other small data (gcheap.c): the result is then a
+ * pointer into that block, not the start of a GC object (gcheap_size() and
  * gcheap_hide() do not apply to it), unaligned, and it keeps the whole block alive. */
 void *gcheap_alloc_data(size_t n);
 

@@ -8,7 +8,8 @@
  * takes the allocation lock for every string. The candidates, each making /noleaker's
  * strings (the decimals of 0..999 with their NUL, 2 to 4 bytes, written, and kept in a
  * request-local array until the request's 1000 are made), on THREADS threads:
- *   atomic   GC_MALLOC_ATOMIC: thread-local free lists (memdemo's stop-the-world path)
+ *   atomic   GC_MALLOC_ATOMIC: thread-local free lists (memdemo's stop-the-world path
+ *            before that mode carved small strings too)
  *   many     GC_malloc_many(16): a list of 16-byte objects per call, kept in a
  *            thread's array of 256 (on its stack) and handed out from there
  *   ptrfree  GC_generic_malloc_many(16, PTRFREE): the same for pointer-free objects
@@ -17,7 +18,7 @@
  *            refilled a whole block at a time
  *   kind     a kind of memdemo's own (GC_new_free_list + GC_new_kind, pointer-free):
  *            GC_malloc_kind for it goes to its global free list the same way
- *   carve    gcheap_alloc_data: memdemo's generational path, strings carved from
+ *   carve    gcheap_alloc_data: memdemo's path in both modes, strings carved from
  *            4 KiB pointer-free blocks (gc/gcheap.c)
  * Every candidate collects the same way: when bdwgc's bytes allocated since the last
  * collection reach 4 MiB, one thread runs gcheap_collect_paced() (a partial collection

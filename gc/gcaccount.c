@@ -66,6 +66,11 @@ static intptr_t draw_interval(void)
     return interval ? interval() : unsampled_countdown;
 }
 
+int gcaccount_exact(void)
+{
+    return atomic_load_explicit(&sample_hook, memory_order_acquire) && draw_interval() == 0;
+}
+
 GCHEAP_ALLOC_TEXT int gcaccount_settle(size_t bytes)
 {
     struct gcaccount *a = gcaccount__me;
@@ -85,12 +90,17 @@ GCHEAP_ALLOC_TEXT int gcaccount_settle(size_t bytes)
     return a->sample_left < 0;
 }
 
-GCHEAP_ALLOC_TEXT int gcaccount_sample(void *base)
+GCHEAP_ALLOC_TEXT int gcaccount_sample_sized(void *base, size_t size)
 {
     gcheap_sample_fn sample = atomic_load_explicit(&sample_hook, memory_order_acquire);
     int told = sample && base;
-    gcaccount__me->sample_left = told ? sample(base, GC_size(base)) : draw_interval();
+    gcaccount__me->sample_left = told ? sample(base, size) : draw_interval();
     return told;
+}
+
+GCHEAP_ALLOC_TEXT int gcaccount_sample(void *base)
+{
+    return gcaccount_sample_sized(base, base ? GC_size(base) : 0);
 }
 
 void gcaccount_rearm(intptr_t cap)

@@ -121,6 +121,15 @@ int gcaccount_settle(size_t bytes);
  * allocator's text, so that the sampler's stack capture cuts it off. */
 int gcaccount_sample(void *base);
 
+/* The same, told `size` bytes instead of GC_size's: for a small string that stands for
+ * carved ones (gcheap.c), its carved size, the unit its countdown counted. */
+int gcaccount_sample_sized(void *base, size_t size);
+
+/* 1 when a sampler is installed whose intervals are 0 (it samples every allocation:
+ * exact mode), else 0. Draws an interval to ask (gcheap.h: only exact mode draws 0),
+ * so it is for slow paths. Any thread. */
+int gcaccount_exact(void);
+
 /* Re-arms the calling thread: its countdown becomes the bytes to its next sample, or
  * `cap` if that is nearer (INTPTR_MAX: no cap). */
 void gcaccount_rearm(intptr_t cap);

@@ -9,6 +9,8 @@
  * sample, resets); a thread is armed on its first slow path once gcthreads knows it
  * (an unregistered thread stays unarmed, and every allocation of it takes the slow
  * path). A thread's bounded-scope and carving state is its own (thread-local here).
+ * Small strings are carved from blocks the thread owns, in both modes (see "carved
+ * strings" below).
  *
  * One countdown serves two clients: it expires at the next heap-profile sample or
  * after GCHEAP_POLL_GAP bytes, whichever is nearer, and the slow path then samples
@@ -21,6 +23,7 @@
  * Sizes: the countdown and the sampler count what bdwgc handed out (GC_size), which is
  * what its TotalAlloc adds, so the profile's bytes and bdwgc's agree. For small
  * requests that size is computed here instead of asked (see count_handed_out()).
+ * Carved strings count the bytes they were carved (string_object() has the rule).
  */
 #include "gc/gcheap.h"
 
@@ -67,7 +70,7 @@ struct scope {
     int refused;                   /* a bounded allocation of this scope was refused */
     size_t grant;                  /* kept-heap bytes granted and not yet allocated */
     uint64_t grant_epoch;          /* policy->epoch() the grant belongs to */
-    char *carve_next, *carve_end;  /* generational mode: the rest of the block being carved */
+    char *carve_next, *carve_end;  /* the rest of the block being carved */
 };
 
 static enum gcheap_mode mode = GCHEAP_STW;
@@ -101,8 +104,9 @@ GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t n)
  * free list is sometimes refilled with objects a granule larger (seen for about one
  * request size in a hundred, now and then), so the rule feeds only the countdown and
  * the allocated-bytes credit, where such a granule is noise; a sampled object's size is
- * always GC_size's (sample_slow). gcheap_init() checks the rule against GC_size, and
- * tests/unit/test_gc.c checks what the sampler is told for every request up to 8 KiB. */
+ * GC_size's (slow_path; a carved string's is its own: string_object()). gcheap_init()
+ * checks the rule against GC_size, and tests/unit/test_gc.c checks what the sampler is
+ * told for every request up to 8 KiB. */
 #define EXTRA_BYTES 1
 #define SMALL_RULE_MAX ((size_t)(GC_TINY_FREELISTS - 1) * GC_GRANULE_BYTES - EXTRA_BYTES)
 
@@ -190,21 +194,27 @@ GCHEAP_ALLOC_TEXT static void *alloc_or_refuse(size_t n, int pointer_free)
     return p;
 }
 
-/* ---- carved strings (generational mode) ---------------------------------------------
- * Under manual dirty bits Debian's bdwgc 8.2.2 refills a thread's free list one object
- * at a time (GC_generic_malloc_many: a lock and bdwgc's whole generic path per string)
- * and adds the extra byte twice (16-byte strings take 32); no public allocation call
- * batches pointer-free objects then (bench/allocpaths.c measures each). So small
- * pointer-free requests are carved from a block of CARVE_BLOCK bytes of pointer-free GC
- * memory that the thread owns, as Go's tiny allocator packs small pointer-free objects
- * into 16-byte blocks: a bump of a pointer per string, one bdwgc allocation (one lock)
- * per block, no granule rounding and no extra byte per string. A string is a pointer
- * into its block (bdwgc recognises interior pointers), so it keeps the whole block
- * alive, and the block is freed once none of its strings is reachable; the block being
- * carved is kept alive by carve_blocks[], a static root, until its thread moves on to a
- * new one. The countdown counts the bytes carved. An allocation that meets the
- * thread's countdown (a sample is due, or the pacer's poll) is not carved but made an
- * object of its own, so the heap profiler watches that very string die at mark end. */
+/* ---- carved strings (both modes) ------------------------------------------------------
+ * Small pointer-free requests (memdemo's number strings) are carved from a block of
+ * CARVE_BLOCK bytes of pointer-free GC memory that the thread owns, as Go's tiny
+ * allocator packs small pointer-free objects into 16-byte blocks: a bump of a pointer
+ * per string, one bdwgc allocation (one lock) per block, no granule rounding and no
+ * extra byte per string (a 4-byte string takes 4 bytes, not 16). So a collection has
+ * about a quarter of the bytes and one object per block, not one per string, to mark
+ * and sweep, and collections come less often per request (measured in stop-the-world
+ * mode at 8 MB leaked: CPU per request down 13-18%, half the collections). In
+ * generational mode it is needed besides: under manual dirty bits Debian's bdwgc 8.2.2
+ * refills a thread's free list one object at a time (GC_generic_malloc_many: a lock and
+ * bdwgc's whole generic path per string) and adds the extra byte twice (16-byte strings
+ * take 32); no public allocation call batches pointer-free objects then
+ * (bench/allocpaths.c measures each). A string is a pointer into its block (bdwgc
+ * recognises interior pointers), so it keeps the whole block alive, and the block is
+ * freed once none of its strings is reachable; the block being carved is kept alive by
+ * carve_blocks[], a static root, until its thread moves on to a new one. The countdown
+ * counts the bytes carved. An allocation that meets the thread's countdown (a sample is
+ * due, or the pacer's poll) is not carved but made an object of its own, so the heap
+ * profiler watches that very string die at mark end (with -memprofilerate 1 every
+ * allocation meets it: exact mode carves nothing). */
 #define CARVE_BLOCK ((size_t)4096 - EXTRA_BYTES)   /* one heap block with the extra byte */
 #define CARVE_MAX ((size_t)64)                     /* larger requests are objects */
 
@@ -212,7 +222,6 @@ GCHEAP_ALLOC_TEXT static void *alloc_or_refuse(size_t n, int pointer_free)
  * array, and the compiler would otherwise drop the stores (it did: blocks were freed
  * while still being carved; tests/unit/test_gen.c checks). */
 static void *volatile carve_blocks[GCTHREADS_MAX];
-static int carving;                         /* generational mode */
 
 /* A new block for this (armed) thread. NULL only in a bounded scope at the cap. */
 GCHEAP_ALLOC_TEXT static void *carve_refill(void)
@@ -225,15 +234,37 @@ GCHEAP_ALLOC_TEXT static void *carve_refill(void)
     return b;
 }
 
+/* The rule for what a small string spends on the countdown and is recorded at if it is
+ * sampled (one rule, so that the countdown and the sample's unsampling weight, which
+ * the sampler computes from the size it is told, use the same unit): a sample is
+ * recorded at the bytes its allocation spent, and a string spends what it costs the
+ * heap. With a sampled rate, strings are carved and cost their own bytes (n): the one
+ * the countdown meets is made an object only so that the profiler can watch it die,
+ * and it stands for carved strings, so it spends and is recorded at n (recorded at its
+ * object size, 16 or 32 bytes, each sample would stand for 4-8 times too few strings;
+ * Go likewise records a tiny object at its own size). In exact mode (-memprofilerate 1)
+ * nothing is carved: every string is an object and spends and is recorded at its
+ * object size, as every other allocation is. The countdown is due, or the thread is
+ * unarmed (it is armed on this slow path, and counts what bdwgc handed out). */
+GCHEAP_ALLOC_TEXT static void *string_object(size_t n)
+{
+    void *p = alloc_or_refuse(n, 1);
+    if (!p) return NULL;
+    if (!gcaccount_armed() || gcaccount_exact()) { count_handed_out(p, n); return p; }
+    if (gcaccount_spend((intptr_t)n)) {
+        if (gcaccount_settle(n)) gcaccount_sample_sized(p, n);
+        policy->poll();
+        gcaccount_rearm(GCHEAP_POLL_GAP);
+    }
+    return p;
+}
+
 /* The countdown is due (or the thread is not armed yet), or the block is used up. */
 GCHEAP_ALLOC_TEXT static void *carve_slow(size_t n)
 {
     struct gcaccount *a = gcaccount_mine();
-    if (!gcaccount_armed() || atomic_load_explicit(&a->countdown, memory_order_relaxed) < (intptr_t)n) {
-        void *p = alloc_or_refuse(n, 1);
-        if (p) count_handed_out(p, n);
-        return p;
-    }
+    if (!gcaccount_armed() || atomic_load_explicit(&a->countdown, memory_order_relaxed) < (intptr_t)n)
+        return string_object(n);
     if (!carve_refill()) return NULL;
     char *p = my.carve_next;
     my.carve_next = p + n;
@@ -252,7 +283,7 @@ static inline void *carve(size_t n)
     return p;
 }
 
-static inline int carved(size_t n, int pointer_free) { return pointer_free && carving && n <= CARVE_MAX; }
+static inline int carved(size_t n, int pointer_free) { return pointer_free && n <= CARVE_MAX; }
 
 /* An allocation inside a bounded scope: admitted against the kept-heap limit first
  * (through grants of BOUNDED_GRANT bytes, so the policy's atomic is touched once per
@@ -373,7 +404,6 @@ static void start_generational(void)
     GC_set_time_limit(GC_TIME_UNLIMITED);
     if (gcevents_add_listener(time_limit_by_kind, NULL) < 0) abort();   /* the first listener */
     gcgen__start();
-    carving = 1;
     const char *check = getenv(GCGEN_CHECK_ENV);
     if (check && *check && strcmp(check, "0") != 0 &&
         gcgen_check_start(strcmp(check, "count") == 0 ? GCGEN_CHECK_COUNT : GCGEN_CHECK_ABORT) < 0) {

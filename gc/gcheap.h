@@ -86,9 +86,9 @@ enum gcheap_mode gcheap_mode(void);
 #define GCHEAP_FULL_FREQ 16
 #define GCHEAP_TIME_LIMIT_MS 5
 
-/* Each thread's allocation slow path runs at least every this many bytes it requests
- * (for 5-byte strings in 16-byte granules, up to three times as many bytes of heap):
- * that is when the collection policy is polled. */
+/* Each thread's allocation slow path runs at least every this many bytes it is handed
+ * (an object's whole granules, a carved string's own bytes): that is when the
+ * collection policy is polled. */
 #define GCHEAP_POLL_GAP ((intptr_t)16 << 10)
 
 /* --- collection policy -----------------------------------------------------------
@@ -191,9 +191,9 @@ void *gcheap_alloc(size_t n);
 
 /* Allocates n bytes of pointer-free data (never scanned; e.g. string bytes). Contents
  * are NOT zeroed. Never NULL outside a bounded scope. Same threading rules as
- * gcheap_alloc(). In generational mode a request of up to 64 bytes is usually carved
- * from a block it shares with the thread's other small data (gcheap.c): the result is
- * then a pointer into that block, not the start of a GC object (gcheap_size() and
+ * gcheap_alloc(). In both modes a request of up to 64 bytes is usually carved from a
+ * block it shares with the thread's other small data (gcheap.c): the result is then a
+ * pointer into that block, not the start of a GC object (gcheap_size() and
  * gcheap_hide() do not apply to it), unaligned, and it keeps the whole block alive. */
 void *gcheap_alloc_data(size_t n);
 
@@ -254,13 +254,16 @@ uint64_t gcheap__next_gc(void);
  * bytes and more, one GC_size call): no lock, no system call. */
 
 /* Called for a sampled allocation, on the allocating thread, after the object exists;
- * `size` is what bdwgc handed out (gcheap_size(obj)), not what was asked for.
+ * `size` is what bdwgc handed out (gcheap_size(obj)), not what was asked for, except
+ * for a small string sampled in place of carved ones: the bytes carved strings cost
+ * (gcheap.c's string_object()).
  * Not inside a GC callback: it may lock and call gc/ (not allocate GC memory with the
  * profiler's own lock held). Returns the number of bytes until the next sample. */
 typedef intptr_t (*gcheap_sample_fn)(void *obj, size_t size);
 
 /* Returns a fresh countdown (bytes until the next sample) for a thread that has none
- * yet or whose countdown was reset. Lock-free. */
+ * yet or whose countdown was reset: 0 when, and only when, every allocation is to be
+ * sampled (exact mode, in which small strings are not carved: see gcheap.c). Lock-free. */
 typedef intptr_t (*gcheap_interval_fn)(void);
 
 /* [accounts] Installs the sampler (both NULL removes it). Then resets every thread's countdown

@@ -13,7 +13,7 @@
  * no divisor gives "100% of a heap of pointer-free strings") or through its minimum
  * bytes between collections, and either way it collects only when the heap has no free
  * block left. The poll on each thread's countdown is exact to GCPACER_POLL_GAP bytes per
- * thread (requested bytes; the heap counts them in granules).
+ * thread (bytes handed out: an object's granules, a carved string's own bytes).
  */
 #include "gc/gcpacer.h"
 

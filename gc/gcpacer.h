@@ -32,20 +32,23 @@
  * blocks that hold at least one live object (bdwgc frees wholly dead blocks at once and
  * sweeps the rest lazily), i.e. the live heap rounded up to blocks. "Allocated" is
  * bdwgc's own count of bytes handed out since the last collection (object sizes as the
- * heap stores them, rounded to 16-byte granules).
+ * heap stores them, rounded to 16-byte granules; a block that small strings are carved
+ * from, gcheap.c, counts whole when the thread takes it).
  *
  * Why the goal stays Go's although stop-the-world mode pays for every collection with a
- * pause (measured on 2 cores, 8 MB leaked, /noleaker under wrk): between two collections
- * memdemo allocates 0.94 bytes per byte in use, Go 1.09-1.17 (Go's marked heap also
- * holds what it allocated during its concurrent mark, and memdemo's trigger comes
- * GCPACER_TRIGGER_LEAD early), so memdemo collects 15-25% more often per live byte but
- * half as often per request (it allocates 24 KB a request, Go about 56). Each collection
- * costs ~2.3 ms of CPU: 80% marking the leaked list's pointers (~5 ns each), 10%
- * clearing mark bits, 6% starting the sweep, under 0.1% in memdemo's own collection
- * listeners (bench/gc-cpu-profiles GCPROF_MODE=stw GCPROF_MB=8). A goal of 2 x in use +
- * 4 MiB halved the collections but cut the CPU per request by only 5% (the larger heap
- * misses the caches more) and raised RSS from 24 to 28 MiB; a second marker thread
- * (GC_MARKERS=2) made each collection hold the lock longer (3.8 ms against 2.9).
+ * pause (measured on 2 cores, 8 MB leaked, /noleaker under wrk, before that mode carved
+ * small strings too): between two collections memdemo allocates 0.94 bytes per byte in
+ * use, Go 1.09-1.17 (Go's marked heap also holds what it allocated during its
+ * concurrent mark, and memdemo's trigger comes GCPACER_TRIGGER_LEAD early), so memdemo
+ * collects 15-25% more often per live byte but half as often per request (it allocated
+ * 24 KB a request, Go about 56; carving the strings made that 12 KB and halved the
+ * collections per request again). Each collection costs ~2.3 ms of CPU: 80% marking
+ * the leaked list's pointers (~5 ns each), 10% clearing mark bits, 6% starting the
+ * sweep, under 0.1% in memdemo's own collection listeners (bench/gc-cpu-profiles
+ * GCPROF_MODE=stw GCPROF_MB=8). A goal of 2 x in use + 4 MiB halved the collections but
+ * cut the CPU per request by only 5% (the larger heap misses the caches more) and
+ * raised RSS from 24 to 28 MiB; a second marker thread (GC_MARKERS=2) made each
+ * collection hold the lock longer (3.8 ms against 2.9).
  *
  * Threads: everything here is lock-free except where it says it collects (which takes
  * bdwgc's allocation lock). Nothing here may be called from a collection listener.
@@ -66,15 +69,15 @@
 #define GCPACER_HEAP_MINIMUM ((uint64_t)4 << 20)
 /* -memlimit's default: none (Go's default, math.MaxInt64, is none in practice). */
 #define GCPACER_DEFAULT_MEMLIMIT 0
-/* Each thread looks at the trigger at least every this many bytes it requests (gcheap
+/* Each thread looks at the trigger at least every this many bytes it is handed (gcheap
  * polls its policy that often): the collection starts at most that much per thread
  * after the trigger. */
 #define GCPACER_POLL_GAP GCHEAP_POLL_GAP
 /* The trigger comes this much before the goal (at most a quarter of the way), because
  * the goal is the peak the heap in use should reach, not the point where collecting
  * starts (Go triggers early too): each thread's poll lags by up to GCPACER_POLL_GAP
- * requested bytes (up to 48 KiB of heap for 5-byte strings), and the thread that
- * decided to collect may wait for the allocation lock, or for a CPU, while the others
+ * bytes (a carved string counts its own bytes, an object its granules), and the thread
+ * that decided to collect may wait for the allocation lock, or for a CPU, while the others
  * go on allocating; with less lead an empty heap's 4 MiB sometimes grew by a step. */
 #define GCPACER_TRIGGER_LEAD ((uint64_t)512 << 10)
 /* The hard cap may not be below this (room for the reserve and the server itself). */

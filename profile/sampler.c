@@ -102,6 +102,7 @@ static intptr_t draw_interval(void)
     if (r <= 1) return 0;   /* exact: every allocation overdraws the countdown */
     double u = ((double)(next_random() >> 11) + 1.0) / 9007199254740993.0;   /* (0, 1] */
     double gap = -log(u) * (double)r;
+    if (gap < 1) return 1;   /* 0 means exact mode (gcheap.h): a gap under a byte is one */
     return gap > (double)INTPTR_MAX / 2 ? INTPTR_MAX / 2 : (intptr_t)gap;
 }
 

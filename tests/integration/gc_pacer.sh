@@ -74,21 +74,23 @@ expect_eq vars_show_gogc_off "$(obj_num pacer gogc "$T/s.json")" -1
 stop_server
 
 # --- -gogc: collections per MB allocated fall as N rises, as the definition predicts -----
-# Two servers with the same live heap (~8 MB of leaked strings), -gogc 50 and 200, then
-# the same garbage through /noleaker. Go's rule: after a collection that left L bytes in
-# use, the next starts once gogc% of L has been allocated (the goal L + gogc% of L is
-# at least 4 MiB x gogc/100), less the pacer's lead of min(quarter, 512 KiB:
-# GCPACER_TRIGGER_LEAD). So
-# collections per MB are 1/budget: their ratio is budget(200)/budget(50), about 4.
+# Two servers with the same live heap (~8 MB of leaked strings: a /leaker request keeps
+# about 12 KB, 3890 B of strings carved at their own bytes and its share of the list's
+# 8 KiB chunks), -gogc 50 and 200, then the same garbage through /noleaker (24000
+# requests, about 280 MB, so that -gogc 200 still collects about 20 times). Go's rule:
+# after a collection that left L bytes in use, the next starts once gogc% of L has been
+# allocated (the goal L + gogc% of L is at least 4 MiB x gogc/100), less the pacer's
+# lead of min(quarter, 512 KiB: GCPACER_TRIGGER_LEAD). So collections per MB are
+# 1/budget: their ratio is budget(200)/budget(50), about 4.
 declare -A GB GP
 for g in 50 200; do
     start_server -gogc "$g" -repetitions 1000 || exit 1
     GB[$g]=$BASE; GP[$g]=$SERVER_PID
-    BASE=${GB[$g]} requests 330 /leaker >/dev/null
+    BASE=${GB[$g]} requests 660 /leaker >/dev/null
 done
 for g in 50 200; do BASE=${GB[$g]}; curl -s -o /dev/null "$BASE/debug/pprof/heap?gc=1"; snap "g$g.0"; done
 pids=()   # both servers at once, each with its own client and config file
-for g in 50 200; do BASE=${GB[$g]} TAG=g$g count_ok 12000 /noleaker >"$T/g$g.ok" & pids+=("$!"); done
+for g in 50 200; do BASE=${GB[$g]} TAG=g$g count_ok 24000 /noleaker >"$T/g$g.ok" & pids+=("$!"); done
 wait "${pids[@]}"
 for g in 50 200; do BASE=${GB[$g]}; snap "g$g.1"; done
 predict() { # predict GOGC LIVE: the budget in bytes
@@ -103,7 +105,7 @@ for g in 50 200; do
     PER[$g]=$(awk -v n=$((n1 - n0)) -v a=$((a1 - a0)) 'BEGIN { printf "%.4f\n", n / (a / 1048576) }')
     PRED[$g]=$(awk -v b="$(predict "$g" "$live")" 'BEGIN { printf "%.4f\n", 1048576 / b }')
     echo "# -gogc $g: $((n1 - n0)) collections over $(( (a1 - a0) >> 20 )) MB, live $((live >> 10)) KiB: ${PER[$g]} per MB, predicted ${PRED[$g]}"
-    expect_eq "gogc_${g}_noleaker_all_200" "$(cat "$T/g$g.ok")" 12000
+    expect_eq "gogc_${g}_noleaker_all_200" "$(cat "$T/g$g.ok")" 24000
     within() { awk -v x="$1" -v y="$2" -v t="$3" 'BEGIN { exit !(y > 0 && x / y >= 1 - t && x / y <= 1 + t) }'; }
     if within "${PER[$g]}" "${PRED[$g]}" 0.25; then pass "gogc_${g}_collections_per_mb_as_predicted"
     else fail "gogc_${g}_collections_per_mb_as_predicted" "${PER[$g]} per MB, predicted ${PRED[$g]}"; fi
@@ -117,9 +119,11 @@ else fail gogc_50_vs_200_collection_ratio_as_predicted "ratio $ratio, predicted 
 for g in 50 200; do stop_server "${GP[$g]}"; done
 
 # --- -gogc off: no collection but on request, or at the cap -----------------------------
+# A /noleaker request leaves about 12 KB of garbage (carved strings and a chunk): 5000
+# make 60 MB, which a heap that never collects must hold.
 start_server -gogc off -repetitions 1000 || exit 1
 snap off0
-requests 3000 /noleaker >/dev/null
+requests 5000 /noleaker >/dev/null
 snap off1
 expect_eq gogc_off_never_collects_on_its_own "$(json_num NumGC "$T/off1.json")" "$(json_num NumGC "$T/off0.json")"
 expect_ge gogc_off_heap_holds_the_garbage "$(json_num HeapSys "$T/off1.json")" $((48 << 20))
@@ -130,17 +134,18 @@ stop_server
 
 start_server -gogc off -maxheap 32MiB -repetitions 1000 || exit 1
 snap cap0
-expect_eq gogc_off_at_cap_noleaker_all_200 "$(requests 4000 /noleaker)" 4000
+expect_eq gogc_off_at_cap_noleaker_all_200 "$(requests 8000 /noleaker)" 8000   # 96 MB of garbage
 snap cap1
 expect_ge gogc_off_collects_at_the_cap "$(( $(json_num NumGC "$T/cap1.json") - $(json_num NumGC "$T/cap0.json") ))" 2
 expect_le gogc_off_heap_stays_within_the_cap "$(json_num HeapSys "$T/cap1.json")" $((32 << 20))
 stop_server
 
 # --- -maxheap: the leaker fails soft -----------------------------------------------------
+# A /leaker request keeps about 12 KB: 3200 would keep 38 MB, past the cap.
 start_server -maxheap 32MiB -repetitions 1000 || exit 1
-read -r ok refused other <<<"$(codes 1600 /leaker)"
-echo "# 1600 /leaker with -maxheap 32MiB: $ok accepted, $refused refused, $other other"
-expect_ge maxheap_accepts_until_the_cap "$ok" 900
+read -r ok refused other <<<"$(codes 3200 /leaker)"
+echo "# 3200 /leaker with -maxheap 32MiB: $ok accepted, $refused refused, $other other"
+expect_ge maxheap_accepts_until_the_cap "$ok" 1800
 expect_ge maxheap_refuses_past_the_cap "$refused" 100
 expect_eq maxheap_answers_only_200_or_503 "$other" 0
 curl -s -D "$T/h503" -o "$T/b503" "$BASE/leaker"
@@ -180,7 +185,7 @@ expect_eq maxheap_sigterm_exits_0 "$STOP_STATUS" 0
 for lim in none 64MiB; do
     if [ "$lim" = none ]; then start_server -gogc 400 -repetitions 1000 || exit 1
     else start_server -gogc 400 -memlimit "$lim" -repetitions 1000 || exit 1; fi
-    requests 500 /leaker >/dev/null
+    requests 1000 /leaker >/dev/null   # about 12 KB kept each
     load 4 8 /noleaker &
     lp=$!
     m=$(rss_max "$SERVER_PID" 4)

@@ -28,6 +28,15 @@ objects() {
         s && $4 ~ /:$/ { n += $1 }
         END { printf "%d\n", n }'
 }
+# allocs GO ARGS...: "ALLOC_OBJECTS ALLOC_SPACE", summed over the samples of `pprof -raw ARGS`.
+allocs() {
+    local g=$1; shift
+    (cd "$T/pp" && "$g" tool pprof -raw "$@" 2>"$T/pp.err") | awk '
+        /^Samples:/ { s = 1; next }
+        /^Locations/ { s = 0 }
+        s && $4 ~ /:$/ { n += $1; b += $2 }
+        END { printf "%d %d\n", n, b }'
+}
 # within NAME GOT WANT PCT: PASS if |GOT - WANT| <= PCT% of WANT; prints the ratio.
 within() {
     local name=$1 got=$2 want=$3 pct=$4
@@ -68,18 +77,22 @@ collector() {
 # 1. exact mode: the profile and the collector count the same bytes ----------------------
 # One worker thread; only /leaker traffic between two collections (?gc=1). The profile's
 # totals are differences too, so anything allocated before the first one cancels out.
-# Sections 1 and 2 run in both collector modes (-gcmode): generational mode carves small
-# strings from blocks and sees frees at the end of partial collections' marks too; the
-# ?gc=1 collections are full in both.
+# Sections 1 and 2 run in both collector modes (-gcmode): both carve small strings from
+# blocks when they are not sampled; generational mode sees frees at the end of partial
+# collections' marks too; the ?gc=1 collections are full in both.
 n=300
 for mode in stw generational; do
 sfx=$([ $mode = stw ] || echo _$mode)
 start_server -repetitions 1000 -threads 1 -memprofilerate 1 -gcmode $mode || exit 1
 read -r a0 i0 < <(totals go "$BASE/debug/pprof/heap?gc=1")
 read -r h0 t0 b0 < <(collector)
+read -r o0 s0 < <(allocs go -focus=numstr_itoa "$BASE/debug/pprof/heap")
 requests $n /leaker >/dev/null
 read -r a1 i1 < <(totals go "$BASE/debug/pprof/heap?gc=1")
 read -r h1 t1 b1 < <(collector)
+read -r o1 s1 < <(allocs go -focus=numstr_itoa "$BASE/debug/pprof/heap")
+expect_eq exact_counts_every_string$sfx $((o1 - o0)) $((n * 1000))
+strings_space=$((s1 - s0))
 # The profiler's bookkeeping is malloc'd, none of it in the GC heap: the collector's
 # growth is compared with nothing subtracted, while the bookkeeping grew by megabytes.
 within exact_inuse_space_within_2pct_of_heapinuse_growth$sfx $((i1 - i0)) $((h1 - h0)) 2
@@ -91,28 +104,35 @@ http "/debug/pprof/heap?debug=1" >"$T/text"
 b_text=$(sed -n 's/^# bookkeeping_bytes = \([0-9]*\)$/\1/p' "$T/text")
 expect_ge debug1_trailer_reports_bookkeeping_bytes$sfx "${b_text:-0}" "$b1"
 stop_server
-# The same traffic with the profiler off: what exact mode adds to HeapInuse per object.
-# (Generational mode carves strings when they are not sampled: no comparison there.)
-if [ $mode = stw ]; then
+# The same traffic with the profiler off: what exact mode adds to HeapInuse. Exact mode
+# samples every allocation, and a sampled string is an object of its own (so that its
+# death is seen), recorded at its object size (GC_size: 16 B in stop-the-world mode, 32
+# in generational mode, where bdwgc adds the extra byte twice); with the profiler off
+# strings are carved from blocks (gcheap.c: their own bytes). So exact mode adds the
+# difference for each kept string, "0" to "999" per request, and nothing else: its
+# bookkeeping is not in the GC heap.
 exact_growth=$((h1 - h0))
-start_server -repetitions 1000 -threads 1 -memprofilerate 0 || exit 1
+start_server -repetitions 1000 -threads 1 -memprofilerate 0 -gcmode $mode || exit 1
 http "/debug/pprof/heap?gc=1" >/dev/null
 read -r h0 t0 b0 < <(collector)
 requests $n /leaker >/dev/null
 http "/debug/pprof/heap?gc=1" >/dev/null
 read -r h1 t1 b1 < <(collector)
+echo "# exact mode: a string is an object of $(awk -v s=$strings_space -v n=$n 'BEGIN { printf "%.2f", s / (n * 1000) }') B"
+expect_ge exact_string_objects_are_at_least_16B$sfx "$strings_space" $((n * 1000 * 16))
+uncarved=$(awk -v n=$n -v s="$strings_space" 'BEGIN { for (i = 0; i < 1000; i++) c += length(i "") + 1
+                                                       print s - n * c }')
 echo "# exact mode adds $(( (exact_growth - (h1 - h0)) / tracked )) B of HeapInuse per tracked object"
-within exact_mode_adds_nothing_to_heapinuse "$exact_growth" $((h1 - h0)) 1
+within exact_mode_adds_only_the_strings_it_does_not_carve$sfx $((exact_growth - (h1 - h0))) "$uncarved" 2
 stop_server
-fi
 
 # 2. sampled: the estimate of in-use bytes tracks the collector's -------------------------
 # The estimate's relative standard deviation is at most sqrt(rate / bytes): at rate 4096
 # over the 14.5 MB below that is 1.7%, so 10% is 5.9 standard deviations (3.5 needs
-# bytes >= 1225 x rate, which the expect_ge checks). In generational mode the strings
-# are carved (4-5 bytes each instead of 16): the same requests make less heap, so the
-# rate is a quarter.
-rate=$([ $mode = stw ] && echo 4096 || echo 1024)
+# bytes >= 1225 x rate, which the expect_ge checks). The strings that are not sampled
+# are carved (2-5 bytes each instead of 16 as objects): the requests make little heap,
+# so the rate is 1024.
+rate=1024
 start_server -repetitions 10000 -memprofilerate $rate -gcmode $mode || exit 1
 read -r a0 i0 < <(totals go "$BASE/debug/pprof/heap?gc=1")
 read -r h0 t0 b0 < <(collector)
@@ -122,6 +142,18 @@ read -r h1 t1 b1 < <(collector)
 expect_ge sampled_inuse_growth_is_enough_for_3_5_sd$sfx $((h1 - h0)) $((1225 * rate))
 within sampled_inuse_space_within_10pct_of_heapinuse_growth$sfx $((i1 - i0)) $((h1 - h0)) 10
 within sampled_alloc_space_within_10pct_of_totalalloc_growth$sfx $((a1 - a0)) $((t1 - t0)) 10
+stop_server
+# The count of carved strings: /noleaker makes 1000 per request ("0" to "999", 2-4
+# bytes each, 3890 B), all by numstr_itoa. A sampled one stands for the carved strings
+# whose bytes the countdown counted, so alloc_objects estimates how many were made:
+# 3000 requests at rate 4096 are about 2850 samples of them, a relative standard
+# deviation under 2%, so 15% fails only on a unit error (a string recorded at its
+# object size, 16 or 32 B, reads 4-8 times too few).
+start_server -repetitions 1000 -memprofilerate 4096 -gcmode $mode || exit 1
+s0=$(objects go -focus=numstr_itoa "$BASE/debug/pprof/heap")
+requests 3000 /noleaker >/dev/null
+s1=$(objects go -focus=numstr_itoa "$BASE/debug/pprof/heap")
+within sampled_alloc_objects_of_carved_strings_within_15pct$sfx $((s1 - s0)) $((3000 * 1000)) 15
 stop_server
 done
 

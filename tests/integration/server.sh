@@ -85,8 +85,10 @@ gcs=$(vars_num NumGC); heap=$(vars_num HeapSys)
 expect_ge noleaker_traffic_causes_collections "$gcs" 10
 expect_le noleaker_heap_stays_under_64MB "$heap" $((64 << 20))
 echo "# after 20000 /noleaker: NumGC=$gcs HeapSys=$heap RSS=$(grep VmRSS /proc/$SERVER_PID/status)"
+# A /noleaker request allocates about 12 KB: its strings carved at their own bytes (3890
+# for "0" to "999") and its list's 8 KiB chunk. So the 64 MB heap above held 240 MB.
 total=$(vars_num TotalAlloc)
-expect_ge noleaker_allocated_over_300MB "$total" $((300 << 20))
+expect_ge noleaker_allocated_over_200MB "$total" $((200 << 20))
 stop_server
 
 # --- the leaker grows, exactly ---------------------------------------------------------
@@ -94,7 +96,10 @@ start_server -repetitions 1000 || exit 1
 ok=$(requests 2000 /leaker)
 expect_eq leaker_2000_requests_all_200 "$ok" 2000
 expect_eq leaker_keeps_exactly_2000000_strings "$(vars_num strings)" 2000000
-expect_ge leaker_heap_at_least_32MB "$(vars_num HeapSys)" $((32 << 20))
+# What it keeps: 3890 B of strings a request, and the global list's chunks (8192 B per
+# 1020 strings); the heap taken from the system holds at least that (23.8 MB).
+kept=$(( 2000 * 3890 + (2000000 + 1019) / 1020 * 8192 ))
+expect_ge leaker_heap_holds_what_it_keeps "$(vars_num HeapSys)" "$kept"
 gc_before=$(vars_num NumGC)
 requests 3000 /noleaker >/dev/null
 expect_ge noleaker_after_leaker_collects "$(( $(vars_num NumGC) - gc_before ))" 1

@@ -128,7 +128,7 @@ for n in 3 4 5 6; do
             pprof_ui "$c" || continue
             ui '/ui/?si=alloc_space' >"$T/ui.alloc"
             ui '/ui/?si=inuse_space' >"$T/ui.inuse"
-            ui '/ui/source?si=inuse_space&f=%5Ehandle_leaker%24' >"$T/ui.source"
+            ui '/ui/source?si=alloc_space&f=%5Ehandle_leaker%24' >"$T/ui.source"
             ui '/ui/?si=alloc_space&f=%5Ehandle_leaker%24' >"$T/ui.focus"
             kill "$UI"; wait "$UI" 2>/dev/null
             check ui_alloc_space_has_leaker has '>handle_leaker<' "$T/ui.alloc"
@@ -303,7 +303,7 @@ done < <(prose 8 | grep -o '\*\*[^*]*\*\*' | tr -d '*' | tr -s ' ' ' ' | sed 's/
 # commands (the leak, the /noleaker load, the /metrics grep: those before its second
 # ./memdemo line, "run the three commands above again") run against each. What the text
 # promises, as counts and ratios (no clock): the leak keeps what its -n says, in about
-# the heap it quotes, and generational mode in about half; every stop-the-world
+# the heap it quotes, and generational mode in about the same; every stop-the-world
 # collection is full, most generational ones partial; at the leaked size (the collections during the /noleaker load, from
 # /debug/vars' PauseNs by collection number) the median pause shrinks by LOAD_RATIO at
 # least, and the median the /metrics grep shows (which mixes in the leak's collections
@@ -313,6 +313,8 @@ done < <(prose 8 | grep -o '\*\*[^*]*\*\*' | tr -d '*' | tr -s ' ' ' ' | sed 's/
 # times beside the other build, 23 times under the undefined-behaviour sanitizer, and 1.4
 # to 5 times under the address sanitizer (its slower server runs fewer /noleaker
 # requests, so fewer collections at the leaked size: that check is skipped there).
+# Since stop-the-world mode carves the strings too, its leak is half as large (96 MB,
+# as generational mode's): 25 and 42 times at the leaked size, 23 and 28 as shown.
 LOAD_RATIO=10 SHOWN_RATIO=2
 restarts=() measure=()
 while IFS= read -r c; do
@@ -371,11 +373,13 @@ for c in "${restarts[@]}"; do
     heap_after[${mode:-stw}]=$(vars_num HeapInuseAfterGC)
 done
 expect_eq step9_compares_stw_then_generational "$modes" "stw generational"
-# "the same strings in about half the heap" (measured: 96 MB against 192 MB, every run)
+# "the same heap in both modes": both carve the strings (measured: 95.6 MB and 95.8 MB;
+# an allocator that differed by mode, as when only generational mode carved, shows as
+# a ratio of 2)
 h_stw=${heap_after[stw]:-0} h_gen=${heap_after[generational]:-0}
-if [ "$h_gen" -gt 0 ] && [ $((h_gen * 10)) -le $((h_stw * 7)) ] && [ $((h_gen * 10)) -ge $((h_stw * 3)) ]; then
-    pass step9_generational_heap_about_half
-else fail step9_generational_heap_about_half "in use after the last collection: stw $h_stw, generational $h_gen"; fi
+if [ "$h_gen" -gt 0 ] && [ $((h_gen * 100)) -le $((h_stw * 125)) ] && [ $((h_gen * 100)) -ge $((h_stw * 80)) ]; then
+    pass step9_generational_heap_about_the_same
+else fail step9_generational_heap_about_the_same "in use after the last collection: stw $h_stw, generational $h_gen"; fi
 # metric MODE NAME: the value of the line NAME (labels included) of MODE's /metrics lines
 metric() { awk -v n="$2" '$1 == n { print $2 }' "$T/pauses.$1" 2>/dev/null; }
 us() { awk 'NF { printf "%d\n", $1 * 1e6 }' <<<"$1"; }   # seconds (as %g) to microseconds

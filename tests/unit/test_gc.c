@@ -69,13 +69,54 @@ TEST(sampled_size_is_gc_size_for_every_request_up_to_8k)
     if (size_mismatches) UNIT__FAIL("told %zu, GC_size %zu", told_size, real_size);
 }
 
+/* Objects (gcheap_alloc: small pointer-free requests are carved, see below). */
 TEST(small_sizes_are_whole_granules_with_the_extra_byte)
 {
-    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(0)), 16);
-    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(4)), 16);     /* "999" */
-    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(15)), 16);
-    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(16)), 32);    /* 16 + the extra byte */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc(0)), 16);
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc(4)), 16);
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc(15)), 16);
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc(16)), 32);    /* 16 + the extra byte */
+    CHECK_EQ_INT(gcheap_size(gcheap_alloc_data(65)), 80);   /* past the carved sizes */
     CHECK_EQ_INT(gcheap_size(gcheap_alloc(8176)), 8192);     /* a strlist chunk */
+}
+
+/* Stop-the-world mode (this test's) carves small strings too: unsampled ones follow
+ * each other in the thread's block, with no granule rounding and no extra byte. */
+TEST(small_strings_are_carved_back_to_back_in_stop_the_world_mode)
+{
+    int adjacent = 0;
+    char *prev = gcheap_alloc_data(4);   /* "999" */
+    for (int i = 0; i < 100; i++) {
+        char *s = gcheap_alloc_data(4);
+        adjacent += s == prev + 4;
+        prev = s;
+    }
+    CHECK_GE_U64((uint64_t)adjacent, 90);   /* a new block or a poll now and then */
+}
+
+/* A sampled rate: the string a sample falls on stands for carved strings, so it is told
+ * their size (4), and the samples, one per 4096 bytes counted, count the strings at
+ * 4 bytes each (told its object size, 16, each would stand for a quarter as many).
+ * Exact mode, where every string is an object told its GC_size, is the test above. */
+static long strings_sampled, told_other_sizes;
+static intptr_t every_4k(void) { return 4096; }
+static intptr_t note_string(void *obj, size_t size)
+{
+    (void)obj;
+    strings_sampled++;
+    told_other_sizes += size != 4;
+    return 4096;
+}
+
+TEST(a_sampled_string_is_told_its_carved_size)
+{
+    strings_sampled = told_other_sizes = 0;
+    gcheap_set_sampler(note_string, every_4k);
+    for (int i = 0; i < 100000; i++) gcheap_alloc_data(4);   /* 400,000 bytes carved */
+    gcheap_set_sampler(NULL, NULL);
+    CHECK_EQ_INT(told_other_sizes, 0);
+    CHECK_GE(strings_sampled, 96);    /* 400,000 / 4096 = 97.7 */
+    CHECK_LE(strings_sampled, 98);
 }
 
 static uint64_t bdwgc_total_allocated(void)
@@ -132,7 +173,7 @@ static __attribute__((noinline)) void make_two_objects(void)
 {
     kept_root = gcheap_alloc(64);
     kept_hidden = gcheap_hide(kept_root);
-    dropped_hidden = gcheap_hide(gcheap_alloc_data(64));
+    dropped_hidden = gcheap_hide(gcheap_alloc_data(100));   /* an object: not carved */
 }
 
 TEST(mark_end_sees_the_dropped_object_die_and_the_kept_one_survive)
@@ -287,6 +328,8 @@ int main(void)
     RUN(mark_end_sees_the_dropped_object_die_and_the_kept_one_survive);
     RUN(sampled_size_is_gc_size_for_every_request_up_to_8k);
     RUN(small_sizes_are_whole_granules_with_the_extra_byte);
+    RUN(small_strings_are_carved_back_to_back_in_stop_the_world_mode);
+    RUN(a_sampled_string_is_told_its_carved_size);
     RUN(exact_credit_matches_bdwgc_total_alloc);
     RUN(sampler_fires_once_per_interval_of_bytes);
     RUN(rate_resets_do_not_force_samples);

@@ -119,6 +119,11 @@ ui() { curl -s --max-time 60 "$UIBASE$1"; }
 run_pprof() { local c out=$2; c=$(sub "$1"); eval "set -- $c"; timeout 120 "$@" >"$out" 2>"$out.err"; }
 has() { grep -q -- "$1" "$2"; }
 hasnt() { [ -s "$2" ] && ! grep -q -- "$1" "$2"; }
+# node_kb NAME PAGE: the bytes a pprof UI graph page gives node NAME, in kB (empty if absent).
+node_kb() {
+    grep -o "$1 ([0-9.]*[kMG]*B)" "$2" | head -1 | sed 's/.*(\([0-9.]*\)\([kMG]*\)B)/\1 \2/' |
+        awk '{ m = ($2 == "M") ? 1024 : ($2 == "G") ? 1048576 : ($2 == "k") ? 1 : 1 / 1024; print $1 * m }'
+}
 
 for n in 3 4 5 6; do
     while IFS= read -r c; do
@@ -134,7 +139,12 @@ for n in 3 4 5 6; do
             check ui_alloc_space_has_leaker has '>handle_leaker<' "$T/ui.alloc"
             check ui_alloc_space_has_noleaker has '>handle_noleaker<' "$T/ui.alloc"
             check ui_inuse_space_has_leaker has '>handle_leaker<' "$T/ui.inuse"
-            check ui_inuse_space_has_no_noleaker hasnt 'handle_noleaker' "$T/ui.inuse"
+            # A /noleaker request running during the last collection can leave a sample
+            # or two in use (as the text says); what it made is otherwise gone.
+            nl=$(node_kb handle_noleaker "$T/ui.inuse"); lk=$(node_kb handle_leaker "$T/ui.inuse")
+            echo "# inuse_space in the UI: handle_leaker ${lk:-0} kB, handle_noleaker ${nl:-0} kB"
+            # At most one sample's worth (about 512 kB at the default rate).
+            check ui_inuse_space_noleaker_at_most_one_sample awk -v n="${nl:-0}" -v l="${lk:-0}" 'BEGIN { exit !(l > 0 && n <= 768) }'
             # the lines step 5 quotes, each with a byte figure
             sed -e 's/<[^>]*>//g' -e 's/&amp;/\&/g' "$T/ui.source" >"$T/ui.source.txt"
             for line in $(prose 5 | ticked | grep ';$' | tr ' ' '\a'); do

@@ -233,7 +233,11 @@ else
     fail live_pages_start "$(cat "$T/live.err")"
 fi
 # A program that does not allocate cannot run ?gc=1 for the profiler: refused, with why.
-if start_live idle guile -c '(sleep 30)'; then
+# Asked once guile has started and says so: a collection of its start-up that came after
+# the request would rightly serve it (a loaded machine starts guile slowly).
+if start_live idle guile -c '(begin (display "idle") (newline) (force-output) (sleep 30))'; then
+    for _ in $(seq 1 300); do grep -q '^idle$' "$T/idle.out" && break; sleep 0.1; done
+    check idle_program_started grep -q '^idle$' "$T/idle.out"
     code=$(curl -s -D "$T/idle.h" -o "$T/idle.body" -w '%{http_code}' --max-time 30 "$LIVE/debug/pprof/heap?gc=1")
     expect_eq idle_gc1_refused_503 "$code" 503
     check idle_gc1_refusal_shown_by_pprof grep -qi '^X-Go-Pprof: 1' "$T/idle.h"

@@ -216,9 +216,17 @@ if start_live live guile --no-auto-compile "$HERE/leak.scm" 150000; then
     check live_vars_has_memstats test "$(var "$T/live.vars" memstats.NumGC)" -ge 1
     curl -s --max-time 30 -o "$T/live.trace" "$LIVE/debug/pprof/trace?seconds=1"
     expect_eq live_trace_is_a_go_trace "$(head -c 13 "$T/live.trace")" "go 1.19 trace"
-    # A location the profile names (JIT code has none) must get the same name back.
-    read -r pc fn < <(go tool pprof -raw "$T/live.heap" 2>/dev/null |
-        awk '/^Locations/ { on = 1; next } /^Mappings/ { on = 0 } on && NF >= 3 && $3 !~ /^M=/ { print $2, $3; exit }')
+    # A location the profile names (JIT code has none) must get the same name back. A
+    # program slowed by a loaded machine may not have reached its first sample yet: the
+    # heap is fetched again (at most 10 s) until a location has a name.
+    pc=
+    for _ in $(seq 1 20); do
+        read -r pc fn < <(go tool pprof -raw "$T/live.heap" 2>/dev/null |
+            awk '/^Locations/ { on = 1; next } /^Mappings/ { on = 0 } on && NF >= 3 && $3 !~ /^M=/ { print $2, $3; exit }')
+        [ -n "$pc" ] && break
+        sleep 0.5
+        curl -s -o "$T/live.heap" --max-time 30 "$LIVE/debug/pprof/heap"
+    done
     check live_symbol_resolves_a_pc bash -c 'curl -s --max-time 30 -d "$1" "$2/debug/pprof/symbol" | grep -qx "$1 $3"' _ "$pc" "$LIVE" "$fn"
     expect_eq live_unknown_path_404 "$(curl -s -o /dev/null -w '%{http_code}' "$LIVE/debug/nothing")" 404
     curl -s --max-time 30 "$LIVE/metrics" >"$T/live.metrics"

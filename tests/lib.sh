@@ -194,3 +194,21 @@ check_absent() {
     elif grep -q -- "$2" "$3"; then fail "$1" "found '$2' in $(basename "$3"): $(grep -m1 -- "$2" "$3")"
     else pass "$1"; fi
 }
+
+# gcprof_live NAME GCPROF-ARGS... -- PROGRAM ARGS...: $GCPROF -http on a free loopback
+# port, stdout in $T/NAME.out and stderr in $T/NAME.err; sets LIVE_PID and LIVE, the base
+# URL gcprof prints on stderr. Returns 1 when none came within 10 s (LIVE is then empty).
+gcprof_live() {
+    local name=$1 i; shift
+    : >"$T/$name.err"   # exists before the first look below
+    "$GCPROF" -http 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
+    LIVE_PID=$!
+    SERVER_PIDS+=("$LIVE_PID")
+    LIVE=
+    for i in $(seq 1 100); do
+        LIVE=$(sed -n 's|^gcprof: serving \(http://127.0.0.1:[0-9]*\)/debug/pprof/$|\1|p' "$T/$name.err")
+        [ -n "$LIVE" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}

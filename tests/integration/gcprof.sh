@@ -193,19 +193,8 @@ RECV_SCM='(use-modules (rnrs bytevectors)) (let* ((p (socketpair PF_UNIX SOCK_ST
 expect_eq programs_own_recv_unchanged_under_http "$(cat "$T/recv.out")" hello
 
 # ---- -http: the live pages while the program runs ---------------------------------------
-# start_live NAME ARGS...: gcprof -http on a free loopback port; sets LIVE_PID and LIVE.
-start_live() {
-    local name=$1 i; shift
-    "$GCPROF" -http 127.0.0.1:0 -- "$@" >"$T/$name.out" 2>"$T/$name.err" &
-    LIVE_PID=$!
-    SERVER_PIDS+=("$LIVE_PID")
-    for i in $(seq 1 100); do
-        LIVE=$(sed -n 's|^gcprof: serving \(http://127.0.0.1:[0-9]*\)/debug/pprof/$|\1|p' "$T/$name.err")
-        [ -n "$LIVE" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# start_live NAME ARGS...: gcprof -http running ARGS (tests/lib.sh gcprof_live).
+start_live() { local name=$1; shift; gcprof_live "$name" -- "$@"; }
 if start_live live guile --no-auto-compile "$HERE/leak.scm" 150000; then
     code=$(curl -s -o "$T/live.heap" -w '%{http_code}' --max-time 30 "$LIVE/debug/pprof/heap?gc=1")
     expect_eq live_heap_gc1_answers_200 "$code" 200

@@ -46,17 +46,7 @@ SCM
 # start_live NAME: gcprof -o $T/NAME -http on a free loopback port running busy.scm
 # until $T/NAME.stop exists; sets LIVE_PID and LIVE (the base URL gcprof prints).
 start_live() {
-    local i
-    : >"$T/$1.err"   # exists before the first look below
-    "$GCPROF" -o "$T/$1" -http 127.0.0.1:0 -- guile --no-auto-compile "$T/busy.scm" "$T/$1.stop" \
-        >"$T/$1.out" 2>"$T/$1.err" &
-    LIVE_PID=$!
-    SERVER_PIDS+=("$LIVE_PID")
-    for i in $(seq 1 100); do
-        LIVE=$(sed -n 's|^gcprof: serving \(http://127.0.0.1:[0-9]*\)/debug/pprof/$|\1|p' "$T/$1.err")
-        [ -n "$LIVE" ] && return 0
-        sleep 0.1
-    done
+    gcprof_live "$1" -o "$T/$1" -- guile --no-auto-compile "$T/busy.scm" "$T/$1.stop" && return 0
     fail "${1}_starts" "$(cat "$T/$1.err")"
     return 1
 }

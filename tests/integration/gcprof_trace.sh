@@ -118,14 +118,7 @@ timeline_go119 gthreads 4+
 expect_ge gthreads_exited_threads_goroutines_end "$(count_ev GoEnd "$T/gthreads.trace.d")" 3
 
 # ---- -http: a live window holds the program's threads, not the profiler's -----------------
-"$GCPROF" -http 127.0.0.1:0 -- guile --no-auto-compile "$HERE/threads.scm" 100000000 >"$T/live.out" 2>"$T/live.err" </dev/null &
-LIVE_PID=$!
-SERVER_PIDS+=("$LIVE_PID")
-for i in $(seq 1 100); do
-    LIVE=$(sed -n 's|^gcprof: serving \(http://127.0.0.1:[0-9]*\)/debug/pprof/$|\1|p' "$T/live.err")
-    [ -n "$LIVE" ] && break
-    sleep 0.1
-done
+gcprof_live live -- guile --no-auto-compile "$HERE/threads.scm" 100000000
 sleep 1                                   # the three threads have started allocating
 if [ -n "$LIVE" ] && curl -s --max-time 60 -o "$T/live.trace" "$LIVE/debug/pprof/trace?seconds=1" &&
     (cd "$T" && go tool trace -http=127.0.0.1:0 -d "$T/live.trace" >"$T/live.d" 2>"$T/live.d.err"); then

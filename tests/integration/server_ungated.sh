@@ -19,15 +19,9 @@ if ! gcc -rdynamic -O1 -o "$T/ownrecv" "$ROOT/tests/gcprof/ownrecv.c" -lgc 2>"$T
     fail ownrecv_builds "$(head -3 "$T/ownrecv.cc")"; exit 1
 fi
 
-"$GCPROF" -http 127.0.0.1:0 -- "$T/ownrecv" 30 >"$T/live.out" 2>"$T/live.err" &
-LIVE_PID=$!
-SERVER_PIDS+=("$LIVE_PID")
-for _ in $(seq 1 100); do
-    PORT=$(sed -n 's|^gcprof: serving http://127.0.0.1:\([0-9]*\)/debug/pprof/$|\1|p' "$T/live.err")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-if [ -z "$PORT" ]; then fail gcprof_http_serves "no address on stderr: $(head -3 "$T/live.err")"; exit 1; fi
+gcprof_live live -- "$T/ownrecv" 30
+PORT=${LIVE##*:}
+if [ -z "$LIVE" ]; then fail gcprof_http_serves "no address on stderr: $(head -3 "$T/live.err")"; exit 1; fi
 
 # ask NAME REQUEST: sends the raw request (printf escapes) and keeps the whole answer.
 ask() {

@@ -73,14 +73,9 @@ static uint64_t gc_in_use_at_start;
 
 /* The calling thread's slot with its busy flag set, or NULL (no window, or the thread
  * is not registered: then the event is lost). Pair with leave(). */
-static struct slot *enter(void)
+/* Sets s busy; returns s while a window is open, else NULL (busy cleared again). */
+static struct slot *claim(struct slot *s)
 {
-    int id = gcthreads_self();
-    if (id < 0 || id >= GCTHREADS_MAX) {
-        atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
-        return NULL;
-    }
-    struct slot *s = &slots[id];
     atomic_store(&s->busy, 1);                /* seq_cst: store, then load active */
     if (!atomic_load(&active)) {
         atomic_store_explicit(&s->busy, 0, memory_order_release);
@@ -89,17 +84,20 @@ static struct slot *enter(void)
     return s;
 }
 
+static struct slot *enter(void)
+{
+    int id = gcthreads_self();
+    if (id < 0 || id >= GCTHREADS_MAX) {
+        atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
+        return NULL;
+    }
+    return claim(&slots[id]);
+}
+
 /* enter() for a collection event: a thread without an id records into NO_ID_SLOT. */
 static struct slot *enter_collection(void)
 {
-    if (gcthreads_self() >= 0) return enter();
-    struct slot *s = &slots[NO_ID_SLOT];
-    atomic_store(&s->busy, 1);                /* seq_cst: store, then load active */
-    if (!atomic_load(&active)) {
-        atomic_store_explicit(&s->busy, 0, memory_order_release);
-        return NULL;
-    }
-    return s;
+    return gcthreads_self() >= 0 ? enter() : claim(&slots[NO_ID_SLOT]);
 }
 
 static void leave(struct slot *s)

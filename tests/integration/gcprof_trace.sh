@@ -59,6 +59,16 @@ stop_ui() { kill "$UI_PID" 2>/dev/null; wait "$UI_PID" 2>/dev/null; }
 ui() { curl -s --max-time 120 -o "$T/ui.$2" -w '%{http_code}' "$UIADDR$1"; }
 # thread_groups FILE: the goroutine groups of a /goroutines page named after threads.
 thread_groups() { grep -o '>thread [0-9]* ([^<]*)<' "$1" | tr -d '<>' | sort -u; }
+# cthreads_goroutine_page VER TAG: the serving viewer's /goroutines page (saved as ui.TAG)
+# lists the 3-worker program's four threads, workers named.
+cthreads_goroutine_page() {
+    local ver=$1 tag=$2 w
+    expect_eq "cthreads_${ver}_goroutines_200" "$(ui /goroutines "$tag")" 200
+    thread_groups "$T/ui.$tag" >"$T/groups.$tag"
+    echo "# $ver goroutine groups: $(tr '\n' ';' <"$T/groups.$tag")"
+    expect_eq "cthreads_${ver}_lists_4_thread_goroutines" "$(wc -l <"$T/groups.$tag")" 4
+    for w in 1 2 3; do check "cthreads_${ver}_names_worker_$w" grep -q "(worker-$w)" "$T/groups.$tag"; done
+}
 
 # timeline_go119 NAME THREADS: the trace of run NAME, with THREADS allocating threads
 # ("+" after it: at least that many), as Go 1.19 reads it.
@@ -89,11 +99,7 @@ if gcc -O1 -g -o "$T/threads" "$HERE/threads.c" -lgc -lpthread 2>"$T/threads.cc"
     timeline_go119 cthreads 4
     expect_eq cthreads_exited_workers_goroutines_end "$(count_ev GoEnd "$T/cthreads.trace.d")" 3
     if serve_ui "$(go env GOTOOLDIR)/trace" "$T/cthreads.trace"; then
-        expect_eq cthreads_go119_goroutines_200 "$(ui /goroutines g19)" 200
-        thread_groups "$T/ui.g19" >"$T/groups19"
-        echo "# Go 1.19 goroutine groups: $(tr '\n' ';' <"$T/groups19")"
-        expect_eq cthreads_go119_lists_4_thread_goroutines "$(wc -l <"$T/groups19")" 4
-        for w in 1 2 3; do check "cthreads_go119_names_worker_$w" grep -q "(worker-$w)" "$T/groups19"; done
+        cthreads_goroutine_page go119 g19
         expect_eq cthreads_go119_jsontrace_200 "$(ui /jsontrace j19)" 200
         # Collections on the GC row; their STW on the Proc row of the thread that ran them.
         read -r gcrow stwrows < <(python3 -c 'import json,sys
@@ -147,11 +153,7 @@ if [ "$HAVE123" = 1 ]; then
         expect_eq "${name}_go123_trace_has_every_collection" "$gcs" "$(collections "$name")"
     done
     if serve_ui "$("$GO123" env GOTOOLDIR)/trace" "$T/cthreads.trace"; then
-        expect_eq cthreads_go123_goroutines_200 "$(ui /goroutines g23)" 200
-        thread_groups "$T/ui.g23" >"$T/groups23"
-        echo "# Go 1.23 goroutine groups: $(tr '\n' ';' <"$T/groups23")"
-        expect_eq cthreads_go123_lists_4_thread_goroutines "$(wc -l <"$T/groups23")" 4
-        for w in 1 2 3; do check "cthreads_go123_names_worker_$w" grep -q "(worker-$w)" "$T/groups23"; done
+        cthreads_goroutine_page go123 g23
         expect_eq cthreads_go123_thread_view_200 "$(ui '/jsontrace?view=thread' j23)" 200
         stop_ui
     else

@@ -5,6 +5,7 @@
  * (built on the first lookup in that module), and the executable mappings read from
  * /proc/self/maps. Why here and not in pprof: a profile that carries its own symbols
  * is readable anywhere, and both the pprof writer and /debug/pprof/symbol need them.
+ * Separate debug files are looked for on this machine only (find_local_debuginfo).
  * All memory is malloc'd and kept until exit (never the GC heap); one mutex
  * serializes libdw, which is not thread-safe. See symbols.h for the contracts.
  */
@@ -12,13 +13,16 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "gc/errors.h"
 #include "profile/buf.h"
@@ -509,13 +513,90 @@ static int maps_read(void)
     return rc;
 }
 
+/* ---- separate debug files: on this machine only ------------------------------------ */
+
+/* Whether the open file fd is the debug file of mod: the same build ID when mod has
+ * one, else the CRC-32 its .gnu_debuglink names. */
+static int debug_file_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
+{
+    const unsigned char *want;
+    GElf_Addr vaddr;
+    int want_len = dwfl_module_build_id(mod, &want, &vaddr);
+    if (want_len > 0) {
+        Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+        const void *have;
+        ssize_t have_len = elf ? dwelf_elf_gnu_build_id(elf, &have) : -1;
+        int same = have_len == want_len && memcmp(have, want, (size_t)want_len) == 0;
+        if (elf) elf_end(elf);
+        return same;
+    }
+    unsigned char chunk[65536];
+    uLong sum = crc32(0, Z_NULL, 0);
+    off_t at = 0;
+    ssize_t got;
+    while ((got = pread(fd, chunk, sizeof chunk, at)) > 0) {
+        sum = crc32(sum, chunk, (uInt)got);
+        at += got;
+    }
+    return got == 0 && sum == crc;
+}
+
+/* Opens dir+subdir+name if it is mod's debug file (debug_file_matches): the descriptor,
+ * with its path malloc'd in *path_out; -1 if not. */
+static int open_candidate(Dwfl_Module *mod, GElf_Word crc, const char *dir, const char *subdir,
+                          const char *name, char **path_out)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s%s%s", dir, subdir, name) < 0) return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && debug_file_matches(mod, fd, crc)) {
+        *path_out = path;
+        return fd;
+    }
+    if (fd >= 0) close(fd);
+    free(path);
+    return -1;
+}
+
+/* mod's .gnu_debuglink target `link`: beside its file, in the .debug directory there,
+ * or under /usr/lib/debug followed by the file's directory (where gdb looks too). */
+static int open_debuglink(Dwfl_Module *mod, GElf_Word crc, const char *file, const char *link,
+                          char **path_out)
+{
+    const char *slash = strrchr(file, '/');
+    if (!slash || strchr(link, '/')) return -1;
+    char dir[4096];
+    int len = snprintf(dir, sizeof dir, "%.*s", (int)(slash - file + 1), file);
+    if (len <= 0 || (size_t)len >= sizeof dir) return -1;
+    int fd = strcmp(slash + 1, link) != 0 ? open_candidate(mod, crc, dir, "", link, path_out) : -1;
+    if (fd < 0) fd = open_candidate(mod, crc, dir, ".debug/", link, path_out);
+    if (fd < 0) fd = open_candidate(mod, crc, "/usr/lib/debug", dir, link, path_out);
+    return fd;
+}
+
+/* libdw's find_debuginfo callback: a module's separate debug file by its build ID under
+ * libdw's debug directories (where Debian's -dbgsym packages put them), else by its
+ * .gnu_debuglink. Never through debuginfod, as libdw's standard callback would when
+ * DEBUGINFOD_URLS is set (Debian sets it in login shells): the first symbolization (a
+ * profiled program's exit, a /debug/pprof request) would then wait on downloads, and
+ * libdw loads its HTTP client (some thirty libraries) just to try. Lock held. */
+static int find_local_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+                                Dwarf_Addr base, const char *file, const char *debuglink,
+                                GElf_Word crc, char **debuginfo_file_name)
+{
+    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file, debuglink, crc,
+                                          debuginfo_file_name);
+    if (fd >= 0 || !file || !debuglink) return fd;
+    return open_debuglink(mod, crc, file, debuglink, debuginfo_file_name);
+}
+
 /* ---- public ----------------------------------------------------------------------- */
 
 static void symbols__init_once(void)
 {
     static const Dwfl_Callbacks callbacks = {
         .find_elf = dwfl_linux_proc_find_elf,
-        .find_debuginfo = dwfl_standard_find_debuginfo,
+        .find_debuginfo = find_local_debuginfo,
     };
     pthread_mutex_lock(&symbols__lock);
     symbols__dwfl = dwfl_begin(&callbacks);

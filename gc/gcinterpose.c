@@ -312,13 +312,14 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
     ret p = call;                                                   \
     depth = 0
 
-/* The counting body of an outermost call, run with the flag clear. */
-#define COUNTED(ret, name, params, args, count_it)                  \
+/* The counting body of an outermost call, run with the flag clear: `forward` is the
+ * call it makes (usually REAL(name) args). */
+#define COUNTED_VIA(ret, name, params, args, forward, count_it)     \
     GCHEAP_ALLOC_TEXT static ret counted_##name params              \
     {                                                               \
         if (__builtin_expect(!gcaccount_armed(), 0)) note_thread(); \
         depth = 1;                                                  \
-        ret p = REAL(name) args;                                    \
+        ret p = forward;                                            \
         depth = 0;                                                  \
         count_it;                                                   \
         return p;                                                   \
@@ -329,16 +330,25 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
         return counted_##name args;                                 \
     }
 
+#define COUNTED(ret, name, params, args, count_it)                  \
+    COUNTED_VIA(ret, name, params, args, REAL(name) args, count_it)
+
 /* Plain requests of n bytes: the size rule applies. */
 #define BY_REQUEST(name, params, args, n)                           \
     COUNTED(void *, name, params, args, count_request(p, n))
+/* GC_malloc and GC_malloc_atomic are GC_malloc_kind of the normal and the pointer-free
+ * kind (gc_inline.h says so), and libgc's own calls that through its PLT, which comes
+ * back here as a nested call: an outermost one goes to GC_malloc_kind directly, which
+ * saves a second hop through this library on the two calls programs make most. */
+#define BY_KIND(name, kind)                                         \
+    COUNTED_VIA(void *, name, (size_t n), (n), REAL(GC_malloc_kind)(n, kind), count_request(p, n))
 /* Objects whose size only bdwgc knows; interior: the result points past a header. */
 #define BY_SIZE(ret, name, params, args, interior)                  \
     COUNTED(ret, name, params, args,                                \
             if (p) count_sized((void *)p, (interior) ? INTERIOR : 0))
 
-BY_REQUEST(GC_malloc, (size_t n), (n), n)
-BY_REQUEST(GC_malloc_atomic, (size_t n), (n), n)
+BY_KIND(GC_malloc, GC_I_NORMAL)
+BY_KIND(GC_malloc_atomic, GC_I_PTRFREE)
 BY_REQUEST(GC_malloc_ignore_off_page, (size_t n), (n), n)
 BY_REQUEST(GC_malloc_atomic_ignore_off_page, (size_t n), (n), n)
 BY_REQUEST(GC_malloc_stubborn, (size_t n), (n), n)

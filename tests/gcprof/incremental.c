@@ -16,11 +16,13 @@
  * which GC_gcollect then finishes first, inside its own GC_EVENT_START.
  *
  * It prints one line "incremental=I starts=N collections=M explicit=E nested=S
- * previous=P own_start_callback_back=B": I whether bdwgc runs incrementally, N how
- * many times its own start callback ran, M GC_get_gc_no() at exit, E how many
- * GC_gcollect calls it made, S how many of those found a collection open (its own
- * collection-event hook says), P whether it found a start callback set before its
- * own, B whether the getter returns its own.
+ * previous=P own_start_callback_back=B early_starts=X": I whether bdwgc runs
+ * incrementally, N how many times its own start callback ran, M GC_get_gc_no() at
+ * exit, E how many GC_gcollect calls it made, S how many of those found a collection
+ * open (its own collection-event hook says), P whether it found a start callback set
+ * before its own, B whether the getter returns its own, X how many times the start
+ * callback of tests/gcprof/early_start.c ran when the program is linked with it (-1
+ * if not).
  */
 #include <gc.h>
 #include <gc/gc_mark.h>   /* the start callback */
@@ -40,6 +42,8 @@ static void *live[LIVE];        /* a root: the data segment */
 static unsigned long starts, nested;
 static int real_open, other_open;
 static GC_start_callback_proc previous;
+/* Linked with tests/gcprof/early_start.c: its count; NULL otherwise. */
+extern unsigned long early_starts __attribute__((weak));
 
 /* bdwgc's start callback: allocation lock held, so no allocation, no locks, no bdwgc.
  * It chains the one set before it, as ECL does. */
@@ -105,7 +109,8 @@ int main(int argc, char **argv)
         }
     }
     printf("incremental=%d starts=%lu collections=%lu explicit=%lu nested=%lu previous=%d "
-           "own_start_callback_back=%d\n", GC_is_incremental_mode(), starts, (unsigned long)GC_get_gc_no(),
-           explicit_calls, nested, previous != NULL, GC_get_start_callback() == on_full_start);
+           "own_start_callback_back=%d early_starts=%ld\n", GC_is_incremental_mode(), starts,
+           (unsigned long)GC_get_gc_no(), explicit_calls, nested, previous != NULL,
+           GC_get_start_callback() == on_full_start, &early_starts ? (long)early_starts : -1L);
     return 0;
 }

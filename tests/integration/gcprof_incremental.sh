@@ -8,8 +8,10 @@
 # final collection the library makes at exit), the partial ones the rest, and there are
 # both; the trace draws each collection with its kind's stack. Twice: with bdwgc's
 # default marking (each collection in one stop) and with marking in time slices, where
-# GC_gcollect finds a partial collection open and finishes it first. (A stop-the-world
-# program's collections are all full: tests/integration/gcprof_surface.sh.)
+# GC_gcollect finds a partial collection open and finishes it first. And a start
+# callback a library's constructor set before libgcprof's (tests/gcprof/early_start.c)
+# is kept: the program gets it back and chains it. (A stop-the-world program's
+# collections are all full: tests/integration/gcprof_surface.sh.)
 source "$(dirname "$0")/../lib.sh"
 export HOME=$T GOCACHE=$T/gocache GOTOOLCHAIN=local
 GCPROF=$ROOT/gcprof
@@ -33,15 +35,15 @@ print(int(v))' "$T/$1.vars.json" "$2"; }
 # said NAME KEY: the number KEY=N in run NAME's line.
 said() { sed -n "s/.*\b$2=\([0-9]*\).*/\1/p" "$T/$1.out"; }
 
-# run NAME [gcprof] [ARG]: the program with ARG, plain or under gcprof -o $T/NAME.
+# run NAME HOW PROGRAM [ARG]: PROGRAM with ARG, plain (HOW=plain) or under gcprof -o
+# $T/NAME (HOW=gcprof); its line in $T/NAME.out.
 run() {
-    local name=$1 how=$2; shift 2
-    if [ "$how" = gcprof ]; then "$GCPROF" -o "$T/$name" -- "$T/incremental" "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null
-    else "$T/incremental" "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null; fi
+    local name=$1 how=$2 prog=$3; shift 3
+    if [ "$how" = gcprof ]; then "$GCPROF" -o "$T/$name" -- "$prog" "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null
+    else "$prog" "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null; fi
     expect_eq "${name}_exits_0" "$?" 0
     echo "# $name: $(cat "$T/$name.out")"
     expect_eq "${name}_bdwgc_runs_incrementally" "$(said "$name" incremental)" 1
-    expect_eq "${name}_no_start_callback_before_the_programs" "$(said "$name" previous)" 0
     expect_eq "${name}_program_gets_its_own_start_callback_back" "$(said "$name" own_start_callback_back)" 1
 }
 
@@ -88,8 +90,11 @@ print(names.count("GC_collect"), names.count("GC_collect_a_little"))' "$T/$name.
 }
 
 # ---- bdwgc's default pacing: partial collections, every FULL_FREQ-th full -------------
-run plain plain
-run profiled gcprof
+run plain plain "$T/incremental"
+run profiled gcprof "$T/incremental"
+for name in plain profiled; do
+    expect_eq "${name}_no_start_callback_before_the_programs" "$(said "$name" previous)" 0
+done
 # Chained: the program's callback runs under gcprof, for about the same share of its
 # collections as without (runs differ a little: compare ratios, not counts).
 check programs_start_callback_still_runs test "$(said profiled starts)" -gt 0
@@ -103,7 +108,25 @@ trace_kinds profiled
 # ---- marking in slices: GC_gcollect finishes an open collection first ------------------
 # That one is partial, and the GC_gcollect's own collection full, though its
 # GC_EVENT_START came while the partial was open.
-run sliced gcprof sliced
+run sliced gcprof "$T/incremental" sliced
 expect_ge sliced_gcollect_found_a_collection_open "$(said sliced nested)" 1
 by_kind sliced
 trace_kinds sliced
+
+# ---- a start callback set before libgcprof's, by a library's constructor -------------
+# libgcprof keeps it as the program's: the program finds it set (its getter) and chains
+# it, so it runs at every full collection, as without gcprof.
+if gcc -shared -fPIC -o "$T/libearly_start.so" "$HERE/early_start.c" -lgc 2>"$T/early.cc" &&
+   gcc -O1 -g -o "$T/incremental-early" "$HERE/incremental.c" -Wl,--no-as-needed -L"$T" -learly_start \
+       -Wl,-rpath,"$T" -lgc 2>>"$T/early.cc"; then
+    run early_plain plain "$T/incremental-early"
+    run early gcprof "$T/incremental-early"
+    for name in early_plain early; do
+        expect_eq "${name}_program_finds_the_constructors_start_callback" "$(said "$name" previous)" 1
+        expect_eq "${name}_constructors_start_callback_runs_at_each_full_collection" \
+            "$(said "$name" early_starts)" "$(said "$name" starts)"
+    done
+    by_kind early
+else
+    fail early_start_library_builds "$(head -3 "$T/early.cc")"
+fi

@@ -8,11 +8,13 @@
  * stop outside them and the GCEV_END it raises after that collection's RECLAIM_END.
  * GC_gcollect called while a partial collection is open first finishes that one
  * inside its own START: then the partial's synthesized END comes between the real
- * START and END, and the full collection's accounting starts there. bdwgc's start
- * callback runs at the start of every full collection, before its first world stop,
- * which is how a collection's kind is known (bdwgc's full_freq collections, in
- * generational mode, come without START/END too). A collection is counted at its
- * (real or synthesized) END, and only there: one that bdwgc aborts is not counted.
+ * START and END, and the full collection's accounting, and the START listeners get
+ * for it, come just after that END. bdwgc's start callback runs at the start of every
+ * full collection, before its first world stop, which is how a collection's kind is
+ * known (bdwgc's full_freq collections, in generational mode, come without START/END
+ * too); in libgcprof gc/gcinterpose.c chains it with the program's own, as it does the
+ * two hooks. A collection is counted at its (real or synthesized) END, and only there:
+ * one that bdwgc aborts is not counted.
  *
  * Everything below the public getters runs inside bdwgc's callbacks, with the
  * allocation lock held (START..PRE_STOP_WORLD, POST_START_WORLD..END) or the world
@@ -158,10 +160,9 @@ static void record_collection(int kind)
     atomic_store_explicit(&c->lock_last_ns, held_ns, memory_order_relaxed);
 }
 
-/* The kind of the collection in progress. Without incremental mode every collection is
- * full, whether or not the start callback is ours: in a program libgcprof watches it
- * is the program's (gcevents__install does not run there), and without this rule
- * every collection of a stop-the-world program read as partial. */
+/* The kind of the collection in progress: full once the start callback said so since
+ * the last collection ended. Without incremental mode every collection is full, which
+ * this says without the start callback's word (bdwgc gives it for those too). */
 static enum gcevents_kind kind_now(void)
 {
     return full_pending || !GC_is_incremental_mode() ? GCEVENTS_FULL : GCEVENTS_PARTIAL;
@@ -180,20 +181,38 @@ static void end_collection(void)
                           memory_order_relaxed);
 }
 
-/* bdwgc's start callback: a full collection starts (allocation lock held). */
-static void GC_CALLBACK on_full_start(void)
+/* A full collection starts: from bdwgc's start callback (or, in libgcprof, from the
+ * interposer's, which chains the program's own). Allocation lock held. */
+void gcevents__full_start(void)
 {
     full_pending = 1;
     atomic_store_explicit(&current_kind, GCEVENTS_FULL, memory_order_relaxed);
     fan_out(GCEV_FULL_START, gcthreads_self());
 }
 
-/* Before fan-out: opens the collection a world stop outside START..END belongs to. */
-static void before(enum gcevent ev, int self, uint64_t now)
+/* A collection bdwgc brackets with START and END (a GC_gcollect) starts being
+ * accounted, and listeners get its START. It is full, but bdwgc gives the start
+ * callback's word just AFTER its START (measured: START, start callback, first world
+ * stop), so the kind listeners read at START is set here. */
+static void open_real(int self, uint64_t now)
 {
+    begin_collection(now);
+    atomic_store_explicit(&current_kind, GCEVENTS_FULL, memory_order_relaxed);
+    fan_out(GCEV_START, self);
+}
+
+/* Before fan-out: opens the collection a world stop outside START..END belongs to, or
+ * one bdwgc's START opens. Returns 0 for an event listeners get later or not at all: a
+ * START while a partial collection is open (GC_gcollect finishes that one first) is
+ * raised once that one has ended (after()), so listeners never see two STARTs in a
+ * row. */
+static int before(enum gcevent ev, int self, uint64_t now)
+{
+    int raise = 1;
     if (ev == GCEV_START) {
-        if (!synth_open) begin_collection(now);
+        if (!synth_open) open_real(self, now);
         real_open = 1;
+        raise = 0;
     } else if (ev == GCEV_PRE_STOP_WORLD && !real_open && !synth_open) {
         synth_open = 1;
         begin_collection(now);
@@ -206,6 +225,7 @@ static void before(enum gcevent ev, int self, uint64_t now)
         real_open = 0;
         end_collection();   /* counted before listeners see END: they read its figures */
     }
+    return raise;
 }
 
 /* After fan-out: ends a synthesized collection after its RECLAIM_END. */
@@ -216,7 +236,7 @@ static void after(enum gcevent ev, int self, uint64_t now)
     account_lock(GCEV_END, now);
     end_collection();
     fan_out(GCEV_END, self);
-    if (real_open) begin_collection(now);   /* the GC_gcollect that finished it goes on */
+    if (real_open) open_real(self, now);   /* the GC_gcollect that finished it goes on */
 }
 
 /* Every collection event, from bdwgc's hook (or, in libgcprof, from the interposer's,
@@ -227,8 +247,7 @@ void gcevents__collection_event(int e)
     enum gcevent ev = (enum gcevent)e;   /* same order, checked below */
     int self = gcthreads_self();
     uint64_t now = clock_mono_ns();
-    before(ev, self, now);
-    fan_out(ev, self);
+    if (before(ev, self, now)) fan_out(ev, self);
     after(ev, self, now);
 }
 
@@ -243,6 +262,8 @@ static void GC_CALLBACK on_thread_event(GC_EventType e, void *thread_id)
 {
     gcevents__thread_event((int)e, thread_id);
 }
+
+static void GC_CALLBACK on_full_start(void) { gcevents__full_start(); }
 
 _Static_assert((int)GCEV_START == (int)GC_EVENT_START, "gcevent order");
 _Static_assert((int)GCEV_END == (int)GC_EVENT_END, "gcevent order");

@@ -5,10 +5,11 @@
  *
  * Owns: the single GC_set_on_collection_event / GC_set_on_thread_event hook and bdwgc's
  * start callback (called at the start of every full collection). bdwgc has one slot
- * for each; this module multiplexes them. (In libgcprof the event slots are installed by
+ * for each; this module multiplexes them. (In libgcprof the three slots are installed by
  * gc/gcinterpose.c, which chains them with the foreign program's own callbacks and calls
- * gcevents__collection_event / gcevents__thread_event.) Leaves to others: what a listener does with
- * an event (heap profiler: publish in-use figures; tracer: record GC slices).
+ * gcevents__collection_event / gcevents__thread_event / gcevents__full_start.) Leaves to
+ * others: what a listener does with an event (heap profiler: publish in-use figures;
+ * tracer: record GC slices).
  *
  * Every collection reaches listeners as GCEV_START ... GCEV_END. bdwgc raises
  * GC_EVENT_START/END only around the collections GC_gcollect runs (always full); the
@@ -72,6 +73,12 @@ void gcevents__install(void);
  * (allocation lock held or world stopped): the listener rules above. */
 void gcevents__collection_event(int e);
 void gcevents__thread_event(int e, void *thread_id);
+
+/* What the start callback does, for the same front end: a full collection starts (the
+ * next collection counted is full; listeners get GCEV_FULL_START). Context: bdwgc's
+ * start callback, allocation lock held, before the collection's first world stop: the
+ * listener rules above, and no bdwgc call that takes its lock. */
+void gcevents__full_start(void);
 
 /* Collection accounting, readable any time (relaxed atomics). A collection is counted
  * when it ends, with its kind, its pause and its blocked time, so the counts agree:

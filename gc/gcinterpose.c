@@ -1,6 +1,8 @@
 /* gcinterpose: bdwgc's entry points as libgcprof defines them, the per-thread
  * countdown behind them, and the hooks and collections libgcprof needs from bdwgc.
- * See gcinterpose.h for the model.
+ * See gcinterpose.h for the model. The hooks (collection events, thread events, the
+ * start callback of full collections) are installed once and chained to the program's
+ * own, whose setters and getters are interposed too.
  *
  * Outermost calls: a thread-local flag `depth` is set around each forwarded call, and
  * a call that finds it set (libgc calling itself through its PLT) is forwarded
@@ -78,7 +80,8 @@
     X(GC_debug_free)                                                                         \
     X(GC_init) X(GC_gcollect) X(GC_gcollect_and_unmap) X(GC_try_to_collect)                 \
     X(GC_set_on_collection_event) X(GC_get_on_collection_event)                              \
-    X(GC_set_on_thread_event) X(GC_get_on_thread_event)
+    X(GC_set_on_thread_event) X(GC_get_on_thread_event)                                      \
+    X(GC_set_start_callback) X(GC_get_start_callback)
 
 #ifdef GCINTERPOSE_PRINT_WRAP_OPTIONS
 /* `cc -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS` prints the linker options of the
@@ -508,10 +511,15 @@ EXPORT int GC_CALL ENTRY(GC_try_to_collect)(GC_stop_func stop)
     return r;
 }
 
-/* ---- event hooks: libgcprof's first, then the program's ----------------------------- */
+/* ---- event hooks and the start callback: libgcprof's first, then the program's -------
+ * bdwgc has one slot for each. Ours stays installed; what the program sets or reads
+ * through bdwgc's setters and getters is its own callback, kept here and called after
+ * ours (a program that chains the previous callback, as ECL does, gets its own
+ * predecessor back, never ours: no loop). */
 
 static _Atomic(GC_on_collection_event_proc) program_collection_hook;
 static _Atomic(GC_on_thread_event_proc) program_thread_hook;
+static _Atomic(GC_start_callback_proc) program_start_callback;
 static _Atomic int hooks_installed;
 
 /* bdwgc's hooks (allocation lock held or world stopped): gcevents' listener rules. */
@@ -527,6 +535,19 @@ static void GC_CALLBACK chained_thread_event(GC_EventType e, void *thread)
     gcevents__thread_event((int)e, thread);
     GC_on_thread_event_proc next = atomic_load_explicit(&program_thread_hook, memory_order_acquire);
     if (next) next(e, thread);
+}
+
+/* bdwgc's start callback: a full collection starts. bdwgc's contract (gc_mark.h): it
+ * runs with the allocation lock held, before the collection's first world stop; it must
+ * not allocate, take locks, block or call bdwgc, directly or indirectly. gcevents'
+ * part keeps to that (its listener rules), and the program's callback was written to
+ * the same contract. It is how gcevents tells a full collection from a partial one
+ * when the program runs bdwgc in incremental mode. */
+static void GC_CALLBACK chained_start_callback(void)
+{
+    gcevents__full_start();
+    GC_start_callback_proc next = atomic_load_explicit(&program_start_callback, memory_order_acquire);
+    if (next) next();
 }
 
 EXPORT void GC_CALL ENTRY(GC_set_on_collection_event)(GC_on_collection_event_proc fn)
@@ -553,13 +574,28 @@ EXPORT GC_on_thread_event_proc GC_CALL ENTRY(GC_get_on_thread_event)(void)
     return REAL(GC_get_on_thread_event)();
 }
 
+/* bdwgc's setter and getter take its lock; these do not (an atomic word). */
+EXPORT void GC_CALL ENTRY(GC_set_start_callback)(GC_start_callback_proc fn)
+{
+    if (atomic_load(&hooks_installed)) atomic_store(&program_start_callback, fn);
+    else REAL(GC_set_start_callback)(fn);
+}
+
+EXPORT GC_start_callback_proc GC_CALL ENTRY(GC_get_start_callback)(void)
+{
+    if (atomic_load(&hooks_installed)) return atomic_load(&program_start_callback);
+    return REAL(GC_get_start_callback)();
+}
+
 /* Keeps whatever a constructor that ran before ours set, then installs ours. */
 static void install_hooks(void)
 {
     atomic_store(&program_collection_hook, REAL(GC_get_on_collection_event)());
     atomic_store(&program_thread_hook, REAL(GC_get_on_thread_event)());
+    atomic_store(&program_start_callback, REAL(GC_get_start_callback)());
     REAL(GC_set_on_collection_event)(chained_collection_event);
     REAL(GC_set_on_thread_event)(chained_thread_event);
+    REAL(GC_set_start_callback)(chained_start_callback);
     atomic_store(&hooks_installed, 1);
 }
 

@@ -7,9 +7,10 @@
  * thread (libgc calls itself through its PLT: GC_malloc -> GC_malloc_kind), what the
  * per-thread sampling countdown counts (gcaccount keeps the accounts), the batches
  * of *_malloc_many sampled object by object, explicit frees (GC_free, a moving
- * GC_realloc) reported to a forget hook, bdwgc's two event hooks (installed here and
- * CHAINED to whatever the program sets: its GC_set_on_collection_event /
- * GC_set_on_thread_event calls are interposed too), collections run on a program
+ * GC_realloc) reported to a forget hook, bdwgc's two event hooks and its start callback
+ * (installed here and CHAINED to whatever the program sets: its
+ * GC_set_on_collection_event / GC_set_on_thread_event / GC_set_start_callback calls and
+ * their getters are interposed too), collections run on a program
  * thread on the profiler's behalf, and the figures that check the profile against
  * bdwgc's own (GC_get_total_bytes at start and exit, reachable bytes).
  * Leaves to others: what a sample records (profile/sampler), when to start and what to
@@ -44,7 +45,8 @@ enum gcinterpose_libgc {
                               for each entry point (gcprof-wrap.o, gcprof-wrap.opts) */
 };
 
-/* Resolves the real entry points, installs the chained event hooks, notes
+/* Resolves the real entry points, installs the chained event hooks and start callback
+ * (keeping any a constructor that ran before this one set), notes
  * GC_get_total_bytes() and starts counting (calls before this are forwarded and not
  * counted). Once, from libgcprof's constructor, on the thread that loads the program.
  * Returns how the process holds bdwgc; anything but GCINTERPOSE_DYNAMIC (preloaded) or

@@ -150,17 +150,60 @@ static void exit_like(int status)
     exit(128 + sig);
 }
 
-/* A program that wrote no profile most likely does not use libgc.so: say so. */
-static void check_output(pid_t pid)
+/* A program that wrote no profile most likely does not use libgc.so (a shell or a
+ * launcher whose children do, when not -children): say so, and where to look. */
+static void check_output(pid_t pid, const struct gcprof_settings *s)
 {
-    const char *out = getenv("GCPROF_OUT");
     char prefix[GCPROF_MAX_PREFIX + 1], path[GCPROF_MAX_PREFIX + 32];
     struct stat st;
-    if (!out || gcprof_settings_expand(out, (long)pid, prefix, sizeof prefix) < 0) return;
+    if (!s->out[0] || gcprof_settings_expand(s->out, (long)pid, prefix, sizeof prefix) < 0) return;
     snprintf(path, sizeof path, "%s.heap.pb.gz", prefix);
     if (stat(path, &st) == 0) return;
-    fprintf(stderr, "gcprof: no profile at %s: the program did not load libgc.so, exited without "
-                    "running exit handlers, or was killed (-v says more)\n", path);
+    fprintf(stderr, "gcprof: no profile at %s: the program did not load libgc.so%s, exited without "
+                    "running exit handlers, or was killed%s\n", path,
+            s->children ? "" : " (the programs it starts run unprofiled without -children)",
+            s->verbose ? "" : " (-v says more)");
+}
+
+/* The directory PREFIX names (its text up to the last '/'; "." without one) into out.
+ * Returns 0, or -1 when %p or %% is in it (known only once the program runs). */
+static int prefix_directory(const char *prefix, char *out, size_t n)
+{
+    const char *slash = strrchr(prefix, '/');
+    size_t len = slash ? (size_t)(slash - prefix) : 0;
+    if (memchr(prefix, '%', len) || len >= n) return -1;
+    if (!slash) snprintf(out, n, ".");
+    else if (len == 0) snprintf(out, n, "/");
+    else snprintf(out, n, "%.*s", (int)len, prefix);
+    return 0;
+}
+
+/* The files are written when the program exits: a PREFIX whose directory cannot take
+ * them is refused before the program runs, rather than after a long run. Returns 0, or
+ * -1 after saying why. */
+static int check_prefix_directory(const char *prefix)
+{
+    char dir[GCPROF_MAX_PREFIX + 1];
+    struct stat st;
+    if (prefix_directory(prefix, dir, sizeof dir) < 0) return 0;
+    const char *why = stat(dir, &st) < 0 ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a directory"
+                      : access(dir, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+    if (!why) return 0;
+    fprintf(stderr, "gcprof: -o %s: cannot write files into %s: %s\n", prefix, dir, why);
+    return -1;
+}
+
+/* Every process that loads libgc.so writes PREFIX.*: with -children and no %p, the
+ * last one to exit overwrites the others' files. Says so (the run goes on). */
+static void warn_shared_prefix(const struct gcprof_settings *s)
+{
+    char a[GCPROF_MAX_PREFIX + 1], b[GCPROF_MAX_PREFIX + 1];
+    if (!s->children || !s->out[0] || gcprof_settings_expand(s->out, 1, a, sizeof a) < 0 ||
+        gcprof_settings_expand(s->out, 2, b, sizeof b) < 0 || strcmp(a, b) != 0)
+        return;
+    fprintf(stderr, "gcprof: -children with -o %s (no %%p): each profiled process writes the same "
+                    "files, and the last to exit overwrites the others'; put %%p in PREFIX\n", s->out);
 }
 
 int main(int argc, char **argv)
@@ -177,6 +220,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return USAGE_STATUS;
     }
+    if (s.out[0] && check_prefix_directory(s.out) < 0) return USAGE_STATUS;
+    warn_shared_prefix(&s);
     if (set_preload() < 0) return 1;
     child = fork();
     if (child < 0) { perror("gcprof: fork"); return 1; }
@@ -189,6 +234,6 @@ int main(int argc, char **argv)
     int status;
     while (waitpid(child, &status, 0) < 0)
         if (errno != EINTR) { perror("gcprof: waitpid"); return 1; }
-    if (WIFEXITED(status) && WEXITSTATUS(status) < 126) check_output(child);
+    if (WIFEXITED(status) && WEXITSTATUS(status) < 126) check_output(child, &s);
     exit_like(status);
 }

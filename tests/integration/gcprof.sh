@@ -162,6 +162,19 @@ expect_eq children_do_not_inherit_the_library "$(cat "$T/env.out")" none
 "$GCPROF" -o "$T/ch%p" -children -- guile -c '(display (getenv "LD_PRELOAD"))' >"$T/ch.out" 2>&1
 check children_inherit_it_with_the_flag grep -q 'libgcprof.so' "$T/ch.out"
 check percent_p_names_the_pid bash -c 'ls "$1"/ch[0-9]*.heap.pb.gz >/dev/null' _ "$T"
+# The files are written at exit: a PREFIX in a directory that cannot take them is
+# refused before the program runs, not after it.
+"$GCPROF" -o "$T/nodir/x" -- sh -c 'echo ran' >"$T/nodir.out" 2>"$T/nodir.err"
+expect_eq unwritable_prefix_refused_with_usage_status $? 2
+expect_eq unwritable_prefix_refused_before_the_program_runs "$(cat "$T/nodir.out")" ""
+check unwritable_prefix_message_names_the_directory grep -q "cannot write files into $T/nodir: No such file" "$T/nodir.err"
+"$GCPROF" -o "$T/shared" -children -- true 2>"$T/shared.err"
+check children_without_percent_p_warned grep -q -- '-children with -o .* (no %p): .* overwrites' "$T/shared.err"
+"$GCPROF" -o "$T/shared%p" -children -- true 2>"$T/shared.err"
+check_absent children_with_percent_p_not_warned 'no %p' "$T/shared.err"
+# A launcher that does not load libgc.so, whose child does: the message points to -children.
+"$GCPROF" -o "$T/launcher" -- sh -c 'guile -c 1' 2>"$T/launcher.err"
+check launcher_without_profile_points_to_children grep -q 'no profile at .*unprofiled without -children' "$T/launcher.err"
 "$GCPROF" -o "$T/none" -v -- true 2>"$T/none.err"
 expect_eq program_without_libgc_runs_as_usual $? 0
 check program_without_libgc_is_reported grep -q 'does not load libgc.so' "$T/none.err"

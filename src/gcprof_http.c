@@ -82,10 +82,10 @@ static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
 
 static int started;
 
-int gcprof_http_start(const char *addr, const char *program)
+int gcprof_http_start(const char *addr, const char *program, int tracing_whole_run)
 {
     if (load_libmicrohttpd() < 0) return -1;
-    debug_pprof_withhold(GCPROF_HTTP_WITHHELD);
+    debug_pprof_withhold(GCPROF_HTTP_WITHHELD | (tracing_whole_run ? GCPROF_HTTP_WITHHELD_WHILE_TRACING : 0));
     reqgate_name_allow_setting(NULL);   /* the pages are for this machine's loopback only */
     const char *base = strrchr(program, '/');
     dashboard_init(&(struct dashboard_host){.name = base ? base + 1 : program});   /* bdwgc's figures only */

@@ -162,7 +162,7 @@ __attribute__((constructor)) static void gcprof_load(void)
     }
     active = 1;
     if (gcprof_vars_init() < 0) fprintf(stderr, "gcprof: /debug/vars has no room for the gcprof section\n");
-    if (settings.http[0] && gcprof_http_start(settings.http, program) < 0) return;
+    if (settings.http[0] && gcprof_http_start(settings.http, program, trace_running()) < 0) return;
     say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
 }
 

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Oracle tests for gcprof (issue 17) on programs nobody on this project wrote: Debian's
-# w3m rendering a large generated page with -dump, and guile-3.0 running a script that
-# leaks into a hash table while it makes garbage (both installed by .ci/deps), plus a
-# small C program on libgc.so.1 (tests/gcprof/probe.c) for what those two never do.
+# w3m rendering a large generated page with -dump, guile-3.0 running a script that
+# leaks into a hash table while it makes garbage, and ecl (Embeddable Common Lisp) doing
+# the same on threads of its own (all three installed by .ci/deps), plus a small C
+# program on libgc.so.1 (tests/gcprof/probe.c) for what those never do.
 # The truth is bdwgc's own: GC_get_total_bytes() growth and the bytes
 # GC_enumerate_reachable_objects_inner counts after the final collection, which the
 # library writes beside its profiles (PREFIX.vars.json "final").
@@ -16,7 +17,7 @@ if [ -n "$MEMDEMO_SANITIZER" ]; then
     exit 0
 fi
 if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
-for prog in w3m guile gcc; do
+for prog in w3m guile ecl gcc; do
     command -v "$prog" >/dev/null || { fail "gcprof_needs_$prog" "$prog is not installed: run .ci/deps"; exit 1; }
 done
 
@@ -125,6 +126,26 @@ check guile_batches_counted test "$(var "$T/guile4096.vars.json" gcprof.batch_ob
 profile guile1 1 guile --no-auto-compile "$HERE/leak.scm" 5000
 accuracy guile1 0.01 0.10
 
+# ---- ecl: Lisp interpreted by libecl, on threads made by GC_pthread_create --------------
+# ECL allocates through GC_malloc, _atomic, _ignore_off_page and GC_free, and starts its
+# threads with bdwgc's GC_pthread_create: each thread is one goroutine in the trace.
+ECL_RUN=(ecl --norc --shell "$HERE/leak.lisp")
+plain ecl.plain "${ECL_RUN[@]}" 10000 3
+profile ecl 524288 "${ECL_RUN[@]}" 10000 3
+same_run ecl
+accuracy ecl 0.10
+formats ecl
+check ecl_threads_are_goroutines test "$(awk '$2 == "GoCreate"' "$T/ecl.trace.d" | wc -l)" -ge 4
+profile ecl4096 4096 "${ECL_RUN[@]}" 10000 3
+accuracy ecl4096 0.05 0.10
+top=$(go tool pprof -sample_index=inuse_space -top "$T/ecl4096.heap.pb.gz" 2>/dev/null | awk '/flat%/ { getline; print $6 }')
+case $top in
+ecl_*) pass ecl_top_inuse_frame_is_an_ecl_allocator ;;
+*) fail ecl_top_inuse_frame_is_an_ecl_allocator "top frame '$top'" ;;
+esac
+profile ecl1 1 "${ECL_RUN[@]}" 2000 0
+accuracy ecl1 0.01 0.10
+
 # ---- a C program: own callbacks, explicit frees, realloc, batches, debug allocations ----
 if gcc -O1 -g -o "$T/probe" "$HERE/probe.c" -lgc 2>"$T/probe.cc"; then
     plain probe.plain "$T/probe"
@@ -166,7 +187,7 @@ check percent_p_names_the_pid bash -c 'ls "$1"/ch[0-9]*.heap.pb.gz >/dev/null' _
 # refused before the program runs, not after it.
 "$GCPROF" -o "$T/nodir/x" -- sh -c 'echo ran' >"$T/nodir.out" 2>"$T/nodir.err"
 expect_eq unwritable_prefix_refused_with_usage_status $? 2
-expect_eq unwritable_prefix_refused_before_the_program_runs "$(cat "$T/nodir.out")" ""
+check unwritable_prefix_refused_before_the_program_runs test ! -s "$T/nodir.out"
 check unwritable_prefix_message_names_the_directory grep -q "cannot write files into $T/nodir: No such file" "$T/nodir.err"
 "$GCPROF" -o "$T/shared" -children -- true 2>"$T/shared.err"
 check children_without_percent_p_warned grep -q -- '-children with -o .* (no %p): .* overwrites' "$T/shared.err"

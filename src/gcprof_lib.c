@@ -98,6 +98,21 @@ static void leave_children_alone(void)
 
 /* ---- start ---------------------------------------------------------------------------- */
 
+/* The files are written at exit, when the program may have changed its directory: a
+ * relative GCPROF_OUT is made absolute against the directory it started in (and
+ * handed so to profiled children, which may start elsewhere). Left as it is when the
+ * directory is unknown or the result too long. */
+static void anchor_prefix(void)
+{
+    char cwd[GCPROF_MAX_PREFIX + 1], abs[GCPROF_MAX_PREFIX + 1], probe[GCPROF_MAX_PREFIX + 1];
+    if (settings.out[0] == '\0' || settings.out[0] == '/' || !getcwd(cwd, sizeof cwd) ||
+        gcprof_settings_absolute(settings.out, cwd, abs, sizeof abs) < 0 ||
+        gcprof_settings_expand(abs, GCPROF_MAX_PID, probe, sizeof probe) < 0)
+        return;
+    memcpy(settings.out, abs, strlen(abs) + 1);
+    if (settings.children) setenv("GCPROF_OUT", settings.out, 1);
+}
+
 static void say(const char *fmt, const char *a, const char *b)
 {
     if (settings.verbose) fprintf(stderr, fmt, a, b);
@@ -150,6 +165,7 @@ __attribute__((constructor)) static void gcprof_load(void)
         return;
     }
     if (!settings.children) leave_children_alone();
+    anchor_prefix();
     if (!settings.out[0] && !settings.http[0]) {
         say("gcprof: %s: neither GCPROF_OUT nor GCPROF_HTTP is set: nothing to do%s\n", program, "");
         return;

@@ -7,6 +7,25 @@
 
 #include "src/numparse.h"
 
+int gcprof_settings_absolute(const char *prefix, const char *cwd, char *out, size_t n)
+{
+    size_t w = 0, plen = strlen(prefix);
+    if (prefix[0] != '/') {
+        for (const char *c = cwd; *c; c++) {
+            if (w + 2 >= n) return -1;
+            if (*c == '%') out[w++] = '%';
+            out[w++] = *c;
+        }
+        if (w == 0 || out[w - 1] != '/') {
+            if (w + 1 >= n) return -1;
+            out[w++] = '/';
+        }
+    }
+    if (w + plen >= n) return -1;
+    memcpy(out + w, prefix, plen + 1);
+    return 0;
+}
+
 int gcprof_settings_expand(const char *prefix, long pid, char *out, size_t n)
 {
     size_t w = 0;
@@ -76,7 +95,7 @@ static int parse_out(const char *name, const char *v, struct gcprof_settings *s,
         snprintf(err, errn, "%s: must be a file name prefix of 1 to %d bytes", name, GCPROF_MAX_PREFIX);
         return -1;
     }
-    if (gcprof_settings_expand(v, 4194304, probe, GCPROF_MAX_PREFIX + 1) < 0) {
+    if (gcprof_settings_expand(v, GCPROF_MAX_PID, probe, GCPROF_MAX_PREFIX + 1) < 0) {
         snprintf(err, errn, "%s: only %%p (the process id) and %%%% may follow a %%, got \"%.40s\"", name, v);
         return -1;
     }

@@ -193,6 +193,12 @@ check unwritable_prefix_message_names_the_directory grep -q "cannot write files 
 check children_without_percent_p_warned grep -q -- '-children with -o .* (no %p): .* overwrites' "$T/shared.err"
 "$GCPROF" -o "$T/shared%p" -children -- true 2>"$T/shared.err"
 check_absent children_with_percent_p_not_warned 'no %p' "$T/shared.err"
+# A relative PREFIX names the directory the program started in, even when the program
+# changes directory before it exits (the files are written then).
+mkdir -p "$T/start/elsewhere"
+(cd "$T/start" && "$GCPROF" -o rel -- guile -c '(chdir "elsewhere")') 2>"$T/rel.err"
+check relative_prefix_written_where_the_program_started test -s "$T/start/rel.heap.pb.gz"
+check_absent relative_prefix_found_by_gcprof 'no profile' "$T/rel.err"
 # A launcher that does not load libgc.so, whose child does: the message points to -children.
 "$GCPROF" -o "$T/launcher" -- sh -c 'guile -c 1' 2>"$T/launcher.err"
 check launcher_without_profile_points_to_children grep -q 'no profile at .*unprofiled without -children' "$T/launcher.err"

@@ -107,6 +107,24 @@ TEST(percent_p_expands_to_the_pid)
     CHECK_EQ_INT(gcprof_settings_expand("0123456789012345678901234567%p", 1234, out, sizeof out), -1);
 }
 
+TEST(relative_prefix_made_absolute_against_the_start_directory)
+{
+    char out[32], exp[32];
+    CHECK_EQ_INT(gcprof_settings_absolute("/tmp/w3m.%p", "/home/x", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/tmp/w3m.%p");
+    CHECK_EQ_INT(gcprof_settings_absolute("out/w3m.%p", "/home/x", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/home/x/out/w3m.%p");
+    CHECK_EQ_INT(gcprof_settings_absolute("w3m", "/", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/w3m");
+    /* A % in the directory stays a literal % after expansion. */
+    CHECK_EQ_INT(gcprof_settings_absolute("p.%p", "/100%p", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/100%%p/p.%p");
+    CHECK_EQ_INT(gcprof_settings_expand(out, 7, exp, sizeof exp), 0);
+    CHECK_EQ_STR(exp, "/100%p/p.7");
+    CHECK_EQ_INT(gcprof_settings_absolute("0123456789", "/0123456789012345678901", out, sizeof out), -1);
+    CHECK_EQ_INT(gcprof_settings_absolute("/01234567890123456789012345678901", "/", out, sizeof out), -1);
+}
+
 static int keep_even(void *ctx, uintptr_t key, uint32_t value)
 {
     (void)ctx; (void)key;
@@ -157,6 +175,7 @@ int main(void)
     RUN(refusals_name_the_variable_in_one_line);
     RUN(loopback_addresses_split_into_host_and_port);
     RUN(percent_p_expands_to_the_pid);
+    RUN(relative_prefix_made_absolute_against_the_start_directory);
     RUN(addrmap_agrees_with_a_plain_array);
     UNIT_EXIT();
 }

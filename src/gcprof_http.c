@@ -10,6 +10,7 @@
 #include "src/gcprof_http.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,6 +83,11 @@ static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
 
 static int started;
 
+/* A child the program forks without exec has none of the server's threads, but shares
+ * its listening socket: stopping "its" server at exit would join threads that are not
+ * there and shut the socket down under the parent's acceptor. The child forgets it. */
+static void forget_server_in_child(void) { started = 0; }
+
 int gcprof_http_start(const char *addr, const char *program, int tracing_whole_run)
 {
     if (load_libmicrohttpd() < 0) return -1;
@@ -98,6 +104,7 @@ int gcprof_http_start(const char *addr, const char *program, int tracing_whole_r
     char url[128];
     if (server_start(addr, GCPROF_HTTP_THREADS, &limits, &cfg, url, sizeof url) < 0) return -1;
     started = 1;
+    pthread_atfork(NULL, NULL, forget_server_in_child);
     fprintf(stderr, "gcprof: serving %s/debug/pprof/\n", url);
     return 0;
 }

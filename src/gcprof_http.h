@@ -48,7 +48,8 @@
  * library's constructor. */
 int gcprof_http_start(const char *addr, const char *program, int tracing_whole_run);
 
-/* Stops serving; waits for requests in progress. From the library's destructor. */
+/* Stops serving; waits for requests in progress. From the library's destructor. In a
+ * child the program forked (without exec) it does nothing: the server is the parent's. */
 void gcprof_http_stop(void);
 
 #endif

@@ -220,21 +220,24 @@ static void write_trace(const char *prefix, uint64_t *dropped)
     write_file(prefix, ".trace", &b);
 }
 
-static void write_exit_files(void)
+/* Returns 1 if the final collection ran, else 0. */
+static int write_exit_files(void)
 {
     char prefix[GCPROF_MAX_PREFIX + 1];
-    if (gcprof_settings_expand(settings.out, (long)getpid(), prefix, sizeof prefix) < 0) return;
+    if (gcprof_settings_expand(settings.out, (long)getpid(), prefix, sizeof prefix) < 0) return 0;
     static struct gcprof_exit e;   /* the "final" section reads it (src/gcprof_vars.c) */
-    e.collected = gcinterpose_final_collection();
-    gcinterpose_truth(&e.truth, e.collected);
+    int final = gcinterpose_final_collection();
+    e.collected = final > 0;
+    gcinterpose_truth(&e.truth, e.collected);   /* mark bits count only after a collection */
     /* The exiting thread is the program's; when bdwgc knows it, it may take the lock. */
-    gcthreads__program_call(e.collected);
+    gcthreads__program_call(final >= 0);
     write_heap_profiles(prefix);
     write_trace(prefix, &e.trace_dropped);
     struct buf b = BUF_INIT;
     gcprof_write_vars(&b, &e);
     write_file(prefix, ".vars.json", &b);
     gcthreads__program_call(0);
+    return e.collected;
 }
 
 __attribute__((destructor)) static void gcprof_unload(void)
@@ -243,10 +246,12 @@ __attribute__((destructor)) static void gcprof_unload(void)
     gcprof_http_stop();
     if (settings.out[0]) {
         uint64_t t0 = clock_mono_ns();
-        write_exit_files();
+        int collected = write_exit_files();
         if (settings.verbose)
-            fprintf(stderr, "gcprof: wrote %s.* in %.1f ms (final collection included)\n", settings.out,
-                    (double)(clock_mono_ns() - t0) / 1e6);
+            fprintf(stderr, "gcprof: wrote %s.* in %.1f ms (%s)\n", settings.out,
+                    (double)(clock_mono_ns() - t0) / 1e6,
+                    collected ? "final collection included"
+                              : "no final collection ran: in use as of the last collection");
     }
     active = 0;
 }

@@ -199,6 +199,11 @@ mkdir -p "$T/start/elsewhere"
 (cd "$T/start" && "$GCPROF" -o rel -- guile -c '(chdir "elsewhere")') 2>"$T/rel.err"
 check relative_prefix_written_where_the_program_started test -s "$T/start/rel.heap.pb.gz"
 check relative_prefix_found_by_gcprof_said_nothing test ! -s "$T/rel.err"
+# A program that disabled collection: the final collection does not run, and the files
+# do not say it did (the reachable count reads mark bits, which only a collection sets).
+GC_DONT_GC=1 "$GCPROF" -o "$T/nogc" -v -- guile -c '(display (length (iota 100000)))' >/dev/null 2>"$T/nogc.err"
+expect_eq final_collection_not_claimed_when_collection_disabled "$(var "$T/nogc.vars.json" final.collected)" 0
+check final_collection_absence_said_under_v grep -q 'no final collection ran' "$T/nogc.err"
 # A launcher that does not load libgc.so, whose child does: the message points to -children.
 "$GCPROF" -o "$T/launcher" -- sh -c 'guile -c 1' 2>"$T/launcher.err"
 check launcher_without_profile_points_to_children grep -q 'no profile at .*unprofiled without -children' "$T/launcher.err"

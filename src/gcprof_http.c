@@ -98,9 +98,9 @@ int gcprof_http_start(const char *addr, const char *program, int tracing_whole_r
     struct conns_limits limits = {
         .max = CONNS_DEFAULT_MAX, .max_per_addr = CONNS_DEFAULT_MAX_PER_ADDR,
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,
-        .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS,
+        .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS, .who = "gcprof",
     };
-    struct server_config cfg = {route, &debug_surface_router, {.thread_enter = note_thread}};
+    struct server_config cfg = {route, &debug_surface_router, {.thread_enter = note_thread}, "gcprof"};
     char url[128];
     if (server_start(addr, GCPROF_HTTP_THREADS, &limits, &cfg, url, sizeof url) < 0) return -1;
     started = 1;

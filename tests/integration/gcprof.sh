@@ -285,6 +285,11 @@ if start_live idle guile -c '(begin (display "idle") (newline) (force-output) (s
     check idle_gc1_refusal_shown_by_pprof grep -qi '^X-Go-Pprof: 1' "$T/idle.h"
     check idle_gc1_refusal_says_why grep -q 'no thread of the program allocated' "$T/idle.body"
     expect_eq idle_heap_without_gc1_answers "$(curl -s -o /dev/null -w '%{http_code}' "$LIVE/debug/pprof/heap")" 200
+    # Its port is taken: another program asking for it runs without pages, and the
+    # message names gcprof (not the HTTP core's own host, memdemo).
+    "$GCPROF" -http "${LIVE#http://}" -- guile -c '(display 1)' >"$T/taken.out" 2>"$T/taken.err"
+    expect_eq port_taken_program_still_runs "$(cat "$T/taken.out")" 1
+    check port_taken_message_names_gcprof grep -q '^gcprof: cannot listen on .*Address already in use' "$T/taken.err"
     stop_server "$LIVE_PID"
 else
     fail idle_pages_start "$(cat "$T/idle.err")"

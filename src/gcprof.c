@@ -165,35 +165,6 @@ static void check_output(pid_t pid, const struct gcprof_settings *s)
             s->verbose ? "" : " (-v says more)");
 }
 
-/* The directory PREFIX names (its text up to the last '/'; "." without one) into out.
- * Returns 0, or -1 when %p or %% is in it (known only once the program runs). */
-static int prefix_directory(const char *prefix, char *out, size_t n)
-{
-    const char *slash = strrchr(prefix, '/');
-    size_t len = slash ? (size_t)(slash - prefix) : 0;
-    if (memchr(prefix, '%', len) || len >= n) return -1;
-    if (!slash) snprintf(out, n, ".");
-    else if (len == 0) snprintf(out, n, "/");
-    else snprintf(out, n, "%.*s", (int)len, prefix);
-    return 0;
-}
-
-/* The files are written when the program exits: a PREFIX whose directory cannot take
- * them is refused before the program runs, rather than after a long run. Returns 0, or
- * -1 after saying why. */
-static int check_prefix_directory(const char *prefix)
-{
-    char dir[GCPROF_MAX_PREFIX + 1];
-    struct stat st;
-    if (prefix_directory(prefix, dir, sizeof dir) < 0) return 0;
-    const char *why = stat(dir, &st) < 0 ? strerror(errno)
-                      : !S_ISDIR(st.st_mode) ? "not a directory"
-                      : access(dir, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
-    if (!why) return 0;
-    fprintf(stderr, "gcprof: -o %s: cannot write files into %s: %s\n", prefix, dir, why);
-    return -1;
-}
-
 /* Every process that loads libgc.so writes PREFIX.*: with -children and no %p, the
  * last one to exit overwrites the others' files. Says so (the run goes on). */
 static void warn_shared_prefix(const struct gcprof_settings *s)
@@ -210,7 +181,7 @@ int main(int argc, char **argv)
 {
     int prog = parse_command_line(argc, argv);
     struct gcprof_settings s;
-    char err[256];
+    char err[GCPROF_MAX_PREFIX + 128];   /* a reason may quote a whole prefix */
     if (gcprof_settings_parse(&s, env_lookup, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "gcprof: %s\n", err);
         return USAGE_STATUS;
@@ -220,7 +191,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return USAGE_STATUS;
     }
-    if (s.out[0] && check_prefix_directory(s.out) < 0) return USAGE_STATUS;
+    if (s.out[0] && gcprof_settings_check_directory(s.out, err, sizeof err) < 0) {
+        /* Refused before the program runs rather than after a long run. */
+        fprintf(stderr, "gcprof: -o %s: %s\n", s.out, err);
+        return USAGE_STATUS;
+    }
     warn_shared_prefix(&s);
     if (set_preload() < 0) return 1;
     child = fork();

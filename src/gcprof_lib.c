@@ -158,7 +158,7 @@ static int libgc_present(void)
 
 __attribute__((constructor)) static void gcprof_load(void)
 {
-    char err[256];
+    char err[GCPROF_MAX_PREFIX + 128];   /* a reason may quote a whole prefix */
     read_program_name();
     if (gcprof_settings_parse(&settings, env_lookup, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "gcprof: %s; profiling off\n", err);
@@ -166,6 +166,10 @@ __attribute__((constructor)) static void gcprof_load(void)
     }
     if (!settings.children) leave_children_alone();
     anchor_prefix();
+    if (settings.out[0] && gcprof_settings_check_directory(settings.out, err, sizeof err) < 0) {
+        fprintf(stderr, "gcprof: GCPROF_OUT=%s: %s; no files will be written\n", settings.out, err);
+        settings.out[0] = '\0';
+    }
     if (!settings.out[0] && !settings.http[0]) {
         say("gcprof: %s: neither GCPROF_OUT nor GCPROF_HTTP is set: nothing to do%s\n", program, "");
         return;

@@ -2,10 +2,39 @@
 #include "src/gcprof_settings.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/numparse.h"
+
+/* The directory PREFIX names (its text up to the last '/'; "." without one) into out.
+ * Returns 0, or -1 when a '%' is in it (known only once the program runs). */
+static int prefix_directory(const char *prefix, char *out, size_t n)
+{
+    const char *slash = strrchr(prefix, '/');
+    size_t len = slash ? (size_t)(slash - prefix) : 0;
+    if (memchr(prefix, '%', len) || len >= n) return -1;
+    if (!slash) snprintf(out, n, ".");
+    else if (len == 0) snprintf(out, n, "/");
+    else snprintf(out, n, "%.*s", (int)len, prefix);
+    return 0;
+}
+
+int gcprof_settings_check_directory(const char *prefix, char *err, size_t errn)
+{
+    char dir[GCPROF_MAX_PREFIX + 1];
+    struct stat st;
+    if (prefix_directory(prefix, dir, sizeof dir) < 0) return 0;
+    const char *why = stat(dir, &st) < 0 ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a directory"
+                      : access(dir, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+    if (!why) return 0;
+    snprintf(err, errn, "cannot write files into %s: %s", dir, why);
+    return -1;
+}
 
 int gcprof_settings_absolute(const char *prefix, const char *cwd, char *out, size_t n)
 {

@@ -191,6 +191,11 @@ check percent_p_names_the_pid bash -c 'ls "$1"/ch[0-9]*.heap.pb.gz >/dev/null' _
 expect_eq unwritable_prefix_refused_with_usage_status $? 2
 check unwritable_prefix_refused_before_the_program_runs test ! -s "$T/nodir.out"
 check unwritable_prefix_message_names_the_directory grep -q "cannot write files into $T/nodir: No such file" "$T/nodir.err"
+# Preloaded by hand: the library says so at start, once, and the program runs as usual.
+GCPROF_OUT=$T/nodir/x LD_PRELOAD=$ROOT/libgcprof.so guile -c '(display 1)' >"$T/nodir.hand.out" 2>"$T/nodir.hand.err"
+expect_eq unwritable_prefix_by_hand_program_runs "$(cat "$T/nodir.hand.out")" 1
+check unwritable_prefix_by_hand_said_at_start grep -qx "gcprof: GCPROF_OUT=$T/nodir/x: cannot write files into $T/nodir: No such file or directory; no files will be written" "$T/nodir.hand.err"
+expect_eq unwritable_prefix_by_hand_said_once "$(wc -l <"$T/nodir.hand.err")" 1
 "$GCPROF" -o "$T/shared" -children -- true 2>"$T/shared.err"
 check children_without_percent_p_warned grep -q -- '-children with -o .* (no %p): .* overwrites' "$T/shared.err"
 "$GCPROF" -o "$T/shared%p" -children -- true 2>"$T/shared.err"

@@ -125,6 +125,18 @@ TEST(relative_prefix_made_absolute_against_the_start_directory)
     CHECK_EQ_INT(gcprof_settings_absolute("/01234567890123456789012345678901", "/", out, sizeof out), -1);
 }
 
+TEST(prefix_directory_must_take_files)
+{
+    char err[256];
+    CHECK_EQ_INT(gcprof_settings_check_directory("/tmp/w3m.%p", err, sizeof err), 0);
+    CHECK_EQ_INT(gcprof_settings_check_directory("w3m", err, sizeof err), 0);          /* "." */
+    CHECK_EQ_INT(gcprof_settings_check_directory("/%p/w3m", err, sizeof err), 0);      /* known later */
+    CHECK_EQ_INT(gcprof_settings_check_directory("/nonexistent-dir/w3m", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "cannot write files into /nonexistent-dir: No such file or directory");
+    CHECK_EQ_INT(gcprof_settings_check_directory("/dev/null/w3m", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "cannot write files into /dev/null: not a directory");
+}
+
 static int keep_even(void *ctx, uintptr_t key, uint32_t value)
 {
     (void)ctx; (void)key;
@@ -176,6 +188,7 @@ int main(void)
     RUN(loopback_addresses_split_into_host_and_port);
     RUN(percent_p_expands_to_the_pid);
     RUN(relative_prefix_made_absolute_against_the_start_directory);
+    RUN(prefix_directory_must_take_files);
     RUN(addrmap_agrees_with_a_plain_array);
     UNIT_EXIT();
 }

@@ -150,6 +150,14 @@ static void exit_like(int status)
     exit(128 + sig);
 }
 
+/* 1 if PREFIX names a file per process (it holds %p). */
+static int per_process(const char *prefix)
+{
+    char a[GCPROF_MAX_PREFIX + 1], b[GCPROF_MAX_PREFIX + 1];
+    return gcprof_settings_expand(prefix, 1, a, sizeof a) == 0 &&
+           gcprof_settings_expand(prefix, 2, b, sizeof b) == 0 && strcmp(a, b) != 0;
+}
+
 /* A program that wrote no profile most likely does not use libgc.so (a shell or a
  * launcher whose children do, when not -children): say so, and where to look. */
 static void check_output(pid_t pid, const struct gcprof_settings *s)
@@ -157,6 +165,7 @@ static void check_output(pid_t pid, const struct gcprof_settings *s)
     char prefix[GCPROF_MAX_PREFIX + 1], path[GCPROF_MAX_PREFIX + 32];
     struct stat st;
     if (!s->out[0] || gcprof_settings_expand(s->out, (long)pid, prefix, sizeof prefix) < 0) return;
+    if (s->children && per_process(s->out)) return;   /* the profiles may be its children's */
     snprintf(path, sizeof path, "%s.heap.pb.gz", prefix);
     if (stat(path, &st) == 0) return;
     fprintf(stderr, "gcprof: no profile at %s: the program did not load libgc.so%s, exited without "
@@ -169,10 +178,7 @@ static void check_output(pid_t pid, const struct gcprof_settings *s)
  * last one to exit overwrites the others' files. Says so (the run goes on). */
 static void warn_shared_prefix(const struct gcprof_settings *s)
 {
-    char a[GCPROF_MAX_PREFIX + 1], b[GCPROF_MAX_PREFIX + 1];
-    if (!s->children || !s->out[0] || gcprof_settings_expand(s->out, 1, a, sizeof a) < 0 ||
-        gcprof_settings_expand(s->out, 2, b, sizeof b) < 0 || strcmp(a, b) != 0)
-        return;
+    if (!s->children || !s->out[0] || per_process(s->out)) return;
     fprintf(stderr, "gcprof: -children with -o %s (no %%p): each profiled process writes the same "
                     "files, and the last to exit overwrites the others'; put %%p in PREFIX\n", s->out);
 }

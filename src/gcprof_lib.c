@@ -3,7 +3,9 @@
  * (LD_PRELOAD) and when that program exits.
  *
  * Owns: reading the settings (src/gcprof_settings) once, taking the library out of
- * the environment the program's children inherit (unless GCPROF_CHILDREN=1), starting
+ * the environment the program's children inherit (unless GCPROF_CHILDREN=1; a process
+ * without libgc keeps it for a program exec'd in its place, and its children leave by
+ * themselves: claim_root), starting
  * the pieces in order (interposer, sampler, tracer, the live pages), and the exit
  * writer: after a final collection when bdwgc knows the exiting thread,
  * PREFIX.heap.pb.gz, PREFIX.allocs.pb.gz, PREFIX.trace and PREFIX.vars.json.
@@ -39,6 +41,8 @@
 #include "src/gcprof_settings.h"
 
 static struct gcprof_settings settings;
+
+#define GCPROF_ROOT_VAR "GCPROF_ROOT_PID"   /* internal: see claim_root */
 static int active;            /* the library watches this process */
 static char program[256];     /* argv[0] as /proc/self/cmdline says, for messages */
 
@@ -94,14 +98,30 @@ static void leave_children_alone(void)
 #define UNSET(field, var, flag, arg, meaning) unsetenv(var);
     GCPROF_SETTINGS(UNSET)
 #undef UNSET
+    unsetenv(GCPROF_ROOT_VAR);
+}
+
+/* Whether this process is the program gcprof (or the user) started, or one exec'd in
+ * its place: the first process to load the library notes its pid in GCPROF_ROOT_VAR,
+ * and a later load in the same pid is an exec. A launcher that does not load libgc
+ * (sh -c 'exec guile ...') keeps the library in the environment for that exec; the
+ * programs it starts find another pid and, without GCPROF_CHILDREN, leave. */
+static int claim_root(void)
+{
+    char me[24];
+    snprintf(me, sizeof me, "%ld", (long)getpid());
+    const char *root = getenv(GCPROF_ROOT_VAR);
+    if (root) return strcmp(root, me) == 0;
+    setenv(GCPROF_ROOT_VAR, me, 1);
+    return 1;
 }
 
 /* ---- start ---------------------------------------------------------------------------- */
 
 /* The files are written at exit, when the program may have changed its directory: a
  * relative GCPROF_OUT is made absolute against the directory it started in (and
- * handed so to profiled children, which may start elsewhere). Left as it is when the
- * directory is unknown or the result too long. */
+ * handed so to a program exec'd in its place or profiled children, which may start
+ * elsewhere). Left as it is when the directory is unknown or the result too long. */
 static void anchor_prefix(void)
 {
     char cwd[GCPROF_MAX_PREFIX + 1], abs[GCPROF_MAX_PREFIX + 1], probe[GCPROF_MAX_PREFIX + 1];
@@ -110,7 +130,7 @@ static void anchor_prefix(void)
         gcprof_settings_expand(abs, GCPROF_MAX_PID, probe, sizeof probe) < 0)
         return;
     memcpy(settings.out, abs, strlen(abs) + 1);
-    if (settings.children) setenv("GCPROF_OUT", settings.out, 1);
+    setenv("GCPROF_OUT", settings.out, 1);   /* for an exec in place, or profiled children */
 }
 
 static void say(const char *fmt, const char *a, const char *b)
@@ -164,7 +184,10 @@ __attribute__((constructor)) static void gcprof_load(void)
         fprintf(stderr, "gcprof: %s; profiling off\n", err);
         return;
     }
-    if (!settings.children) leave_children_alone();
+    if (!claim_root() && !settings.children) {   /* a program the watched one started */
+        leave_children_alone();
+        return;
+    }
     anchor_prefix();
     if (settings.out[0] && gcprof_settings_check_directory(settings.out, err, sizeof err) < 0) {
         fprintf(stderr, "gcprof: GCPROF_OUT=%s: %s; no files will be written\n", settings.out, err);
@@ -175,7 +198,8 @@ __attribute__((constructor)) static void gcprof_load(void)
         return;
     }
     int how = libgc_present();
-    if (how < 0) return;
+    if (how < 0) return;                      /* the environment stays, for an exec in place */
+    if (!settings.children) leave_children_alone();
     if (start_profiler((enum gcinterpose_libgc)how) < 0) {
         fprintf(stderr, "gcprof: cannot start the profiler in %s: out of memory\n", program);
         return;

@@ -739,11 +739,12 @@ int gcinterpose_collect(int timeout_ms)
 
 int gcinterpose_final_collection(void)
 {
-    if (!atomic_load(&counting) || !GC_is_init_called() || !GC_thread_is_registered()) return 0;
+    if (!atomic_load(&counting) || !GC_is_init_called() || !GC_thread_is_registered()) return -1;
+    GC_word before = GC_get_gc_no();
     gcthreads__program_call(1);
-    REAL(GC_gcollect)();
+    REAL(GC_gcollect)();          /* does nothing while collection is disabled (GC_DONT_GC) */
     gcthreads__program_call(0);
-    return 1;
+    return GC_get_gc_no() != before;
 }
 
 /* ---- truth ---------------------------------------------------------------------------- */

@@ -83,7 +83,9 @@ int gcinterpose_collect_for_next_snapshot(int timeout_ms);
 
 /* For the thread running the exit writer (a program thread, in a destructor): runs the
  * final collection if bdwgc is initialised and knows this thread. Returns 1 if it
- * collected, 0 if not (then in-use figures are as of the last collection). */
+ * collected; 0 if bdwgc knows the thread but did not collect (the program disabled
+ * collection: GC_DONT_GC, GC_disable); -1 if the thread may not call bdwgc. Unless 1,
+ * in-use figures are as of the last collection. */
 int gcinterpose_final_collection(void);
 
 /* What bdwgc says, for the truth libgcprof writes beside its profiles. Program

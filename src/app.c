@@ -96,6 +96,7 @@ int app_start(const char *addr, int threads, struct conns_limits *limits, char *
         router_match, &routes_router,
         {.thread_enter = gcthreads_enter, .before = before_handler, .after = after_handler,
          .answered = reqstats_record},
+        "memdemo",
     };
     return server_start(addr, threads, limits, &cfg, url, url_n);
 }

@@ -682,6 +682,8 @@ static long fd_room(long want)
 /* Splits the descriptors between connections, lingering closes and everything else
  * (lowering l->max when they do not fit, and saying so), so that a refusal always has
  * a descriptor to be accepted on and answered. */
+static const char *who(const struct conns_limits *l) { return l->who ? l->who : "memdemo"; }
+
 static void budget_descriptors(struct conns_limits *l)
 {
     long want = (long)l->max + LINGER_MAX + FD_HEADROOM, room = fd_room(want);
@@ -692,8 +694,8 @@ static void budget_descriptors(struct conns_limits *l)
         long fit = room - headroom - lingers;
         if (fit < 1) fit = 1;
         if (fit < l->max) {
-            fprintf(stderr, "memdemo: -max-conns lowered from %lld to %ld: the descriptor limit is %ld\n",
-                    (long long)l->max, fit, room);
+            fprintf(stderr, "%s: at most %ld connections at once, not %lld: the descriptor limit is %ld\n",
+                    who(l), fit, (long long)l->max, room);
             l->max = fit;
         }
     }
@@ -708,7 +710,7 @@ static int start_watchdog(void)
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WAKE};
     if (epfd < 0 || wake_fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0 ||
         pthread_create(&watchdog, NULL, watchdog_loop, NULL) != 0) {
-        fprintf(stderr, "memdemo: cannot start the connection watchdog\n");
+        fprintf(stderr, "%s: cannot start the connection watchdog\n", who(&lim));
         return -1;
     }
     watchdog_started = 1;
@@ -723,9 +725,9 @@ int conns_start(struct conns_limits *l)
     while (cap < 2 * (size_t)lim.max) cap *= 2;
     slots = calloc((size_t)nslots, sizeof *slots);
     addrs = calloc(cap, sizeof *addrs);
-    if (!slots || !addrs) { fprintf(stderr, "memdemo: out of memory for the connection table\n"); return -1; }
+    if (!slots || !addrs) { fprintf(stderr, "%s: out of memory for the connection table\n", who(&lim)); return -1; }
     addr_mask = cap - 1;
-    if (!forgotten_ready && clock_cond_init(&forgotten) != 0) { fprintf(stderr, "memdemo: cannot set up the connection table\n"); return -1; }
+    if (!forgotten_ready && clock_cond_init(&forgotten) != 0) { fprintf(stderr, "%s: cannot set up the connection table\n", who(&lim)); return -1; }
     forgotten_ready = 1;
     return start_watchdog();
 }

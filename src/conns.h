@@ -55,6 +55,7 @@ struct conns_limits {
     int64_t max;            /* connections open at once (>= 1) */
     int64_t max_per_addr;   /* from one client address (0: no limit) */
     int64_t header_ns, read_ns, write_ns, idle_ns;   /* 0: no deadline */
+    const char *who;        /* names the host in start-up messages (NULL: "memdemo") */
 };
 
 enum conns_phase {

@@ -150,24 +150,44 @@ static void exit_like(int status)
     exit(128 + sig);
 }
 
-/* A program that wrote no profile most likely does not use libgc.so: say so. */
-static void check_output(pid_t pid)
+/* 1 if PREFIX names a file per process (it holds %p). */
+static int per_process(const char *prefix)
 {
-    const char *out = getenv("GCPROF_OUT");
+    char a[GCPROF_MAX_PREFIX + 1], b[GCPROF_MAX_PREFIX + 1];
+    return gcprof_settings_expand(prefix, 1, a, sizeof a) == 0 &&
+           gcprof_settings_expand(prefix, 2, b, sizeof b) == 0 && strcmp(a, b) != 0;
+}
+
+/* A program that wrote no profile most likely does not use libgc.so (a shell or a
+ * launcher whose children do, when not -children): say so, and where to look. */
+static void check_output(pid_t pid, const struct gcprof_settings *s)
+{
     char prefix[GCPROF_MAX_PREFIX + 1], path[GCPROF_MAX_PREFIX + 32];
     struct stat st;
-    if (!out || gcprof_settings_expand(out, (long)pid, prefix, sizeof prefix) < 0) return;
+    if (!s->out[0] || gcprof_settings_expand(s->out, (long)pid, prefix, sizeof prefix) < 0) return;
+    if (s->children && per_process(s->out)) return;   /* the profiles may be its children's */
     snprintf(path, sizeof path, "%s.heap.pb.gz", prefix);
     if (stat(path, &st) == 0) return;
-    fprintf(stderr, "gcprof: no profile at %s: the program did not load libgc.so, exited without "
-                    "running exit handlers, or was killed (-v says more)\n", path);
+    fprintf(stderr, "gcprof: no profile at %s: the program did not load libgc.so%s, exited without "
+                    "running exit handlers, or was killed%s\n", path,
+            s->children ? "" : " (the programs it starts run unprofiled without -children)",
+            s->verbose ? "" : " (-v says more)");
+}
+
+/* Every process that loads libgc.so writes PREFIX.*: with -children and no %p, the
+ * last one to exit overwrites the others' files. Says so (the run goes on). */
+static void warn_shared_prefix(const struct gcprof_settings *s)
+{
+    if (!s->children || !s->out[0] || per_process(s->out)) return;
+    fprintf(stderr, "gcprof: -children with -o %s (no %%p): each profiled process writes the same "
+                    "files, and the last to exit overwrites the others'; put %%p in PREFIX\n", s->out);
 }
 
 int main(int argc, char **argv)
 {
     int prog = parse_command_line(argc, argv);
     struct gcprof_settings s;
-    char err[256];
+    char err[GCPROF_MAX_PREFIX + 128];   /* a reason may quote a whole prefix */
     if (gcprof_settings_parse(&s, env_lookup, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "gcprof: %s\n", err);
         return USAGE_STATUS;
@@ -177,6 +197,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return USAGE_STATUS;
     }
+    if (s.out[0] && gcprof_settings_check_directory(s.out, err, sizeof err) < 0) {
+        /* Refused before the program runs rather than after a long run. */
+        fprintf(stderr, "gcprof: -o %s: %s\n", s.out, err);
+        return USAGE_STATUS;
+    }
+    warn_shared_prefix(&s);
     if (set_preload() < 0) return 1;
     child = fork();
     if (child < 0) { perror("gcprof: fork"); return 1; }
@@ -189,6 +215,6 @@ int main(int argc, char **argv)
     int status;
     while (waitpid(child, &status, 0) < 0)
         if (errno != EINTR) { perror("gcprof: waitpid"); return 1; }
-    if (WIFEXITED(status) && WEXITSTATUS(status) < 126) check_output(child);
+    if (WIFEXITED(status) && WEXITSTATUS(status) < 126) check_output(child, &s);
     exit_like(status);
 }

@@ -10,6 +10,7 @@
 #include "src/gcprof_http.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,22 +83,28 @@ static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
 
 static int started;
 
-int gcprof_http_start(const char *addr, const char *program)
+/* A child the program forks without exec has none of the server's threads, but shares
+ * its listening socket: stopping "its" server at exit would join threads that are not
+ * there and shut the socket down under the parent's acceptor. The child forgets it. */
+static void forget_server_in_child(void) { started = 0; }
+
+int gcprof_http_start(const char *addr, const char *program, int tracing_whole_run)
 {
     if (load_libmicrohttpd() < 0) return -1;
-    debug_pprof_withhold(GCPROF_HTTP_WITHHELD);
+    debug_pprof_withhold(GCPROF_HTTP_WITHHELD | (tracing_whole_run ? GCPROF_HTTP_WITHHELD_WHILE_TRACING : 0));
     reqgate_name_allow_setting(NULL);   /* the pages are for this machine's loopback only */
     const char *base = strrchr(program, '/');
     dashboard_init(&(struct dashboard_host){.name = base ? base + 1 : program});   /* bdwgc's figures only */
     struct conns_limits limits = {
         .max = CONNS_DEFAULT_MAX, .max_per_addr = CONNS_DEFAULT_MAX_PER_ADDR,
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,
-        .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS,
+        .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS, .who = "gcprof",
     };
-    struct server_config cfg = {route, &debug_surface_router, {.thread_enter = note_thread}};
+    struct server_config cfg = {route, &debug_surface_router, {.thread_enter = note_thread}, "gcprof"};
     char url[128];
     if (server_start(addr, GCPROF_HTTP_THREADS, &limits, &cfg, url, sizeof url) < 0) return -1;
     started = 1;
+    pthread_atfork(NULL, NULL, forget_server_in_child);
     fprintf(stderr, "gcprof: serving %s/debug/pprof/\n", url);
     return 0;
 }

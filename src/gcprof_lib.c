@@ -3,7 +3,9 @@
  * (LD_PRELOAD) and when that program exits.
  *
  * Owns: reading the settings (src/gcprof_settings) once, taking the library out of
- * the environment the program's children inherit (unless GCPROF_CHILDREN=1), starting
+ * the environment the program's children inherit (unless GCPROF_CHILDREN=1; a process
+ * without libgc keeps it for a program exec'd in its place, and its children leave by
+ * themselves: claim_root), starting
  * the pieces in order (interposer, sampler, tracer, the live pages), and the exit
  * writer: after a final collection when bdwgc knows the exiting thread,
  * PREFIX.heap.pb.gz, PREFIX.allocs.pb.gz, PREFIX.trace and PREFIX.vars.json.
@@ -39,6 +41,8 @@
 #include "src/gcprof_settings.h"
 
 static struct gcprof_settings settings;
+
+#define GCPROF_ROOT_VAR "GCPROF_ROOT_PID"   /* internal: see claim_root */
 static int active;            /* the library watches this process */
 static char program[256];     /* argv[0] as /proc/self/cmdline says, for messages */
 
@@ -94,9 +98,40 @@ static void leave_children_alone(void)
 #define UNSET(field, var, flag, arg, meaning) unsetenv(var);
     GCPROF_SETTINGS(UNSET)
 #undef UNSET
+    unsetenv(GCPROF_ROOT_VAR);
+}
+
+/* Whether this process is the program gcprof (or the user) started, or one exec'd in
+ * its place: the first process to load the library notes its pid in GCPROF_ROOT_VAR,
+ * and a later load in the same pid is an exec. A launcher that does not load libgc
+ * (sh -c 'exec guile ...') keeps the library in the environment for that exec; the
+ * programs it starts find another pid and, without GCPROF_CHILDREN, leave. */
+static int claim_root(void)
+{
+    char me[24];
+    snprintf(me, sizeof me, "%ld", (long)getpid());
+    const char *root = getenv(GCPROF_ROOT_VAR);
+    if (root) return strcmp(root, me) == 0;
+    setenv(GCPROF_ROOT_VAR, me, 1);
+    return 1;
 }
 
 /* ---- start ---------------------------------------------------------------------------- */
+
+/* The files are written at exit, when the program may have changed its directory: a
+ * relative GCPROF_OUT is made absolute against the directory it started in (and
+ * handed so to a program exec'd in its place or profiled children, which may start
+ * elsewhere). Left as it is when the directory is unknown or the result too long. */
+static void anchor_prefix(void)
+{
+    char cwd[GCPROF_MAX_PREFIX + 1], abs[GCPROF_MAX_PREFIX + 1], probe[GCPROF_MAX_PREFIX + 1];
+    if (settings.out[0] == '\0' || settings.out[0] == '/' || !getcwd(cwd, sizeof cwd) ||
+        gcprof_settings_absolute(settings.out, cwd, abs, sizeof abs) < 0 ||
+        gcprof_settings_expand(abs, GCPROF_MAX_PID, probe, sizeof probe) < 0)
+        return;
+    memcpy(settings.out, abs, strlen(abs) + 1);
+    setenv("GCPROF_OUT", settings.out, 1);   /* for an exec in place, or profiled children */
+}
 
 static void say(const char *fmt, const char *a, const char *b)
 {
@@ -143,26 +178,35 @@ static int libgc_present(void)
 
 __attribute__((constructor)) static void gcprof_load(void)
 {
-    char err[256];
+    char err[GCPROF_MAX_PREFIX + 128];   /* a reason may quote a whole prefix */
     read_program_name();
     if (gcprof_settings_parse(&settings, env_lookup, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "gcprof: %s; profiling off\n", err);
         return;
     }
-    if (!settings.children) leave_children_alone();
+    if (!claim_root() && !settings.children) {   /* a program the watched one started */
+        leave_children_alone();
+        return;
+    }
+    anchor_prefix();
+    if (settings.out[0] && gcprof_settings_check_directory(settings.out, err, sizeof err) < 0) {
+        fprintf(stderr, "gcprof: GCPROF_OUT=%s: %s; no files will be written\n", settings.out, err);
+        settings.out[0] = '\0';
+    }
     if (!settings.out[0] && !settings.http[0]) {
         say("gcprof: %s: neither GCPROF_OUT nor GCPROF_HTTP is set: nothing to do%s\n", program, "");
         return;
     }
     int how = libgc_present();
-    if (how < 0) return;
+    if (how < 0) return;                      /* the environment stays, for an exec in place */
+    if (!settings.children) leave_children_alone();
     if (start_profiler((enum gcinterpose_libgc)how) < 0) {
         fprintf(stderr, "gcprof: cannot start the profiler in %s: out of memory\n", program);
         return;
     }
     active = 1;
     if (gcprof_vars_init() < 0) fprintf(stderr, "gcprof: /debug/vars has no room for the gcprof section\n");
-    if (settings.http[0] && gcprof_http_start(settings.http, program) < 0) return;
+    if (settings.http[0] && gcprof_http_start(settings.http, program, trace_running()) < 0) return;
     say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
 }
 
@@ -204,21 +248,24 @@ static void write_trace(const char *prefix, uint64_t *dropped)
     write_file(prefix, ".trace", &b);
 }
 
-static void write_exit_files(void)
+/* Returns 1 if the final collection ran, else 0. */
+static int write_exit_files(void)
 {
     char prefix[GCPROF_MAX_PREFIX + 1];
-    if (gcprof_settings_expand(settings.out, (long)getpid(), prefix, sizeof prefix) < 0) return;
+    if (gcprof_settings_expand(settings.out, (long)getpid(), prefix, sizeof prefix) < 0) return 0;
     static struct gcprof_exit e;   /* the "final" section reads it (src/gcprof_vars.c) */
-    e.collected = gcinterpose_final_collection();
-    gcinterpose_truth(&e.truth, e.collected);
+    int final = gcinterpose_final_collection();
+    e.collected = final > 0;
+    gcinterpose_truth(&e.truth, e.collected);   /* mark bits count only after a collection */
     /* The exiting thread is the program's; when bdwgc knows it, it may take the lock. */
-    gcthreads__program_call(e.collected);
+    gcthreads__program_call(final >= 0);
     write_heap_profiles(prefix);
     write_trace(prefix, &e.trace_dropped);
     struct buf b = BUF_INIT;
     gcprof_write_vars(&b, &e);
     write_file(prefix, ".vars.json", &b);
     gcthreads__program_call(0);
+    return e.collected;
 }
 
 __attribute__((destructor)) static void gcprof_unload(void)
@@ -227,10 +274,12 @@ __attribute__((destructor)) static void gcprof_unload(void)
     gcprof_http_stop();
     if (settings.out[0]) {
         uint64_t t0 = clock_mono_ns();
-        write_exit_files();
+        int collected = write_exit_files();
         if (settings.verbose)
-            fprintf(stderr, "gcprof: wrote %s.* in %.1f ms (final collection included)\n", settings.out,
-                    (double)(clock_mono_ns() - t0) / 1e6);
+            fprintf(stderr, "gcprof: wrote %s.* in %.1f ms (%s)\n", settings.out,
+                    (double)(clock_mono_ns() - t0) / 1e6,
+                    collected ? "final collection included"
+                              : "no final collection ran: in use as of the last collection");
     }
     active = 0;
 }

@@ -2,10 +2,58 @@
 #include "src/gcprof_settings.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/numparse.h"
+
+/* The directory PREFIX names (its text up to the last '/'; "." without one) into out.
+ * Returns 0, or -1 when a '%' is in it (known only once the program runs). */
+static int prefix_directory(const char *prefix, char *out, size_t n)
+{
+    const char *slash = strrchr(prefix, '/');
+    size_t len = slash ? (size_t)(slash - prefix) : 0;
+    if (memchr(prefix, '%', len) || len >= n) return -1;
+    if (!slash) snprintf(out, n, ".");
+    else if (len == 0) snprintf(out, n, "/");
+    else snprintf(out, n, "%.*s", (int)len, prefix);
+    return 0;
+}
+
+int gcprof_settings_check_directory(const char *prefix, char *err, size_t errn)
+{
+    char dir[GCPROF_MAX_PREFIX + 1];
+    struct stat st;
+    if (prefix_directory(prefix, dir, sizeof dir) < 0) return 0;
+    const char *why = stat(dir, &st) < 0 ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a directory"
+                      : access(dir, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+    if (!why) return 0;
+    snprintf(err, errn, "cannot write files into %s: %s", dir, why);
+    return -1;
+}
+
+int gcprof_settings_absolute(const char *prefix, const char *cwd, char *out, size_t n)
+{
+    size_t w = 0, plen = strlen(prefix);
+    if (prefix[0] != '/') {
+        for (const char *c = cwd; *c; c++) {
+            if (w + 2 >= n) return -1;
+            if (*c == '%') out[w++] = '%';
+            out[w++] = *c;
+        }
+        if (w == 0 || out[w - 1] != '/') {
+            if (w + 1 >= n) return -1;
+            out[w++] = '/';
+        }
+    }
+    if (w + plen >= n) return -1;
+    memcpy(out + w, prefix, plen + 1);
+    return 0;
+}
 
 int gcprof_settings_expand(const char *prefix, long pid, char *out, size_t n)
 {
@@ -76,7 +124,7 @@ static int parse_out(const char *name, const char *v, struct gcprof_settings *s,
         snprintf(err, errn, "%s: must be a file name prefix of 1 to %d bytes", name, GCPROF_MAX_PREFIX);
         return -1;
     }
-    if (gcprof_settings_expand(v, 4194304, probe, GCPROF_MAX_PREFIX + 1) < 0) {
+    if (gcprof_settings_expand(v, GCPROF_MAX_PID, probe, GCPROF_MAX_PREFIX + 1) < 0) {
         snprintf(err, errn, "%s: only %%p (the process id) and %%%% may follow a %%, got \"%.40s\"", name, v);
         return -1;
     }

@@ -7,7 +7,8 @@
  * grammar and error messages, and the expansion of %p in the output prefix. The command
  * (src/gcprof.c) turns its flags into these variables and checks them with the same
  * parser, so both refuse the same input with the same message. Leaves what the values
- * do to src/gcprof_lib.c. Pure (no allocation, no global state); any thread;
+ * do to src/gcprof_lib.c. Pure (no allocation, no global state; only
+ * gcprof_settings_check_directory asks the file system); any thread;
  * tests/fuzz/fuzz_gcprof_settings.c feeds it arbitrary bytes.
  */
 #ifndef MEMDEMO_GCPROF_SETTINGS_H
@@ -20,6 +21,7 @@
 #define GCPROF_MAX_RATE (INT64_C(1) << 40)
 #define GCPROF_MAX_PREFIX 1024               /* bytes of GCPROF_OUT, and after %p */
 #define GCPROF_MAX_HTTP 256
+#define GCPROF_MAX_PID 4194304               /* Linux's pid_max limit: the longest %p */
 
 /* X(field, variable, flag, argument, meaning): every setting, in the order -h lists them.
  * argument "" marks a switch (value 0 or 1). */
@@ -58,6 +60,19 @@ int gcprof_settings_parse(struct gcprof_settings *s, gcprof_getenv_fn get, void 
 /* Writes prefix with %p replaced by pid and %% by % into out (size n). Returns 0, or
  * -1 when the result does not fit or prefix holds another %-sequence. */
 int gcprof_settings_expand(const char *prefix, long pid, char *out, size_t n);
+
+/* Writes prefix made absolute against the directory cwd into out (size n): prefix as
+ * it is when it starts with '/', else cwd, '/', prefix, with each % of cwd doubled so
+ * that the result is still a prefix for gcprof_settings_expand. Returns 0, or -1 when
+ * it does not fit. (The files are written at exit, after the program may have changed
+ * its directory.) */
+int gcprof_settings_absolute(const char *prefix, const char *cwd, char *out, size_t n);
+
+/* Whether the directory a prefix names exists and takes new files (stat, access): the
+ * files are written at exit, so both the command and the library check at start.
+ * Returns 0 (also when the directory holds a %-sequence, known only later), or -1
+ * with "cannot write files into DIR: REASON" in err (size errn). */
+int gcprof_settings_check_directory(const char *prefix, char *err, size_t errn);
 
 /* Splits a valid GCPROF_HTTP value into host (without brackets) and port. Returns 0 or
  * -1 (not HOST:PORT, or a host that is not loopback). */

@@ -126,6 +126,9 @@ static int acceptor_started;
 static _Atomic long in_flight;
 static _Atomic int stopping;   /* answers close their connection: keep-alive ends */
 static struct server_config config;   /* written by server_start before any worker exists */
+
+/* Who the start-up messages name. */
+static const char *who(void) { return config.who ? config.who : "memdemo"; }
 static _Atomic uint64_t headers_dropped;
 static _Atomic uint64_t answers_dropped;
 
@@ -764,7 +767,7 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
 {
     char host[256], port[16];
     if (split_addr(addr, host, sizeof host, port, sizeof port) < 0) {
-        fprintf(stderr, "memdemo: cannot parse -addr \"%s\": want HOST:PORT, e.g. localhost:8080 or :8080\n", addr);
+        fprintf(stderr, "%s: cannot parse -addr \"%s\": want HOST:PORT, e.g. localhost:8080 or :8080\n", who(), addr);
         return -1;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res, *ai;
@@ -772,13 +775,13 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
      * which minimal systems and containers may lack. IPv4, as Go listens there. */
     if (strcasecmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc) { fprintf(stderr, "memdemo: cannot resolve -addr \"%s\": %s\n", addr, gai_strerror(rc)); return -1; }
+    if (rc) { fprintf(stderr, "%s: cannot resolve -addr \"%s\": %s\n", who(), addr, gai_strerror(rc)); return -1; }
     ai = res;
     for (struct addrinfo *a = res; a; a = a->ai_next) if (a->ai_family == AF_INET) { ai = a; break; }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-        fprintf(stderr, "memdemo: cannot listen on %s: %s\n", addr, strerror(errno));
+        fprintf(stderr, "%s: cannot listen on %s: %s\n", who(), addr, strerror(errno));
         if (fd >= 0) close(fd);
         freeaddrinfo(res);
         return -1;
@@ -890,14 +893,14 @@ static int start_parts(const char *addr, int threads, struct conns_limits *lim, 
     config = *cfg;
     listen_fd = bind_listener(addr, url, url_n);
     if (listen_fd < 0 || conns_start(lim) < 0) return -1;
-    if (reqgate_start(conns_table_size()) < 0) { fprintf(stderr, "memdemo: out of memory for the request gate\n"); return -1; }
+    if (reqgate_start(conns_table_size()) < 0) { fprintf(stderr, "%s: out of memory for the request gate\n", who()); return -1; }
     reqgate_on_refusal = count_refusal;
-    if (start_defer_thread() < 0) { fprintf(stderr, "memdemo: cannot start the deferral thread\n"); return -1; }
+    if (start_defer_thread() < 0) { fprintf(stderr, "%s: cannot start the deferral thread\n", who()); return -1; }
     if (threads > SERVER_MAX_THREADS) threads = SERVER_MAX_THREADS;
     for (nworkers = 0; nworkers < threads; nworkers++) {
         workers[nworkers].daemon = start_worker(&workers[nworkers], lim);
         if (!workers[nworkers].daemon) {
-            fprintf(stderr, "memdemo: libmicrohttpd could not start worker %d\n", nworkers);
+            fprintf(stderr, "%s: libmicrohttpd could not start worker %d\n", who(), nworkers);
             return -1;
         }
     }
@@ -914,7 +917,7 @@ int server_start(const char *addr, int threads, struct conns_limits *lim, const 
         return -1;
     }
     if (pthread_create(&acceptor, NULL, accept_loop, NULL) != 0) {
-        fprintf(stderr, "memdemo: cannot start the acceptor thread\n");
+        fprintf(stderr, "%s: cannot start the acceptor thread\n", who());
         release_all();
         return -1;
     }

@@ -32,6 +32,7 @@ struct server_config {
     http_router_fn route;
     const void *router;
     struct http_hooks hooks;
+    const char *who;     /* names the host in start-up messages (NULL: "memdemo") */
 };
 
 /* Binds `addr` (HOST:PORT; empty host = all interfaces; port 0 = any) and starts

@@ -5,9 +5,10 @@
  * Properties: parsing is deterministic; a refusal is one non-empty line naming the
  * variable it refuses (it starts with "GCPROF_", has no newline, fits its buffer);
  * accepted settings are in range (rate within [0, GCPROF_MAX_RATE], switches 0 or 1,
- * the output prefix expands for any pid without a '%' sequence left, the address is a
- * loopback HOST:PORT), and written back as variables they are accepted again with the
- * same values.
+ * the output prefix expands for any pid without a '%' sequence left, and made absolute
+ * against a directory it expands below that directory; the address is a loopback
+ * HOST:PORT), and written back as variables they are accepted again with the same
+ * values.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +48,19 @@ static void read_env(char *text, struct env *e)
     }
 }
 
+/* Made absolute against a directory with a '%' in it, the prefix expands to that
+ * directory, then what it expanded to alone (expanded: with pid 1). */
+static void check_anchored(const char *out, const char *expanded)
+{
+    static const char cwd[] = "/c%p";
+    char abs[GCPROF_MAX_PREFIX + 16], again[GCPROF_MAX_PREFIX + 16], want[GCPROF_MAX_PREFIX + 16];
+    if (gcprof_settings_absolute(out, cwd, abs, sizeof abs) < 0) return;
+    FUZZ_CHECK(abs[0] == '/');
+    FUZZ_CHECK(gcprof_settings_expand(abs, 1, again, sizeof again) == 0);
+    snprintf(want, sizeof want, "%s%s", out[0] == '/' ? "" : "/c%p/", expanded);
+    FUZZ_CHECK(strcmp(again, want) == 0);
+}
+
 static void check_accepted(const struct gcprof_settings *s)
 {
     char expanded[GCPROF_MAX_PREFIX + 1], host[GCPROF_MAX_HTTP + 1];
@@ -55,9 +69,10 @@ static void check_accepted(const struct gcprof_settings *s)
     FUZZ_CHECK(s->children == 0 || s->children == 1);
     FUZZ_CHECK(s->verbose == 0 || s->verbose == 1);
     if (s->out[0]) {
-        FUZZ_CHECK(gcprof_settings_expand(s->out, 4194304, expanded, sizeof expanded) == 0);
+        FUZZ_CHECK(gcprof_settings_expand(s->out, GCPROF_MAX_PID, expanded, sizeof expanded) == 0);
         FUZZ_CHECK(gcprof_settings_expand(s->out, 1, expanded, sizeof expanded) == 0);
         FUZZ_CHECK(strlen(expanded) <= GCPROF_MAX_PREFIX);
+        check_anchored(s->out, expanded);
     }
     if (s->http[0]) {
         FUZZ_CHECK(gcprof_settings_http_addr(s->http, host, sizeof host, &port) == 0);

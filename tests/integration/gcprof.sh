@@ -1,8 +1,9 @@
 #!/bin/bash
 # Oracle tests for gcprof (issue 17) on programs nobody on this project wrote: Debian's
-# w3m rendering a large generated page with -dump, and guile-3.0 running a script that
-# leaks into a hash table while it makes garbage (both installed by .ci/deps), plus a
-# small C program on libgc.so.1 (tests/gcprof/probe.c) for what those two never do.
+# w3m rendering a large generated page with -dump, guile-3.0 running a script that
+# leaks into a hash table while it makes garbage, and ecl (Embeddable Common Lisp) doing
+# the same on threads of its own (all three installed by .ci/deps), plus a small C
+# program on libgc.so.1 (tests/gcprof/probe.c) for what those never do.
 # The truth is bdwgc's own: GC_get_total_bytes() growth and the bytes
 # GC_enumerate_reachable_objects_inner counts after the final collection, which the
 # library writes beside its profiles (PREFIX.vars.json "final").
@@ -16,7 +17,7 @@ if [ -n "$MEMDEMO_SANITIZER" ]; then
     exit 0
 fi
 if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
-for prog in w3m guile gcc; do
+for prog in w3m guile ecl gcc; do
     command -v "$prog" >/dev/null || { fail "gcprof_needs_$prog" "$prog is not installed: run .ci/deps"; exit 1; }
 done
 
@@ -125,6 +126,28 @@ check guile_batches_counted test "$(var "$T/guile4096.vars.json" gcprof.batch_ob
 profile guile1 1 guile --no-auto-compile "$HERE/leak.scm" 5000
 accuracy guile1 0.01 0.10
 
+# ---- ecl: Lisp interpreted by libecl, on threads made by GC_pthread_create --------------
+# ECL allocates through GC_malloc, _atomic, _ignore_off_page and GC_free, and starts its
+# threads with bdwgc's GC_pthread_create: each thread is one goroutine in the trace.
+# At the default rate the alloc estimate's relative deviation is sqrt(rate / bytes):
+# 20000 rounds allocate ~470 MB, 3.3%, so 10% is 3 deviations (10000 rounds: 2.1).
+ECL_RUN=(ecl --norc --shell "$HERE/leak.lisp")
+plain ecl.plain "${ECL_RUN[@]}" 20000 3
+profile ecl 524288 "${ECL_RUN[@]}" 20000 3
+same_run ecl
+accuracy ecl 0.10
+formats ecl
+check ecl_threads_are_goroutines test "$(awk '$2 == "GoCreate"' "$T/ecl.trace.d" | wc -l)" -ge 4
+profile ecl4096 4096 "${ECL_RUN[@]}" 10000 3
+accuracy ecl4096 0.05 0.10
+top=$(go tool pprof -sample_index=inuse_space -top "$T/ecl4096.heap.pb.gz" 2>/dev/null | awk '/flat%/ { getline; print $6 }')
+case $top in
+ecl_*) pass ecl_top_inuse_frame_is_an_ecl_allocator ;;
+*) fail ecl_top_inuse_frame_is_an_ecl_allocator "top frame '$top'" ;;
+esac
+profile ecl1 1 "${ECL_RUN[@]}" 2000 0
+accuracy ecl1 0.01 0.10
+
 # ---- a C program: own callbacks, explicit frees, realloc, batches, debug allocations ----
 if gcc -O1 -g -o "$T/probe" "$HERE/probe.c" -lgc 2>"$T/probe.cc"; then
     plain probe.plain "$T/probe"
@@ -162,6 +185,42 @@ expect_eq children_do_not_inherit_the_library "$(cat "$T/env.out")" none
 "$GCPROF" -o "$T/ch%p" -children -- guile -c '(display (getenv "LD_PRELOAD"))' >"$T/ch.out" 2>&1
 check children_inherit_it_with_the_flag grep -q 'libgcprof.so' "$T/ch.out"
 check percent_p_names_the_pid bash -c 'ls "$1"/ch[0-9]*.heap.pb.gz >/dev/null' _ "$T"
+# The files are written at exit: a PREFIX in a directory that cannot take them is
+# refused before the program runs, not after it.
+"$GCPROF" -o "$T/nodir/x" -- sh -c 'echo ran' >"$T/nodir.out" 2>"$T/nodir.err"
+expect_eq unwritable_prefix_refused_with_usage_status $? 2
+check unwritable_prefix_refused_before_the_program_runs test ! -s "$T/nodir.out"
+check unwritable_prefix_message_names_the_directory grep -q "cannot write files into $T/nodir: No such file" "$T/nodir.err"
+# Preloaded by hand: the library says so at start, once, and the program runs as usual.
+GCPROF_OUT=$T/nodir/x LD_PRELOAD=$ROOT/libgcprof.so guile -c '(display 1)' >"$T/nodir.hand.out" 2>"$T/nodir.hand.err"
+expect_eq unwritable_prefix_by_hand_program_runs "$(cat "$T/nodir.hand.out")" 1
+check unwritable_prefix_by_hand_said_at_start grep -qx "gcprof: GCPROF_OUT=$T/nodir/x: cannot write files into $T/nodir: No such file or directory; no files will be written" "$T/nodir.hand.err"
+expect_eq unwritable_prefix_by_hand_said_once "$(wc -l <"$T/nodir.hand.err")" 1
+"$GCPROF" -o "$T/shared" -children -- true 2>"$T/shared.err"
+check children_without_percent_p_warned grep -q -- '-children with -o .* (no %p): .* overwrites' "$T/shared.err"
+"$GCPROF" -o "$T/shared%p" -children -- true 2>"$T/shared.err"
+check children_with_percent_p_says_nothing test ! -s "$T/shared.err"
+# A relative PREFIX names the directory the program started in, even when the program
+# changes directory before it exits (the files are written then).
+mkdir -p "$T/start/elsewhere"
+(cd "$T/start" && "$GCPROF" -o rel -- guile -c '(chdir "elsewhere")') 2>"$T/rel.err"
+check relative_prefix_written_where_the_program_started test -s "$T/start/rel.heap.pb.gz"
+check relative_prefix_found_by_gcprof_said_nothing test ! -s "$T/rel.err"
+# A program that disabled collection: the final collection does not run, and the files
+# do not say it did (the reachable count reads mark bits, which only a collection sets).
+GC_DONT_GC=1 "$GCPROF" -o "$T/nogc" -v -- guile -c '(display (length (iota 100000)))' >/dev/null 2>"$T/nogc.err"
+expect_eq final_collection_not_claimed_when_collection_disabled "$(var "$T/nogc.vars.json" final.collected)" 0
+check final_collection_absence_said_under_v grep -q 'no final collection ran' "$T/nogc.err"
+# A wrapper script that execs the program in its place (same process): profiled, even
+# after a cd. Its other children still run without the library.
+(cd "$T/start" && "$GCPROF" -o wrapped -- sh -c 'cd elsewhere && exec guile -c "(display 1)"') >"$T/wrapped.out" 2>"$T/wrapped.err"
+check exec_in_place_is_profiled test -s "$T/start/wrapped.heap.pb.gz"
+"$GCPROF" -o "$T/wchild" -- sh -c 'guile -c "(display (or (getenv \"LD_PRELOAD\") \"none\"))"' >"$T/wchild.out" 2>/dev/null
+expect_eq launchers_children_do_not_inherit_the_library "$(cat "$T/wchild.out")" none
+check launchers_child_not_profiled test ! -e "$T/wchild.heap.pb.gz"
+# A launcher that does not load libgc.so, whose child does: the message points to -children.
+"$GCPROF" -o "$T/launcher" -- sh -c 'guile -c 1' 2>"$T/launcher.err"
+check launcher_without_profile_points_to_children grep -q 'no profile at .*unprofiled without -children' "$T/launcher.err"
 "$GCPROF" -o "$T/none" -v -- true 2>"$T/none.err"
 expect_eq program_without_libgc_runs_as_usual $? 0
 check program_without_libgc_is_reported grep -q 'does not load libgc.so' "$T/none.err"
@@ -240,9 +299,29 @@ if start_live idle guile -c '(begin (display "idle") (newline) (force-output) (s
     check idle_gc1_refusal_shown_by_pprof grep -qi '^X-Go-Pprof: 1' "$T/idle.h"
     check idle_gc1_refusal_says_why grep -q 'no thread of the program allocated' "$T/idle.body"
     expect_eq idle_heap_without_gc1_answers "$(curl -s -o /dev/null -w '%{http_code}' "$LIVE/debug/pprof/heap")" 200
+    # Its port is taken: another program asking for it runs without pages, and the
+    # message names gcprof (not the HTTP core's own host, memdemo).
+    "$GCPROF" -http "${LIVE#http://}" -- guile -c '(display 1)' >"$T/taken.out" 2>"$T/taken.err"
+    expect_eq port_taken_program_still_runs "$(cat "$T/taken.out")" 1
+    check port_taken_message_names_gcprof grep -q '^gcprof: cannot listen on .*Address already in use' "$T/taken.err"
     stop_server "$LIVE_PID"
 else
     fail idle_pages_start "$(cat "$T/idle.err")"
+fi
+
+# A child the program forks (no exec) and that exits: it dies of nothing, and the parent
+# still serves (the child once stopped the server it shares: it crashed, and the parent's
+# acceptor spun on the socket the child had shut down).
+FORK_SCM='(let ((pid (primitive-fork))) (if (= pid 0) (primitive-exit 0)
+  (begin (display (cdr (waitpid pid))) (newline) (force-output) (sleep 30))))'
+if start_live forked guile -c "$FORK_SCM"; then
+    for _ in $(seq 1 300); do [ -s "$T/forked.out" ] && break; sleep 0.1; done
+    expect_eq forked_child_exits_normally "$(cat "$T/forked.out")" 0
+    expect_eq parent_serves_after_forked_child_exits \
+        "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$LIVE/debug/vars")" 200
+    stop_server "$LIVE_PID"
+else
+    fail forked_pages_start "$(cat "$T/forked.err")"
 fi
 
 # ---- bdwgc linked statically: said at start; the --wrap variant on memdemo's objects ----

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
         .header_ns = CONNS_DEFAULT_HEADER_NS, .read_ns = CONNS_DEFAULT_READ_NS,
         .write_ns = CONNS_DEFAULT_WRITE_NS, .idle_ns = CONNS_DEFAULT_IDLE_NS,
     };
-    struct server_config cfg = {router_match, &router, {.thread_enter = gcthreads_enter}};
+    struct server_config cfg = {router_match, &router, {.thread_enter = gcthreads_enter}, NULL};
     char url[128];
     if (server_start(argv[1], 2, &limits, &cfg, url, sizeof url) < 0) return 1;
     printf("listening on %s\n", url);

@@ -107,6 +107,36 @@ TEST(percent_p_expands_to_the_pid)
     CHECK_EQ_INT(gcprof_settings_expand("0123456789012345678901234567%p", 1234, out, sizeof out), -1);
 }
 
+TEST(relative_prefix_made_absolute_against_the_start_directory)
+{
+    char out[32], exp[32];
+    CHECK_EQ_INT(gcprof_settings_absolute("/tmp/w3m.%p", "/home/x", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/tmp/w3m.%p");
+    CHECK_EQ_INT(gcprof_settings_absolute("out/w3m.%p", "/home/x", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/home/x/out/w3m.%p");
+    CHECK_EQ_INT(gcprof_settings_absolute("w3m", "/", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/w3m");
+    /* A % in the directory stays a literal % after expansion. */
+    CHECK_EQ_INT(gcprof_settings_absolute("p.%p", "/100%p", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "/100%%p/p.%p");
+    CHECK_EQ_INT(gcprof_settings_expand(out, 7, exp, sizeof exp), 0);
+    CHECK_EQ_STR(exp, "/100%p/p.7");
+    CHECK_EQ_INT(gcprof_settings_absolute("0123456789", "/0123456789012345678901", out, sizeof out), -1);
+    CHECK_EQ_INT(gcprof_settings_absolute("/01234567890123456789012345678901", "/", out, sizeof out), -1);
+}
+
+TEST(prefix_directory_must_take_files)
+{
+    char err[256];
+    CHECK_EQ_INT(gcprof_settings_check_directory("/tmp/w3m.%p", err, sizeof err), 0);
+    CHECK_EQ_INT(gcprof_settings_check_directory("w3m", err, sizeof err), 0);          /* "." */
+    CHECK_EQ_INT(gcprof_settings_check_directory("/%p/w3m", err, sizeof err), 0);      /* known later */
+    CHECK_EQ_INT(gcprof_settings_check_directory("/nonexistent-dir/w3m", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "cannot write files into /nonexistent-dir: No such file or directory");
+    CHECK_EQ_INT(gcprof_settings_check_directory("/dev/null/w3m", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "cannot write files into /dev/null: not a directory");
+}
+
 static int keep_even(void *ctx, uintptr_t key, uint32_t value)
 {
     (void)ctx; (void)key;
@@ -157,6 +187,8 @@ int main(void)
     RUN(refusals_name_the_variable_in_one_line);
     RUN(loopback_addresses_split_into_host_and_port);
     RUN(percent_p_expands_to_the_pid);
+    RUN(relative_prefix_made_absolute_against_the_start_directory);
+    RUN(prefix_directory_must_take_files);
     RUN(addrmap_agrees_with_a_plain_array);
     UNIT_EXIT();
 }

@@ -31,7 +31,7 @@ static void no_routes(const void *router, const char *method, const char *path, 
 {
     (void)router; (void)method; (void)path; (void)m;
 }
-static const struct server_config no_pages = {no_routes, NULL, {0}};
+static const struct server_config no_pages = {no_routes, NULL, {0}, NULL};
 
 static struct conns_limits small_limits(void)
 {

@@ -227,6 +227,20 @@ static size_t settle_symtab(struct symcand *c, size_t n)
     return kept;
 }
 
+/* name without the version a symbol table may spell into it ("__libc_start_main@@GLIBC_2.34"
+ * in libc's debug file: glibc defines its versions with .symver): the name a caller
+ * writes, as pprof shows Go's. The cut copy is interned; name itself when there is no
+ * version or no memory. Lock held. */
+static const char *unversioned(const char *name)
+{
+    const char *at = strchr(name, '@');
+    if (!at || at == name) return name;
+    char *cut = strndup(name, (size_t)(at - name));
+    const char *kept = cut ? intern(cut) : NULL;
+    free(cut);
+    return kept ? kept : name;
+}
+
 /* The index of mod, built on first use and kept (an empty one for a module without
  * symbols); NULL only when out of memory. A process maps a few dozen modules, so the
  * list is searched in order. Lock held. */
@@ -242,7 +256,10 @@ static struct symindex *module_index(Dwfl_Module *mod)
     struct symcand *c = read_symtab(mod, &n);
     n = c ? settle_symtab(c, n) : 0;
     ix.e = n ? malloc(n * sizeof *ix.e) : NULL;
-    for (size_t i = 0; ix.e && i < n; i++) ix.e[i] = c[i].e;
+    for (size_t i = 0; ix.e && i < n; i++) {
+        ix.e[i] = c[i].e;
+        ix.e[i].name = unversioned(ix.e[i].name);
+    }
     ix.n = ix.e ? n : 0;
     free(c);
     symbols__indexes[symbols__nindexes] = (struct module_symbols){mod, ix};

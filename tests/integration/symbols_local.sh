@@ -94,3 +94,20 @@ if split buildid -Wl,--build-id && split nobuildid -Wl,--build-id=none && split 
 else
     fail symbols_debuglink_programs_build "gcc, objcopy or strip failed"
 fi
+
+# ---- versioned symbol names ---------------------------------------------------------------
+# A library whose symbol table spells a version into a name (glibc's debug file does:
+# __libc_start_main@@GLIBC_2.34): profiles name the function as its callers write it.
+d=$T/versioned
+mkdir -p "$d"
+printf 'TESTV1 { global: versioned_alloc; local: *; };\n' >"$d/v.map"
+if gcc -O1 -g -shared -fPIC -Wl,--version-script="$d/v.map" -o "$d/libversioned.so" "$HERE/versioned.c" -lgc &&
+    gcc -O1 -g -DVERSIONED_MAIN -o "$d/versioned" "$HERE/versioned.c" -L"$d" -Wl,-rpath,"$d" -lversioned -lgc; then
+    check versioned_library_has_a_versioned_name bash -c 'readelf -sW "$1" | grep -q "versioned_alloc@@TESTV1"' _ "$d/libversioned.so"
+    "$GCPROF" -o "$d/p" -rate 1 -- "$d/versioned" 20000 >"$d/out" 2>"$d/err"
+    go tool pprof -top -nodecount=1000 -nodefraction=0 "$d/p.allocs.pb.gz" >"$d/top" 2>&1
+    check versioned_function_named_without_its_version grep -q ' versioned_alloc$' "$d/top"
+    check_absent no_profile_name_carries_a_version '@@' "$d/top"
+else
+    fail versioned_programs_build "gcc failed"
+fi

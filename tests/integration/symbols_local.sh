@@ -1,5 +1,6 @@
 #!/bin/bash
-# symbols_local: names come from files on this machine, never from the network.
+# symbols_local: names come from files on this machine, never from the network, and
+# read as their callers write them.
 #
 # libdw's standard way to find a module's separate debug file ends by asking the
 # debuginfod servers DEBUGINFOD_URLS names (Debian sets it in login shells), which made
@@ -12,7 +13,9 @@
 #   - a stripped program whose DWARF sits in a separate file named by .gnu_debuglink
 #     still gets file and line names, whether the link is matched by build ID or, for a
 #     binary built without one, by the link's CRC; a debug file of another build under
-#     the linked name is not used.
+#     the linked name is not used;
+#   - a name whose symbol table spells a version into it (glibc's debug file does) is
+#     shown without it.
 source "$(dirname "$0")/../lib.sh"
 export HOME=$T GOCACHE=$T/gocache
 GCPROF=$ROOT/gcprof

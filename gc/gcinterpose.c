@@ -179,11 +179,39 @@ static int may_be_tracked(const void *obj)
 
 static void (*thread_start_hook)(void);
 
+/* ---- the profiler's own work ----------------------------------------------------------
+ * A program may build its malloc on GC_malloc (bdwgc documents a REDIRECT_MALLOC
+ * build, and some programs define malloc themselves): every malloc of the profiler
+ * (the sampler's tables, a stack's unwinding, libc's fopen) then comes back into the
+ * entry points here. Done with the depth flag set, it is forwarded like libgc's own
+ * nested calls: not counted, and never back into the sampler, whose lock the thread
+ * may hold. */
+int gcinterpose_own_begin(void)
+{
+    int was = depth;
+    depth = 1;
+    return was;
+}
+
+void gcinterpose_own_end(int was) { depth = was; }
+
+int gcinterpose_malloc_is_bdwgcs(void)
+{
+    int was = gcinterpose_own_begin();
+    void *p = malloc(64);
+    int ours = p && GC_base(p) != NULL;
+    free(p);
+    gcinterpose_own_end(was);
+    return ours;
+}
+
 /* Gives the calling thread its account: its first counted call. */
 static void arm_current_thread(void)
 {
+    int was = gcinterpose_own_begin();
     gcaccount_arm_any(gcthreads_note());
     if (thread_start_hook) thread_start_hook();
+    gcinterpose_own_end(was);
 }
 
 /* A thread's first call: it gets its id BEFORE the call is forwarded, so that a
@@ -235,6 +263,7 @@ enum { INTERIOR = 1,   /* obj points past a debug header: track GC_base(obj) */
 GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t bytes, int how)
 {
     if (!atomic_load_explicit(&counting, memory_order_acquire)) return;   /* stays unarmed */
+    int was = gcinterpose_own_begin();
     if (!gcaccount_armed()) arm_current_thread();
     learn_size_rule();
     gcthreads__program_call(1);
@@ -245,6 +274,7 @@ GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t bytes, int how)
     if (!(how & IN_BATCH)) serve_collect_request();
     gcaccount_rearm(INTPTR_MAX);
     gcthreads__program_call(0);
+    gcinterpose_own_end(was);
 }
 
 static inline void count(void *obj, size_t bytes, int how)
@@ -274,9 +304,11 @@ static void count_free(void *obj)
     if (!gcaccount_armed()) arm_current_thread();
     gcaccount_tally(T_FREES, 1);
     if (!forget_hook || !may_be_tracked(obj)) return;
+    int was = gcinterpose_own_begin();
     gcthreads__program_call(1);
     if (forget_hook(obj)) gcaccount_tally(T_FORGOTTEN, 1);
     gcthreads__program_call(0);
+    gcinterpose_own_end(was);
 }
 
 /* A batch of *_malloc_many: a list linked through each object's first word, all of

@@ -65,6 +65,23 @@ void gcinterpose_set_forget(int (*forget)(const void *obj));
  * NULL: none. Set once at start. */
 void gcinterpose_set_thread_start(void (*fn)(void));
 
+/* The calling thread works for the profiler, not the program, until
+ * gcinterpose_own_end(the value returned): its calls to the entry points are forwarded
+ * uncounted, as libgc's nested calls are. They come here when the program's malloc is
+ * built on GC_malloc, and every malloc of the profiler (and of the libraries it calls)
+ * is then one: counted, they would be charged to the program, and one made while the
+ * sampler's lock is held would deadlock. Nests; thread-local; no lock, no allocation.
+ * libgcprof's constructor, exit writer and HTTP workers (for good: never ended) use it. */
+int gcinterpose_own_begin(void);
+void gcinterpose_own_end(int was);
+
+/* 1 when the process's malloc hands out bdwgc's memory (the program built its malloc
+ * on GC_malloc), 0 otherwise: then a thread bdwgc does not know must not call malloc,
+ * since a collection it triggers stops the process ("Collecting from unknown
+ * thread"). Asks by one malloc and free, as the profiler's own. Program thread, after
+ * gcinterpose_start(). */
+int gcinterpose_malloc_is_bdwgcs(void);
+
 /* Runs a full collection on the profiler's behalf. On a thread that may call bdwgc
  * and that bdwgc knows, at once; otherwise (a profiler thread) it asks the program's
  * threads to run it at their next allocation and waits up to timeout_ms. Returns 0

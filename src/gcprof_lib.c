@@ -141,7 +141,7 @@ static int libgc_present(void)
     }
 }
 
-__attribute__((constructor)) static void gcprof_load(void)
+static void load(void)
 {
     char err[256];
     read_program_name();
@@ -162,8 +162,20 @@ __attribute__((constructor)) static void gcprof_load(void)
     }
     active = 1;
     if (gcprof_vars_init() < 0) fprintf(stderr, "gcprof: /debug/vars has no room for the gcprof section\n");
-    if (settings.http[0] && gcprof_http_start(settings.http, program) < 0) return;
+    if (settings.http[0] && gcinterpose_malloc_is_bdwgcs())
+        fprintf(stderr, "gcprof: -http is off: the malloc of %s allocates from bdwgc, and the server's "
+                        "threads, which bdwgc does not know, would collect there and stop the program\n", program);
+    else if (settings.http[0] && gcprof_http_start(settings.http, program) < 0) return;
     say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
+}
+
+/* What the library allocates is its own, even where the program's malloc is GC_malloc
+ * (gcinterpose_own_begin). */
+__attribute__((constructor)) static void gcprof_load(void)
+{
+    int was = gcinterpose_own_begin();
+    load();
+    gcinterpose_own_end(was);
 }
 
 /* ---- exit ----------------------------------------------------------------------------- */
@@ -224,6 +236,7 @@ static void write_exit_files(void)
 __attribute__((destructor)) static void gcprof_unload(void)
 {
     if (!active) return;
+    (void)gcinterpose_own_begin();   /* the thread is exiting the program: for good */
     gcprof_http_stop();
     if (settings.out[0]) {
         uint64_t t0 = clock_mono_ns();

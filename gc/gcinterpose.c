@@ -185,15 +185,27 @@ static void (*thread_start_hook)(void);
  * (the sampler's tables, a stack's unwinding, libc's fopen) then comes back into the
  * entry points here. Done with the depth flag set, it is forwarded like libgc's own
  * nested calls: not counted, and never back into the sampler, whose lock the thread
- * may hold. */
+ * may hold. In such a program the bytes an outermost stretch took from bdwgc (the
+ * growth of GC_get_total_bytes across it, which takes bdwgc's lock: only there) are
+ * summed, and left out of the total the profile is checked against. */
+static int own_bytes_counted;             /* set once at start */
+static _Atomic uint64_t own_bytes;
+static TLS uint64_t own_total_at_begin;
+
 int gcinterpose_own_begin(void)
 {
     int was = depth;
+    if (!was && own_bytes_counted) own_total_at_begin = (uint64_t)GC_get_total_bytes();
     depth = 1;
     return was;
 }
 
-void gcinterpose_own_end(int was) { depth = was; }
+void gcinterpose_own_end(int was)
+{
+    if (!was && own_bytes_counted)
+        atomic_fetch_add_explicit(&own_bytes, (uint64_t)GC_get_total_bytes() - own_total_at_begin, memory_order_relaxed);
+    depth = was;
+}
 
 int gcinterpose_malloc_is_bdwgcs(void)
 {
@@ -202,6 +214,10 @@ int gcinterpose_malloc_is_bdwgcs(void)
     int ours = p && GC_base(p) != NULL;
     free(p);
     gcinterpose_own_end(was);
+    if (ours) {
+        own_total_at_begin = atomic_load(&total_at_start);   /* the caller's stretch: since the start */
+        own_bytes_counted = 1;
+    }
     return ours;
 }
 
@@ -754,7 +770,7 @@ void gcinterpose_truth(struct gcinterpose_truth *t, int enumerate_reachable)
     t->total_bytes_at_start = atomic_load(&total_at_start);
     t->collections_at_start = atomic_load(&gc_no_at_start);
     if (!atomic_load(&counting)) return;
-    t->total_bytes_now = GC_get_total_bytes();
+    t->total_bytes_now = GC_get_total_bytes() - atomic_load(&own_bytes);
     t->collections_now = GC_get_gc_no();
     if (enumerate_reachable && GC_is_init_called()) GC_call_with_alloc_lock(enumerate_locked, t);
 }

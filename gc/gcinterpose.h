@@ -78,8 +78,11 @@ void gcinterpose_own_end(int was);
 /* 1 when the process's malloc hands out bdwgc's memory (the program built its malloc
  * on GC_malloc), 0 otherwise: then a thread bdwgc does not know must not call malloc,
  * since a collection it triggers stops the process ("Collecting from unknown
- * thread"). Asks by one malloc and free, as the profiler's own. Program thread, after
- * gcinterpose_start(). */
+ * thread"). Asks by one malloc and free, as the profiler's own; when 1, from then on
+ * the bytes the profiler's own stretches take from bdwgc are summed and left out of
+ * gcinterpose_truth's total (with other threads allocating meanwhile, theirs too: an
+ * approximation), the caller's own stretch since gcinterpose_start() included.
+ * Program thread, once, inside gcinterpose_own_begin(), after gcinterpose_start(). */
 int gcinterpose_malloc_is_bdwgcs(void);
 
 /* Runs a full collection on the profiler's behalf. On a thread that may call bdwgc
@@ -105,7 +108,8 @@ int gcinterpose_final_collection(void);
  * thread only (they call bdwgc): the exit writer. */
 struct gcinterpose_truth {
     uint64_t total_bytes_at_start;   /* GC_get_total_bytes() when counting began */
-    uint64_t total_bytes_now;        /* and now */
+    uint64_t total_bytes_now;        /* and now, less the profiler's own bytes where the
+                                        program's malloc is bdwgc's (gcinterpose_malloc_is_bdwgcs) */
     uint64_t collections_at_start;   /* GC_get_gc_no() then */
     uint64_t collections_now;
     uint64_t reachable_bytes;        /* marked objects' bytes (GC_enumerate_reachable_objects_inner

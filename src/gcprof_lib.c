@@ -162,7 +162,8 @@ static void load(void)
     }
     active = 1;
     if (gcprof_vars_init() < 0) fprintf(stderr, "gcprof: /debug/vars has no room for the gcprof section\n");
-    if (settings.http[0] && gcinterpose_malloc_is_bdwgcs())
+    int gc_malloc = gcinterpose_malloc_is_bdwgcs();
+    if (settings.http[0] && gc_malloc)
         fprintf(stderr, "gcprof: -http is off: the malloc of %s allocates from bdwgc, and the server's "
                         "threads, which bdwgc does not know, would collect there and stop the program\n", program);
     else if (settings.http[0] && gcprof_http_start(settings.http, program) < 0) return;

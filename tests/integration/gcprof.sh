@@ -3,7 +3,8 @@
 # w3m rendering a large generated page with -dump, and guile-3.0 running a script that
 # leaks into a hash table while it makes garbage (both installed by .ci/deps), plus a
 # small C program on libgc.so.1 (tests/gcprof/probe.c) for what those two never do, and
-# one whose own malloc is GC_malloc (tests/gcprof/ownmalloc.c).
+# one whose own malloc is GC_malloc (tests/gcprof/ownmalloc.c, and tests/gcprof/partgc.c
+# over a libgc that lacks entry points).
 # The truth is bdwgc's own: GC_get_total_bytes() growth and the bytes
 # GC_enumerate_reachable_objects_inner counts after the final collection, which the
 # library writes beside its profiles (PREFIX.vars.json "final").
@@ -174,6 +175,19 @@ if gcc -O1 -g -o "$T/ownmalloc" "$HERE/ownmalloc.c" -lgc 2>"$T/ownmalloc.cc"; th
     check ownmalloc_http_profiles_written test -s "$T/ownmalloc_http.heap.pb.gz"
 else
     fail ownmalloc_builds "$(head -3 "$T/ownmalloc.cc")"
+fi
+# The same malloc over a libgc without its optional entry points (tests/gcprof/partgc.c):
+# libgcprof's first look-up must not allocate (a failed dlsym's message came back into
+# the entry point being resolved, inside its pthread_once: a hang). The library stays
+# passive there; the program runs as without it.
+if gcc -O1 -shared -fPIC -o "$T/libpartgc.so" "$HERE/partgc.c" 2>"$T/partgc.cc"; then
+    LD_PRELOAD=$T/libpartgc.so sort "$HERE/ownmalloc.c" >"$T/partgc.plain.out" 2>&1
+    timeout -k 5 60 env GCPROF_OUT="$T/partgc" LD_PRELOAD="$ROOT/libgcprof.so $T/libpartgc.so" \
+        sort "$HERE/ownmalloc.c" >"$T/partgc.out" 2>&1
+    expect_eq partial_libgc_program_exits_normally "$?" 0
+    check partial_libgc_program_output_unchanged cmp -s "$T/partgc.plain.out" "$T/partgc.out"
+else
+    fail partgc_builds "$(head -3 "$T/partgc.cc")"
 fi
 
 # ---- the command: status, stdin, children, settings -------------------------------------

@@ -113,7 +113,7 @@ ENTRY_POINTS(DECLARE_REAL)
 /* Every real entry point is looked up at once, by the first call that needs one (it
  * may arrive before gcinterpose_start(): another library's constructor), so that a
  * nested call, which always follows an outermost one on its thread, finds them all
- * set (NESTED_REAL tests only the pointer it loads anyway).
+ * set (NESTED_CALL tests only the pointer it loads anyway).
  *
  * No lookup may fail: a failed dlsym allocates its error message (and the next one
  * frees it), and where the program's malloc is built on GC_malloc that malloc comes
@@ -228,10 +228,13 @@ __attribute__((noinline, cold)) static void *late_real(const char *name)
     if (__builtin_expect(!atomic_load_explicit(&all_resolved, memory_order_acquire), 0)) \
         resolve_all();                                                                 \
     __builtin_expect(real_##f != NULL, 1) ? real_##f : LATE(f); }))
-#define NESTED_REAL(f) (*(__builtin_expect(real_##f != NULL, 1) ? real_##f : LATE(f)))
+/* A nested call: the pointer it loads anyway is tested, and an unset one goes to the
+ * entry point's cold late_NAME (which the COUNTED entry points define), so that the
+ * nested path stays a jump, with no frame. */
+#define NESTED_CALL(f, args) (__builtin_expect(real_##f != NULL, 1) ? real_##f args : late_##f args)
 #endif
-#ifndef NESTED_REAL
-#define NESTED_REAL(f) REAL(f)
+#ifndef NESTED_CALL
+#define NESTED_CALL(f, args) (REAL(f) args)
 #endif
 
 /* ---- accounts ------------------------------------------------------------------------ */
@@ -471,9 +474,13 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
         count_it;                                                   \
         return p;                                                   \
     }                                                               \
+    __attribute__((noinline, cold, unused)) static ret late_##name params \
+    {                                                               \
+        return REAL(name) args;                                     \
+    }                                                               \
     EXPORT ret GC_CALL ENTRY(name) params                           \
     {                                                               \
-        if (__builtin_expect(depth, 0)) return NESTED_REAL(name) args; \
+        if (__builtin_expect(depth, 0)) return NESTED_CALL(name, args); \
         return counted_##name args;                                 \
     }
 

@@ -5,7 +5,10 @@
  * Outermost calls: a thread-local flag `depth` is set around each forwarded call, and
  * a call that finds it set (libgc calling itself through its PLT) is forwarded
  * without counting. A program callback that bdwgc runs inside an allocation (a
- * finalizer, an out-of-memory handler) allocates uncounted for the same reason.
+ * finalizer, an out-of-memory handler) allocates uncounted for the same reason, and
+ * so does the profiler's own work on a program thread (the slow path, a forget, the
+ * constructor and exit writer: gcinterpose_own_begin), whose mallocs come back here
+ * when the program's malloc is built on GC_malloc.
  *
  * Per-thread accounts: gcaccount.c's, as gcheap.c uses them but without a pacer to
  * poll (the countdown runs to the next sample). A thread's first counted call takes

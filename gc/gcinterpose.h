@@ -11,7 +11,9 @@
  * CHAINED to whatever the program sets: its GC_set_on_collection_event /
  * GC_set_on_thread_event calls are interposed too), collections run on a program
  * thread on the profiler's behalf, and the figures that check the profile against
- * bdwgc's own (GC_get_total_bytes at start and exit, reachable bytes).
+ * bdwgc's own (GC_get_total_bytes at start and exit, reachable bytes), and the
+ * stretches in which a thread works for the profiler (gcinterpose_own_begin: nothing
+ * counted, for programs whose malloc is built on GC_malloc).
  * Leaves to others: what a sample records (profile/sampler), when to start and what to
  * write (src/gcprof_lib.c), events' fan-out (gcevents).
  *

@@ -15,6 +15,8 @@
  * program: a bad setting, a process without libgc, or a file that cannot be written is
  * one line on stderr (the first two only with GCPROF_VERBOSE=1, except a statically
  * linked bdwgc, which is always reported) and the program runs as without the library.
+ * In a program whose malloc hands out bdwgc's memory, -http is refused (with a line
+ * saying why): the server's threads would allocate there unknown to bdwgc.
  */
 #include <dlfcn.h>
 #include <errno.h>

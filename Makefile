@@ -95,7 +95,9 @@ MHD_SONAME   = $(shell objdump -p $$(pkg-config --variable=libdir libmicrohttpd)
 # with GCINTERPOSE_WRAP (gc/gcinterpose.c then defines __wrap_GC_malloc...), combined
 # into one object whose hidden symbols are made local, so that it links into any
 # program (memdemo's own objects included) without a clash; link it with
-# @gcprof-wrap.opts, the compiler options (-Wl,--wrap=...) for every entry point.
+# @gcprof-wrap.opts, the compiler options (-Wl,--wrap=...) for every entry point, and
+# the export of the request gate's recv (src/reqgate.c), which the libmicrohttpd that
+# -http loads must bind to.
 GCPROF_WRAP_OBJS := $(patsubst %.c,$(BUILD)/wrap/%.o,$(GCPROF_LIB_SRCS)) $(BUILD)/wrap/profile/profile.pb-c.o
 GCPROF_WRAP := gcprof-wrap$(if $(SANITIZER),-$(SANITIZER)).o
 GCPROF_WRAP_OPTS := gcprof-wrap.opts
@@ -118,9 +120,10 @@ $(GCPROF_WRAP): $(GCPROF_WRAP_OBJS)
 	objcopy --localize-hidden $@.tmp $@
 	rm -f $@.tmp
 
-$(GCPROF_WRAP_OPTS): gc/gcinterpose.c
+$(GCPROF_WRAP_OPTS): gc/gcinterpose.c Makefile
 	$(CC) -E -P -DGCINTERPOSE_PRINT_WRAP_OPTIONS $(filter-out -MMD -MP,$(CFLAGS)) $< | grep -e '--wrap=' | tr ' ' '\n' | \
 	    sed -n 's/^--wrap=/-Wl,--wrap=/p' >$@
+	echo -Wl,--export-dynamic-symbol=recv >>$@
 
 $(GCWRAP_TEST_BIN): $(LIB_OBJS) $(MAIN_OBJ) $(GCPROF_WRAP) $(GCPROF_WRAP_OPTS)
 	@mkdir -p $(dir $@)

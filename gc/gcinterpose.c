@@ -7,7 +7,10 @@
  * Outermost calls: a thread-local flag `depth` is set around each forwarded call, and
  * a call that finds it set (libgc calling itself through its PLT) is forwarded
  * without counting. A program callback that bdwgc runs inside an allocation (a
- * finalizer, an out-of-memory handler) allocates uncounted for the same reason.
+ * finalizer, an out-of-memory handler) allocates uncounted for the same reason, and
+ * so does the profiler's own work on a program thread (the slow path, a forget, the
+ * constructor and exit writer: gcinterpose_own_begin), whose mallocs come back here
+ * when the program's malloc is built on GC_malloc.
  *
  * Per-thread accounts: gcaccount.c's, as gcheap.c uses them but without a pacer to
  * poll (the countdown runs to the next sample). A thread's first counted call takes
@@ -32,6 +35,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gc.h>
+#include <link.h>
 #include <gc/gc_disclaim.h>
 #include <gc/gc_gcj.h>
 #include <gc/gc_inline.h>
@@ -52,6 +56,12 @@
  * allocator's text section, which the static variant's stacks are cut by. */
 #define EXPORT __attribute__((visibility("default"), section("memdemo_alloc_text")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* libc declares its functions leaf (never calling back into this file, the compiler
+ * is told: a store around one may be dropped or moved), but a malloc or dlsym can
+ * come back here when the program's malloc is built on GC_malloc. A flag that such a
+ * call must see is written with this barrier after it. */
+#define SEEN_BY_CALLBACKS() __asm__ volatile("" ::: "memory")
 
 #define GRANULE 16
 #define UNSAMPLED_COUNTDOWN ((intptr_t)1 << 40)   /* no sampler: effectively never */
@@ -109,34 +119,128 @@ ENTRY_POINTS(DECLARE_REAL)
 /* Every real entry point is looked up at once, by the first call that needs one (it
  * may arrive before gcinterpose_start(): another library's constructor), so that a
  * nested call, which always follows an outermost one on its thread, finds them all
- * set (NESTED_REAL: no test, so the nested path needs no frame). */
+ * set (NESTED_CALL tests only the pointer it loads anyway).
+ *
+ * No lookup may fail: a failed dlsym allocates its error message (and the next one
+ * frees it), and where the program's malloc is built on GC_malloc that malloc comes
+ * back into an entry point on this thread, inside the pthread_once that is resolving
+ * it: a deadlock, or a crash on its still-NULL pointer (tests/gcprof/partgc.c). So a
+ * name is given to dlsym only once a later object's symbol table is seen to define
+ * it (later_defines), and an entry point no later object defines stays NULL without
+ * asking. */
 static _Atomic int all_resolved;
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+static TLS volatile int resolving;   /* this thread is inside resolve_each (volatile:
+                                        SEEN_BY_CALLBACKS, dlsym being declared leaf) */
+
+/* The GNU hash of a symbol name (the ELF gABI extension's function). */
+static uint32_t gnu_hash(const char *name)
+{
+    uint32_t h = 5381;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) h = h * 33 + *c;
+    return h;
+}
+
+/* An address from a loaded object's dynamic section: glibc relocates most in place,
+ * a read-only section keeps them relative to the load base. */
+static uintptr_t dyn_addr(uintptr_t base, ElfW(Addr) p) { return p < base ? base + p : p; }
+
+/* Whether the object's dynamic symbol table defines `name`, by its GNU hash table. An
+ * object without one answers yes: dlsym then decides, as before. No allocation. */
+static int object_defines(const struct dl_phdr_info *o, const char *name)
+{
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < o->dlpi_phnum; i++)
+        if (o->dlpi_phdr[i].p_type == PT_DYNAMIC) dyn = (const ElfW(Dyn) *)(o->dlpi_addr + o->dlpi_phdr[i].p_vaddr);
+    if (!dyn || !o->dlpi_addr) return 0;   /* the executable comes before us: not "next" */
+    const ElfW(Sym) *sym = NULL;
+    const char *str = NULL;
+    const uint32_t *gnu = NULL;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_SYMTAB) sym = (const ElfW(Sym) *)dyn_addr(o->dlpi_addr, dyn->d_un.d_ptr);
+        if (dyn->d_tag == DT_STRTAB) str = (const char *)dyn_addr(o->dlpi_addr, dyn->d_un.d_ptr);
+        if (dyn->d_tag == DT_GNU_HASH) gnu = (const uint32_t *)dyn_addr(o->dlpi_addr, dyn->d_un.d_ptr);
+    }
+    if (!sym || !str || !gnu) return 1;
+    uint32_t nbuckets = gnu[0], symoffset = gnu[1], bloom_words = gnu[2];
+    const uint32_t *buckets = gnu + 4 + bloom_words * (sizeof(ElfW(Addr)) / 4);
+    const uint32_t *chain = buckets + nbuckets;
+    uint32_t h = gnu_hash(name), i = nbuckets ? buckets[h % nbuckets] : 0;
+    if (i < symoffset) return 0;
+    for (;; i++) {
+        uint32_t h2 = chain[i - symoffset];
+        if ((h | 1) == (h2 | 1) && sym[i].st_shndx != SHN_UNDEF && strcmp(str + sym[i].st_name, name) == 0) return 1;
+        if (h2 & 1) return 0;
+    }
+}
+
+struct later_lookup { const char *name; uintptr_t self; int past_self, found; };
+
+static int visit_object(struct dl_phdr_info *o, size_t size, void *data)
+{
+    (void)size;
+    struct later_lookup *l = data;
+    if (l->past_self && object_defines(o, l->name)) return l->found = 1;
+    for (int i = 0; i < o->dlpi_phnum && !l->past_self; i++) {
+        const ElfW(Phdr) *ph = &o->dlpi_phdr[i];
+        uintptr_t lo = o->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && l->self >= lo && l->self < lo + ph->p_memsz) l->past_self = 1;
+    }
+    return 0;
+}
+
+/* dlsym(RTLD_NEXT, name), asked only when an object loaded after this library defines
+ * name; NULL otherwise. */
+static void *next_definition(const char *name)
+{
+    struct later_lookup l = {name, (uintptr_t)&next_definition, 0, 0};
+    dl_iterate_phdr(visit_object, &l);
+    return l.found ? dlsym(RTLD_NEXT, name) : NULL;
+}
 
 /* NULL for an entry point no later object defines (a libgc built without it): REAL
  * aborts if the program calls it anyway. */
 static void resolve_each(void)
 {
-#define RESOLVE(f) real_##f = (__typeof__(real_##f))dlsym(RTLD_NEXT, #f);
+    resolving = 1;
+#define RESOLVE(f) real_##f = (__typeof__(real_##f))next_definition(#f);
     ENTRY_POINTS(RESOLVE)
 #undef RESOLVE
+    resolving = 0;
     atomic_store_explicit(&all_resolved, 1, memory_order_release);
 }
 
 __attribute__((noinline, cold)) static void resolve_all(void)
 {
-    pthread_once(&resolve_once, resolve_each);
+    if (!resolving) pthread_once(&resolve_once, resolve_each);
 }
+
+/* The real `name` for a call that found its pointer NULL: a nested call before any
+ * lookup (in the profiler's own stretch, gcinterpose_own_begin) has them all looked up
+ * first. One that arrives while this thread looks them up (it allocates nothing, so
+ * only if a later object's constructor... does: defensively) looks up its own alone
+ * rather than wait for the pthread_once it is inside of. Aborts when libgc has no
+ * such function. */
+__attribute__((noinline, cold)) static void *late_real(const char *name)
+{
+    if (!atomic_load_explicit(&all_resolved, memory_order_acquire)) resolve_all();
+    void *f = next_definition(name);
+    if (!f) abort();
+    return f;
+}
+#define LATE(f) ((__typeof__(real_##f))late_real(#f))
 
 #define REAL(f) (*({                                                                   \
     if (__builtin_expect(!atomic_load_explicit(&all_resolved, memory_order_acquire), 0)) \
         resolve_all();                                                                 \
-    if (__builtin_expect(real_##f == NULL, 0)) abort();                                \
-    real_##f; }))
-#define NESTED_REAL(f) (*real_##f)
+    __builtin_expect(real_##f != NULL, 1) ? real_##f : LATE(f); }))
+/* A nested call: the pointer it loads anyway is tested, and an unset one goes to the
+ * entry point's cold late_NAME (which the COUNTED entry points define), so that the
+ * nested path stays a jump, with no frame. */
+#define NESTED_CALL(f, args) (__builtin_expect(real_##f != NULL, 1) ? real_##f args : late_##f args)
 #endif
-#ifndef NESTED_REAL
-#define NESTED_REAL(f) REAL(f)
+#ifndef NESTED_CALL
+#define NESTED_CALL(f, args) (REAL(f) args)
 #endif
 
 /* ---- accounts ------------------------------------------------------------------------ */
@@ -182,11 +286,57 @@ static int may_be_tracked(const void *obj)
 
 static void (*thread_start_hook)(void);
 
+/* ---- the profiler's own work ----------------------------------------------------------
+ * A program may build its malloc on GC_malloc (bdwgc documents a REDIRECT_MALLOC
+ * build, and some programs define malloc themselves): every malloc of the profiler
+ * (the sampler's tables, a stack's unwinding, libc's fopen) then comes back into the
+ * entry points here. Done with the depth flag set, it is forwarded like libgc's own
+ * nested calls: not counted, and never back into the sampler, whose lock the thread
+ * may hold. In such a program the bytes an outermost stretch took from bdwgc (the
+ * growth of GC_get_total_bytes across it, which takes bdwgc's lock: only there) are
+ * summed, and left out of the total the profile is checked against. */
+static int own_bytes_counted;             /* set once at start */
+static _Atomic uint64_t own_bytes;
+static TLS uint64_t own_total_at_begin;
+
+int gcinterpose_own_begin(void)
+{
+    int was = depth;
+    if (!was && own_bytes_counted) own_total_at_begin = (uint64_t)GC_get_total_bytes();
+    depth = 1;
+    SEEN_BY_CALLBACKS();
+    return was;
+}
+
+void gcinterpose_own_end(int was)
+{
+    SEEN_BY_CALLBACKS();
+    if (!was && own_bytes_counted)
+        atomic_fetch_add_explicit(&own_bytes, (uint64_t)GC_get_total_bytes() - own_total_at_begin, memory_order_relaxed);
+    depth = was;
+}
+
+int gcinterpose_malloc_is_bdwgcs(void)
+{
+    int was = gcinterpose_own_begin();
+    void *p = malloc(64);
+    int ours = p && GC_base(p) != NULL;
+    free(p);
+    gcinterpose_own_end(was);
+    if (ours) {
+        own_total_at_begin = atomic_load(&total_at_start);   /* the caller's stretch: since the start */
+        own_bytes_counted = 1;
+    }
+    return ours;
+}
+
 /* Gives the calling thread its account: its first counted call. */
 static void arm_current_thread(void)
 {
+    int was = gcinterpose_own_begin();
     gcaccount_arm_any(gcthreads_note());
     if (thread_start_hook) thread_start_hook();
+    gcinterpose_own_end(was);
 }
 
 /* A thread's first call: it gets its id BEFORE the call is forwarded, so that a
@@ -238,6 +388,7 @@ enum { INTERIOR = 1,   /* obj points past a debug header: track GC_base(obj) */
 GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t bytes, int how)
 {
     if (!atomic_load_explicit(&counting, memory_order_acquire)) return;   /* stays unarmed */
+    int was = gcinterpose_own_begin();
     if (!gcaccount_armed()) arm_current_thread();
     learn_size_rule();
     gcthreads__program_call(1);
@@ -248,6 +399,7 @@ GCHEAP_ALLOC_TEXT static void slow_path(void *obj, size_t bytes, int how)
     if (!(how & IN_BATCH)) serve_collect_request();
     gcaccount_rearm(INTPTR_MAX);
     gcthreads__program_call(0);
+    gcinterpose_own_end(was);
 }
 
 static inline void count(void *obj, size_t bytes, int how)
@@ -277,9 +429,11 @@ static void count_free(void *obj)
     if (!gcaccount_armed()) arm_current_thread();
     gcaccount_tally(T_FREES, 1);
     if (!forget_hook || !may_be_tracked(obj)) return;
+    int was = gcinterpose_own_begin();
     gcthreads__program_call(1);
     if (forget_hook(obj)) gcaccount_tally(T_FORGOTTEN, 1);
     gcthreads__program_call(0);
+    gcinterpose_own_end(was);
 }
 
 /* A batch of *_malloc_many: a list linked through each object's first word, all of
@@ -327,9 +481,13 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
         count_it;                                                   \
         return p;                                                   \
     }                                                               \
+    __attribute__((noinline, cold, unused)) static ret late_##name params \
+    {                                                               \
+        return REAL(name) args;                                     \
+    }                                                               \
     EXPORT ret GC_CALL ENTRY(name) params                           \
     {                                                               \
-        if (__builtin_expect(depth, 0)) return NESTED_REAL(name) args; \
+        if (__builtin_expect(depth, 0)) return NESTED_CALL(name, args); \
         return counted_##name args;                                 \
     }
 
@@ -624,7 +782,7 @@ static enum gcinterpose_libgc find_libgc(void)
     void *p = dlsym(RTLD_DEFAULT, "GC_malloc");
     if (p && dladdr(p, &first) && dladdr((void *)&find_libgc, &self) && first.dli_fbase != self.dli_fbase)
         return GCINTERPOSE_STATIC;
-#define RESOLVE(f) if (!(real_##f = (__typeof__(real_##f))dlsym(RTLD_NEXT, #f))) return GCINTERPOSE_NONE;
+#define RESOLVE(f) if (!(real_##f = (__typeof__(real_##f))next_definition(#f))) return GCINTERPOSE_NONE;
     ENTRY_POINTS(RESOLVE)
 #undef RESOLVE
     return GCINTERPOSE_DYNAMIC;
@@ -769,7 +927,7 @@ void gcinterpose_truth(struct gcinterpose_truth *t, int enumerate_reachable)
     t->total_bytes_at_start = atomic_load(&total_at_start);
     t->collections_at_start = atomic_load(&gc_no_at_start);
     if (!atomic_load(&counting)) return;
-    t->total_bytes_now = GC_get_total_bytes();
+    t->total_bytes_now = GC_get_total_bytes() - atomic_load(&own_bytes);
     t->collections_now = GC_get_gc_no();
     if (enumerate_reachable && GC_is_init_called()) GC_call_with_alloc_lock(enumerate_locked, t);
 }

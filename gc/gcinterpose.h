@@ -12,7 +12,9 @@
  * GC_set_on_collection_event / GC_set_on_thread_event / GC_set_start_callback calls and
  * their getters are interposed too), collections run on a program
  * thread on the profiler's behalf, and the figures that check the profile against
- * bdwgc's own (GC_get_total_bytes at start and exit, reachable bytes).
+ * bdwgc's own (GC_get_total_bytes at start and exit, reachable bytes), and the
+ * stretches in which a thread works for the profiler (gcinterpose_own_begin: nothing
+ * counted, for programs whose malloc is built on GC_malloc).
  * Leaves to others: what a sample records (profile/sampler), when to start and what to
  * write (src/gcprof_lib.c), events' fan-out (gcevents).
  *
@@ -67,6 +69,26 @@ void gcinterpose_set_forget(int (*forget)(const void *obj));
  * NULL: none. Set once at start. */
 void gcinterpose_set_thread_start(void (*fn)(void));
 
+/* The calling thread works for the profiler, not the program, until
+ * gcinterpose_own_end(the value returned): its calls to the entry points are forwarded
+ * uncounted, as libgc's nested calls are. They come here when the program's malloc is
+ * built on GC_malloc, and every malloc of the profiler (and of the libraries it calls)
+ * is then one: counted, they would be charged to the program, and one made while the
+ * sampler's lock is held would deadlock. Nests; thread-local; no lock, no allocation.
+ * libgcprof's constructor, exit writer and HTTP workers (for good: never ended) use it. */
+int gcinterpose_own_begin(void);
+void gcinterpose_own_end(int was);
+
+/* 1 when the process's malloc hands out bdwgc's memory (the program built its malloc
+ * on GC_malloc), 0 otherwise: then a thread bdwgc does not know must not call malloc,
+ * since a collection it triggers stops the process ("Collecting from unknown
+ * thread"). Asks by one malloc and free, as the profiler's own; when 1, from then on
+ * the bytes the profiler's own stretches take from bdwgc are summed and left out of
+ * gcinterpose_truth's total (with other threads allocating meanwhile, theirs too: an
+ * approximation), the caller's own stretch since gcinterpose_start() included.
+ * Program thread, once, inside gcinterpose_own_begin(), after gcinterpose_start(). */
+int gcinterpose_malloc_is_bdwgcs(void);
+
 /* Runs a full collection on the profiler's behalf. On a thread that may call bdwgc
  * and that bdwgc knows, at once; otherwise (a profiler thread) it asks the program's
  * threads to run it at their next allocation and waits up to timeout_ms. Returns 0
@@ -92,7 +114,8 @@ int gcinterpose_final_collection(void);
  * thread only (they call bdwgc): the exit writer. */
 struct gcinterpose_truth {
     uint64_t total_bytes_at_start;   /* GC_get_total_bytes() when counting began */
-    uint64_t total_bytes_now;        /* and now */
+    uint64_t total_bytes_now;        /* and now, less the profiler's own bytes where the
+                                        program's malloc is bdwgc's (gcinterpose_malloc_is_bdwgcs) */
     uint64_t collections_at_start;   /* GC_get_gc_no() then */
     uint64_t collections_now;
     uint64_t reachable_bytes;        /* marked objects' bytes (GC_enumerate_reachable_objects_inner

@@ -78,8 +78,13 @@ static void route(const void *router, const char *method, const char *path, stru
 }
 
 /* Worker threads get an id (for the trace and the profiler's per-thread state), never
- * a registration with bdwgc. */
-static int note_thread(void) { return gcthreads_note() < 0 ? -1 : 0; }
+ * a registration with bdwgc, and what they allocate is the profiler's
+ * (gcinterpose_own_begin: for good, they never run the program's code). */
+static int note_thread(void)
+{
+    (void)gcinterpose_own_begin();
+    return gcthreads_note() < 0 ? -1 : 0;
+}
 
 static int started;
 

@@ -17,6 +17,8 @@
  * program: a bad setting, a process without libgc, or a file that cannot be written is
  * one line on stderr (the first two only with GCPROF_VERBOSE=1, except a statically
  * linked bdwgc, which is always reported) and the program runs as without the library.
+ * In a program whose malloc hands out bdwgc's memory, -http is refused (with a line
+ * saying why): the server's threads would allocate there unknown to bdwgc.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -176,7 +178,7 @@ static int libgc_present(void)
     }
 }
 
-__attribute__((constructor)) static void gcprof_load(void)
+static void load(void)
 {
     char err[GCPROF_MAX_PREFIX + 128];   /* a reason may quote a whole prefix */
     read_program_name();
@@ -206,8 +208,21 @@ __attribute__((constructor)) static void gcprof_load(void)
     }
     active = 1;
     if (gcprof_vars_init() < 0) fprintf(stderr, "gcprof: /debug/vars has no room for the gcprof section\n");
-    if (settings.http[0] && gcprof_http_start(settings.http, program, trace_running()) < 0) return;
+    int gc_malloc = gcinterpose_malloc_is_bdwgcs();
+    if (settings.http[0] && gc_malloc)
+        fprintf(stderr, "gcprof: -http is off: the malloc of %s allocates from bdwgc, and the server's "
+                        "threads, which bdwgc does not know, would collect there and stop the program\n", program);
+    else if (settings.http[0] && gcprof_http_start(settings.http, program, trace_running()) < 0) return;
     say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
+}
+
+/* What the library allocates is its own, even where the program's malloc is GC_malloc
+ * (gcinterpose_own_begin). */
+__attribute__((constructor)) static void gcprof_load(void)
+{
+    int was = gcinterpose_own_begin();
+    load();
+    gcinterpose_own_end(was);
 }
 
 /* ---- exit ----------------------------------------------------------------------------- */
@@ -271,6 +286,7 @@ static int write_exit_files(void)
 __attribute__((destructor)) static void gcprof_unload(void)
 {
     if (!active) return;
+    (void)gcinterpose_own_begin();   /* the thread is exiting the program: for good */
     gcprof_http_stop();
     if (settings.out[0]) {
         uint64_t t0 = clock_mono_ns();

@@ -606,10 +606,14 @@ static ssize_t gate_recv(struct gate *g, int fd, char *out, size_t len)
  * which keeps errno, blocking, signal and cancellation behaviour as they are. What
  * such a call pays is a bounds check, two atomic loads and an indirect call
  * (bench/recvpass measures it against libc's recv). The static variant
- * (gcprof-wrap.o, built with GCINTERPOSE_WRAP) keeps recv hidden: linked into a
- * program that defines one (memdemo's own objects), two would clash. */
+ * (gcprof-wrap.o, built with GCINTERPOSE_WRAP) defines it weak, so that it links
+ * into a program that defines one (memdemo's own objects: the program's wins, and
+ * the gate then never sees -http's bytes, as in a preloaded program that exports its
+ * own), and the link options export it (gcprof-wrap.opts: an executable exports only
+ * what a library it links against asks for, and the libmicrohttpd -http dlopens is
+ * not one). */
 #ifdef GCINTERPOSE_WRAP
-#define REQGATE_RECV_VISIBILITY
+#define REQGATE_RECV_VISIBILITY __attribute__((visibility("default"), weak))
 #else
 #define REQGATE_RECV_VISIBILITY __attribute__((visibility("default")))
 #endif

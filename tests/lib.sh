@@ -199,9 +199,19 @@ check_absent() {
 # port, stdout in $T/NAME.out and stderr in $T/NAME.err; sets LIVE_PID and LIVE, the base
 # URL gcprof prints on stderr. Returns 1 when none came within 10 s (LIVE is then empty).
 gcprof_live() {
+    local name=$1; shift
+    live_start "$name" "$GCPROF" -http 127.0.0.1:0 "$@"
+}
+# linked_live NAME PROGRAM ARGS...: the same for a program linked with gcprof's static
+# variant (gcprof-wrap.o), which reads its settings from the environment.
+linked_live() {
+    local name=$1; shift
+    live_start "$name" env GCPROF_HTTP=127.0.0.1:0 "$@"
+}
+live_start() {
     local name=$1 i; shift
     : >"$T/$name.err"   # exists before the first look below
-    "$GCPROF" -http 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
+    "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
     LIVE_PID=$!
     SERVER_PIDS+=("$LIVE_PID")
     LIVE=

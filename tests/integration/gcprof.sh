@@ -3,7 +3,9 @@
 # w3m rendering a large generated page with -dump, guile-3.0 running a script that
 # leaks into a hash table while it makes garbage, and ecl (Embeddable Common Lisp) doing
 # the same on threads of its own (all three installed by .ci/deps), plus a small C
-# program on libgc.so.1 (tests/gcprof/probe.c) for what those never do.
+# program on libgc.so.1 (tests/gcprof/probe.c) for what those never do, and one whose
+# own malloc is GC_malloc (tests/gcprof/ownmalloc.c, and tests/gcprof/partgc.c over a
+# libgc that lacks entry points).
 # The truth is bdwgc's own: GC_get_total_bytes() growth and the bytes
 # GC_enumerate_reachable_objects_inner counts after the final collection, which the
 # library writes beside its profiles (PREFIX.vars.json "final").
@@ -42,10 +44,12 @@ within() {
 }
 
 # profile NAME RATE CMD...: runs CMD under gcprof at RATE, output in $T/NAME.out/.err,
-# status in $T/NAME.status, files $T/NAME.*.
+# status in $T/NAME.status, files $T/NAME.*. With PROFILE_TIMEOUT=S, stopped after S
+# seconds (status 124). With PROFILE_HTTP set, gcprof is asked for -http too.
 profile() {
     local name=$1 rate=$2; shift 2
-    "$GCPROF" -o "$T/$name" -rate "$rate" -- "$@" <"$T/stdin" >"$T/$name.out" 2>"$T/$name.err"
+    ${PROFILE_TIMEOUT:+timeout -k 5 "$PROFILE_TIMEOUT"} \
+        "$GCPROF" -o "$T/$name" -rate "$rate" ${PROFILE_HTTP:+-http 127.0.0.1:0} -- "$@" <"$T/stdin" >"$T/$name.out" 2>"$T/$name.err"
     echo $? >"$T/$name.status"
 }
 plain() {
@@ -169,6 +173,44 @@ m=dict(re.findall(r"(\w+)=(\d+)", sys.argv[1])); sys.exit(0 if m["starts"] == m[
     check probe_debug_allocations_in_use test "$(flat "$p" inuse_space debug_allocations)" -ge $((500 * 200))
 else
     fail probe_builds "$(head -3 "$T/probe.cc")"
+fi
+
+# ---- a program whose malloc is GC_malloc (tests/gcprof/ownmalloc.c) ----------------------
+# Every malloc of the profiler, of libc inside it and of the loader comes back through the
+# entry points there (the first sample once deadlocked on the sampler's lock). Bounded by
+# timeout: a hang fails here instead of hanging the suite. The profiler's own bytes are
+# left out of the total (gcinterpose_malloc_is_bdwgcs); its uncollectable tables are
+# still reachable at exit, so in-use is not checked against reachable_bytes here.
+if gcc -O1 -g -o "$T/ownmalloc" "$HERE/ownmalloc.c" -lgc 2>"$T/ownmalloc.cc"; then
+    for rate in 4096 1; do
+        plain "ownmalloc$rate.plain" timeout -k 5 60 "$T/ownmalloc" 300
+        PROFILE_TIMEOUT=120 profile "ownmalloc$rate" "$rate" "$T/ownmalloc" 300
+        same_run "ownmalloc$rate"
+    done
+    expect_eq ownmalloc_exit_status_passed "$(cat "$T/ownmalloc1.status")" 3
+    accuracy ownmalloc4096 0.05
+    accuracy ownmalloc1 0.01
+    # -http: its threads, unknown to bdwgc, would allocate there: refused, with why.
+    PROFILE_TIMEOUT=120 PROFILE_HTTP=1 profile ownmalloc_http 4096 "$T/ownmalloc" 300 1
+    expect_eq ownmalloc_http_status_passed "$(cat "$T/ownmalloc_http.status")" 3
+    check ownmalloc_http_same_checksum test "$(cut -d' ' -f1 "$T/ownmalloc_http.out")" = "$(cut -d' ' -f1 "$T/ownmalloc1.plain.out")"
+    check ownmalloc_http_refused_with_why grep -q '^gcprof: -http is off: the malloc of .* allocates from bdwgc' "$T/ownmalloc_http.err"
+    check ownmalloc_http_profiles_written test -s "$T/ownmalloc_http.heap.pb.gz"
+else
+    fail ownmalloc_builds "$(head -3 "$T/ownmalloc.cc")"
+fi
+# The same malloc over a libgc without its optional entry points (tests/gcprof/partgc.c):
+# libgcprof's first look-up must not allocate (a failed dlsym's message came back into
+# the entry point being resolved, inside its pthread_once: a hang). The library stays
+# passive there; the program runs as without it.
+if gcc -O1 -shared -fPIC -o "$T/libpartgc.so" "$HERE/partgc.c" 2>"$T/partgc.cc"; then
+    LD_PRELOAD=$T/libpartgc.so sort "$HERE/ownmalloc.c" >"$T/partgc.plain.out" 2>&1
+    timeout -k 5 60 env GCPROF_OUT="$T/partgc" LD_PRELOAD="$ROOT/libgcprof.so $T/libpartgc.so" \
+        sort "$HERE/ownmalloc.c" >"$T/partgc.out" 2>&1
+    expect_eq partial_libgc_program_exits_normally "$?" 0
+    check partial_libgc_program_output_unchanged cmp -s "$T/partgc.plain.out" "$T/partgc.out"
+else
+    fail partgc_builds "$(head -3 "$T/partgc.cc")"
 fi
 
 # ---- the command: status, stdin, children, settings -------------------------------------

@@ -9,8 +9,9 @@
 #     gcprof serves it (the others answer 404 with one line saying why);
 #   - the request gate checks the raw heads gcprof's server receives: the malformed
 #     heads tests/integration/reliability.sh sends to memdemo get the same one-line
-#     refusal from both, while the program's own recv calls behave as libc's (errno
-#     included);
+#     refusal from both, also from a program linked with the static variant
+#     (tests/gcprof/ticker.c with gcprof-wrap.o, whose recv its link exports), while the
+#     program's own recv calls behave as libc's (errno included);
 #   - PREFIX.vars.json, written at exit, is the live /debug/vars document (every
 #     section) plus "final".
 # Traffic goes to 127.0.0.1 only; gcprof, memdemo and Chromium are stopped by PID.
@@ -133,6 +134,16 @@ expect_eq live_trace_under_o_withheld_404 "$code" 404
 check live_trace_under_o_says_why grep -q 'recording the whole run into a file written at exit (gcprof -o' "$T/p.trace.o"
 
 # --- the request gate: the same refusal as memdemo's ------------------------------------------
+# ... from guile's (preloaded) server and from the static variant's in a program with
+# bdwgc linked in.
+guile_live=$LIVE guile_pid=$LIVE_PID
+if ! gcc -O1 -o "$T/ticker" "$ROOT/tests/gcprof/ticker.c" "$ROOT/gcprof-wrap.o" @"$ROOT/gcprof-wrap.opts" \
+        -Wl,-Bstatic -lgc -Wl,-Bdynamic $(pkg-config --libs libprotobuf-c zlib libdw) -lpthread -ldl -lm 2>"$T/ticker.cc"; then
+    fail static_variant_links "$(head -3 "$T/ticker.cc")"; exit 1
+fi
+linked_live linked "$T/ticker" 120 || { fail static_variant_serves "$(cat "$T/linked.err")"; exit 1; }
+linked_port=${LIVE##*:} linked_pid=$LIVE_PID
+LIVE=$guile_live LIVE_PID=$guile_pid
 start_server -repetitions 10 || exit 1
 H='Host: 127.0.0.1'
 long=$(head -c 9000 /dev/zero | tr '\0' a)
@@ -162,17 +173,21 @@ answer() {
     echo "$(fact statuses "$line")|$(sed '1,/^\r$/d' "$T/raw.out" | tr '\n' '~')"
 }
 live_port=${LIVE##*:}
-bad=""
+bad="" bad_linked=""
 refused=0
 for h in "${heads[@]}"; do
     mine=$(answer "$PORT" "$h")
     theirs=$(answer "$live_port" "$h")
+    linked=$(answer "$linked_port" "$h")
     case $mine in 4[0-9][0-9]\|*|505\|*) refused=$((refused + 1)) ;; esac
     [ "$mine" = "$theirs" ] || bad="$bad [${h:0:40}: memdemo '$mine', gcprof '$theirs']"
+    [ "$mine" = "$linked" ] || bad_linked="$bad_linked [${h:0:40}: memdemo '$mine', static variant '$linked']"
 done
 stop_server
+stop_server "$linked_pid"
 expect_eq malformed_heads_refused_by_memdemo "$refused" "${#heads[@]}"
 expect_eq gcprof_refuses_malformed_heads_as_memdemo "${bad:-same}" same
+expect_eq static_variant_refuses_malformed_heads_as_memdemo "${bad_linked:-same}" same
 # A Host that is not this machine's (DNS rebinding): the same 421, minus memdemo's flag.
 rebind=$(answer "$live_port" "GET /debug/vars HTTP/1.1\r\nHost: rebind.example\r\n\r\n")
 expect_eq gcprof_refuses_a_foreign_host "$rebind" \

@@ -799,6 +799,19 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
     return fd;
 }
 
+/* 1 (said once on stderr) when accept() failed with err because the listening socket
+ * itself is no longer one (shut down or closed by something other than server_stop: a
+ * forked child's cleanup, a library gone wrong): every later accept() would fail at
+ * once the same way, and retrying would spin the acceptor on a core for good. The
+ * connections already served go on; server_stop() still stops them. */
+static int listener_is_gone(int err)
+{
+    if (err != EINVAL && err != EBADF && err != ENOTSOCK && err != EOPNOTSUPP) return 0;
+    fprintf(stderr, "%s: the listening socket failed (%s): no new connections are accepted\n", who(),
+            strerror(err));
+    return 1;
+}
+
 /* The acceptor: one thread blocks in accept(), admits each connection through
  * src/conns (which answers 503 past the limits) and hands it to the worker daemons in
  * turn. libmicrohttpd's own thread pool lets whichever worker wakes first
@@ -817,6 +830,7 @@ static void *accept_loop(void *unused)
         int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (atomic_load(&stopping)) break;   /* listen socket shut down: server_stop() */
+            if (listener_is_gone(errno)) break;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 struct timespec ts = {0, 10 * 1000000L};   /* out of descriptors: back off */
                 nanosleep(&ts, NULL);

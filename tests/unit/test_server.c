@@ -1,12 +1,16 @@
 /* test_server: src/server's start and stop, in process: a start that fails part way
  * (libmicrohttpd cannot get descriptors for some worker) gives back its listener, its
- * threads and every descriptor, and the server can start again afterwards.
+ * threads and every descriptor, and the server can start again afterwards; an acceptor
+ * whose listening socket is shut down elsewhere leaves instead of spinning.
  */
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "src/server.h"
@@ -64,8 +68,66 @@ TEST(failed_start_gives_back_listener_threads_and_descriptors)
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* The descriptor of this process's listening TCP socket on 127.0.0.1:port; -1 if none. */
+static int listener_fd(int port)
+{
+    for (int fd = 0; fd < 1024; fd++) {
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof sa;
+        int listening = 0;
+        socklen_t ll = sizeof listening;
+        if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 && sa.sin_family == AF_INET &&
+            ntohs(sa.sin_port) == port && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) == 0 &&
+            listening)
+            return fd;
+    }
+    return -1;
+}
+
+/* How many of this process's threads are named name. */
+static int threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[300], comm[64] = "";
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
+        if (f) fclose(f);
+        n += strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A listening socket shut down behind the server's back (a forked child's cleanup did
+ * this) makes every accept() fail at once: the acceptor must leave, not spin on a core,
+ * and server_stop() must still stop the rest. */
+TEST(acceptor_leaves_when_its_listener_is_shut_down_elsewhere)
+{
+    struct conns_limits lim = small_limits();
+    char url[128];
+    CHECK_EQ_INT(server_start("127.0.0.1:0", 2, &lim, &no_pages, url, sizeof url), 0);
+    int port = atoi(strrchr(url, ':') + 1);
+    int fd = listener_fd(port);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(threads_named("memdemo-accept"), 1);
+    CHECK_EQ_INT(shutdown(fd, SHUT_RDWR), 0);
+    int left = 0;
+    for (int i = 0; i < 500 && !left; i++) {   /* up to 5 s: the acceptor wakes at once */
+        left = threads_named("memdemo-accept") == 0;
+        if (!left) usleep(10000);
+    }
+    CHECK(left);
+    server_stop(0);
+}
+
 int main(void)
 {
     RUN(failed_start_gives_back_listener_threads_and_descriptors);
+    RUN(acceptor_leaves_when_its_listener_is_shut_down_elsewhere);
     UNIT_EXIT();
 }

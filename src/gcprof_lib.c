@@ -5,7 +5,8 @@
  * Owns: reading the settings (src/gcprof_settings) once, taking the library out of
  * the environment the program's children inherit (unless GCPROF_CHILDREN=1; a process
  * without libgc keeps it for a program exec'd in its place, and its children leave by
- * themselves: claim_root), starting
+ * themselves: claim_root; a child forked without exec writes no files unless
+ * GCPROF_CHILDREN=1: forked_child), starting
  * the pieces in order (interposer, sampler, tracer, the live pages), and the exit
  * writer: after a final collection when bdwgc knows the exiting thread,
  * PREFIX.heap.pb.gz, PREFIX.allocs.pb.gz, PREFIX.trace and PREFIX.vars.json.
@@ -22,6 +23,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +180,15 @@ static int libgc_present(void)
     }
 }
 
+/* pthread_atfork's child handler: a process forked without exec is a copy of the
+ * program, not a program it started. Without -children it writes nothing at its exit,
+ * which would otherwise replace the program's files (or add a second set under %p);
+ * with -children it is profiled like any child. */
+static void forked_child(void)
+{
+    if (!settings.children) active = 0;
+}
+
 static void load(void)
 {
     char err[GCPROF_MAX_PREFIX + 128];   /* a reason may quote a whole prefix */
@@ -207,6 +218,7 @@ static void load(void)
         return;
     }
     active = 1;
+    pthread_atfork(NULL, NULL, forked_child);
     if (gcprof_vars_init() < 0) fprintf(stderr, "gcprof: /debug/vars has no room for the gcprof section\n");
     int gc_malloc = gcinterpose_malloc_is_bdwgcs();
     if (settings.http[0] && gc_malloc)

@@ -242,6 +242,24 @@ expect_eq unwritable_prefix_by_hand_said_once "$(wc -l <"$T/nodir.hand.err")" 1
 check children_without_percent_p_warned grep -q -- '-children with -o .* (no %p): .* overwrites' "$T/shared.err"
 "$GCPROF" -o "$T/shared%p" -children -- true 2>"$T/shared.err"
 check children_with_percent_p_says_nothing test ! -s "$T/shared.err"
+# A child forked without exec that outlives the program writes nothing (its files would
+# replace the program's); with -children it writes its own.
+wait_gone() { local i; for i in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+if gcc -O1 -o "$T/forkchild" "$HERE/forkchild.c" -lgc 2>"$T/forkchild.cc"; then
+    for how in plain children; do
+        mkdir -p "$T/fork_$how"
+        flag=; [ "$how" = children ] && flag=-children
+        "$GCPROF" -o "$T/fork_$how/f.%p" $flag -- "$T/forkchild" >"$T/fork_$how.out" 2>"$T/fork_$how.err"
+        parent=$(sed -n 's/^parent=\([0-9]*\) .*/\1/p' "$T/fork_$how.out")
+        child=$(sed -n 's/.* child=\([0-9]*\)$/\1/p' "$T/fork_$how.out")
+        check "forked_child_${how}_ends" wait_gone "${child:-0}"
+        check "forked_child_${how}_program_files_written" test -s "$T/fork_$how/f.$parent.vars.json"
+    done
+    expect_eq forked_child_writes_no_files "$(ls "$T/fork_plain" | grep -c vars.json)" 1
+    expect_eq forked_child_with_children_writes_its_own "$(ls "$T/fork_children" | grep -c vars.json)" 2
+else
+    fail forkchild_builds "$(head -3 "$T/forkchild.cc")"
+fi
 # A relative PREFIX names the directory the program started in, even when the program
 # changes directory before it exits (the files are written then).
 mkdir -p "$T/start/elsewhere"

@@ -708,42 +708,25 @@ static void GC_CALLBACK chained_start_callback(void)
     if (next) next();
 }
 
-EXPORT void GC_CALL ENTRY(GC_set_on_collection_event)(GC_on_collection_event_proc fn)
-{
-    if (atomic_load(&hooks_installed)) atomic_store(&program_collection_hook, fn);
-    else REAL(GC_set_on_collection_event)(fn);
-}
+/* The program's setter and getter of a hook libgcprof chains: once ours is installed
+ * they set and read the program's own (slot), which ours calls after its own work;
+ * before that, bdwgc's. bdwgc's take its lock; these do not (an atomic word). */
+#define CHAINED_HOOK(type, set, get, slot)                              \
+    EXPORT void GC_CALL ENTRY(set)(type fn)                             \
+    {                                                                   \
+        if (atomic_load(&hooks_installed)) atomic_store(&slot, fn);     \
+        else REAL(set)(fn);                                             \
+    }                                                                   \
+    EXPORT type GC_CALL ENTRY(get)(void)                                \
+    {                                                                   \
+        if (atomic_load(&hooks_installed)) return atomic_load(&slot);   \
+        return REAL(get)();                                             \
+    }
 
-EXPORT GC_on_collection_event_proc GC_CALL ENTRY(GC_get_on_collection_event)(void)
-{
-    if (atomic_load(&hooks_installed)) return atomic_load(&program_collection_hook);
-    return REAL(GC_get_on_collection_event)();
-}
-
-EXPORT void GC_CALL ENTRY(GC_set_on_thread_event)(GC_on_thread_event_proc fn)
-{
-    if (atomic_load(&hooks_installed)) atomic_store(&program_thread_hook, fn);
-    else REAL(GC_set_on_thread_event)(fn);
-}
-
-EXPORT GC_on_thread_event_proc GC_CALL ENTRY(GC_get_on_thread_event)(void)
-{
-    if (atomic_load(&hooks_installed)) return atomic_load(&program_thread_hook);
-    return REAL(GC_get_on_thread_event)();
-}
-
-/* bdwgc's setter and getter take its lock; these do not (an atomic word). */
-EXPORT void GC_CALL ENTRY(GC_set_start_callback)(GC_start_callback_proc fn)
-{
-    if (atomic_load(&hooks_installed)) atomic_store(&program_start_callback, fn);
-    else REAL(GC_set_start_callback)(fn);
-}
-
-EXPORT GC_start_callback_proc GC_CALL ENTRY(GC_get_start_callback)(void)
-{
-    if (atomic_load(&hooks_installed)) return atomic_load(&program_start_callback);
-    return REAL(GC_get_start_callback)();
-}
+CHAINED_HOOK(GC_on_collection_event_proc, GC_set_on_collection_event, GC_get_on_collection_event,
+             program_collection_hook)
+CHAINED_HOOK(GC_on_thread_event_proc, GC_set_on_thread_event, GC_get_on_thread_event, program_thread_hook)
+CHAINED_HOOK(GC_start_callback_proc, GC_set_start_callback, GC_get_start_callback, program_start_callback)
 
 /* Keeps whatever a constructor that ran before ours set, then installs ours. */
 static void install_hooks(void)

@@ -3,8 +3,8 @@
 # answer to a Content-Length libmicrohttpd cannot parse) where the request gate
 # (src/reqgate.c) does not see the bytes. In memdemo the gate refuses all of these heads
 # first; but the gate works by defining recv(2), and a program that defines and exports
-# recv itself (tests/gcprof/ownrecv.c) wins the binding of libmicrohttpd's recv, so
-# libgcprof's -http server in that program is served ungated. There each malformed
+# recv itself (tests/gcprof/ticker.c built with -DOWN_RECV) wins the binding of
+# libmicrohttpd's recv, so libgcprof's -http server in that program is served ungated. There each malformed
 # head must still get one 400 (501 for another coding) with a one-line reason, and
 # only one answer.
 source "$(dirname "$0")/../lib.sh"
@@ -15,7 +15,7 @@ if [ -n "$MEMDEMO_SANITIZER" ]; then
     exit 0
 fi
 if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
-if ! gcc -rdynamic -O1 -o "$T/ownrecv" "$ROOT/tests/gcprof/ownrecv.c" -lgc 2>"$T/ownrecv.cc"; then
+if ! gcc -rdynamic -O1 -DOWN_RECV -o "$T/ownrecv" "$ROOT/tests/gcprof/ticker.c" -lgc 2>"$T/ownrecv.cc"; then
     fail ownrecv_builds "$(head -3 "$T/ownrecv.cc")"; exit 1
 fi
 

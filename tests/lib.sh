@@ -195,6 +195,24 @@ check_absent() {
     else pass "$1"; fi
 }
 
+# gcprof_test NAME PROGRAM...: the start of a test file of gcprof: sets GCPROF and HERE
+# (tests/gcprof). Under a sanitizer the file says SKIP and exits 0: libgcprof.so is
+# preloaded into programs not built with that sanitizer, and the plain suite tests it.
+# Without ./gcprof and ./libgcprof.so, or without one of the PROGRAMs, it fails and exits.
+gcprof_test() {
+    local name=$1 prog; shift
+    GCPROF=$ROOT/gcprof
+    HERE=$ROOT/tests/gcprof
+    if [ -n "$MEMDEMO_SANITIZER" ]; then
+        skip "$name" "libgcprof.so is preloaded into programs not built with the $MEMDEMO_SANITIZER sanitizer; the plain suite tests it"
+        exit 0
+    fi
+    if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
+    for prog in "$@"; do
+        command -v "$prog" >/dev/null || { fail "${name}_needs_$prog" "$prog is not installed: run .ci/deps"; exit 1; }
+    done
+}
+
 # gcprof_live NAME GCPROF-ARGS... -- PROGRAM ARGS...: $GCPROF -http on a free loopback
 # port, stdout in $T/NAME.out and stderr in $T/NAME.err; sets LIVE_PID and LIVE, the base
 # URL gcprof prints on stderr. Returns 1 when none came within 10 s (LIVE is then empty).

@@ -11,17 +11,8 @@
 # library writes beside its profiles (PREFIX.vars.json "final").
 source "$(dirname "$0")/../lib.sh"
 export HOME=$T GOCACHE=$T/gocache
-GCPROF=$ROOT/gcprof
-HERE=$ROOT/tests/gcprof
 
-if [ -n "$MEMDEMO_SANITIZER" ]; then
-    skip gcprof "libgcprof.so is preloaded into Debian's programs, which are not built with the $MEMDEMO_SANITIZER sanitizer; the plain suite tests it"
-    exit 0
-fi
-if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
-for prog in w3m guile ecl gcc; do
-    command -v "$prog" >/dev/null || { fail "gcprof_needs_$prog" "$prog is not installed: run .ci/deps"; exit 1; }
-done
+gcprof_test gcprof w3m guile ecl gcc
 
 # total FILE SAMPLE_INDEX: the profile's total of that sample type, in bytes.
 total() { go tool pprof -unit=B -sample_index="$2" -top "$1" 2>/dev/null | sed -n 's/.* of \([0-9.]*\)B total.*/\1/p' | head -1; }

@@ -14,15 +14,8 @@
 # collections are all full: tests/integration/gcprof_surface.sh.)
 source "$(dirname "$0")/../lib.sh"
 export HOME=$T GOCACHE=$T/gocache GOTOOLCHAIN=local
-GCPROF=$ROOT/gcprof
-HERE=$ROOT/tests/gcprof
 
-if [ -n "$MEMDEMO_SANITIZER" ]; then
-    skip gcprof_incremental "libgcprof.so is preloaded into a program not built with the $MEMDEMO_SANITIZER sanitizer; the plain suite tests it"
-    exit 0
-fi
-if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
-command -v gcc >/dev/null || { fail gcprof_incremental_needs_gcc "gcc is not installed: run .ci/deps"; exit 1; }
+gcprof_test gcprof_incremental gcc
 if ! gcc -O1 -g -o "$T/incremental" "$HERE/incremental.c" -lgc 2>"$T/incremental.cc"; then
     fail incremental_program_builds "$(head -3 "$T/incremental.cc")"
     exit 1

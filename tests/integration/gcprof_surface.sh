@@ -17,15 +17,9 @@
 # Traffic goes to 127.0.0.1 only; gcprof, memdemo and Chromium are stopped by PID.
 source "$(dirname "$0")/../lib.sh"
 export HOME=$T
-GCPROF=$ROOT/gcprof
 RAW="python3 $ROOT/tests/rawhttp.py"
 
-if [ -n "$MEMDEMO_SANITIZER" ]; then
-    skip gcprof_surface "libgcprof.so is preloaded into Debian's guile, which is not built with the $MEMDEMO_SANITIZER sanitizer; the plain suite tests it"
-    exit 0
-fi
-if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
-command -v guile >/dev/null || { fail gcprof_surface_needs_guile "guile is not installed: run .ci/deps"; exit 1; }
+gcprof_test gcprof_surface guile
 
 # A program that allocates (garbage, and a slow leak into a hash table) until the file
 # STOP exists or 120 s have passed, then exits normally (so that the library writes

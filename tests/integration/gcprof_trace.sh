@@ -12,18 +12,9 @@
 # deviations of the estimate).
 source "$(dirname "$0")/../lib.sh"
 export HOME=$T GOCACHE=$T/gocache GOTOOLCHAIN=local
-GCPROF=$ROOT/gcprof
-HERE=$ROOT/tests/gcprof
 GO123=/usr/lib/go-1.23/bin/go
 
-if [ -n "$MEMDEMO_SANITIZER" ]; then
-    skip gcprof_trace "libgcprof.so is preloaded into programs not built with the $MEMDEMO_SANITIZER sanitizer; the plain suite tests it"
-    exit 0
-fi
-if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
-for prog in guile gcc; do
-    command -v "$prog" >/dev/null || { fail "gcprof_trace_needs_$prog" "$prog is not installed: run .ci/deps"; exit 1; }
-done
+gcprof_test gcprof_trace guile gcc
 HAVE123=0
 [ -x "$GO123" ] && HAVE123=1
 

@@ -8,13 +8,8 @@
 # head must still get one 400 (501 for another coding) with a one-line reason, and
 # only one answer.
 source "$(dirname "$0")/../lib.sh"
-GCPROF=$ROOT/gcprof
 
-if [ -n "$MEMDEMO_SANITIZER" ]; then
-    skip server_ungated "libgcprof.so is preloaded into a program built without the $MEMDEMO_SANITIZER sanitizer; the plain suite tests it"
-    exit 0
-fi
-if [ ! -x "$GCPROF" ] || [ ! -f "$ROOT/libgcprof.so" ]; then fail gcprof_built "no ./gcprof or ./libgcprof.so: run make"; exit 1; fi
+gcprof_test server_ungated gcc
 if ! gcc -rdynamic -O1 -DOWN_RECV -o "$T/ownrecv" "$ROOT/tests/gcprof/ticker.c" -lgc 2>"$T/ownrecv.cc"; then
     fail ownrecv_builds "$(head -3 "$T/ownrecv.cc")"; exit 1
 fi

@@ -2,25 +2,32 @@
  * window is open and hands the window to profile/tracewire for the Go 1.19 trace
  * format that `go tool trace` opens.
  *
- * Owns: the on/off switch, one fixed-size record buffer per server thread (malloc'd,
- * capped), the collection listener, the hand-over of buffers at stop, and drop
- * accounting. Leaves the format to tracewire, the HTTP endpoint (seconds, headers,
- * deferral) to src/, and thread ids to gc/gcthreads.
+ * Two windows, independent of each other: the live one (trace_start/stop/cancel:
+ * /debug/pprof/trace, one at a time) and the whole-run recording (trace_run_start/
+ * stop: libgcprof's PREFIX.trace, from start to exit). While both are open a record
+ * goes into both, so a live window can be served while the whole run is recorded, and
+ * each window's trace is what a window opened alone would hold.
+ *
+ * Owns: the on/off switches, one fixed-size record buffer per server thread and open
+ * window (malloc'd, capped), the collection listener, the hand-over of buffers at
+ * stop, and drop accounting. Leaves the format to tracewire, the HTTP endpoint
+ * (seconds, headers, deferral) to src/, and thread ids to gc/gcthreads.
  *
  * Errors: gc/errors.h (-1 with errno); dropped events are counted (trace_stats).
  *
- * Cost: with no trace running, every recording entry point is one relaxed atomic load
- * and a return. While a trace runs, a record costs a thread-id lookup, two atomic
+ * Cost: with no window open, every recording entry point is one relaxed atomic load
+ * and a return. While a window runs, a record costs a thread-id lookup, two atomic
  * stores and a load (the hand-over protocol below), one clock_gettime (vDSO) and a
- * 32-byte store into the thread's own buffer: no lock, no allocation (except a
- * thread's first record when it had no buffer yet, outside collection listeners), no
- * system call.
+ * 32-byte store into the thread's own buffer per open window: no lock, no allocation
+ * (except a thread's first record in a window when it had no buffer there yet, outside
+ * collection listeners), no system call.
  *
- * Hand-over: a writer marks its slot busy, then checks that the trace is active; stop
- * clears active, then waits until no slot is busy (sequentially consistent atomics on
- * both sides, so either the writer sees "inactive" or stop sees it busy). Only then are
- * buffers read and freed. A full buffer stops that thread's recording for the rest of
- * the window (its stream stays a prefix) and counts each lost event.
+ * Hand-over: a writer marks its slot busy, then reads which windows are open and
+ * records into exactly those; a stop clears its window's bit, then waits until no slot
+ * is busy (sequentially consistent atomics on both sides, so either the writer sees the
+ * window closed or the stop sees it busy). Only then are that window's buffers read
+ * and freed. A full buffer stops that thread's recording in that window for the rest
+ * of it (its stream stays a prefix) and counts each lost event.
  */
 #ifndef MEMDEMO_TRACE_H
 #define MEMDEMO_TRACE_H
@@ -44,18 +51,19 @@ int trace_init(void);
  * restores the default) for windows started afterwards. Any thread, any time. */
 void trace_set_buffer_cap(size_t bytes);
 
-/* Opens a trace window now. Pre-allocates a buffer for every registered live thread
+/* Opens the live trace window now. Pre-allocates a buffer for every registered live thread
  * (threads registered later get one at their first request; a thread whose buffer
  * cannot be allocated loses its events, counted as dropped). Returns 0, or -1 with
- * errno = EBUSY if a window is open. Takes the
+ * errno = EBUSY if the live window is open. Takes the
  * allocation lock once (heap figures): a registered thread, not inside a collection
  * listener nor gcheap_with_alloc_lock(). */
 int trace_start(void);
 
-/* 1 while a window is open. Any thread. */
+/* 1 while the live window is open. Any thread. */
 int trace_running(void);
 
-/* Windows opened since start (each trace_start() that succeeded). Any thread. */
+/* Live windows opened since start (each trace_start() that succeeded; the whole-run
+ * recording is not counted). Any thread. */
 uint64_t trace_windows(void);
 
 /* What the tracer lost: every event a recorder could not store (its thread's buffer
@@ -78,19 +86,29 @@ void trace_stats(struct trace_stats *st);
     X("dropped_events_last", dropped_last, gauge, "memdemo_trace_last_window_dropped_events",     \
       "Execution tracer: events dropped in the last window closed.")
 
-/* Closes the window at now, appends the whole trace to *out, frees the buffers, and
+/* Closes the live window at now, appends the whole trace to *out, frees the buffers, and
  * stores the number of events lost to full or missing buffers in *dropped_events (if
- * not NULL). Returns 0; -1 with errno = EINVAL if no window is open, or ENOMEM if out
+ * not NULL). Returns 0; -1 with errno = EINVAL if the live window is not open, or ENOMEM if out
  * ran out of memory (the window is closed and freed either way). Same thread rules as
  * trace_start(); it may spin briefly until writers inside a record leave. */
 int trace_stop(struct buf *out, uint64_t *dropped_events);
 
-/* Closes the window and frees the buffers without serialising (the client went away).
- * Returns 0, or -1 with errno = EINVAL if no window is open. Same rules as trace_stop(). */
+/* Closes the live window and frees its buffers without serialising (the client went away).
+ * Returns 0, or -1 with errno = EINVAL if the live window is not open. Same rules as trace_stop(). */
 int trace_cancel(void);
 
-/* Gives the calling thread (one with a gcthreads id) a buffer in the open window if
- * it has none yet, so that collections it runs are recorded although it serves no
+/* The whole-run recording: a window of its own, beside the live one (each may open
+ * and close while the other runs). trace_run_start opens it, with the rules and
+ * answers of trace_start (EBUSY: already open); trace_run_stop closes it with those of
+ * trace_stop (EINVAL: not open); trace_run_recording is 1 while it is open (any
+ * thread). It records what the live window would (requests excepted: it is thread
+ * mode's, see trace_draw_threads). */
+int trace_run_start(void);
+int trace_run_stop(struct buf *out, uint64_t *dropped_events);
+int trace_run_recording(void);
+
+/* Gives the calling thread (one with a gcthreads id) a buffer in every open window
+ * where it has none yet, so that collections it runs are recorded although it serves no
  * requests: for threads that appear while a window is open (libgcprof notes a
  * program's thread at its first allocation; the thread is then one of the program's,
  * which thread mode draws). Only that mark when no window is open. Not inside a
@@ -107,11 +125,13 @@ void trace_draw_threads(void);
 
 /* --- hot path: the server's worker threads ------------------------------------ */
 
-/* A request's handler starts on this thread. route names it ("GET /leaker"): a string
+/* Requests are recorded in the live window only.
+ *
+ * A request's handler starts on this thread. route names it ("GET /leaker"): a string
  * that lives as long as the process (its address is kept until the window is
  * serialised). Starts a goroutine, a user task named route and a region "handler".
  * Caller: a gcthreads-registered thread, not inside a collection listener. No-op when
- * no window is open; then the matching trace_request_end() is a no-op too. */
+ * the live window is not open; then the matching trace_request_end() is a no-op too. */
 void trace_request_begin(const char *route);
 
 /* The request begun last on this thread finished with HTTP `status` (0 = answered

@@ -68,8 +68,6 @@ static const char *const withheld_because[] = {
     "it signals every thread of the process, the watched program's included",
     "it records contention on locks built with memdemo's lock profiler, and this host's locks are not",
     "the profilers' switches would change how this host is watched while it runs",
-    "the one trace window is recording the whole run into a file written at exit (gcprof -o "
-    "PREFIX: PREFIX.trace); live traces need a run without that file",
 };
 
 void debug_pprof_withhold(unsigned needs) { withheld = needs; }
@@ -453,7 +451,7 @@ static const struct debug_profile profiles[] = {
     {.route = ROW("threadcreate", GET, serve_profile), .needs = DEBUG_PPROF_SIGNALS,
      .about = "Stack traces that led to the creation of new OS threads",
      .count = threadcreate_count, .params = {0, 1, DEBUG_SECONDS_NONE, 0}, .write = threadcreate_write},
-    {.route = ROW("trace", GET, serve_profile), .needs = DEBUG_PPROF_TRACER,
+    {.route = ROW("trace", GET, serve_profile),
      .about = "A trace of execution of the current program (GC cycles, pauses, requests); "
               "?seconds=N sets the window (default 1). Open it with go tool trace",
      .params = {0, 0, DEBUG_SECONDS_FLOAT, DEBUG_PPROF_TRACE_DEFAULT_SECONDS},

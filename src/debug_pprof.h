@@ -32,7 +32,6 @@ enum debug_pprof_needs {
     DEBUG_PPROF_SIGNALS = 1,     /* signals every thread of the process: profile, goroutine, threadcreate */
     DEBUG_PPROF_OWN_LOCKS = 2,   /* the host's locks are built with profile/lockprof: mutex, block */
     DEBUG_PPROF_SWITCHES = 4,    /* the profilers' switches (src/debug_switches), which the index links */
-    DEBUG_PPROF_TRACER = 8,      /* the one trace window, which a host recording its whole run holds: trace */
 };
 
 /* Withholds every row needing any of `needs` (0: serve all, the default). Main

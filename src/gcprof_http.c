@@ -93,10 +93,10 @@ static int started;
  * there and shut the socket down under the parent's acceptor. The child forgets it. */
 static void forget_server_in_child(void) { started = 0; }
 
-int gcprof_http_start(const char *addr, const char *program, int tracing_whole_run)
+int gcprof_http_start(const char *addr, const char *program)
 {
     if (load_libmicrohttpd() < 0) return -1;
-    debug_pprof_withhold(GCPROF_HTTP_WITHHELD | (tracing_whole_run ? GCPROF_HTTP_WITHHELD_WHILE_TRACING : 0));
+    debug_pprof_withhold(GCPROF_HTTP_WITHHELD);
     reqgate_name_allow_setting(NULL);   /* the pages are for this machine's loopback only */
     const char *base = strrchr(program, '/');
     dashboard_init(&(struct dashboard_host){.name = base ? base + 1 : program});   /* bdwgc's figures only */

@@ -1,8 +1,8 @@
 /* gcprof_http: libgcprof's live pages (GCPROF_HTTP / gcprof -http) on a loopback
  * address while the program runs: the /debug surface of memdemo (src/debug_surface.h)
  * served by memdemo's HTTP core (src/server.h), limited to what watching a foreign
- * program allows: /debug/pprof/ (the index), heap, allocs, trace (unless the whole run
- * is being traced for PREFIX.trace), symbol and cmdline,
+ * program allows: /debug/pprof/ (the index), heap, allocs, trace (a live window, also
+ * while the whole run is recorded for PREFIX.trace: profile/trace.h), symbol and cmdline,
  * /debug/vars (with a "gcprof" section: the interposer's counts), /metrics and the
  * /debug/gc dashboard (bdwgc's figures, pauses and RSS: the program has no requests or
  * gauge of memdemo's to chart). Every request head is checked by the HTTP core's
@@ -29,10 +29,6 @@
  * watch locks built with memdemo's lock profiler, which a foreign program's are not;
  * the profilers' switches would change how the program is watched while it runs. */
 #define GCPROF_HTTP_WITHHELD (DEBUG_PPROF_SIGNALS | DEBUG_PPROF_OWN_LOCKS | DEBUG_PPROF_SWITCHES)
-/* Withheld too while the whole run is traced for PREFIX.trace (GCPROF_OUT): the tracer
- * has one window, so /debug/pprof/trace answers 404 and says why instead of Go's
- * "tracing is already enabled", which names no cause the user set. */
-#define GCPROF_HTTP_WITHHELD_WHILE_TRACING DEBUG_PPROF_TRACER
 
 /* How long ?gc=1 waits for a program thread to allocate and run the collection. */
 #define GCPROF_HTTP_GC_TIMEOUT_MS 5000
@@ -43,10 +39,9 @@
 /* Starts serving on addr (a loopback HOST:PORT that gcprof_settings accepted) and
  * prints "gcprof: serving http://HOST:PORT/debug/pprof/" on stderr (the port the
  * kernel picked when PORT is 0). program (its path; must outlive the server) names
- * the dashboard. tracing_whole_run: the trace window is open for the whole run (then
- * the trace page is withheld). Returns 0, or -1 after printing why. Once, from the
+ * the dashboard. Returns 0, or -1 after printing why. Once, from the
  * library's constructor. */
-int gcprof_http_start(const char *addr, const char *program, int tracing_whole_run);
+int gcprof_http_start(const char *addr, const char *program);
 
 /* Stops serving; waits for requests in progress. From the library's destructor. In a
  * child the program forked (without exec) it does nothing: the server is the parent's. */

@@ -157,7 +157,7 @@ static int start_profiler(enum gcinterpose_libgc how)
     gcinterpose_set_forget(sampler_forget);
     gcinterpose_set_thread_start(trace_thread_start);
     trace_draw_threads();                     /* the timeline: one goroutine per thread */
-    return settings.out[0] ? trace_start() : 0;
+    return settings.out[0] ? trace_run_start() : 0;   /* beside it, -http's live windows */
 }
 
 /* Starts the interposer; returns how the process holds bdwgc, or -1 when there is
@@ -224,7 +224,7 @@ static void load(void)
     if (settings.http[0] && gc_malloc)
         fprintf(stderr, "gcprof: -http is off: the malloc of %s allocates from bdwgc, and the server's "
                         "threads, which bdwgc does not know, would collect there and stop the program\n", program);
-    else if (settings.http[0] && gcprof_http_start(settings.http, program, trace_running()) < 0) return;
+    else if (settings.http[0] && gcprof_http_start(settings.http, program) < 0) return;
     say("gcprof: watching %s%s\n", program, settings.out[0] ? " until it exits" : "");
 }
 
@@ -270,8 +270,8 @@ static void write_trace(const char *prefix, uint64_t *dropped)
 {
     struct buf b = BUF_INIT;
     *dropped = 0;
-    if (!trace_running()) return;
-    if (trace_stop(&b, dropped) < 0) b.failed = 1;
+    if (!trace_run_recording()) return;
+    if (trace_run_stop(&b, dropped) < 0) b.failed = 1;
     write_file(prefix, ".trace", &b);
 }
 

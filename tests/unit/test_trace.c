@@ -659,6 +659,88 @@ static int http_get(int port, const char *path, struct buf *body)
     return status;
 }
 
+/* The whole-run recording and a live window open at once: each holds what a window
+ * opened alone would (the live one only its own collections and the requests, the
+ * run every collection and no request), and each answers for itself. */
+TEST(trace_live_window_inside_the_whole_run_recording)
+{
+    struct buf live = BUF_INIT, whole = BUF_INIT, d = BUF_INIT, e = BUF_INIT;
+    char path[256];
+    CHECK_EQ_INT(trace_run_start(), 0);
+    errno = 0;
+    CHECK_EQ_INT(trace_run_start(), -1);
+    CHECK_EQ_INT(errno, EBUSY);
+    CHECK(trace_run_recording());
+    CHECK(!trace_running());
+    gcheap_collect();
+    gcheap_collect();
+    CHECK_EQ_INT(trace_start(), 0);
+    trace_request_begin(LEAKER);
+    for (int i = 0; i < 3; i++) gcheap_collect();
+    trace_request_end(203);
+    CHECK_EQ_INT(trace_stop(&live, NULL), 0);
+    CHECK(trace_run_recording());
+    gcheap_collect();
+    CHECK_EQ_INT(trace_run_stop(&whole, NULL), 0);
+    errno = 0;
+    CHECK_EQ_INT(trace_run_stop(&whole, NULL), -1);
+    CHECK_EQ_INT(errno, EINVAL);
+    CHECK_EQ_INT(save_and_dump(&live, "live-in-run.trace", path, sizeof path, &d), 0);
+    CHECK_EQ_INT(save_and_dump(&whole, "run.trace", path, sizeof path, &e), 0);
+    CHECK_EQ_INT(count(d.data, " GCStart "), 3);
+    CHECK_EQ_INT(count(d.data, "message=203"), 1);
+    CHECK_EQ_INT(count(e.data, " GCStart "), 6);
+    CHECK_EQ_INT(count(e.data, " GCDone "), 6);
+    CHECK_EQ_INT(count(e.data, " UserTaskCreate "), 1);         /* the window's: no request */
+    buf_free(&live);
+    buf_free(&whole);
+    buf_free(&d);
+    buf_free(&e);
+}
+
+/* Live windows opened and closed while busy threads record into the whole-run
+ * recording too: every window parses, and the run holds every collection made while
+ * it was open. */
+TEST(trace_live_windows_cut_through_the_whole_run_recording_parse)
+{
+    pthread_t t[WORKERS];
+    struct gcheap_stats before, opened, after;   /* around the run's start, after its stop */
+    struct buf whole = BUF_INIT, e = BUF_INIT;
+    char path[256], name[32];
+    int bad = -1, parsed = 0;
+    atomic_store(&churn_stop, 0);
+    for (int i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, churn_worker, NULL);
+    gcheap_stats(&before);
+    CHECK_EQ_INT(trace_run_start(), 0);
+    gcheap_stats(&opened);
+    for (int win = 0; win < 6 && bad < 0; win++) {
+        if (trace_start() < 0) { bad = win; break; }
+        sleep_us(1000 + 500 * win);
+        if (win % 3 == 2) { if (trace_cancel() < 0) bad = win; continue; }
+        struct buf out = BUF_INIT, d = BUF_INIT;
+        if (trace_stop(&out, NULL) < 0) bad = win;
+        snprintf(name, sizeof name, "inrun%d.trace", win);
+        if (save_and_dump(&out, name, path, sizeof path, &d) == 0) parsed++;
+        else { bad = win; fputs(d.data ? d.data : "", stdout); }
+        buf_free(&out);
+        buf_free(&d);
+    }
+    atomic_store(&churn_stop, 1);
+    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    CHECK_EQ_INT(trace_run_stop(&whole, NULL), 0);
+    gcheap_stats(&after);
+    CHECK_EQ_INT(bad, -1);
+    CHECK_EQ_INT(parsed, 4);
+    CHECK_EQ_INT(save_and_dump(&whole, "churn-run.trace", path, sizeof path, &e), 0);
+    /* Every collection begun while it was open; one running at its start may be cut. */
+    uint64_t gcs = (uint64_t)count(e.data, " GCStart ");
+    CHECK_LE_U64(gcs, after.collections - before.collections);
+    CHECK_GE_U64(gcs + 1, after.collections - opened.collections);
+    CHECK_GT(gcs, 0);
+    buf_free(&whole);
+    buf_free(&e);
+}
+
 TEST(trace_opens_in_go_tool_trace_web_ui)
 {
     CHECK(main_trace[0]);
@@ -732,6 +814,8 @@ int main(void)
     RUN(trace_request_begun_before_start_is_not_traced);
     RUN(trace_cancel_frees_and_a_new_trace_works);
     RUN(trace_windows_cut_through_busy_threads_parse);
+    RUN(trace_live_window_inside_the_whole_run_recording);
+    RUN(trace_live_windows_cut_through_the_whole_run_recording_parse);
     RUN(trace_opens_in_go_tool_trace_web_ui);
     if (access(GO123, X_OK) == 0) RUN(trace_parses_in_go123);
     else printf("SKIP trace_parses_in_go123: %s not installed\n", GO123);

@@ -252,7 +252,7 @@ static void write_memdemo(struct promfmt *w)
     for (int i = 0; i < nsections; i++) sections[i](w);
     write_requests(w);
     write_profilers(w);
-    gauge_u64(w, "memdemo_trace_running", "1 while an execution trace window is open.", (uint64_t)trace_running());
+    gauge_u64(w, "memdemo_trace_running", "1 while a live execution trace window (/debug/pprof/trace) is open.", (uint64_t)trace_running());
     counter_u64(w, "memdemo_log_lines_dropped", "Log lines clients caused (malformed requests) that were over the "
                 "rate limit and not printed.", lograte_dropped_total());
 }

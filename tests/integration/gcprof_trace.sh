@@ -9,7 +9,9 @@
 # threads of its own (tests/gcprof/threads.scm), and Guile keeping ~530 MB
 # (tests/gcprof/bigleak.scm): in use after the final collection at the DEFAULT rate
 # within 10% of the bytes bdwgc reaches (about 1000 samples: 10% is ~3 standard
-# deviations of the estimate).
+# deviations of the estimate). With -o and -http together, a live window holds just its
+# own collections while PREFIX.trace still gets every collection of the run, and a
+# second live request while one is open gets memdemo's refusal.
 source "$(dirname "$0")/../lib.sh"
 export HOME=$T GOCACHE=$T/gocache GOTOOLCHAIN=local
 GO123=/usr/lib/go-1.23/bin/go
@@ -129,6 +131,53 @@ else
 fi
 kill "$LIVE_PID" 2>/dev/null; wait "$LIVE_PID" 2>/dev/null
 
+# ---- -o and -http together: live windows while the whole run is recorded ------------------
+# The live window holds just its own collections (at least one, no more than
+# /debug/vars counted from just before the request to just after the answer), a second
+# request while one is open gets memdemo's answer, and PREFIX.trace at exit still holds
+# every collection of the run.
+gcs_now() { curl -s --max-time 30 "$LIVE/debug/vars" |
+    python3 -c 'import json,sys; g=json.load(sys.stdin)["gc"]; print(g["full"]["collections"] + g["partial"]["collections"])'; }
+# live_window NAME VER: does toolchain VER's go tool trace (go119, go123) parse $T/NAME?
+live_window() {
+    local cmd=(go tool trace -http=127.0.0.1:0 -d); [ "$2" = go123 ] && cmd=("$GO123" tool trace -d=1)
+    if (cd "$T" && "${cmd[@]}" "$T/$1" >"$T/$1.$2" 2>&1); then pass "${1%.trace}_parses_$2"
+    else fail "${1%.trace}_parses_$2" "$(tail -1 "$T/$1.$2")"; fi
+}
+if [ -x "$T/threads" ] && gcprof_live both -o "$T/both" -- "$T/threads" 20000 "$T/both.stop"; then
+    sleep 0.5                             # the workers are collecting
+    before=$(gcs_now)
+    code=$(curl -s -o "$T/inrun.trace" -w '%{http_code}' --max-time 60 "$LIVE/debug/pprof/trace?seconds=1")
+    after=$(gcs_now)
+    expect_eq inrun_live_trace_200 "$code" 200
+    live_window inrun.trace go119
+    [ "$HAVE123" = 1 ] && live_window inrun.trace go123
+    n=$(count_ev GCStart "$T/inrun.trace.go119")
+    echo "# live window under -o: $n collections; /debug/vars counted $((after - before)) around it"
+    expect_ge inrun_live_trace_has_a_collection "$n" 1
+    expect_le inrun_live_trace_has_only_its_windows_collections "$n" "$((after - before))"
+    # Overlapping requests: the second, sent once the first's window is open, is refused.
+    curl -s -o "$T/first.trace" -w '%{http_code}' --max-time 60 "$LIVE/debug/pprof/trace?seconds=2" >"$T/first.code" &
+    first=$!
+    for i in $(seq 1 100); do
+        curl -s --max-time 5 "$LIVE/metrics" | grep -q '^memdemo_trace_running 1' && break; sleep 0.05
+    done
+    code=$(curl -s -o "$T/second.trace" -w '%{http_code}' --max-time 60 "$LIVE/debug/pprof/trace?seconds=1")
+    expect_eq overlapping_live_trace_is_500 "$code" 500
+    check overlapping_live_trace_says_already_enabled \
+        grep -q 'Could not enable tracing: tracing is already enabled' "$T/second.trace"
+    wait "$first"
+    expect_eq overlapped_live_trace_200 "$(cat "$T/first.code")" 200
+    live_window first.trace go119
+    touch "$T/both.stop"
+    for i in $(seq 1 600); do kill -0 "$LIVE_PID" 2>/dev/null || break; sleep 0.1; done
+    wait "$LIVE_PID"
+    expect_eq both_status "$?" 0
+    timeline_go119 both 4                 # PREFIX.trace: every collection of the run
+else
+    fail both_starts "$(cat "$T/both.err" 2>/dev/null)"
+fi
+
 # ---- Go 1.23: the same files ----------------------------------------------------------------
 if [ "$HAVE123" = 1 ]; then
     for f in cthreads.heap cthreads.allocs gthreads.heap; do
@@ -136,7 +185,7 @@ if [ "$HAVE123" = 1 ]; then
         expect_eq "${f/./_}_go123_pprof_has_go_sample_types" "$types" \
             "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes"
     done
-    for name in cthreads gthreads; do
+    for name in cthreads gthreads both; do
         if (cd "$T" && "$GO123" tool trace -d=1 "$T/$name.trace" >"$T/$name.d123" 2>&1); then
             pass "${name}_trace_parses_go123"
         else fail "${name}_trace_parses_go123" "$(tail -1 "$T/$name.d123")"; fi

@@ -46,7 +46,6 @@
 
 static struct gcprof_settings settings;
 
-#define GCPROF_ROOT_VAR "GCPROF_ROOT_PID"   /* internal: see claim_root */
 static int active;            /* the library watches this process */
 static char program[256];     /* argv[0] as /proc/self/cmdline says, for messages */
 

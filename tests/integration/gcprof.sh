@@ -269,6 +269,10 @@ check exec_in_place_is_profiled test -s "$T/start/wrapped.heap.pb.gz"
 "$GCPROF" -o "$T/wchild" -- sh -c 'guile -c "(display (or (getenv \"LD_PRELOAD\") \"none\"))"' >"$T/wchild.out" 2>/dev/null
 expect_eq launchers_children_do_not_inherit_the_library "$(cat "$T/wchild.out")" none
 check launchers_child_not_profiled test ! -e "$T/wchild.heap.pb.gz"
+# The command starts a new run: a root mark the environment inherited (from a profiled
+# launcher, or set by hand) must not make the program look like another's child.
+GCPROF_ROOT_PID=1 "$GCPROF" -o "$T/stale" -- guile -c '(display 1)' >/dev/null 2>"$T/stale.err"
+check inherited_root_mark_does_not_skip_the_program test -s "$T/stale.heap.pb.gz"
 # A launcher that does not load libgc.so, whose child does: the message points to -children.
 "$GCPROF" -o "$T/launcher" -- sh -c 'guile -c 1' 2>"$T/launcher.err"
 check launcher_without_profile_points_to_children grep -q 'no profile at .*unprofiled without -children' "$T/launcher.err"

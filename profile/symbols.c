@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -558,6 +559,20 @@ static int debug_file_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
     return got == 0 && sum == crc;
 }
 
+/* A regular file opened for reading, else -1: the name comes from the module, and a
+ * FIFO there would block the open (O_NONBLOCK) and a device such as /dev/zero would feed
+ * the CRC for good, with the symbols lock held and the program's exit waiting. */
+static int open_regular(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /* Opens dir+subdir+name if it is mod's debug file (debug_file_matches): the descriptor,
  * with its path malloc'd in *path_out; -1 if not. */
 static int open_candidate(Dwfl_Module *mod, GElf_Word crc, const char *dir, const char *subdir,
@@ -565,7 +580,7 @@ static int open_candidate(Dwfl_Module *mod, GElf_Word crc, const char *dir, cons
 {
     char *path = NULL;
     if (asprintf(&path, "%s%s%s", dir, subdir, name) < 0) return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(path);
     if (fd >= 0 && debug_file_matches(mod, fd, crc)) {
         *path_out = path;
         return fd;

@@ -238,9 +238,16 @@ __attribute__((noinline, cold)) static void *late_real(const char *name)
  * entry point's cold late_NAME (which the COUNTED entry points define), so that the
  * nested path stays a jump, with no frame. */
 #define NESTED_CALL(f, args) (__builtin_expect(real_##f != NULL, 1) ? real_##f args : late_##f args)
+/* GC_malloc_kind(n, kind), or, in a libgc without it (bdwgc before 7.6), the calling
+ * entry point's own function f(n). */
+#define KIND_CALL(f, n, kind)                                                          \
+    ((void)(__builtin_expect(atomic_load_explicit(&all_resolved, memory_order_acquire), 1) || \
+            (resolve_all(), 0)),                                                       \
+     __builtin_expect(real_GC_malloc_kind != NULL, 1) ? real_GC_malloc_kind(n, kind) : REAL(f)(n))
 #endif
 #ifndef NESTED_CALL
 #define NESTED_CALL(f, args) (REAL(f) args)
+#define KIND_CALL(f, n, kind) (REAL(GC_malloc_kind)(n, kind))
 #endif
 
 /* ---- accounts ------------------------------------------------------------------------ */
@@ -500,9 +507,10 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
 /* GC_malloc and GC_malloc_atomic are GC_malloc_kind of the normal and the pointer-free
  * kind (gc_inline.h says so), and libgc's own calls that through its PLT, which comes
  * back here as a nested call: an outermost one goes to GC_malloc_kind directly, which
- * saves a second hop through this library on the two calls programs make most. */
+ * saves a second hop through this library on the two calls programs make most (to
+ * their own function where libgc has no GC_malloc_kind: KIND_CALL). */
 #define BY_KIND(name, kind)                                         \
-    COUNTED_VIA(void *, name, (size_t n), (n), REAL(GC_malloc_kind)(n, kind), count_request(p, n))
+    COUNTED_VIA(void *, name, (size_t n), (n), KIND_CALL(name, n, kind), count_request(p, n))
 /* Objects whose size only bdwgc knows; interior: the result points past a header. */
 #define BY_SIZE(ret, name, params, args, interior)                  \
     COUNTED(ret, name, params, args,                                \

@@ -200,6 +200,15 @@ if gcc -O1 -shared -fPIC -o "$T/libpartgc.so" "$HERE/partgc.c" 2>"$T/partgc.cc";
         sort "$HERE/ownmalloc.c" >"$T/partgc.out" 2>&1
     expect_eq partial_libgc_program_exits_normally "$?" 0
     check partial_libgc_program_output_unchanged cmp -s "$T/partgc.plain.out" "$T/partgc.out"
+    # GC_malloc and GC_malloc_atomic forward to GC_malloc_kind, which this libgc lacks
+    # (bdwgc before 7.6): they go to its own functions instead of aborting the program.
+    if gcc -O1 -o "$T/kindless" "$HERE/kindless.c" -L"$T" -lpartgc -Wl,-rpath,"$T" 2>"$T/kindless.cc"; then
+        timeout -k 5 60 env GCPROF_OUT="$T/kindless" LD_PRELOAD="$ROOT/libgcprof.so" "$T/kindless" >"$T/kindless.out" 2>&1
+        expect_eq libgc_without_malloc_kind_program_exits_normally "$?" 0
+        expect_eq libgc_without_malloc_kind_program_output "$(cat "$T/kindless.out")" "2000 objects"
+    else
+        fail kindless_builds "$(head -3 "$T/kindless.cc")"
+    fi
 else
     fail partgc_builds "$(head -3 "$T/partgc.cc")"
 fi

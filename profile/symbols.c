@@ -228,14 +228,30 @@ static size_t settle_symtab(struct symcand *c, size_t n)
     return kept;
 }
 
+/* Whether text is a symbol version's name (GLIBC_2.34, TESTV1): letters, digits, '_',
+ * '.', '-'. Crystal puts an '@' in its method names before the type the method comes
+ * from ("*Box@Reference#hash:UInt64") and in a proc's before its file and line: what
+ * follows that '@' always holds a '#', ':' or '/'. */
+static int is_version(const char *text)
+{
+    if (!*text) return 0;
+    for (const char *c = text; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+            *c != '_' && *c != '.' && *c != '-')
+            return 0;
+    return 1;
+}
+
 /* name without the version a symbol table may spell into it ("__libc_start_main@@GLIBC_2.34"
  * in libc's debug file: glibc defines its versions with .symver): the name a caller
  * writes, as pprof shows Go's. The cut copy is interned; name itself when there is no
  * version or no memory. Lock held. */
 static const char *unversioned(const char *name)
 {
-    const char *at = strchr(name, '@');
-    if (!at || at == name) return name;
+    const char *at = strrchr(name, '@');
+    if (!at || !is_version(at + 1)) return name;
+    if (at > name && at[-1] == '@') at--;   /* "@@": the default version */
+    if (at == name) return name;
     char *cut = strndup(name, (size_t)(at - name));
     const char *kept = cut ? intern(cut) : NULL;
     free(cut);

@@ -798,6 +798,8 @@ enum gcinterpose_libgc gcinterpose_start(void)
 
 void gcinterpose_set_forget(int (*forget)(const void *obj)) { forget_hook = forget; }
 
+void gcinterpose_stop_counting(void) { atomic_store_explicit(&counting, 0, memory_order_release); }
+
 void gcinterpose_set_thread_start(void (*fn)(void)) { thread_start_hook = fn; }
 
 /* ---- the [front end] functions of gcheap.h ------------------------------------------- */

@@ -260,6 +260,15 @@ if gcc -O1 -o "$T/forkchild" "$HERE/forkchild.c" -lgc 2>"$T/forkchild.cc"; then
 else
     fail forkchild_builds "$(head -3 "$T/forkchild.cc")"
 fi
+# Children forked without exec while the program's other threads allocate at -rate 1:
+# a profiler lock one of them held at a fork stayed held in the child, which hung at
+# its first sample. Unprofiled (no -children), a child counts nothing and takes no lock.
+if gcc -O1 -o "$T/forkbusy" "$HERE/forkbusy.c" -lgc -lpthread 2>"$T/forkbusy.cc"; then
+    timeout -k 5 240 "$GCPROF" -o "$T/forkbusy" -rate 1 -- "$T/forkbusy" 30 >"$T/forkbusy.out" 2>"$T/forkbusy.err"
+    expect_eq busy_program_forked_children_never_hang "$(cat "$T/forkbusy.out")" "forks=30 hung=0"
+else
+    fail forkbusy_builds "$(head -3 "$T/forkbusy.cc")"
+fi
 # A relative PREFIX names the directory the program started in, even when the program
 # changes directory before it exits (the files are written then).
 mkdir -p "$T/start/elsewhere"

@@ -260,6 +260,17 @@ if gcc -O1 -o "$T/forkchild" "$HERE/forkchild.c" -lgc 2>"$T/forkchild.cc"; then
 else
     fail forkchild_builds "$(head -3 "$T/forkchild.cc")"
 fi
+# A program that defines GC_malloc_kind sees every GC_malloc come through it (libgc
+# calls it through its PLT), with the library as without: GC_malloc goes straight to
+# libgc's GC_malloc_kind only where that call would come back to libgcprof's.
+if gcc -O1 -rdynamic -o "$T/ownkind" "$HERE/ownkind.c" -lgc -ldl 2>"$T/ownkind.cc"; then
+    "$GCPROF" -o "$T/ownkind" -rate 1 -- "$T/ownkind" >"$T/ownkind.out" 2>"$T/ownkind.err"
+    expect_eq programs_own_malloc_kind_sees_every_gc_malloc "$(cat "$T/ownkind.out")" "own GC_malloc_kind saw 100 of 100"
+    check programs_own_malloc_kind_objects_counted_once bash -c \
+        'go tool pprof -sample_index=alloc_objects -top "$1" 2>/dev/null | grep -q "accounting for 100, 100% of 100 total"' _ "$T/ownkind.allocs.pb.gz"
+else
+    fail ownkind_builds "$(head -3 "$T/ownkind.cc")"
+fi
 # Children forked without exec while the program's other threads allocate at -rate 1:
 # a profiler lock one of them held at a fork stayed held in the child, which hung at
 # its first sample. Unprofiled (no -children), a child counts nothing and takes no lock.

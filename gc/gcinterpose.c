@@ -198,6 +198,21 @@ static void *next_definition(const char *name)
     return l.found ? dlsym(RTLD_NEXT, name) : NULL;
 }
 
+/* GC_malloc and GC_malloc_atomic may skip libgc's own (KIND_CALL) only where its call
+ * of GC_malloc_kind would come to this library's: a program that defines GC_malloc_kind
+ * itself sees every GC_malloc come through it, as without the library. */
+static int kind_direct;
+
+/* Whether the process's GC_malloc_kind (the one libgc's PLT binds) is this library's.
+ * Asked only when some object defines it (so dlsym finds one: nothing allocated). */
+static int malloc_kind_is_ours(void)
+{
+    Dl_info theirs, ours;
+    void *f = dlsym(RTLD_DEFAULT, "GC_malloc_kind");
+    return f && dladdr(f, &theirs) && dladdr((void *)&next_definition, &ours) &&
+           theirs.dli_fbase == ours.dli_fbase;
+}
+
 /* NULL for an entry point no later object defines (a libgc built without it): REAL
  * aborts if the program calls it anyway. */
 static void resolve_each(void)
@@ -206,6 +221,7 @@ static void resolve_each(void)
 #define RESOLVE(f) real_##f = (__typeof__(real_##f))next_definition(#f);
     ENTRY_POINTS(RESOLVE)
 #undef RESOLVE
+    kind_direct = real_GC_malloc_kind && malloc_kind_is_ours();
     resolving = 0;
     atomic_store_explicit(&all_resolved, 1, memory_order_release);
 }
@@ -238,9 +254,16 @@ __attribute__((noinline, cold)) static void *late_real(const char *name)
  * entry point's cold late_NAME (which the COUNTED entry points define), so that the
  * nested path stays a jump, with no frame. */
 #define NESTED_CALL(f, args) (__builtin_expect(real_##f != NULL, 1) ? real_##f args : late_##f args)
+/* GC_malloc_kind(n, kind), or the calling entry point's own function f(n) in a libgc
+ * without it (bdwgc before 7.6) or where the program defines its own (kind_direct). */
+#define KIND_CALL(f, n, kind)                                                          \
+    ((void)(__builtin_expect(atomic_load_explicit(&all_resolved, memory_order_acquire), 1) || \
+            (resolve_all(), 0)),                                                       \
+     __builtin_expect(kind_direct, 1) ? real_GC_malloc_kind(n, kind) : REAL(f)(n))
 #endif
 #ifndef NESTED_CALL
 #define NESTED_CALL(f, args) (REAL(f) args)
+#define KIND_CALL(f, n, kind) (REAL(GC_malloc_kind)(n, kind))
 #endif
 
 /* ---- accounts ------------------------------------------------------------------------ */
@@ -500,9 +523,10 @@ GCHEAP_ALLOC_TEXT static void count_batch(void *list)
 /* GC_malloc and GC_malloc_atomic are GC_malloc_kind of the normal and the pointer-free
  * kind (gc_inline.h says so), and libgc's own calls that through its PLT, which comes
  * back here as a nested call: an outermost one goes to GC_malloc_kind directly, which
- * saves a second hop through this library on the two calls programs make most. */
+ * saves a second hop through this library on the two calls programs make most (to
+ * their own function where libgc has no GC_malloc_kind: KIND_CALL). */
 #define BY_KIND(name, kind)                                         \
-    COUNTED_VIA(void *, name, (size_t n), (n), REAL(GC_malloc_kind)(n, kind), count_request(p, n))
+    COUNTED_VIA(void *, name, (size_t n), (n), KIND_CALL(name, n, kind), count_request(p, n))
 /* Objects whose size only bdwgc knows; interior: the result points past a header. */
 #define BY_SIZE(ret, name, params, args, interior)                  \
     COUNTED(ret, name, params, args,                                \
@@ -789,6 +813,8 @@ enum gcinterpose_libgc gcinterpose_start(void)
 }
 
 void gcinterpose_set_forget(int (*forget)(const void *obj)) { forget_hook = forget; }
+
+void gcinterpose_stop_counting(void) { atomic_store_explicit(&counting, 0, memory_order_release); }
 
 void gcinterpose_set_thread_start(void (*fn)(void)) { thread_start_hook = fn; }
 

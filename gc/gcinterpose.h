@@ -64,6 +64,13 @@ enum gcinterpose_libgc gcinterpose_start(void);
  * the program's thread, outside bdwgc's lock. NULL: none. Set once at start. */
 void gcinterpose_set_forget(int (*forget)(const void *obj));
 
+/* Stops counting for good: every entry point then only forwards, and no lock of the
+ * profiler is taken (the slow path, forgets and collection requests are never reached).
+ * For a child forked without exec that is not profiled: a lock another thread of the
+ * parent held at the fork stays held in the child, and its first sample would wait on
+ * it forever. Async-signal-safe (one atomic store); any thread. */
+void gcinterpose_stop_counting(void);
+
 /* Called on a program thread at its first counted call, once it has a gcthreads id
  * (profile/trace's trace_thread_start gives it a trace buffer). Outside bdwgc's lock.
  * NULL: none. Set once at start. */

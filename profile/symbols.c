@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -227,14 +228,30 @@ static size_t settle_symtab(struct symcand *c, size_t n)
     return kept;
 }
 
+/* Whether text is a symbol version's name (GLIBC_2.34, TESTV1): letters, digits, '_',
+ * '.', '-'. Crystal puts an '@' in its method names before the type the method comes
+ * from ("*Box@Reference#hash:UInt64") and in a proc's before its file and line: what
+ * follows that '@' always holds a '#', ':' or '/'. */
+static int is_version(const char *text)
+{
+    if (!*text) return 0;
+    for (const char *c = text; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+            *c != '_' && *c != '.' && *c != '-')
+            return 0;
+    return 1;
+}
+
 /* name without the version a symbol table may spell into it ("__libc_start_main@@GLIBC_2.34"
  * in libc's debug file: glibc defines its versions with .symver): the name a caller
  * writes, as pprof shows Go's. The cut copy is interned; name itself when there is no
  * version or no memory. Lock held. */
 static const char *unversioned(const char *name)
 {
-    const char *at = strchr(name, '@');
-    if (!at || at == name) return name;
+    const char *at = strrchr(name, '@');
+    if (!at || !is_version(at + 1)) return name;
+    if (at > name && at[-1] == '@') at--;   /* "@@": the default version */
+    if (at == name) return name;
     char *cut = strndup(name, (size_t)(at - name));
     const char *kept = cut ? intern(cut) : NULL;
     free(cut);
@@ -558,6 +575,20 @@ static int debug_file_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
     return got == 0 && sum == crc;
 }
 
+/* A regular file opened for reading, else -1: the name comes from the module, and a
+ * FIFO there would block the open (O_NONBLOCK) and a device such as /dev/zero would feed
+ * the CRC for good, with the symbols lock held and the program's exit waiting. */
+static int open_regular(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /* Opens dir+subdir+name if it is mod's debug file (debug_file_matches): the descriptor,
  * with its path malloc'd in *path_out; -1 if not. */
 static int open_candidate(Dwfl_Module *mod, GElf_Word crc, const char *dir, const char *subdir,
@@ -565,7 +596,7 @@ static int open_candidate(Dwfl_Module *mod, GElf_Word crc, const char *dir, cons
 {
     char *path = NULL;
     if (asprintf(&path, "%s%s%s", dir, subdir, name) < 0) return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(path);
     if (fd >= 0 && debug_file_matches(mod, fd, crc)) {
         *path_out = path;
         return fd;

@@ -203,6 +203,10 @@ int main(int argc, char **argv)
         return USAGE_STATUS;
     }
     warn_shared_prefix(&s);
+    /* The program is the root of its own run, whatever this environment inherited
+     * (a profiled launcher's mark, or one set by hand): kept, it would take the
+     * program for another's child and leave it unprofiled. */
+    unsetenv(GCPROF_ROOT_VAR);
     if (set_preload() < 0) return 1;
     child = fork();
     if (child < 0) { perror("gcprof: fork"); return 1; }

@@ -46,7 +46,6 @@
 
 static struct gcprof_settings settings;
 
-#define GCPROF_ROOT_VAR "GCPROF_ROOT_PID"   /* internal: see claim_root */
 static int active;            /* the library watches this process */
 static char program[256];     /* argv[0] as /proc/self/cmdline says, for messages */
 
@@ -182,11 +181,15 @@ static int libgc_present(void)
 
 /* pthread_atfork's child handler: a process forked without exec is a copy of the
  * program, not a program it started. Without -children it writes nothing at its exit,
- * which would otherwise replace the program's files (or add a second set under %p);
- * with -children it is profiled like any child. */
+ * which would otherwise replace the program's files (or add a second set under %p),
+ * and counts nothing: a profiler lock that another thread held at the fork stays held
+ * in the child, which would hang at its first sample. With -children it is profiled
+ * like any child. */
 static void forked_child(void)
 {
-    if (!settings.children) active = 0;
+    if (settings.children) return;
+    active = 0;
+    gcinterpose_stop_counting();
 }
 
 static void load(void)

@@ -10,17 +10,24 @@
 
 #include "src/numparse.h"
 
-/* The directory PREFIX names (its text up to the last '/'; "." without one) into out.
- * Returns 0, or -1 when a '%' is in it (known only once the program runs). */
+/* The directory PREFIX names (its text up to the last '/', with %% read as %; "."
+ * without one) into out. Returns 0, or -1 when it holds a %p (known only once the
+ * program runs) or does not fit. */
 static int prefix_directory(const char *prefix, char *out, size_t n)
 {
     const char *slash = strrchr(prefix, '/');
     size_t len = slash ? (size_t)(slash - prefix) : 0;
-    if (memchr(prefix, '%', len) || len >= n) return -1;
-    if (!slash) snprintf(out, n, ".");
-    else if (len == 0) snprintf(out, n, "/");
-    else snprintf(out, n, "%.*s", (int)len, prefix);
-    return 0;
+    char text[GCPROF_MAX_PREFIX + 1], other[GCPROF_MAX_PREFIX + 1];
+    if (len >= sizeof text) return -1;
+    if (!slash || len == 0) {
+        snprintf(out, n, "%s", slash ? "/" : ".");
+        return 0;
+    }
+    memcpy(text, prefix, len);
+    text[len] = '\0';
+    if (gcprof_settings_expand(text, 1, out, n) < 0 || gcprof_settings_expand(text, 2, other, sizeof other) < 0)
+        return -1;
+    return strcmp(out, other) == 0 ? 0 : -1;
 }
 
 int gcprof_settings_check_directory(const char *prefix, char *err, size_t errn)

@@ -22,6 +22,9 @@
 #define GCPROF_MAX_PREFIX 1024               /* bytes of GCPROF_OUT, and after %p */
 #define GCPROF_MAX_HTTP 256
 #define GCPROF_MAX_PID 4194304               /* Linux's pid_max limit: the longest %p */
+/* Internal: the pid of the process that took the settings first (src/gcprof_lib.c's
+ * claim_root); the command clears it, since the program it starts is a new root. */
+#define GCPROF_ROOT_VAR "GCPROF_ROOT_PID"
 
 /* X(field, variable, flag, argument, meaning): every setting, in the order -h lists them.
  * argument "" marks a switch (value 0 or 1). */

@@ -803,10 +803,19 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
  * itself is no longer one (shut down or closed by something other than server_stop: a
  * forked child's cleanup, a library gone wrong): every later accept() would fail at
  * once the same way, and retrying would spin the acceptor on a core for good. The
- * connections already served go on; server_stop() still stops them. */
+ * connections already served go on; server_stop() still stops them. A socket that
+ * still listens is not gone, whatever err says (accept(2) may pass on a new
+ * connection's error, EOPNOTSUPP among them): the acceptor backs off and goes on. */
 static int listener_is_gone(int err)
 {
     if (err != EINVAL && err != EBADF && err != ENOTSOCK && err != EOPNOTSUPP) return 0;
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) {
+        struct timespec ts = {0, 10 * 1000000L};   /* a lasting error costs no core */
+        nanosleep(&ts, NULL);
+        return 0;
+    }
     fprintf(stderr, "%s: the listening socket failed (%s): no new connections are accepted\n", who(),
             strerror(err));
     return 1;

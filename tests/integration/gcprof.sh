@@ -200,6 +200,15 @@ if gcc -O1 -shared -fPIC -o "$T/libpartgc.so" "$HERE/partgc.c" 2>"$T/partgc.cc";
         sort "$HERE/ownmalloc.c" >"$T/partgc.out" 2>&1
     expect_eq partial_libgc_program_exits_normally "$?" 0
     check partial_libgc_program_output_unchanged cmp -s "$T/partgc.plain.out" "$T/partgc.out"
+    # GC_malloc and GC_malloc_atomic forward to GC_malloc_kind, which this libgc lacks
+    # (bdwgc before 7.6): they go to its own functions instead of aborting the program.
+    if gcc -O1 -o "$T/kindless" "$HERE/kindless.c" -L"$T" -lpartgc -Wl,-rpath,"$T" 2>"$T/kindless.cc"; then
+        timeout -k 5 60 env GCPROF_OUT="$T/kindless" LD_PRELOAD="$ROOT/libgcprof.so" "$T/kindless" >"$T/kindless.out" 2>&1
+        expect_eq libgc_without_malloc_kind_program_exits_normally "$?" 0
+        expect_eq libgc_without_malloc_kind_program_output "$(cat "$T/kindless.out")" "2000 objects"
+    else
+        fail kindless_builds "$(head -3 "$T/kindless.cc")"
+    fi
 else
     fail partgc_builds "$(head -3 "$T/partgc.cc")"
 fi
@@ -251,6 +260,26 @@ if gcc -O1 -o "$T/forkchild" "$HERE/forkchild.c" -lgc 2>"$T/forkchild.cc"; then
 else
     fail forkchild_builds "$(head -3 "$T/forkchild.cc")"
 fi
+# A program that defines GC_malloc_kind sees every GC_malloc come through it (libgc
+# calls it through its PLT), with the library as without: GC_malloc goes straight to
+# libgc's GC_malloc_kind only where that call would come back to libgcprof's.
+if gcc -O1 -rdynamic -o "$T/ownkind" "$HERE/ownkind.c" -lgc -ldl 2>"$T/ownkind.cc"; then
+    "$GCPROF" -o "$T/ownkind" -rate 1 -- "$T/ownkind" >"$T/ownkind.out" 2>"$T/ownkind.err"
+    expect_eq programs_own_malloc_kind_sees_every_gc_malloc "$(cat "$T/ownkind.out")" "own GC_malloc_kind saw 100 of 100"
+    check programs_own_malloc_kind_objects_counted_once bash -c \
+        'go tool pprof -sample_index=alloc_objects -top "$1" 2>/dev/null | grep -q "accounting for 100, 100% of 100 total"' _ "$T/ownkind.allocs.pb.gz"
+else
+    fail ownkind_builds "$(head -3 "$T/ownkind.cc")"
+fi
+# Children forked without exec while the program's other threads allocate at -rate 1:
+# a profiler lock one of them held at a fork stayed held in the child, which hung at
+# its first sample. Unprofiled (no -children), a child counts nothing and takes no lock.
+if gcc -O1 -o "$T/forkbusy" "$HERE/forkbusy.c" -lgc -lpthread 2>"$T/forkbusy.cc"; then
+    timeout -k 5 240 "$GCPROF" -o "$T/forkbusy" -rate 1 -- "$T/forkbusy" 30 >"$T/forkbusy.out" 2>"$T/forkbusy.err"
+    expect_eq busy_program_forked_children_never_hang "$(cat "$T/forkbusy.out")" "forks=30 hung=0"
+else
+    fail forkbusy_builds "$(head -3 "$T/forkbusy.cc")"
+fi
 # A relative PREFIX names the directory the program started in, even when the program
 # changes directory before it exits (the files are written then).
 mkdir -p "$T/start/elsewhere"
@@ -269,6 +298,10 @@ check exec_in_place_is_profiled test -s "$T/start/wrapped.heap.pb.gz"
 "$GCPROF" -o "$T/wchild" -- sh -c 'guile -c "(display (or (getenv \"LD_PRELOAD\") \"none\"))"' >"$T/wchild.out" 2>/dev/null
 expect_eq launchers_children_do_not_inherit_the_library "$(cat "$T/wchild.out")" none
 check launchers_child_not_profiled test ! -e "$T/wchild.heap.pb.gz"
+# The command starts a new run: a root mark the environment inherited (from a profiled
+# launcher, or set by hand) must not make the program look like another's child.
+GCPROF_ROOT_PID=1 "$GCPROF" -o "$T/stale" -- guile -c '(display 1)' >/dev/null 2>"$T/stale.err"
+check inherited_root_mark_does_not_skip_the_program test -s "$T/stale.heap.pb.gz"
 # A launcher that does not load libgc.so, whose child does: the message points to -children.
 "$GCPROF" -o "$T/launcher" -- sh -c 'guile -c 1' 2>"$T/launcher.err"
 check launcher_without_profile_points_to_children grep -q 'no profile at .*unprofiled without -children' "$T/launcher.err"

@@ -94,6 +94,20 @@ if split buildid -Wl,--build-id && split nobuildid -Wl,--build-id=none && split 
     gcc -O0 -g -DSTALE_BUILD -o "$T/other" "$HERE/threads.c" -lgc -lpthread &&
         objcopy --only-keep-debug "$T/other" "$T/stale/threads.debug"
     expect_eq stale_debug_file_not_used "$(lines stale)" 0
+    # The linked name is the module's to choose: a FIFO there blocked the open, and a
+    # link to /dev/zero fed the CRC for good (symbols lock held, the program's exit
+    # waiting on both). Neither is a file to read: the program exits, unnamed lines.
+    if split fifo -Wl,--build-id=none && split devzero -Wl,--build-id=none; then
+        rm -f "$T/fifo/threads.debug" "$T/devzero/threads.debug"
+        mkfifo "$T/fifo/threads.debug" && ln -s /dev/zero "$T/devzero/threads.debug"
+        for k in fifo devzero; do
+            timeout -k 5 60 "$GCPROF" -o "$T/$k/p" -rate 4096 -- "$T/$k/threads" 200 >/dev/null 2>&1
+            expect_eq "debuglink_${k}_not_read_program_exits" $? 0
+            check "debuglink_${k}_profile_written" test -s "$T/$k/p.allocs.pb.gz"
+        done
+    else
+        fail symbols_debuglink_odd_files_build "gcc, objcopy or strip failed"
+    fi
 else
     fail symbols_debuglink_programs_build "gcc, objcopy or strip failed"
 fi

@@ -135,6 +135,11 @@ TEST(prefix_directory_must_take_files)
     CHECK_EQ_STR(err, "cannot write files into /nonexistent-dir: No such file or directory");
     CHECK_EQ_INT(gcprof_settings_check_directory("/dev/null/w3m", err, sizeof err), -1);
     CHECK_EQ_STR(err, "cannot write files into /dev/null: not a directory");
+    /* %% is a literal % (a start directory's, doubled by gcprof_settings_absolute): the
+     * directory is known, and checked. */
+    CHECK_EQ_INT(gcprof_settings_check_directory("/nonexistent%%dir/w3m.%p", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "cannot write files into /nonexistent%dir: No such file or directory");
+    CHECK_EQ_INT(gcprof_settings_check_directory("/tmp/%%p%p/w3m", err, sizeof err), 0);   /* %p: later */
 }
 
 static int keep_even(void *ctx, uintptr_t key, uint32_t value)

@@ -1,16 +1,21 @@
 /* test_server: src/server's start and stop, in process: a start that fails part way
  * (libmicrohttpd cannot get descriptors for some worker) gives back its listener, its
  * threads and every descriptor, and the server can start again afterwards; an acceptor
- * whose listening socket is shut down elsewhere leaves instead of spinning.
+ * whose listening socket is shut down elsewhere leaves instead of spinning, and one whose
+ * accept() fails while the socket still listens stays.
  */
 #include <dirent.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "src/server.h"
@@ -28,6 +33,19 @@ static int count_entries(const char *dir)
     for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
     closedir(d);
     return strcmp(dir, "/proc/self/fd") == 0 ? n - 1 : n;
+}
+
+/* accept4 as src/server calls it in this binary: the kernel's, after the failures a
+ * test asks for (fake_failures of them, with errno fake_errno). */
+static _Atomic int fake_failures, fake_errno;
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    if (atomic_load(&fake_failures) > 0) {
+        atomic_fetch_sub(&fake_failures, 1);
+        errno = atomic_load(&fake_errno);
+        return -1;
+    }
+    return (int)syscall(SYS_accept4, fd, addr, len, flags);
 }
 
 /* A router with no routes: every request is a 404 (this test serves none). */
@@ -131,9 +149,41 @@ TEST(acceptor_leaves_when_its_listener_is_shut_down_elsewhere)
     server_stop(0);
 }
 
+/* Whether a request to 127.0.0.1:port gets an HTTP answer within 10 s. */
+static int answers(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    char got[16] = "";
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+             connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+             send(fd, "GET /x HTTP/1.0\r\n\r\n", 19, 0) == 19 && recv(fd, got, sizeof got - 1, MSG_WAITALL) > 0 &&
+             strncmp(got, "HTTP/1.", 7) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+/* accept(2) may pass on a new connection's error (EOPNOTSUPP among those its manual
+ * lists) while the socket still listens: the acceptor must stay and serve the next. */
+TEST(acceptor_stays_when_accept_fails_on_a_listening_socket)
+{
+    struct conns_limits lim = small_limits();
+    char url[128];
+    atomic_store(&fake_errno, EOPNOTSUPP);
+    atomic_store(&fake_failures, 3);
+    CHECK_EQ_INT(server_start("127.0.0.1:0", 2, &lim, &no_pages, url, sizeof url), 0);
+    for (int i = 0; i < 500 && atomic_load(&fake_failures) > 0; i++) usleep(10000);
+    CHECK_EQ_INT(atomic_load(&fake_failures), 0);   /* the acceptor went on calling accept */
+    CHECK(answers(atoi(strrchr(url, ':') + 1)));
+    server_stop(0);
+}
+
 int main(void)
 {
     RUN(failed_start_gives_back_listener_threads_and_descriptors);
     RUN(acceptor_leaves_when_its_listener_is_shut_down_elsewhere);
+    RUN(acceptor_stays_when_accept_fails_on_a_listening_socket);
     UNIT_EXIT();
 }

@@ -136,6 +136,20 @@ TEST(symbol_name_and_offset_for_the_legacy_text)
     CHECK_EQ_INT(off, 3);
 }
 
+/* Functions named as Crystal names its methods (an '@' before the type the method
+ * comes from; a proc literal's '@' before its file and line): the '@' is not a symbol
+ * version's, and the name is kept whole. */
+__attribute__((noinline, no_icf, used)) static int crystal_method(void) __asm__("\"*Box@Reference#hash:UInt64\"");
+__attribute__((noinline, no_icf, used)) static int crystal_method(void) { __asm__ volatile("" ::: "memory"); return 1; }
+__attribute__((noinline, no_icf, used)) static int crystal_proc(void) __asm__("\"~procProc(Nil)@src/a.cr:3\"");
+__attribute__((noinline, no_icf, used)) static int crystal_proc(void) { __asm__ volatile("" ::: "memory"); return 2; }
+
+TEST(a_name_with_an_at_sign_that_is_no_version_is_kept_whole)
+{
+    CHECK_EQ_STR(symbols_name((uintptr_t)&crystal_method, NULL), "*Box@Reference#hash:UInt64");
+    CHECK_EQ_STR(symbols_name((uintptr_t)&crystal_proc, NULL), "~procProc(Nil)@src/a.cr:3");
+}
+
 TEST(mappings_list_this_binary_first_with_a_40_hex_build_id)
 {
     const struct symbols_mapping *m;
@@ -226,6 +240,7 @@ int main(void)
     RUN(unknown_address_resolves_to_nothing);
     RUN(libc_function_without_dwarf_still_has_a_name);
     RUN(symbol_name_and_offset_for_the_legacy_text);
+    RUN(a_name_with_an_at_sign_that_is_no_version_is_kept_whole);
     RUN(mappings_list_this_binary_first_with_a_40_hex_build_id);
     RUN(plt_stub_is_named_after_the_function_it_calls);
     RUN(concurrent_lookups_agree);

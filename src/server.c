@@ -799,26 +799,31 @@ static int bind_listener(const char *addr, char *url, size_t url_n)
     return fd;
 }
 
-/* 1 (said once on stderr) when accept() failed with err because the listening socket
- * itself is no longer one (shut down or closed by something other than server_stop: a
- * forked child's cleanup, a library gone wrong): every later accept() would fail at
- * once the same way, and retrying would spin the acceptor on a core for good. The
- * connections already served go on; server_stop() still stops them. A socket that
- * still listens is not gone, whatever err says (accept(2) may pass on a new
- * connection's error, EOPNOTSUPP among them): the acceptor backs off and goes on. */
+/* Whether accept()'s error err is about the listening socket itself, which no longer
+ * listens (shut down or closed by something other than server_stop: a forked child's
+ * cleanup, a library gone wrong): every later accept() would fail at once the same way.
+ * Said once on stderr; connections already served go on, and server_stop() still stops
+ * them. A socket that still listens is not gone, whatever err says (accept(2) may pass
+ * on a new connection's error, EOPNOTSUPP among them). */
+static int about_the_socket(int err) { return err == EINVAL || err == EBADF || err == ENOTSOCK || err == EOPNOTSUPP; }
+
 static int listener_is_gone(int err)
 {
-    if (err != EINVAL && err != EBADF && err != ENOTSOCK && err != EOPNOTSUPP) return 0;
+    if (!about_the_socket(err)) return 0;
     int listening = 0;
     socklen_t len = sizeof listening;
-    if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) {
-        struct timespec ts = {0, 10 * 1000000L};   /* a lasting error costs no core */
-        nanosleep(&ts, NULL);
-        return 0;
-    }
+    if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) return 0;
     fprintf(stderr, "%s: the listening socket failed (%s): no new connections are accepted\n", who(),
             strerror(err));
     return 1;
+}
+
+/* Whether accept()'s error err may come again at once (out of descriptors or memory, or
+ * one of listener_is_gone's on a socket that still listens): the acceptor backs off
+ * rather than spin a core on it. */
+static int error_lasts(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || about_the_socket(err);
 }
 
 /* The acceptor: one thread blocks in accept(), admits each connection through
@@ -838,10 +843,11 @@ static void *accept_loop(void *unused)
         socklen_t sl = sizeof ss;
         int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
+            int err = errno;
             if (atomic_load(&stopping)) break;   /* listen socket shut down: server_stop() */
-            if (listener_is_gone(errno)) break;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                struct timespec ts = {0, 10 * 1000000L};   /* out of descriptors: back off */
+            if (listener_is_gone(err)) break;
+            if (error_lasts(err)) {
+                struct timespec ts = {0, 10 * 1000000L};
                 nanosleep(&ts, NULL);
             }
             continue;   /* EINTR, ECONNABORTED, EPROTO, ...: the next connection may be fine */

@@ -23,12 +23,14 @@ HERE=$ROOT/tests/gcprof
 
 # ---- a debuginfod that must never be asked ----------------------------------------------
 # A listener on a loopback port the kernel picks (written to $T/port) that counts the
-# connections it accepts into $T/asked (bounded: it exits after 60 s or when stopped by PID).
+# connections it accepts into $T/asked (bounded: it exits when stopped by PID, or after the
+# runner's 300 s per file; were it gone before the checks, a connection would be refused
+# and not counted, and "never asked" could not fail).
 python3 - "$T/port" "$T/asked" <<'PY' &
 import socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", 0)); s.listen(64); s.settimeout(0.2)
-n, end = 0, time.monotonic() + 60
+n, end = 0, time.monotonic() + 300
 open(sys.argv[2], "w").write("0")
 open(sys.argv[1], "w").write(str(s.getsockname()[1]))
 while time.monotonic() < end:
